@@ -1,0 +1,120 @@
+package envelope
+
+import (
+	"strconv"
+)
+
+// This file writes the fixed-schema parts of an envelope in RFC 8785 form
+// without a generic JSON round trip. Every key is ASCII, so JCS's UTF-16
+// key order is plain byte order, fixed at compile time; strings are escaped
+// as RFC 8785 section 3.2.2.2 says; integers are plain decimals (JCS renders
+// every integer up to 2^53 that way). The payload is already JCS bytes.
+// Tests check this writer against jcs.Transform on random envelopes.
+
+const hexDigits = "0123456789abcdef"
+
+// appendJCSString appends s as an RFC 8785 string literal. s must be valid
+// UTF-8 (callers check); bytes >= 0x80 are copied as they are.
+func appendJCSString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+func appendStringList(b []byte, list []string) []byte {
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJCSString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendSigningForm appends JCS of the envelope without id, sig and payload.
+func appendSigningForm(b []byte, e *Envelope) []byte {
+	b = append(b, `{"capability":`...)
+	b = appendJCSString(b, e.Capability)
+	b = append(b, `,"content_refs":`...)
+	b = appendStringList(b, e.ContentRefs)
+	b = append(b, `,"lamport":`...)
+	b = strconv.AppendUint(b, e.Lamport, 10)
+	b = append(b, `,"payload_hash":`...)
+	b = appendJCSString(b, e.PayloadHash)
+	b = append(b, `,"policy_capsule_hash":`...)
+	b = appendJCSString(b, e.PolicyCapsuleHash)
+	b = append(b, `,"policy_eval_digest":`...)
+	b = appendJCSString(b, e.PolicyEvalDigest)
+	b = append(b, `,"sender_pk":`...)
+	b = appendJCSString(b, e.SenderPK)
+	b = append(b, `,"thread_id":`...)
+	b = appendJCSString(b, e.ThreadID)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, e.V, 10)
+	b = append(b, `,"verb":`...)
+	b = appendJCSString(b, string(e.Verb))
+	return append(b, '}')
+}
+
+// appendWire appends the JCS form of the whole envelope.
+func appendWire(b []byte, e *Envelope) []byte {
+	payload := e.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	b = append(b, `{"capability":`...)
+	b = appendJCSString(b, e.Capability)
+	b = append(b, `,"content_refs":`...)
+	b = appendStringList(b, e.ContentRefs)
+	b = append(b, `,"id":`...)
+	b = appendJCSString(b, e.ID)
+	b = append(b, `,"lamport":`...)
+	b = strconv.AppendUint(b, e.Lamport, 10)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	b = append(b, `,"payload_hash":`...)
+	b = appendJCSString(b, e.PayloadHash)
+	b = append(b, `,"policy_capsule_hash":`...)
+	b = appendJCSString(b, e.PolicyCapsuleHash)
+	b = append(b, `,"policy_eval_digest":`...)
+	b = appendJCSString(b, e.PolicyEvalDigest)
+	b = append(b, `,"sender_pk":`...)
+	b = appendJCSString(b, e.SenderPK)
+	b = append(b, `,"sig":`...)
+	b = appendJCSString(b, e.Sig)
+	b = append(b, `,"thread_id":`...)
+	b = appendJCSString(b, e.ThreadID)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, e.V, 10)
+	b = append(b, `,"verb":`...)
+	b = appendJCSString(b, string(e.Verb))
+	return append(b, '}')
+}

@@ -1,0 +1,219 @@
+package envelope
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/gowebpki/jcs"
+)
+
+// fieldNames are the envelope's fields in JCS (byte) order.
+var fieldNames = []string{
+	"capability", "content_refs", "id", "lamport", "payload", "payload_hash",
+	"policy_capsule_hash", "policy_eval_digest", "sender_pk", "sig", "thread_id", "v", "verb",
+}
+
+// Decode parses wire text into an Envelope and runs the first check of
+// section 2, malformed: the text must be JSON that RFC 8785 accepts (valid
+// UTF-8, no duplicate keys, numbers it can render), an object with exactly the
+// envelope's fields, each of its JSON type; lamport a non-negative integer up
+// to 2^53; thread_id, capability, policy_capsule_hash and policy_eval_digest
+// "" or a ref; every content_refs entry a ref. id, payload_hash, sig and
+// sender_pk are only required to be strings here: their content is what the
+// later checks (payload_hash_mismatch, id_mismatch, bad_signature) judge.
+//
+// Text longer than MaxInputBytes is too_large without being parsed.
+// Decode does not check the version, verb, sizes, hashes or signature: use
+// [Verify] for the whole stateless check.
+func Decode(wire []byte) (*Envelope, error) {
+	if len(wire) > MaxInputBytes {
+		return nil, Reject(CodeTooLarge, "", "%d bytes of input, more than the %d this receiver parses", len(wire), MaxInputBytes)
+	}
+	canon, err := jcs.Transform(wire)
+	if err != nil {
+		return nil, Reject(CodeMalformed, "", "not canonicalizable JSON: %v", err)
+	}
+	if len(canon) == 0 || canon[0] != '{' {
+		return nil, Reject(CodeMalformed, "", "an envelope must be a JSON object")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(canon, &members); err != nil {
+		return nil, Reject(CodeMalformed, "", "not a JSON object: %v", err)
+	}
+	if err := checkFieldSet(members); err != nil {
+		return nil, err
+	}
+	e := &Envelope{wire: canon}
+	strs := []struct {
+		name string
+		dst  *string
+		ref  bool // must be "" or a ref
+	}{
+		{"id", &e.ID, false},
+		{"thread_id", &e.ThreadID, true},
+		{"sender_pk", &e.SenderPK, false},
+		{"capability", &e.Capability, true},
+		{"payload_hash", &e.PayloadHash, false},
+		{"policy_capsule_hash", &e.PolicyCapsuleHash, true},
+		{"policy_eval_digest", &e.PolicyEvalDigest, true},
+		{"sig", &e.Sig, false},
+	}
+	for _, f := range strs {
+		s, err := decodeString(members[f.name], f.name)
+		if err != nil {
+			return nil, err
+		}
+		if f.ref && s != "" && !IsRef(s) {
+			return nil, Reject(CodeMalformed, f.name, "must be \"\" or a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(s))
+		}
+		*f.dst = s
+	}
+	verb, err := decodeString(members["verb"], "verb")
+	if err != nil {
+		return nil, err
+	}
+	e.Verb = Verb(verb)
+
+	if e.V, err = decodeVersion(members["v"]); err != nil {
+		return nil, err
+	}
+	if e.Lamport, err = decodeLamport(members["lamport"]); err != nil {
+		return nil, err
+	}
+	if e.ContentRefs, err = decodeRefList(members["content_refs"]); err != nil {
+		return nil, err
+	}
+	payload := members["payload"]
+	if payload[0] != '{' {
+		return nil, Reject(CodeMalformed, "payload", "must be a JSON object, got %s", jsonKind(payload))
+	}
+	e.Payload = payload
+	return e, nil
+}
+
+func checkFieldSet(members map[string]json.RawMessage) error {
+	if len(members) != len(fieldNames) {
+		var unknown []string
+		for k := range members {
+			if !isFieldName(k) {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return Reject(CodeMalformed, unknown[0], "unknown field (an envelope has exactly the fields of PROTOCOL.md section 2)")
+		}
+	}
+	for _, name := range fieldNames {
+		if _, ok := members[name]; !ok {
+			return Reject(CodeMalformed, name, "missing (every field is always present)")
+		}
+	}
+	return nil
+}
+
+func isFieldName(k string) bool {
+	i := sort.SearchStrings(fieldNames, k)
+	return i < len(fieldNames) && fieldNames[i] == k
+}
+
+// decodeString reads a canonical JSON string. Canonical strings without a
+// backslash are their bytes between the quotes.
+func decodeString(raw json.RawMessage, field string) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", Reject(CodeMalformed, field, "must be a string, got %s", jsonKind(raw))
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return "", Reject(CodeMalformed, field, "bad string: %v", err)
+			}
+			return s, nil
+		}
+	}
+	return string(inner), nil
+}
+
+// decodeVersion accepts any JSON number; a number that is not an integer
+// comes back as -1, which Verify reports as bad_version.
+func decodeVersion(raw json.RawMessage) (int64, error) {
+	if !isNumber(raw) {
+		return 0, Reject(CodeMalformed, "v", "must be a number, got %s", jsonKind(raw))
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return -1, nil
+	}
+	return v, nil
+}
+
+func decodeLamport(raw json.RawMessage) (uint64, error) {
+	if !isNumber(raw) {
+		return 0, Reject(CodeMalformed, "lamport", "must be a number, got %s", jsonKind(raw))
+	}
+	l, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil || l > MaxSafeInteger {
+		return 0, Reject(CodeMalformed, "lamport", "must be an integer from 0 to 2^53, got %s", raw)
+	}
+	return l, nil
+}
+
+func decodeRefList(raw json.RawMessage) ([]string, error) {
+	if raw[0] != '[' {
+		return nil, Reject(CodeMalformed, "content_refs", "must be a list of refs, got %s", jsonKind(raw))
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, Reject(CodeMalformed, "content_refs", "bad list: %v", err)
+	}
+	refs := make([]string, len(items))
+	for i, item := range items {
+		field := fmt.Sprintf("content_refs[%d]", i)
+		s, err := decodeString(item, field)
+		if err != nil {
+			return nil, err
+		}
+		if !IsRef(s) {
+			return nil, Reject(CodeMalformed, field, "must be a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(s))
+		}
+		refs[i] = s
+	}
+	return refs, nil
+}
+
+func isNumber(raw json.RawMessage) bool {
+	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
+}
+
+func jsonKind(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// quoteShort quotes s for an error message, cut to 80 bytes so that a hostile
+// field cannot flood a log.
+func quoteShort(s string) string {
+	const max = 80
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + fmt.Sprintf(" (%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,4 @@
+package envelope
+
+// Exported for tests of the canonical writer.
+var AppendJCSString = appendJCSString

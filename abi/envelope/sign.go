@@ -1,0 +1,186 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gowebpki/jcs"
+)
+
+// Draft is an envelope before it is stamped with an id and signed.
+type Draft struct {
+	ThreadID          string
+	Verb              Verb
+	Lamport           uint64
+	Capability        string
+	ContentRefs       []string
+	PolicyCapsuleHash string
+	PolicyEvalDigest  string
+	// Payload is the verb's JSON object: a json.RawMessage or []byte holding
+	// JSON text, or any value encoding/json marshals to an object. nil is {}.
+	Payload any
+}
+
+// Sign stamps the draft with its payload_hash and id and signs it with key.
+// It refuses, with a *RejectError, anything Verify would reject: an unknown
+// verb, a field that is not "" or a ref where one is required, a payload
+// that is not an object or carries an integer beyond 2^53, sizes over the
+// limits.
+func Sign(d Draft, key ed25519.PrivateKey) (*Envelope, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("sign envelope: private key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+	}
+	payload, err := CanonicalPayload(d.Payload)
+	if err != nil {
+		return nil, err
+	}
+	e := &Envelope{
+		V:                 Version,
+		ThreadID:          d.ThreadID,
+		Verb:              d.Verb,
+		Lamport:           d.Lamport,
+		SenderPK:          hex.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Capability:        d.Capability,
+		ContentRefs:       d.ContentRefs,
+		Payload:           payload,
+		PolicyCapsuleHash: d.PolicyCapsuleHash,
+		PolicyEvalDigest:  d.PolicyEvalDigest,
+	}
+	if e.ContentRefs == nil {
+		e.ContentRefs = []string{}
+	}
+	if err := e.checkDraft(); err != nil {
+		return nil, err
+	}
+	e.PayloadHash = e.ComputePayloadHash()
+	e.ID = e.ComputeID()
+	e.Sig = hex.EncodeToString(ed25519.Sign(key, SignedMessage(e.ID)))
+	if err := e.checkSizes(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Envelope) checkDraft() error {
+	if !e.Verb.Known() {
+		return Reject(CodeUnknownVerb, "verb", "%s is not a verb of protocol version %d", quoteShort(string(e.Verb)), Version)
+	}
+	if e.Lamport > MaxSafeInteger {
+		return Reject(CodeMalformed, "lamport", "must be at most 2^53, got %d", e.Lamport)
+	}
+	for _, f := range []struct{ name, value string }{
+		{"thread_id", e.ThreadID}, {"capability", e.Capability},
+		{"policy_capsule_hash", e.PolicyCapsuleHash}, {"policy_eval_digest", e.PolicyEvalDigest},
+	} {
+		if f.value != "" && !IsRef(f.value) {
+			return Reject(CodeMalformed, f.name, "must be \"\" or a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(f.value))
+		}
+	}
+	for i, r := range e.ContentRefs {
+		if !IsRef(r) {
+			return Reject(CodeMalformed, fmt.Sprintf("content_refs[%d]", i), "must be a ref, got %s", quoteShort(r))
+		}
+	}
+	if !utf8.ValidString(string(e.Verb)) {
+		return Reject(CodeMalformed, "verb", "not valid UTF-8")
+	}
+	return nil
+}
+
+// CanonicalPayload returns the JCS bytes of a payload: v is a
+// json.RawMessage or []byte of JSON text, or a value encoding/json marshals;
+// nil is {}. The payload must be a JSON object whose integers stay within
+// +/-2^53 (PROTOCOL.md section 1): a larger integer would be silently
+// rounded by every JCS implementation, so it is refused here instead.
+func CanonicalPayload(v any) ([]byte, error) {
+	var text []byte
+	switch p := v.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case json.RawMessage:
+		text = p
+	case []byte:
+		text = p
+	default:
+		var err error
+		if text, err = json.Marshal(v); err != nil {
+			return nil, Reject(CodeMalformed, "payload", "cannot encode: %v", err)
+		}
+	}
+	if err := CheckSafeIntegers(text, "payload"); err != nil {
+		return nil, err
+	}
+	canon, err := jcs.Transform(text)
+	if err != nil {
+		return nil, Reject(CodeMalformed, "payload", "not canonicalizable JSON: %v", err)
+	}
+	if len(canon) == 0 || canon[0] != '{' {
+		return nil, Reject(CodeMalformed, "payload", "must be a JSON object")
+	}
+	return canon, nil
+}
+
+// CheckSafeIntegers walks JSON text and refuses any number that is an
+// integer of magnitude above 2^53, naming its path under root.
+func CheckSafeIntegers(text []byte, root string) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return Reject(CodeMalformed, root, "not valid JSON: %v", err)
+	}
+	return walkSafeIntegers(v, root)
+}
+
+func walkSafeIntegers(v any, path string) error {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, child := range x {
+			if err := walkSafeIntegers(child, path+"."+k); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, child := range x {
+			if err := walkSafeIntegers(child, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				return err
+			}
+		}
+	case json.Number:
+		if !safeNumber(string(x)) {
+			return Reject(CodeMalformed, path, "integer %s is beyond +/-2^53; write it as a string", quoteShort(string(x)))
+		}
+	}
+	return nil
+}
+
+func safeNumber(lit string) bool {
+	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
+		return -MaxSafeInteger <= n && n <= MaxSafeInteger
+	}
+	f, err := strconv.ParseFloat(lit, 64)
+	if err != nil {
+		// Integer literals too long for int64 land here and overflow float
+		// parsing's exactness; anything unparseable is refused by JCS later.
+		return !isIntegerLiteral(lit)
+	}
+	if f == math.Trunc(f) && math.Abs(f) > MaxSafeInteger {
+		return false
+	}
+	return !isIntegerLiteral(lit) || math.Abs(f) <= MaxSafeInteger
+}
+
+func isIntegerLiteral(lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		if c := lit[i]; !(c == '-' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
