@@ -1,0 +1,308 @@
+package audit_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/audit"
+)
+
+func key(n byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, 32))
+}
+
+// fixture writes a trail: one NEED thread with the NEED and four PROPOSEs,
+// one rejected text, and returns the folder and the NEED's thread.
+func fixture(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Payload: map[string]any{"capability": "classify"}}, key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AppendEnvelope(need, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		p, err := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbPropose, Lamport: uint64(2 + i),
+			Payload: map[string]any{"epoch": 1, "bid": map[string]any{"price": i, "eta_ms": 10}}}, key(byte(2+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.AppendEnvelope(p, uint64(2+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tr.AppendRejected([]byte(`{"v":1,"verb":"NEED"`), envelope.CodeMalformed, 6); err != nil {
+		t.Fatal(err)
+	}
+	return dir, need.ID
+}
+
+func threadFile(t *testing.T, dir, thread string) string {
+	name, err := audit.FileName(thread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name)
+}
+
+func TestAppendAndVerify(t *testing.T) {
+	dir, need := fixture(t)
+	rep, err := audit.Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Threads != 2 || rep.Records != 6 {
+		t.Fatalf("report %+v", rep)
+	}
+	if !strings.HasPrefix(rep.Root, "sha256:") || len(rep.Root) != envelope.RefLen {
+		t.Fatalf("root %q", rep.Root)
+	}
+	// The live trail's root is the verified root.
+	tr, _ := audit.Open(dir, nil)
+	defer tr.Close()
+	if root, err := tr.Root(); err != nil || root != rep.Root {
+		t.Fatalf("live root %s, verified root %s (%v)", root, rep.Root, err)
+	}
+	text, _ := os.ReadFile(threadFile(t, dir, need))
+	if n := bytes.Count(text, []byte("\n")); n != 5 {
+		t.Fatalf("%d lines in the NEED's thread, want 5", n)
+	}
+}
+
+func TestDuplicateIsNotWrittenTwice(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := audit.Open(dir, nil)
+	need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(1))
+	if _, err := tr.AppendEnvelope(need, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AppendEnvelope(need, 2); !errors.Is(err, audit.ErrDuplicate) {
+		t.Fatalf("second append: %v, want ErrDuplicate", err)
+	}
+	tr.Close()
+	// Duplicates are known after a restart too.
+	tr, _ = audit.Open(dir, nil)
+	defer tr.Close()
+	if _, err := tr.AppendEnvelope(need, 3); !errors.Is(err, audit.ErrDuplicate) {
+		t.Fatalf("append after reopening: %v, want ErrDuplicate", err)
+	}
+	rep, err := audit.Verify(dir)
+	if err != nil || rep.Records != 1 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+}
+
+func TestRejectedTextIsKeptExactly(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := audit.Open(dir, nil)
+	defer tr.Close()
+	raws := [][]byte{[]byte("not json at all\n"), {0xff, 0xfe, 0x00}}
+	for _, raw := range raws {
+		rec, err := tr.AppendRejected(raw, envelope.CodeMalformed, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := audit.DecodeRawText(rec.Envelope)
+		if err != nil || !bytes.Equal(back, raw) {
+			t.Fatalf("stored %q, got back %q (%v)", raw, back, err)
+		}
+	}
+	if _, err := audit.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentAppends(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := audit.Open(dir, nil)
+	need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(1))
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				p, _ := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbHeartbeat, Lamport: uint64(100*g + i + 2)}, key(byte(10+g)))
+				if _, err := tr.AppendEnvelope(p, 0); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	tr.Close()
+	rep, err := audit.Verify(dir)
+	if err != nil || rep.Records != 40 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+}
+
+// Every kind of tamper is found and located by thread and line.
+func TestTamperIsLocated(t *testing.T) {
+	swap := func(lines [][]byte, i, j int) [][]byte { lines[i], lines[j] = lines[j], lines[i]; return lines }
+	cases := []struct {
+		name     string
+		edit     func(lines [][]byte) [][]byte
+		wantLine uint64
+		wantWord string
+	}{
+		{"payload edited", func(l [][]byte) [][]byte {
+			l[2] = bytes.Replace(l[2], []byte(`"price":1`), []byte(`"price":9`), 1)
+			return l
+		}, 3, "no longer verifies"},
+		{"verdict of a middle line edited", func(l [][]byte) [][]byte {
+			l[1] = bytes.Replace(l[1], []byte(`"received_lamport":2`), []byte(`"received_lamport":3`), 1)
+			return l
+		}, 2, "edited"},
+		{"last line edited", func(l [][]byte) [][]byte {
+			l[4] = bytes.Replace(l[4], []byte(`"received_lamport":5`), []byte(`"received_lamport":6`), 1)
+			return l
+		}, 5, "edited"},
+		{"middle line deleted", func(l [][]byte) [][]byte { return append(l[:2], l[3:]...) }, 3, "deleted"},
+		{"first line deleted", func(l [][]byte) [][]byte { return l[1:] }, 1, "deleted"},
+		{"last line deleted", func(l [][]byte) [][]byte { return l[:4] }, 5, "deleted"},
+		{"lines swapped", func(l [][]byte) [][]byte { return swap(l, 1, 2) }, 2, "reordered"},
+		{"line duplicated", func(l [][]byte) [][]byte {
+			return append(l[:3], append([][]byte{l[2]}, l[3:]...)...)
+		}, 3, "inserted"}, // either copy is the inserted one; the first is named
+		{"not JSON", func(l [][]byte) [][]byte { l[3] = []byte("{oops"); return l }, 4, "not JSON"},
+		{"whitespace added", func(l [][]byte) [][]byte { l[0] = append([]byte(" "), l[0]...); return l }, 1, "canonical"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, need := fixture(t)
+			path := threadFile(t, dir, need)
+			text, _ := os.ReadFile(path)
+			lines := bytes.Split(bytes.TrimSuffix(text, []byte("\n")), []byte("\n"))
+			lines = c.edit(lines)
+			out := append(bytes.Join(lines, []byte("\n")), '\n')
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := audit.Verify(dir)
+			var te *audit.TamperError
+			if !errors.As(err, &te) {
+				t.Fatalf("want a TamperError, got %v", err)
+			}
+			if te.Thread != need || te.Line != c.wantLine || !strings.Contains(te.Problem, c.wantWord) {
+				t.Fatalf("got %v; want thread %s line %d mentioning %q", te, need, c.wantLine, c.wantWord)
+			}
+		})
+	}
+}
+
+// An inserted line whose own chain link is right is still found: the next
+// line's prev skips it.
+func TestInsertedLineIsLocated(t *testing.T) {
+	dir, need := fixture(t)
+	path := threadFile(t, dir, need)
+	text, _ := os.ReadFile(path)
+	lines := bytes.Split(bytes.TrimSuffix(text, []byte("\n")), []byte("\n"))
+	// Forge a line 3 that links correctly to line 2 and carries a valid envelope.
+	forged, _ := envelope.Sign(envelope.Draft{ThreadID: need, Verb: envelope.VerbPropose, Lamport: 99}, key(9))
+	rec := audit.Record{Seq: 3, Prev: audit.LineHash(lines[1]), Kind: "envelope", ReceivedLamport: 99, Envelope: forged.Wire(), Verdict: "accepted"}
+	line := encodeRecord(t, rec)
+	lines = append(lines[:2], append([][]byte{line}, lines[2:]...)...)
+	os.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644)
+	_, err := audit.Verify(dir)
+	var te *audit.TamperError
+	if !errors.As(err, &te) || te.Line != 3 || !strings.Contains(te.Problem, "inserted") {
+		t.Fatalf("got %v, want line 3 inserted", err)
+	}
+}
+
+func TestTornLine(t *testing.T) {
+	dir, need := fixture(t)
+	path := threadFile(t, dir, need)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"envelope":{"capab`)
+	f.Close()
+	_, err := audit.Verify(dir)
+	var te *audit.TamperError
+	if !errors.As(err, &te) || te.Line != 6 || !strings.Contains(te.Problem, "torn") {
+		t.Fatalf("got %v, want line 6 torn", err)
+	}
+	// Opening the trail cuts the torn (never acknowledged) line off, and
+	// appending goes on from line 5.
+	var warned []string
+	tr, err := audit.Open(dir, func(s string) { warned = append(warned, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := envelope.Sign(envelope.Draft{ThreadID: need, Verb: envelope.VerbYield, Lamport: 50}, key(3))
+	rec, err := tr.AppendEnvelope(p, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if rec.Seq != 6 || len(warned) != 1 {
+		t.Fatalf("seq %d, warnings %q", rec.Seq, warned)
+	}
+	if _, err := audit.Verify(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRejectedReasonMustBeTrue(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := audit.Open(dir, nil)
+	// A valid envelope recorded as rejected for a stateless reason it passes.
+	need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(1))
+	tr.AppendRejected(need.Wire(), envelope.CodeBadSignature, 1)
+	tr.Close()
+	_, err := audit.Verify(dir)
+	var te *audit.TamperError
+	if !errors.As(err, &te) || te.Line != 1 || !strings.Contains(te.Problem, "passes") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestDeletedThreadAndHead(t *testing.T) {
+	dir, need := fixture(t)
+	os.Remove(threadFile(t, dir, need))
+	_, err := audit.Verify(dir)
+	var te *audit.TamperError
+	if !errors.As(err, &te) || te.Thread != need || !strings.Contains(te.Problem, "missing") {
+		t.Fatalf("got %v", err)
+	}
+	dir, need = fixture(t)
+	os.Remove(strings.TrimSuffix(threadFile(t, dir, need), ".jsonl") + ".head")
+	if _, err := audit.Verify(dir); !errors.As(err, &te) || !strings.Contains(te.Problem, "head") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMerkleRoot(t *testing.T) {
+	a := audit.ThreadHead{Thread: "t1", Seq: 1, Hash: envelope.HashRef([]byte("a"))}
+	b := audit.ThreadHead{Thread: "t2", Seq: 2, Hash: envelope.HashRef([]byte("b"))}
+	c := audit.ThreadHead{Thread: "t3", Seq: 3, Hash: envelope.HashRef([]byte("c"))}
+	if audit.MerkleRoot([]audit.ThreadHead{a, b, c}) != audit.MerkleRoot([]audit.ThreadHead{c, a, b}) {
+		t.Fatal("root depends on the order heads are given in")
+	}
+	seen := map[string]bool{}
+	for _, hs := range [][]audit.ThreadHead{nil, {a}, {a, b}, {a, b, c}, {a, {Thread: "t2", Seq: 3, Hash: b.Hash}}} {
+		r := audit.MerkleRoot(hs)
+		if seen[r] {
+			t.Fatalf("two different head sets share root %s", r)
+		}
+		seen[r] = true
+	}
+	// The empty tree is SHA-256 of nothing (RFC 6962).
+	if got := audit.MerkleRoot(nil); got != envelope.HashRef(nil) {
+		t.Fatalf("empty root %s", got)
+	}
+}

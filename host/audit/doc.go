@@ -1,0 +1,29 @@
+// Package audit is the audit trail of PROTOCOL.md section 10: one
+// append-only, hash-chained JSONL file per thread under DATA/audit.
+//
+// # Contract
+//
+//   - Each line is the JCS form of {seq, prev, kind, received_lamport,
+//     envelope, verdict, reason}; seq counts from 1 per thread, prev is
+//     "sha256:" of the previous line's bytes (without its newline), "" on
+//     line 1. An edit, deletion, insertion or reordering breaks the chain.
+//   - [Trail.Append] returns only after the line is written and fsynced:
+//     an acknowledged record survives a crash. Appends to one thread are
+//     serialised; different threads append in parallel.
+//   - Every envelope received is recorded, accepted or rejected: a rejected
+//     one with its reason code, and with the text exactly as received (a
+//     JSON string, or "base64:..." for bytes that are not UTF-8). Text that
+//     names no usable thread goes to the thread "unthreaded".
+//   - A duplicate envelope (an id already accepted on the thread) is
+//     acknowledged again and not written twice ([ErrDuplicate]).
+//   - Beside each thread's file a head file records its last seq and line
+//     hash, so that editing or deleting the last line is detected too.
+//   - [Verify] walks every file and reports the first broken line by thread
+//     and line number as a [*TamperError]: a line edited, deleted, inserted,
+//     reordered or torn, an envelope whose id or signature no longer holds, a
+//     verdict that contradicts the envelope, a head that disagrees.
+//   - [Root] is a Merkle tree (RFC 6962 shape) over every thread's head:
+//     what a CHECKPOINT signs.
+//
+// Thread files are named by the 64 hex digits of the thread id.
+package audit

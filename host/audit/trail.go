@@ -1,0 +1,375 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
+// ErrDuplicate is returned by AppendEnvelope for an envelope already
+// accepted on its thread: acknowledge it again, record nothing.
+var ErrDuplicate = errors.New("duplicate envelope")
+
+// Trail is an open audit folder. It is safe for concurrent use.
+type Trail struct {
+	dir  string
+	warn func(string)
+
+	mu      sync.Mutex
+	threads map[string]*threadLog
+}
+
+// threadLog is one thread's open file and its position in the chain.
+type threadLog struct {
+	mu       sync.Mutex
+	name     string
+	file     *os.File
+	seq      uint64
+	lastHash string
+	accepted map[string]bool // ids of accepted envelopes
+}
+
+// head is the content of a thread's head file.
+type head struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Open opens (creating) the audit folder. warn, when not nil, is told about
+// repairs made on open (a torn last line cut off, a head brought up to date).
+func Open(dir string, warn func(string)) (*Trail, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open audit trail: %w", err)
+	}
+	if warn == nil {
+		warn = func(string) {}
+	}
+	return &Trail{dir: dir, warn: warn, threads: map[string]*threadLog{}}, nil
+}
+
+// Dir is the folder the trail lives in.
+func (t *Trail) Dir() string { return t.dir }
+
+// Close closes every open thread file.
+func (t *Trail) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []error
+	for _, tl := range t.threads {
+		tl.mu.Lock()
+		if tl.file != nil {
+			errs = append(errs, tl.file.Close())
+			tl.file = nil
+		}
+		tl.mu.Unlock()
+	}
+	t.threads = map[string]*threadLog{}
+	return errors.Join(errs...)
+}
+
+// FileName is the trail file of a thread: its 64 hex digits, or the thread's
+// own name for unthreaded.
+func FileName(thread string) (string, error) {
+	if thread == Unthreaded {
+		return Unthreaded + ".jsonl", nil
+	}
+	if !envelope.IsRef(thread) {
+		return "", fmt.Errorf("audit thread %q is not a ref", thread)
+	}
+	return thread[len(envelope.RefPrefix):] + ".jsonl", nil
+}
+
+// threadOfFile is the inverse of FileName.
+func threadOfFile(name string) (string, bool) {
+	base, ok := strings.CutSuffix(name, ".jsonl")
+	if !ok {
+		return "", false
+	}
+	if base == Unthreaded {
+		return Unthreaded, true
+	}
+	if t := envelope.RefPrefix + base; envelope.IsRef(t) {
+		return t, true
+	}
+	return "", false
+}
+
+// AppendEnvelope records an accepted envelope on its thread, unless it was
+// accepted before, in which case it returns ErrDuplicate and writes nothing.
+func (t *Trail) AppendEnvelope(e *envelope.Envelope, receivedLamport uint64) (Record, error) {
+	tl, err := t.thread(ThreadOf(e))
+	if err != nil {
+		return Record{}, err
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if tl.accepted[e.ID] {
+		return Record{}, fmt.Errorf("%s on thread %s: %w", e.ID, tl.name, ErrDuplicate)
+	}
+	rec, err := t.appendLocked(tl, Accept(e, receivedLamport))
+	if err == nil {
+		tl.accepted[e.ID] = true
+	}
+	return rec, err
+}
+
+// AppendRejected records text that was refused with code, on the thread it
+// names if it names one.
+func (t *Trail) AppendRejected(raw []byte, code envelope.Code, receivedLamport uint64) (Record, error) {
+	return t.Append(ThreadOfRaw(raw), Reject(raw, code, receivedLamport))
+}
+
+// Append records an entry on a thread and returns the record once it is on
+// disk.
+func (t *Trail) Append(thread string, entry Entry) (Record, error) {
+	tl, err := t.thread(thread)
+	if err != nil {
+		return Record{}, err
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return t.appendLocked(tl, entry)
+}
+
+func (t *Trail) appendLocked(tl *threadLog, entry Entry) (Record, error) {
+	if tl.file == nil {
+		return Record{}, fmt.Errorf("audit thread %s: trail closed", tl.name)
+	}
+	if entry.Verdict != Accepted && entry.Verdict != Rejected {
+		return Record{}, fmt.Errorf("audit thread %s: verdict %q is neither accepted nor rejected", tl.name, entry.Verdict)
+	}
+	if entry.Kind == "" || len(entry.Body) == 0 {
+		return Record{}, fmt.Errorf("audit thread %s: an entry needs a kind and a body", tl.name)
+	}
+	rec := Record{
+		Seq: tl.seq + 1, Prev: tl.lastHash, Kind: entry.Kind, ReceivedLamport: entry.ReceivedLamport,
+		Envelope: entry.Body, Verdict: entry.Verdict, Reason: entry.Reason,
+	}
+	line, err := rec.encode()
+	if err != nil {
+		return Record{}, err
+	}
+	if _, err := tl.file.Write(append(line, '\n')); err != nil {
+		return Record{}, t.poison(tl, fmt.Errorf("audit thread %s: write line %d: %w", tl.name, rec.Seq, err))
+	}
+	if err := tl.file.Sync(); err != nil {
+		return Record{}, t.poison(tl, fmt.Errorf("audit thread %s: fsync line %d: %w", tl.name, rec.Seq, err))
+	}
+	tl.seq, tl.lastHash = rec.Seq, LineHash(line)
+	if err := writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
+		return Record{}, t.poison(tl, err)
+	}
+	return rec, nil
+}
+
+// poison closes a thread after a failed write: its position on disk is
+// unknown, so the next append reopens it and recovers from what is there.
+func (t *Trail) poison(tl *threadLog, err error) error {
+	tl.file.Close()
+	tl.file = nil
+	t.mu.Lock()
+	if t.threads[tl.name] == tl {
+		delete(t.threads, tl.name)
+	}
+	t.mu.Unlock()
+	return err
+}
+
+// thread returns the open log of a thread, opening and recovering it on
+// first use.
+func (t *Trail) thread(name string) (*threadLog, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tl, ok := t.threads[name]; ok {
+		return tl, nil
+	}
+	tl, err := t.openThread(name)
+	if err != nil {
+		return nil, err
+	}
+	t.threads[name] = tl
+	return tl, nil
+}
+
+func (t *Trail) openThread(name string) (*threadLog, error) {
+	fileName, err := FileName(name)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(t.dir, fileName)
+	text, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open audit thread %s: %w", name, err)
+	}
+	created := errors.Is(err, fs.ErrNotExist)
+	tl := &threadLog{name: name, accepted: map[string]bool{}}
+	if complete := bytes.LastIndexByte(text, '\n') + 1; complete < len(text) {
+		// A torn last line: its append never returned, so it was never
+		// acknowledged. Cut it off before appending after it.
+		t.warn(fmt.Sprintf("audit thread %s: cutting off a torn last line (%d bytes) left by a crash", name, len(text)-complete))
+		if err := os.Truncate(path, int64(complete)); err != nil {
+			return nil, fmt.Errorf("open audit thread %s: cut torn line: %w", name, err)
+		}
+		text = text[:complete]
+	}
+	var hashes []string
+	for i, line := range splitLines(text) {
+		var rec Record
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Seq != uint64(i+1) {
+			return nil, fmt.Errorf("open audit thread %s: line %d is damaged; run 'swarmhost audit verify' before appending", name, i+1)
+		}
+		hashes = append(hashes, LineHash(line))
+		if rec.Kind == KindEnvelope && rec.Verdict == Accepted {
+			var id struct{ ID string }
+			if json.Unmarshal(rec.Envelope, &id) == nil {
+				tl.accepted[id.ID] = true
+			}
+		}
+	}
+	tl.seq = uint64(len(hashes))
+	if tl.seq > 0 {
+		tl.lastHash = hashes[tl.seq-1]
+	}
+	if err := t.reconcileHead(tl, hashes); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open audit thread %s: %w", name, err)
+	}
+	if created {
+		if err := syncDir(t.dir); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	tl.file = f
+	return tl, nil
+}
+
+// reconcileHead checks the head file against the lines on disk. A head that
+// lags (a crash between the line's fsync and the head's) is brought up to
+// date; a head ahead of the file, or naming a different line, is damage.
+func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
+	h, err := readHead(t.dir, tl.name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if tl.seq == 0 {
+			return nil
+		}
+		h = head{} // the head of the first line was never written
+	} else if err != nil {
+		return fmt.Errorf("open audit thread %s: %w", tl.name, err)
+	}
+	switch {
+	case h.Seq == tl.seq && h.Hash == tl.lastHash:
+		return nil
+	case h.Seq < tl.seq && (h.Seq == 0 || hashes[h.Seq-1] == h.Hash):
+		t.warn(fmt.Sprintf("audit thread %s: head recorded line %d of %d; bringing it up to date", tl.name, h.Seq, tl.seq))
+		return writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
+	default:
+		return fmt.Errorf("open audit thread %s: the head records line %d (%s) but the file has %d lines; run 'swarmhost audit verify'", tl.name, h.Seq, h.Hash, tl.seq)
+	}
+}
+
+func splitLines(text []byte) [][]byte {
+	var lines [][]byte
+	for len(text) > 0 {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			lines = append(lines, text)
+			break
+		}
+		lines = append(lines, text[:i])
+		text = text[i+1:]
+	}
+	return lines
+}
+
+func headPath(dir, thread string) (string, error) {
+	name, err := FileName(thread)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, strings.TrimSuffix(name, ".jsonl")+".head"), nil
+}
+
+func readHead(dir, thread string) (head, error) {
+	p, err := headPath(dir, thread)
+	if err != nil {
+		return head{}, err
+	}
+	text, err := os.ReadFile(p)
+	if err != nil {
+		return head{}, err
+	}
+	var h head
+	if err := json.Unmarshal(text, &h); err != nil {
+		return head{}, fmt.Errorf("head file %s is damaged: %v", p, err)
+	}
+	return h, nil
+}
+
+func writeHead(dir, thread string, h head) error {
+	p, err := headPath(dir, thread)
+	if err != nil {
+		return err
+	}
+	text, _ := json.Marshal(h)
+	tmp, err := os.CreateTemp(dir, ".head-*")
+	if err != nil {
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(text); err != nil {
+		tmp.Close()
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Threads lists the threads that have a trail file, sorted.
+func Threads(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list audit threads: %w", err)
+	}
+	var threads []string
+	for _, e := range entries {
+		if th, ok := threadOfFile(e.Name()); ok && e.Type().IsRegular() {
+			threads = append(threads, th)
+		}
+	}
+	sort.Strings(threads)
+	return threads, nil
+}
