@@ -60,13 +60,23 @@ func (c *Clock) Now() uint64 {
 	return c.now
 }
 
-// Observe merges a received time: L = max(L, t).
-func (c *Clock) Observe(t uint64) {
+// Observe merges a received time: L = max(L, t). A time beyond the current
+// reservation is persisted before Observe returns, so that a restarted clock
+// is never behind a time it had seen.
+func (c *Clock) Observe(t uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t > c.now {
-		c.now = min(t, Max)
+	t = min(t, Max)
+	if t <= c.now {
+		return nil
 	}
+	if t > c.reserved {
+		if err := c.reserve(t); err != nil {
+			return err
+		}
+	}
+	c.now = t
+	return nil
 }
 
 // Tick advances the clock for a send and returns the new time, persisting a

@@ -21,7 +21,9 @@ func TestTickAndObserve(t *testing.T) {
 	if l, _ := c.Tick(); l != 11 {
 		t.Fatalf("tick after observing 10 is %d, want 11", l)
 	}
-	c.Observe(3) // older times do not move the clock back
+	if err := c.Observe(3); err != nil { // older times do not move the clock back
+		t.Fatal(err)
+	}
 	if l, _ := c.Tick(); l != 12 {
 		t.Fatalf("tick %d, want 12", l)
 	}
@@ -85,6 +87,21 @@ func TestConcurrentTicksAreUnique(t *testing.T) {
 	wg.Wait()
 	if len(seen) != 1600 {
 		t.Fatalf("%d distinct times, want 1600", len(seen))
+	}
+}
+
+func TestObservedTimeSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "clock")
+	c, _ := lamport.Open(path, 4)
+	if err := c.Observe(5000); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := lamport.Open(path, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := c2.Tick(); l <= 5000 {
+		t.Fatalf("restarted clock ticked %d, not above the 5000 it had observed", l)
 	}
 }
 

@@ -10,7 +10,9 @@
 //     reserves blocks of times: the file records the highest time reserved,
 //     fsynced before any time in the block is handed out, and a reopened
 //     clock starts above it. A crash therefore skips at most one block of
-//     times, which is allowed (times need only increase).
+//     times, which is allowed (times need only increase). A time observed
+//     beyond the reservation is persisted too: a restarted clock is never
+//     behind anything it had seen.
 //   - Times stay within 2^53 (JCS integers); Tick fails rather than go past.
 //   - A Clock is safe for concurrent use.
 package lamport
