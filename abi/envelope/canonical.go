@@ -84,6 +84,18 @@ func appendSigningForm(b []byte, e *Envelope) []byte {
 	return append(b, '}')
 }
 
+// wireSizeHint is about the length of the envelope's JCS form (exact unless
+// strings need escapes): a capacity for appendWire.
+func wireSizeHint(e *Envelope) int {
+	n := 256 + len(e.Payload) + len(e.Capability) + len(e.ID) + len(e.PayloadHash) +
+		len(e.PolicyCapsuleHash) + len(e.PolicyEvalDigest) + len(e.SenderPK) + len(e.Sig) +
+		len(e.ThreadID) + len(e.Verb)
+	for _, r := range e.ContentRefs {
+		n += len(r) + 3
+	}
+	return n
+}
+
 // appendWire appends the JCS form of the whole envelope.
 func appendWire(b []byte, e *Envelope) []byte {
 	payload := e.Payload

@@ -9,7 +9,8 @@ import (
 	"github.com/gowebpki/jcs"
 )
 
-// fieldNames are the envelope's fields in JCS (byte) order.
+// fieldNames are the envelope's fields in JCS (byte) order, indexed by the
+// f* constants of scan.go.
 var fieldNames = []string{
 	"capability", "content_refs", "id", "lamport", "payload", "payload_hash",
 	"policy_capsule_hash", "policy_eval_digest", "sender_pk", "sig", "thread_id", "v", "verb",
@@ -27,10 +28,45 @@ var fieldNames = []string{
 // Text longer than MaxInputBytes is too_large without being parsed.
 // Decode does not check the version, verb, sizes, hashes or signature: use
 // [Verify] for the whole stateless check.
+//
+// The envelope shares no memory with wire, which the caller may reuse.
 func Decode(wire []byte) (*Envelope, error) {
 	if len(wire) > MaxInputBytes {
 		return nil, Reject(CodeTooLarge, "", "%d bytes of input, more than the %d this receiver parses", len(wire), MaxInputBytes)
 	}
+	if e, ok := decodeCanonical(wire); ok {
+		return e, nil
+	}
+	return decodeAny(wire)
+}
+
+// decodeCanonical is Decode's fast path, for the usual wire text: already in
+// JCS form, with every field well typed. It gives the envelope decodeAny
+// would, or false for anything else, which decodeAny then judges: the slow
+// path is the reference for every rejection and its message.
+func decodeCanonical(wire []byte) (*Envelope, bool) {
+	var raw [numFields][]byte
+	if !scanEnvelope(wire, &raw) {
+		return nil, false
+	}
+	// The text is its own canonical form. One allocation holds a copy of it
+	// and one of the payload, so that the envelope shares no memory with the
+	// caller's buffer, nor Payload with Wire(), just as on the slow path.
+	n := len(wire)
+	buf := make([]byte, n+len(raw[fPayload]))
+	copy(buf, wire)
+	copy(buf[n:], raw[fPayload])
+	raw[fPayload] = buf[n:]
+	e := &Envelope{wire: buf[:n:n]}
+	if decodeFields(e, &raw, decodeRefListCanonical) != nil {
+		return nil, false
+	}
+	return e, true
+}
+
+// decodeAny is Decode's general path: canonicalize with jcs, then decode the
+// canonical text generically.
+func decodeAny(wire []byte) (*Envelope, error) {
 	canon, err := jcs.Transform(wire)
 	if err != nil {
 		return nil, Reject(CodeMalformed, "", "not canonicalizable JSON: %v", err)
@@ -45,52 +81,67 @@ func Decode(wire []byte) (*Envelope, error) {
 	if err := checkFieldSet(members); err != nil {
 		return nil, err
 	}
+	var raw [numFields][]byte
+	for i, name := range fieldNames {
+		raw[i] = members[name]
+	}
 	e := &Envelope{wire: canon}
-	strs := []struct {
-		name string
-		dst  *string
-		ref  bool // must be "" or a ref
+	if err := decodeFields(e, &raw, decodeRefList); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// decodeFields decodes the raw canonical values of the envelope's fields
+// (indexed as fieldNames) into e, checking them in a fixed order. raw's
+// payload becomes e.Payload. refList decodes content_refs.
+func decodeFields(e *Envelope, raw *[numFields][]byte, refList func(json.RawMessage) ([]string, error)) error {
+	strs := [...]struct {
+		field int
+		dst   *string
+		ref   bool // must be "" or a ref
 	}{
-		{"id", &e.ID, false},
-		{"thread_id", &e.ThreadID, true},
-		{"sender_pk", &e.SenderPK, false},
-		{"capability", &e.Capability, true},
-		{"payload_hash", &e.PayloadHash, false},
-		{"policy_capsule_hash", &e.PolicyCapsuleHash, true},
-		{"policy_eval_digest", &e.PolicyEvalDigest, true},
-		{"sig", &e.Sig, false},
+		{fID, &e.ID, false},
+		{fThreadID, &e.ThreadID, true},
+		{fSenderPK, &e.SenderPK, false},
+		{fCapability, &e.Capability, true},
+		{fPayloadHash, &e.PayloadHash, false},
+		{fPolicyCapsuleHash, &e.PolicyCapsuleHash, true},
+		{fPolicyEvalDigest, &e.PolicyEvalDigest, true},
+		{fSig, &e.Sig, false},
 	}
 	for _, f := range strs {
-		s, err := decodeString(members[f.name], f.name)
+		name := fieldNames[f.field]
+		s, err := decodeString(raw[f.field], name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if f.ref && s != "" && !IsRef(s) {
-			return nil, Reject(CodeMalformed, f.name, "must be \"\" or a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(s))
+			return Reject(CodeMalformed, name, "must be \"\" or a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(s))
 		}
 		*f.dst = s
 	}
-	verb, err := decodeString(members["verb"], "verb")
+	verb, err := decodeString(raw[fVerb], "verb")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	e.Verb = Verb(verb)
 
-	if e.V, err = decodeVersion(members["v"]); err != nil {
-		return nil, err
+	if e.V, err = decodeVersion(raw[fV]); err != nil {
+		return err
 	}
-	if e.Lamport, err = decodeLamport(members["lamport"]); err != nil {
-		return nil, err
+	if e.Lamport, err = decodeLamport(raw[fLamport]); err != nil {
+		return err
 	}
-	if e.ContentRefs, err = decodeRefList(members["content_refs"]); err != nil {
-		return nil, err
+	if e.ContentRefs, err = refList(raw[fContentRefs]); err != nil {
+		return err
 	}
-	payload := members["payload"]
+	payload := raw[fPayload]
 	if payload[0] != '{' {
-		return nil, Reject(CodeMalformed, "payload", "must be a JSON object, got %s", jsonKind(payload))
+		return Reject(CodeMalformed, "payload", "must be a JSON object, got %s", jsonKind(payload))
 	}
 	e.Payload = payload
-	return e, nil
+	return nil
 }
 
 func checkFieldSet(members map[string]json.RawMessage) error {
@@ -181,6 +232,34 @@ func decodeRefList(raw json.RawMessage) ([]string, error) {
 			return nil, Reject(CodeMalformed, field, "must be a ref (sha256: and 64 lowercase hex digits), got %s", quoteShort(s))
 		}
 		refs[i] = s
+	}
+	return refs, nil
+}
+
+// decodeRefListCanonical is decodeRefList for canonical text, reading the
+// usual list (refs only, which need no escapes) without a generic decode.
+// Anything else goes to decodeRefList.
+func decodeRefListCanonical(raw json.RawMessage) ([]string, error) {
+	if string(raw) == "[]" {
+		return []string{}, nil
+	}
+	const item = len(`"`) + RefLen + len(`",`) // each ref, and its comma or the closing bracket
+	if len(raw) < 1+item || raw[0] != '[' || (len(raw)-1)%item != 0 {
+		return decodeRefList(raw)
+	}
+	refs := make([]string, (len(raw)-1)/item)
+	for i := range refs {
+		it := raw[1+i*item : 1+(i+1)*item]
+		end := byte(',')
+		if i == len(refs)-1 {
+			end = ']'
+		}
+		if it[0] != '"' || it[1+RefLen] != '"' || it[2+RefLen] != end {
+			return decodeRefList(raw)
+		}
+		if refs[i] = string(it[1 : 1+RefLen]); !IsRef(refs[i]) {
+			return decodeRefList(raw)
+		}
 	}
 	return refs, nil
 }

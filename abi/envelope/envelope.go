@@ -103,7 +103,7 @@ func (e *Envelope) Thread() string {
 // not be modified.
 func (e *Envelope) Wire() []byte {
 	if e.wire == nil {
-		e.wire = appendWire(nil, e)
+		e.wire = appendWire(make([]byte, 0, wireSizeHint(e)), e)
 	}
 	return e.wire
 }
@@ -113,14 +113,28 @@ func (e *Envelope) Wire() []byte {
 func (e *Envelope) SigningForm() []byte { return appendSigningForm(nil, e) }
 
 // ComputeID returns "sha256:" + hex SHA-256 of the signing form.
-func (e *Envelope) ComputeID() string { return HashRef(e.SigningForm()) }
+func (e *Envelope) ComputeID() string {
+	var buf [RefLen]byte
+	return string(e.appendID(buf[:0]))
+}
+
+// appendID appends the id computed from the signing form to dst. The signing
+// form is written on the stack unless it is unusually long.
+func (e *Envelope) appendID(dst []byte) []byte {
+	var form [2048]byte
+	return appendHashRef(dst, appendSigningForm(form[:0], e))
+}
 
 // ComputePayloadHash returns "sha256:" + hex SHA-256 of the payload's JCS.
 func (e *Envelope) ComputePayloadHash() string { return HashRef(e.Payload) }
 
 // SignedMessage returns the bytes the Ed25519 signature covers.
 func SignedMessage(id string) []byte {
-	return append([]byte(signingDomain), id...)
+	return appendSignedMessage(make([]byte, 0, len(signingDomain)+len(id)), id)
+}
+
+func appendSignedMessage(dst []byte, id string) []byte {
+	return append(append(dst, signingDomain...), id...)
 }
 
 const signingDomain = "CANSWARM-ENVELOPE-V1\n"
@@ -133,11 +147,14 @@ const RefLen = len(RefPrefix) + 64
 
 // HashRef returns the ref of b: "sha256:" + 64 lowercase hex digits.
 func HashRef(b []byte) string {
+	var buf [RefLen]byte
+	return string(appendHashRef(buf[:0], b))
+}
+
+// appendHashRef appends the ref of b to dst.
+func appendHashRef(dst, b []byte) []byte {
 	sum := sha256.Sum256(b)
-	out := make([]byte, RefLen)
-	copy(out, RefPrefix)
-	hex.Encode(out[len(RefPrefix):], sum[:])
-	return string(out)
+	return hex.AppendEncode(append(dst, RefPrefix...), sum[:])
 }
 
 // IsRef reports whether s is a well-formed ref ("sha256:" + 64 lowercase hex).
@@ -150,6 +167,14 @@ func IsRef(s string) bool {
 
 // IsPublicKey reports whether s is a well-formed public key (64 lowercase hex).
 func IsPublicKey(s string) bool { return len(s) == 64 && isLowerHex(s) }
+
+// decodeLowerHex decodes s, which isLowerHex accepts, into dst, which is
+// half its length.
+func decodeLowerHex(dst []byte, s string) {
+	for i := range dst {
+		dst[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
+	}
+}
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {

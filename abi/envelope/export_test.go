@@ -2,3 +2,24 @@ package envelope
 
 // Exported for tests of the canonical writer.
 var AppendJCSString = appendJCSString
+
+// Exported for tests of Decode's fast path (scan.go) against jcs.Transform.
+var IsCanonical = isCanonical
+
+// DecodeFast is Decode's fast path alone: ok is false where Decode would fall
+// back to the slow path.
+func DecodeFast(wire []byte) (e *Envelope, ok bool) {
+	if len(wire) > MaxInputBytes {
+		return nil, false
+	}
+	return decodeCanonical(wire)
+}
+
+// DecodeSlow is Decode with the fast path turned off: jcs.Transform and a
+// generic decode, the reference for every verdict.
+func DecodeSlow(wire []byte) (*Envelope, error) {
+	if len(wire) > MaxInputBytes {
+		return Decode(wire)
+	}
+	return decodeAny(wire)
+}

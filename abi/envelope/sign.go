@@ -99,7 +99,10 @@ func (e *Envelope) checkDraft() error {
 // +/-2^53 (PROTOCOL.md section 1): a larger integer would be silently
 // rounded by every JCS implementation, so it is refused here instead.
 func CanonicalPayload(v any) ([]byte, error) {
-	var text []byte
+	var (
+		text []byte
+		err  error
+	)
 	switch p := v.(type) {
 	case nil:
 		return []byte("{}"), nil
@@ -108,7 +111,6 @@ func CanonicalPayload(v any) ([]byte, error) {
 	case []byte:
 		text = p
 	default:
-		var err error
 		if text, err = json.Marshal(v); err != nil {
 			return nil, Reject(CodeMalformed, "payload", "cannot encode: %v", err)
 		}
@@ -116,8 +118,11 @@ func CanonicalPayload(v any) ([]byte, error) {
 	if err := CheckSafeIntegers(text, "payload"); err != nil {
 		return nil, err
 	}
-	canon, err := jcs.Transform(text)
-	if err != nil {
+	var canon []byte
+	if isCanonical(text) {
+		// jcs.Transform would return the same bytes; copy them, as it would.
+		canon = bytes.Clone(text)
+	} else if canon, err = jcs.Transform(text); err != nil {
 		return nil, Reject(CodeMalformed, "payload", "not canonicalizable JSON: %v", err)
 	}
 	if len(canon) == 0 || canon[0] != '{' {

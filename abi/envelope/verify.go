@@ -34,11 +34,14 @@ func (e *Envelope) Check() error {
 	if err := e.checkSizes(); err != nil {
 		return err
 	}
-	if got := e.ComputePayloadHash(); got != e.PayloadHash {
-		return Reject(CodePayloadHashMismatch, "payload_hash", "is %s but the payload hashes to %s", quoteShort(e.PayloadHash), got)
+	// The hashes are compared as bytes on the stack; strings are made only
+	// for a rejection.
+	var buf [RefLen]byte
+	if got := appendHashRef(buf[:0], e.Payload); string(got) != e.PayloadHash {
+		return Reject(CodePayloadHashMismatch, "payload_hash", "is %s but the payload hashes to %s", quoteShort(e.PayloadHash), string(got))
 	}
-	if got := e.ComputeID(); got != e.ID {
-		return Reject(CodeIDMismatch, "id", "is %s but the signing form hashes to %s", quoteShort(e.ID), got)
+	if got := e.appendID(buf[:0]); string(got) != e.ID {
+		return Reject(CodeIDMismatch, "id", "is %s but the signing form hashes to %s", quoteShort(e.ID), string(got))
 	}
 	return e.checkSignature()
 }
@@ -57,18 +60,18 @@ func (e *Envelope) checkSizes() error {
 }
 
 func (e *Envelope) checkSignature() error {
-	pk, err := DecodePublicKey(e.SenderPK)
-	if err != nil {
+	// Key, signature and message are decoded into arrays on the stack.
+	var pk [ed25519.PublicKeySize]byte
+	if err := decodePublicKey(pk[:], e.SenderPK); err != nil {
 		return Reject(CodeBadSignature, "sender_pk", "%v", err)
 	}
 	if len(e.Sig) != 2*ed25519.SignatureSize || !isLowerHex(e.Sig) {
 		return Reject(CodeBadSignature, "sig", "must be %d lowercase hex digits", 2*ed25519.SignatureSize)
 	}
 	var sig [ed25519.SignatureSize]byte
-	if _, err := hex.Decode(sig[:], []byte(e.Sig)); err != nil {
-		return Reject(CodeBadSignature, "sig", "bad hex: %v", err)
-	}
-	if !ed25519.Verify(pk, SignedMessage(e.ID), sig[:]) {
+	decodeLowerHex(sig[:], e.Sig)
+	var msg [len(signingDomain) + RefLen]byte // e.ID matched the computed id: it is RefLen bytes
+	if !ed25519.Verify(pk[:], appendSignedMessage(msg[:0], e.ID), sig[:]) {
 		return Reject(CodeBadSignature, "sig", "does not verify under sender_pk %s", e.SenderPK)
 	}
 	return nil
@@ -76,14 +79,19 @@ func (e *Envelope) checkSignature() error {
 
 // DecodePublicKey parses a public key written as 64 lowercase hex digits.
 func DecodePublicKey(s string) (ed25519.PublicKey, error) {
-	if !IsPublicKey(s) {
-		return nil, fmt.Errorf("a public key is 64 lowercase hex digits, got %s", quoteShort(s))
-	}
 	pk := make([]byte, ed25519.PublicKeySize)
-	if _, err := hex.Decode(pk, []byte(s)); err != nil {
+	if err := decodePublicKey(pk, s); err != nil {
 		return nil, err
 	}
 	return pk, nil
+}
+
+func decodePublicKey(dst []byte, s string) error {
+	if !IsPublicKey(s) {
+		return fmt.Errorf("a public key is 64 lowercase hex digits, got %s", quoteShort(s))
+	}
+	decodeLowerHex(dst, s)
+	return nil
 }
 
 // EncodePublicKey writes a public key as 64 lowercase hex digits.
