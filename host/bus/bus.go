@@ -1,0 +1,227 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config says where the bus lives and how the envelope stream is kept.
+type Config struct {
+	// URL of an external NATS server or cluster. Empty: start an embedded
+	// server in DataDir/nats.
+	URL string
+	// DataDir is the node's data folder; used only for the embedded server.
+	DataDir string
+	// Listen is the embedded server's client address, "host:port"; empty is
+	// 127.0.0.1 on a free port. Port 0 also picks a free port.
+	Listen string
+	// Logger receives the embedded server's log lines; nil logs nothing.
+	Logger *slog.Logger
+
+	// DedupWindow is how long the stream remembers message ids to drop
+	// republished envelopes; 0 is DefaultDedupWindow. Receivers must still
+	// de-duplicate by id: the window bounds the server's memory, not the
+	// protocol's guarantee.
+	DedupWindow time.Duration
+	// MaxAge drops envelopes older than this from the stream; 0 keeps them
+	// all (the audit trail, not the bus, is the record). It may not be
+	// shorter than DedupWindow.
+	MaxAge time.Duration
+	// Replicas of the stream on a cluster; 0 is 1.
+	Replicas int
+	// AckWait is how long a delivered envelope may stay unacknowledged
+	// before the server delivers it again; 0 is DefaultAckWait.
+	AckWait time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultDedupWindow = 24 * time.Hour
+	DefaultAckWait     = 30 * time.Second
+)
+
+// Bus is a connection to the envelope stream, and the owner of the embedded
+// server when it started one. It is safe for concurrent use.
+type Bus struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	emb    *Embedded // nil when connected to an external server
+	cfg    Config
+
+	mu        sync.Mutex
+	closed    bool
+	consumers map[*Consumer]struct{}
+}
+
+// ErrClosed is returned by operations on a closed Bus or Consumer.
+var ErrClosed = errors.New("bus: closed")
+
+// Open connects to cfg.URL, or starts an embedded server in
+// cfg.DataDir/nats when cfg.URL is empty, and creates or updates the
+// envelope stream.
+func Open(ctx context.Context, cfg Config) (*Bus, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	var (
+		emb  *Embedded
+		nc   *nats.Conn
+		err  error
+		opts = []nats.Option{nats.Name("swarmhost")}
+	)
+	if cfg.URL == "" {
+		if cfg.DataDir == "" {
+			return nil, errors.New("bus: open: neither URL nor DataDir is set")
+		}
+		eopts := []EmbeddedOption{WithLogger(cfg.Logger)}
+		if cfg.Listen != "" {
+			host, port, err := splitListen(cfg.Listen)
+			if err != nil {
+				return nil, err
+			}
+			eopts = append(eopts, WithListen(host, port))
+		}
+		if emb, err = StartEmbedded(filepath.Join(cfg.DataDir, "nats"), eopts...); err != nil {
+			return nil, err
+		}
+		nc, err = nats.Connect("", append(opts, emb.connectOption())...)
+	} else {
+		// Keep reconnecting to a cluster: a publish or fetch in the meantime
+		// fails with an error the caller sees, and nothing is lost.
+		nc, err = nats.Connect(cfg.URL, append(opts, nats.MaxReconnects(-1))...)
+	}
+	if err != nil {
+		if emb != nil {
+			emb.Shutdown()
+		}
+		return nil, fmt.Errorf("bus: connect %s: %w", orEmbedded(cfg.URL), err)
+	}
+	b, err := newBus(ctx, nc, emb, cfg)
+	if err != nil {
+		nc.Close()
+		if emb != nil {
+			emb.Shutdown()
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// Connect opens the bus on an external server with default settings.
+func Connect(ctx context.Context, url string) (*Bus, error) {
+	if url == "" {
+		return nil, errors.New("bus: connect: empty URL")
+	}
+	return Open(ctx, Config{URL: url})
+}
+
+func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config) (*Bus, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "CAN Swarm envelopes (PROTOCOL.md section 2)",
+		Subjects:    []string{streamSubjects},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      cfg.MaxAge,
+		Duplicates:  cfg.DedupWindow,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: stream %s on %s: %w", StreamName, orEmbedded(cfg.URL), err)
+	}
+	return &Bus{nc: nc, js: js, stream: stream, emb: emb, cfg: cfg, consumers: map[*Consumer]struct{}{}}, nil
+}
+
+func (cfg *Config) fill() error {
+	if cfg.DedupWindow == 0 {
+		cfg.DedupWindow = DefaultDedupWindow
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	switch {
+	case cfg.DedupWindow < 100*time.Millisecond:
+		return fmt.Errorf("bus: dedup window %v is under the server's minimum of 100ms", cfg.DedupWindow)
+	case cfg.MaxAge < 0 || cfg.AckWait < 0 || cfg.Replicas < 0:
+		return errors.New("bus: negative MaxAge, AckWait or Replicas")
+	case cfg.MaxAge != 0 && cfg.MaxAge < cfg.DedupWindow:
+		return fmt.Errorf("bus: MaxAge %v is shorter than the dedup window %v", cfg.MaxAge, cfg.DedupWindow)
+	}
+	return nil
+}
+
+func splitListen(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("bus: listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bus: listen address %q: bad port", addr)
+	}
+	return host, port, nil
+}
+
+func orEmbedded(url string) string {
+	if url == "" {
+		return "embedded server"
+	}
+	return url
+}
+
+// JetStream returns the bus's JetStream handle, for other users of the same
+// connection (the CAS object store).
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Embedded returns the embedded server, or nil when the bus is connected to
+// an external one.
+func (b *Bus) Embedded() *Embedded { return b.emb }
+
+// Close closes every open Consumer, the connection and, if the bus started
+// one, the embedded server, waiting for it to stop. Safe to call twice.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	consumers := b.consumers
+	b.consumers = nil
+	b.mu.Unlock()
+
+	for c := range consumers {
+		c.close()
+	}
+	// Every publish and ack is synchronous, so nothing is left to flush.
+	b.nc.Close()
+	if b.emb != nil {
+		b.emb.Shutdown()
+	}
+	return nil
+}
+
+func (b *Bus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}

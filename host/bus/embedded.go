@@ -1,0 +1,160 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Embedded is a nats-server with JetStream running inside this process,
+// storing its streams under one folder. It listens on a TCP port too, so
+// that other processes (the nats CLI, a second swarmhost) can connect.
+type Embedded struct {
+	srv  *server.Server
+	dir  string
+	lock *dirLock
+}
+
+// EmbeddedOption configures StartEmbedded.
+type EmbeddedOption func(*embeddedOptions)
+
+type embeddedOptions struct {
+	host   string
+	port   int
+	logger *slog.Logger
+}
+
+// WithListen sets the address the server listens on for clients. Port 0
+// picks a free port (read it back with ClientURL). The default is
+// 127.0.0.1 and a free port: a single host needs no open network port.
+func WithListen(host string, port int) EmbeddedOption {
+	return func(o *embeddedOptions) { o.host, o.port = host, port }
+}
+
+// WithLogger sends the server's log lines to l (notices at Info, debug and
+// trace at Debug). Without it the server logs nothing, though a fatal error
+// still reaches the caller through StartEmbedded's error.
+func WithLogger(l *slog.Logger) EmbeddedOption {
+	return func(o *embeddedOptions) { o.logger = l }
+}
+
+// readyTimeout bounds how long StartEmbedded waits for the server, which
+// includes recovering the streams in dir.
+const readyTimeout = 30 * time.Second
+
+// StartEmbedded starts a server whose JetStream store is the folder dir
+// (for a node, DATA/nats), creating it if needed. Only one server may use a
+// folder at a time: a second StartEmbedded on the same folder fails, rather
+// than letting two servers corrupt each other's files.
+//
+// The server fsyncs every write before acknowledging it (sync_interval:
+// always): nats-server's default fsyncs every two minutes, and Jepsen's 2025
+// analysis showed that default losing acknowledged messages on power loss.
+func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
+	o := embeddedOptions{host: "127.0.0.1"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if dir == "" {
+		return nil, errors.New("bus: embedded server: empty store folder")
+	}
+	if o.port < 0 || o.port > 65535 {
+		return nil, fmt.Errorf("bus: embedded server: port %d out of range", o.port)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	port := o.port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	sopts := &server.Options{
+		ServerName: "swarmhost",
+		Host:       o.host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		// sync_interval: always. The config parser (server/opts.go) maps
+		// "always" to exactly this, leaving SyncInterval at its default.
+		SyncAlways: true,
+		// The host owns the process: the server must not install handlers
+		// for SIGINT/SIGTERM/SIGHUP (it would exit or reload on them).
+		NoSigs: true,
+		// Logging goes through our adapter, set below, or nowhere.
+		NoLog: true,
+		// No HTTP monitoring port unless someone asks for one.
+		HTTPPort: 0,
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	adapter := &logAdapter{l: o.logger}
+	srv.SetLoggerV2(adapter, o.logger != nil && o.logger.Enabled(context.Background(), slog.LevelDebug), false, false)
+	srv.Start()
+	if err := waitReady(srv, adapter); err != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		lock.release()
+		return nil, fmt.Errorf("bus: embedded server on %s in %s: %w", net.JoinHostPort(o.host, strconv.Itoa(o.port)), dir, err)
+	}
+	return &Embedded{srv: srv, dir: dir, lock: lock}, nil
+}
+
+// waitReady waits until the server accepts clients with JetStream on, and
+// gives up early when the server reports a fatal error: ReadyForConnections
+// alone would wait out its whole timeout on a port already in use.
+func waitReady(srv *server.Server, adapter *logAdapter) error {
+	deadline := time.Now().Add(readyTimeout)
+	for !srv.ReadyForConnections(20 * time.Millisecond) {
+		if f := adapter.fatal(); f != "" {
+			return errors.New(f)
+		}
+		if time.Now().After(deadline) {
+			if e := adapter.lastError(); e != "" {
+				return fmt.Errorf("not ready after %v: %s", readyTimeout, e)
+			}
+			return fmt.Errorf("not ready after %v", readyTimeout)
+		}
+	}
+	if !srv.JetStreamEnabled() {
+		if e := adapter.lastError(); e != "" {
+			return fmt.Errorf("JetStream did not start: %s", e)
+		}
+		return errors.New("JetStream did not start")
+	}
+	return nil
+}
+
+// ClientURL returns the URL clients use to connect, with the real port when
+// a free one was picked.
+func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
+
+// Dir returns the JetStream store folder.
+func (e *Embedded) Dir() string { return e.dir }
+
+// Shutdown stops the server and waits until it has stopped: every stream is
+// flushed and closed, every server goroutine has returned and the folder is
+// free for another server. It is safe to call more than once.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+	e.lock.release()
+}
+
+// connectOption makes a client talk to this server through an in-process
+// pipe rather than TCP: no port, no Nagle, no kernel round trip.
+func (e *Embedded) connectOption() nats.Option { return nats.InProcessServer(e.srv) }

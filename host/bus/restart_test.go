@@ -1,0 +1,117 @@
+package bus
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRestartResumes: a durable consumer picks up after the last
+// acknowledged envelope when both the process (a new Bus) and the embedded
+// server (same folder) restart, and the stream keeps what was published.
+func TestRestartResumes(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	a := need(t, 1)
+	p1, p2 := reply(t, a, "PROPOSE", 1), reply(t, a, "PROPOSE", 2)
+
+	b := openBus(t, dir)
+	publish(t, b, a, p1, p2)
+	c := subscribe(t, b, Filter{Thread: a.ID}, "worker")
+	d := next(t, c)
+	if d.Envelope == nil || d.Envelope.ID != a.ID {
+		t.Fatalf("first delivery %s, want the NEED", describe(d))
+	}
+	if err := d.Ack(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil { // closes the consumer and stops the server
+		t.Fatal(err)
+	}
+
+	b = openBus(t, dir)
+	if got := streamMsgs(t, b); got != 3 {
+		t.Fatalf("after restart the stream holds %d messages, want 3", got)
+	}
+	c = subscribe(t, b, Filter{Thread: a.ID}, "worker")
+	if n, err := c.Pending(testCtx(t)); err != nil || n != 2 {
+		t.Fatalf("pending after restart = %d, %v; want 2", n, err)
+	}
+	expectIDs(t, c, p1, p2)
+
+	// De-duplication survives the restart too: the server rebuilds its
+	// window from the stored message ids.
+	ack, err := b.Publish(testCtx(t), p1)
+	if err != nil || !ack.Duplicate || ack.Seq != 2 {
+		t.Fatalf("republish after restart = %+v, %v; want duplicate of seq 2", ack, err)
+	}
+}
+
+// TestUnackedIsRedelivered: an envelope delivered but not acknowledged when
+// the process and server stop is delivered again after the restart, marked
+// as a redelivery: at least once, nothing lost.
+func TestUnackedIsRedelivered(t *testing.T) {
+	checkLeaks(t)
+	dir := t.TempDir()
+	short := func(c *Config) { c.AckWait = 300 * time.Millisecond }
+	a := need(t, 1)
+
+	b := openBus(t, dir, short)
+	publish(t, b, a)
+	c := subscribe(t, b, Filter{}, "worker")
+	if d := next(t, c); d.NumDelivered != 1 {
+		t.Fatalf("first delivery count %d", d.NumDelivered)
+	}
+	b.Close() // no Ack: as if the host crashed before recording it
+
+	b = openBus(t, dir, short)
+	c = subscribe(t, b, Filter{}, "worker")
+	d := next(t, c)
+	if d.Envelope == nil || d.Envelope.ID != a.ID || d.NumDelivered != 2 {
+		t.Fatalf("after restart got %s delivered %d times, want the NEED for the 2nd time", describe(d), d.NumDelivered)
+	}
+	if err := d.Ack(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	expectNothing(t, c)
+}
+
+// TestExternalURL: the bus works against a server it did not start, found
+// by URL, and leaves that server running when it closes.
+func TestExternalURL(t *testing.T) {
+	checkLeaks(t)
+	e, err := StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+
+	b, err := Connect(testCtx(t), e.ClientURL())
+	if err != nil {
+		t.Fatalf("Connect(%s): %v", e.ClientURL(), err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if b.Embedded() != nil {
+		t.Error("a connected bus claims an embedded server")
+	}
+	a := need(t, 1)
+	publish(t, b, a)
+	c := subscribe(t, b, Filter{}, "remote")
+	expectIDs(t, c, a)
+	b.Close()
+
+	// The server is still up and holds the envelope: a second client sees it.
+	b2, err := Connect(testCtx(t), e.ClientURL())
+	if err != nil {
+		t.Fatalf("reconnect: %v", err)
+	}
+	t.Cleanup(func() { b2.Close() })
+	if got := streamMsgs(t, b2); got != 1 {
+		t.Fatalf("stream holds %d, want 1", got)
+	}
+	expectIDs(t, subscribe(t, b2, Filter{}, "second"), a)
+
+	if b3, err := Connect(testCtx(t), "nats://127.0.0.1:1"); err == nil {
+		b3.Close()
+		t.Error("Connect to a closed port succeeded")
+	}
+}
