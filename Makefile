@@ -1,0 +1,65 @@
+# swarmhost: make demo (build and run the demonstration) and make test (the
+# whole suite) are the two commands a newcomer needs; see README.md.
+
+GO        ?= go
+BIN       ?= bin
+PKGS      := ./...
+# Short fuzz slices in make test; long runs in make fuzz.
+FUZZTIME_SHORT ?= 8s
+FUZZTIME  ?= 2m
+BENCHTIME ?= 1s
+COUNT     ?= 1
+
+# Every fuzz target: package and name.
+FUZZ_TARGETS := \
+	./abi/envelope:FuzzDecodeEnvelope \
+	./abi/envelope:FuzzParseToken \
+	./abi/envelope:FuzzDecodeFastPathAgreesWithJCS \
+	./host/keys:FuzzParseKeyFile \
+	./host/audit:FuzzAuditLine
+
+.PHONY: all build test vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/swarmhost ./cmd/swarmhost
+
+test: fmt-check vet wasm-check unit fuzz-short
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+# abi/ must build for WebAssembly: the agent SDK imports it.
+wasm-check:
+	GOOS=wasip1 GOARCH=wasm $(GO) build ./abi/...
+
+unit:
+	$(GO) test -count=$(COUNT) -timeout 15m $(PKGS)
+
+fuzz-short:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($(FUZZTIME_SHORT))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME_SHORT) -fuzzminimizetime 2s $$pkg; \
+	done
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+demo: build
+	$(BIN)/swarmhost demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./abi/... ./host/...
+
+clean:
+	rm -rf $(BIN)
