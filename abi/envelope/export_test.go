@@ -3,9 +3,6 @@ package envelope
 // Exported for tests of the canonical writer.
 var AppendJCSString = appendJCSString
 
-// Exported for tests of Decode's fast path (scan.go) against jcs.Transform.
-var IsCanonical = isCanonical
-
 // DecodeFast is Decode's fast path alone: ok is false where Decode would fall
 // back to the slow path.
 func DecodeFast(wire []byte) (e *Envelope, ok bool) {

@@ -51,6 +51,12 @@ const (
 	numFields
 )
 
+// IsCanonical reports whether text is exactly its own RFC 8785 form: when it
+// is true, jcs.Transform(text) returns text unchanged. It is a single pass
+// without allocation, for callers (the audit trail) that must insist on
+// canonical bytes; false may also mean nesting deeper than jcs accepts.
+func IsCanonical(text []byte) bool { return isCanonical(text) }
+
 // isCanonical reports whether text is known to be exactly its own RFC 8785
 // form: when it is true, jcs.Transform(text) returns text unchanged.
 func isCanonical(text []byte) bool {
