@@ -60,29 +60,7 @@ func appendStringList(b []byte, list []string) []byte {
 }
 
 // appendSigningForm appends JCS of the envelope without id, sig and payload.
-func appendSigningForm(b []byte, e *Envelope) []byte {
-	b = append(b, `{"capability":`...)
-	b = appendJCSString(b, e.Capability)
-	b = append(b, `,"content_refs":`...)
-	b = appendStringList(b, e.ContentRefs)
-	b = append(b, `,"lamport":`...)
-	b = strconv.AppendUint(b, e.Lamport, 10)
-	b = append(b, `,"payload_hash":`...)
-	b = appendJCSString(b, e.PayloadHash)
-	b = append(b, `,"policy_capsule_hash":`...)
-	b = appendJCSString(b, e.PolicyCapsuleHash)
-	b = append(b, `,"policy_eval_digest":`...)
-	b = appendJCSString(b, e.PolicyEvalDigest)
-	b = append(b, `,"sender_pk":`...)
-	b = appendJCSString(b, e.SenderPK)
-	b = append(b, `,"thread_id":`...)
-	b = appendJCSString(b, e.ThreadID)
-	b = append(b, `,"v":`...)
-	b = strconv.AppendInt(b, e.V, 10)
-	b = append(b, `,"verb":`...)
-	b = appendJCSString(b, string(e.Verb))
-	return append(b, '}')
-}
+func appendSigningForm(b []byte, e *Envelope) []byte { return appendFields(b, e, false) }
 
 // wireSizeHint is about the length of the envelope's JCS form (exact unless
 // strings need escapes): a capacity for appendWire.
@@ -97,21 +75,29 @@ func wireSizeHint(e *Envelope) int {
 }
 
 // appendWire appends the JCS form of the whole envelope.
-func appendWire(b []byte, e *Envelope) []byte {
-	payload := e.Payload
-	if len(payload) == 0 {
-		payload = []byte("{}")
-	}
+func appendWire(b []byte, e *Envelope) []byte { return appendFields(b, e, true) }
+
+// appendFields writes the envelope's fields in JCS key order; whole adds id,
+// payload and sig (the wire form), without them it is the signing form.
+func appendFields(b []byte, e *Envelope, whole bool) []byte {
 	b = append(b, `{"capability":`...)
 	b = appendJCSString(b, e.Capability)
 	b = append(b, `,"content_refs":`...)
 	b = appendStringList(b, e.ContentRefs)
-	b = append(b, `,"id":`...)
-	b = appendJCSString(b, e.ID)
+	if whole {
+		b = append(b, `,"id":`...)
+		b = appendJCSString(b, e.ID)
+	}
 	b = append(b, `,"lamport":`...)
 	b = strconv.AppendUint(b, e.Lamport, 10)
-	b = append(b, `,"payload":`...)
-	b = append(b, payload...)
+	if whole {
+		b = append(b, `,"payload":`...)
+		if len(e.Payload) == 0 {
+			b = append(b, "{}"...)
+		} else {
+			b = append(b, e.Payload...)
+		}
+	}
 	b = append(b, `,"payload_hash":`...)
 	b = appendJCSString(b, e.PayloadHash)
 	b = append(b, `,"policy_capsule_hash":`...)
@@ -120,8 +106,10 @@ func appendWire(b []byte, e *Envelope) []byte {
 	b = appendJCSString(b, e.PolicyEvalDigest)
 	b = append(b, `,"sender_pk":`...)
 	b = appendJCSString(b, e.SenderPK)
-	b = append(b, `,"sig":`...)
-	b = appendJCSString(b, e.Sig)
+	if whole {
+		b = append(b, `,"sig":`...)
+		b = appendJCSString(b, e.Sig)
+	}
 	b = append(b, `,"thread_id":`...)
 	b = appendJCSString(b, e.ThreadID)
 	b = append(b, `,"v":`...)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/internal/atomicfile"
 )
 
 // ErrDuplicate is returned by AppendEnvelope for an envelope already
@@ -247,7 +248,7 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 		return nil, fmt.Errorf("open audit thread %s: %w", name, err)
 	}
 	if created {
-		if err := syncDir(t.dir); err != nil {
+		if err := atomicfile.SyncDir(t.dir); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -324,36 +325,10 @@ func writeHead(dir, thread string, h head) error {
 		return err
 	}
 	text, _ := json.Marshal(h)
-	tmp, err := os.CreateTemp(dir, ".head-*")
-	if err != nil {
+	// The folder is not fsynced: a head lost in a crash only lags the file,
+	// and opening the trail brings it up to date from the fsynced lines.
+	if err := atomicfile.Write(p, text, atomicfile.Options{Perm: 0o644, SkipDirSync: true}); err != nil {
 		return fmt.Errorf("audit head %s: %w", thread, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(text); err != nil {
-		tmp.Close()
-		return fmt.Errorf("audit head %s: %w", thread, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("audit head %s: %w", thread, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("audit head %s: %w", thread, err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return fmt.Errorf("audit head %s: %w", thread, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/internal/atomicfile"
 )
 
 // FileStore keeps each blob in its own file, dir/ab/cdef..., where "ab" are
@@ -33,10 +34,10 @@ var _ Store = (*FileStore)(nil)
 
 const (
 	dirPerm  = 0o750
+	// Blobs are written through atomicfile, whose temporary files start
+	// with ".tmp-": a blob name is 62 hex digits, so the two can never be
+	// confused, and leftovers of a crash are inert.
 	blobPerm = 0o444
-	// tempPrefix starts temporary files; a blob name is 62 hex digits, so the
-	// two can never be confused. Leftovers of a crash are inert.
-	tempPrefix = ".tmp-"
 )
 
 // NewFileStore opens (creating if needed) a file store rooted at dir, the
@@ -96,7 +97,7 @@ func (s *FileStore) Put(ctx context.Context, data []byte) (string, error) {
 	if err := s.ensureFolder(folder); err != nil {
 		return "", fmt.Errorf("cas: put %s: %w", ref, err)
 	}
-	if err := writeAtomic(folder, file, data); err != nil {
+	if err := atomicfile.Write(file, data, atomicfile.Options{Perm: blobPerm}); err != nil {
 		return "", fmt.Errorf("cas: put %s: %w", ref, err)
 	}
 	return ref, nil
@@ -181,48 +182,5 @@ func (s *FileStore) ensureFolder(folder string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(s.dir)
-}
-
-// writeAtomic writes data to file through a temporary file in folder:
-// write, fsync, close, rename, fsync the folder.
-func writeAtomic(folder, file string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(folder, tempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(blobPerm); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), file); err != nil {
-		return err
-	}
-	return syncDir(folder)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("fsync folder %s: %w", dir, err)
-	}
-	return d.Close()
+	return atomicfile.SyncDir(s.dir)
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/internal/atomicfile"
 )
 
 // Key is an Ed25519 key pair.
@@ -68,39 +69,18 @@ func (k *Key) Save(path string) error {
 		return fmt.Errorf("save key %s: %w", path, err)
 	}
 	text = append(text, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("save key %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".key-*")
-	if err != nil {
-		return fmt.Errorf("save key %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save key %s: %w", path, err)
-	}
-	if _, err := tmp.Write(text); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save key %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save key %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save key %s: %w", path, err)
-	}
-	// Link rather than rename: link fails if path appeared meanwhile, so a
-	// concurrent Save cannot silently replace a key.
-	if err := os.Link(tmp.Name(), path); err != nil {
+	// NoReplace links the written file into place, which fails if the name
+	// appeared meanwhile: a concurrent Save cannot silently replace a key.
+	if err := atomicfile.Write(path, text, atomicfile.Options{Perm: 0o600, NoReplace: true}); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("save key %s: %w", path, ErrExists)
 		}
-		return fmt.Errorf("save key %s: %w", path, err)
+		return fmt.Errorf("save key: %w", err)
 	}
-	return syncDir(dir)
+	return nil
 }
 
 // Load reads a key file. warn, when not nil, is told about a file whose
@@ -147,18 +127,6 @@ func Parse(text []byte) (*Key, error) {
 		return nil, fmt.Errorf("public_key %s does not belong to the seed (it derives %s)", f.PublicKey, k.PublicHex())
 	}
 	return k, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // BlobPutter is the part of a content-addressed store IssueAndStore needs.

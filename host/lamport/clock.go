@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/canswarm/swarmhost/host/internal/atomicfile"
 )
 
 // DefaultBlock is how many times a clock reserves with one write.
@@ -102,36 +104,11 @@ func (c *Clock) reserve(upto uint64) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
 		return fmt.Errorf("lamport clock: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".lamport-*")
-	if err != nil {
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(text); err != nil {
-		tmp.Close()
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("lamport clock: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("lamport clock: %w", err)
+	if err := atomicfile.Write(c.path, text, atomicfile.Options{Perm: 0o644}); err != nil {
+		return fmt.Errorf("lamport clock: reserve up to %d: %w", upto, err)
 	}
 	c.reserved = upto
 	return nil
