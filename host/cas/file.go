@@ -33,7 +33,7 @@ type FileStore struct {
 var _ Store = (*FileStore)(nil)
 
 const (
-	dirPerm  = 0o750
+	dirPerm = 0o750
 	// Blobs are written through atomicfile, whose temporary files start
 	// with ".tmp-": a blob name is 62 hex digits, so the two can never be
 	// confused, and leftovers of a crash are inert.
