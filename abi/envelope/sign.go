@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -131,8 +130,8 @@ func CanonicalPayload(v any) ([]byte, error) {
 	return canon, nil
 }
 
-// CheckSafeIntegers walks JSON text and refuses any number that is an
-// integer of magnitude above 2^53, naming its path under root.
+// CheckSafeIntegers walks JSON text and refuses any number written as an
+// integer literal of magnitude above 2^53, naming its path under root.
 func CheckSafeIntegers(text []byte, root string) error {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
@@ -165,20 +164,17 @@ func walkSafeIntegers(v any, path string) error {
 	return nil
 }
 
+// safeNumber reports whether a JSON number literal survives JCS unchanged in
+// meaning. An integer literal (digits only) must stay within +/-2^53: beyond
+// that, JCS's IEEE-754 rendering would silently change the integer the
+// signer wrote. A literal with a fraction or exponent is a float by its own
+// spelling, and JCS renders it consistently on every implementation.
 func safeNumber(lit string) bool {
-	if n, err := strconv.ParseInt(lit, 10, 64); err == nil {
-		return -MaxSafeInteger <= n && n <= MaxSafeInteger
+	if !isIntegerLiteral(lit) {
+		return true
 	}
-	f, err := strconv.ParseFloat(lit, 64)
-	if err != nil {
-		// Integer literals too long for int64 land here and overflow float
-		// parsing's exactness; anything unparseable is refused by JCS later.
-		return !isIntegerLiteral(lit)
-	}
-	if f == math.Trunc(f) && math.Abs(f) > MaxSafeInteger {
-		return false
-	}
-	return !isIntegerLiteral(lit) || math.Abs(f) <= MaxSafeInteger
+	n, err := strconv.ParseInt(lit, 10, 64)
+	return err == nil && -MaxSafeInteger <= n && n <= MaxSafeInteger
 }
 
 func isIntegerLiteral(lit string) bool {

@@ -17,7 +17,9 @@ import (
 // kept in testdata (always there), and ../shared/vectors beside the checkout
 // when present, so that vectors added there are checked without a copy.
 func vectorDirs(t *testing.T) []string {
-	dirs := []string{"testdata/vectors"}
+	// testdata/independent holds envelopes made by a second implementation
+	// of PROTOCOL.md section 2 (envelope.mjs, JavaScript) with its verdicts.
+	dirs := []string{"testdata/vectors", "testdata/independent"}
 	shared := filepath.Join("..", "..", "..", "shared", "vectors")
 	if _, err := os.Stat(filepath.Join(shared, "envelopes.jsonl")); err == nil {
 		dirs = append(dirs, shared)
