@@ -16,6 +16,8 @@
 // it lands, this file only fixes the names.
 package abi
 
+import "encoding/json"
+
 // Version is the ABI version an agent's manifest states ("abi": 1).
 const Version = 1
 
@@ -47,3 +49,44 @@ const (
 	ErrDenied      = -3
 	ErrTooLarge    = -4
 )
+
+// Manifest is what swarm_describe returns.
+type Manifest struct {
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	ABI          int      `json:"abi"`
+	Roles        []string `json:"roles"`
+	Capabilities []string `json:"capabilities"`
+	// Verbs are the verbs the agent wants delivered.
+	Verbs []string `json:"verbs"`
+}
+
+// AgentInput is what swarm_handle receives: one envelope (its wire form,
+// as a JSON object), the agent's own public key, and the core's view of the
+// thread.
+type AgentInput struct {
+	Envelope json.RawMessage `json:"envelope"`
+	SelfPK   string          `json:"self_pk"`
+	Thread   ThreadView      `json:"thread"`
+}
+
+// ThreadView is the core's view of a thread, as an agent sees it.
+type ThreadView struct {
+	State string          `json:"state"`
+	Epoch uint64          `json:"epoch"`
+	Fence uint64          `json:"fence"`
+	Need  json.RawMessage `json:"need,omitempty"` // the NEED's payload
+}
+
+// AgentOutput is what swarm_handle returns (or nothing, for no output).
+type AgentOutput struct {
+	Actions []Action          `json:"actions"`
+	PlanOps []json.RawMessage `json:"plan_ops,omitempty"`
+}
+
+// Action is an envelope the agent asks the host to stamp, sign and send.
+type Action struct {
+	Verb        string          `json:"verb"`
+	Payload     json.RawMessage `json:"payload"`
+	ContentRefs []string        `json:"content_refs,omitempty"`
+}
