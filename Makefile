@@ -18,12 +18,22 @@ FUZZ_TARGETS := \
 	./host/keys:FuzzParseKeyFile \
 	./host/audit:FuzzAuditLine
 
-.PHONY: all build test vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
+# First-party agents: every plugins/<name>/ with a main package becomes
+# plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.
+PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+PLUGIN_WASM := $(foreach p,$(PLUGINS),plugins/$(p).wasm)
+
+.PHONY: all build plugins test vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/swarmhost ./cmd/swarmhost
+
+plugins: $(PLUGIN_WASM)
+
+plugins/%.wasm: plugins/%/*.go plugins/internal/*/*.go sdk/*.go abi/*.go abi/envelope/*.go
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -ldflags='-s -w' -o $@ ./plugins/$*
 
 test: fmt-check vet wasm-check unit fuzz-short
 
@@ -36,7 +46,8 @@ vet:
 
 # abi/ must build for WebAssembly: the agent SDK imports it.
 wasm-check:
-	GOOS=wasip1 GOARCH=wasm $(GO) build ./abi/...
+	GOOS=wasip1 GOARCH=wasm $(GO) build ./abi/... ./sdk/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
 
 unit:
 	$(GO) test -count=$(COUNT) -timeout 15m $(PKGS)
@@ -62,4 +73,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./abi/... ./host/...
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(PLUGIN_WASM)

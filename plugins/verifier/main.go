@@ -1,0 +1,115 @@
+// Command verifier checks classify results: when a COMMIT arrives on a
+// thread whose DECIDE names it among the verifiers, it labels the NEED's
+// texts again and attests pass when the committed result is the same, fail
+// otherwise. Where the thread's policy capsule is available it evaluates the
+// capsule's verify entrypoint and carries the evaluation digest.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/canswarm/swarmhost/abi"
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/plugins/internal/classify"
+	"github.com/canswarm/swarmhost/sdk"
+)
+
+type verifier struct{}
+
+func (verifier) Describe() abi.Manifest {
+	return abi.Manifest{Name: "verifier", Version: "1.0.0", Roles: []string{"verifier"},
+		Capabilities: []string{"classify"}, Verbs: []string{"COMMIT"}}
+}
+
+type commit struct {
+	Epoch  uint64 `json:"epoch"`
+	Result string `json:"result"`
+}
+
+func (verifier) Handle(in *sdk.Input) (*abi.AgentOutput, error) {
+	if in.Envelope.Verb != envelope.VerbCommit {
+		return nil, nil
+	}
+	var d struct {
+		Verifiers []string `json:"verifiers"`
+	}
+	if len(in.Thread.Decide) > 0 {
+		if err := json.Unmarshal(in.Thread.Decide, &d); err != nil {
+			return nil, fmt.Errorf("the thread's DECIDE payload: %w", err)
+		}
+	}
+	if !slices.Contains(d.Verifiers, in.SelfPK) {
+		return nil, nil // not chosen to verify this one
+	}
+	var c commit
+	if err := in.Payload(&c); err != nil {
+		return nil, err
+	}
+	verdict, err := check(in, c)
+	if err != nil {
+		return nil, err
+	}
+	digest := ""
+	res, err := sdk.PolicyEval("verify", map[string]any{"commit": in.Envelope.ID, "result": c.Result, "verdict": verdict})
+	switch {
+	case err == nil:
+		digest = res.Digest
+	case sdk.IsCode(err, abi.ErrUnavailable):
+		// No capsule to evaluate on this host yet: attest on the re-run alone.
+	default:
+		return nil, err
+	}
+	act, err := sdk.Action(envelope.VerbAttest, map[string]any{"epoch": c.Epoch, "commit": in.Envelope.ID, "verdict": verdict})
+	if err != nil {
+		return nil, err
+	}
+	act.PolicyEvalDigest = digest
+	return &abi.AgentOutput{Actions: []abi.Action{act}}, nil
+}
+
+// check re-runs the classification and compares it with the committed result.
+func check(in *sdk.Input, c commit) (string, error) {
+	var n struct {
+		Input json.RawMessage `json:"input"`
+	}
+	if err := json.Unmarshal(in.Thread.Need, &n); err != nil {
+		return "", fmt.Errorf("the thread's NEED payload: %w", err)
+	}
+	var texts []string
+	var err error
+	if len(n.Input) > 0 && string(n.Input) != "null" {
+		texts, err = classify.ParseInput(n.Input)
+	} else if len(in.Thread.NeedRefs) > 0 {
+		var blob []byte
+		if blob, err = sdk.CASGet(in.Thread.NeedRefs[0]); err == nil {
+			texts, err = classify.ParseInput(blob)
+		}
+	} else {
+		err = fmt.Errorf("the NEED has no input")
+	}
+	if err != nil {
+		return "", err
+	}
+	blob, err := sdk.CASGet(c.Result)
+	if err != nil {
+		if sdk.IsCode(err, abi.ErrNotFound) {
+			return "fail", nil // a result nobody can read does not pass
+		}
+		return "", err
+	}
+	var got classify.Result
+	if json.Unmarshal(blob, &got) != nil {
+		return "fail", nil
+	}
+	if reflect.DeepEqual(got, classify.Run(texts)) {
+		return "pass", nil
+	}
+	return "fail", nil
+}
+
+func init() { sdk.Register(verifier{}) }
+
+func main() {}
