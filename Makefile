@@ -16,7 +16,8 @@ FUZZ_TARGETS := \
 	./abi/envelope:FuzzParseToken \
 	./abi/envelope:FuzzDecodeFastPathAgreesWithJCS \
 	./host/keys:FuzzParseKeyFile \
-	./host/audit:FuzzAuditLine
+	./host/audit:FuzzAuditLine \
+	./host/wasm/gas:FuzzInstrument
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.
@@ -34,6 +35,23 @@ plugins: $(PLUGIN_WASM)
 
 plugins/%.wasm: plugins/%/*.go plugins/internal/*/*.go sdk/*.go abi/*.go abi/envelope/*.go
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -ldflags='-s -w' -o $@ ./plugins/$*
+
+# The AssemblyScript example agent, an Extism plugin (plugins/as-echo/, no
+# main.go, so not in $(PLUGINS)): built with npm (exact versions from its
+# package-lock.json) when npm is installed; without npm only it is skipped.
+NPM ?= npm
+AS_ECHO_SRC := plugins/as-echo/package.json plugins/as-echo/package-lock.json \
+	plugins/as-echo/asconfig.json $(wildcard plugins/as-echo/assembly/*.ts)
+
+ifneq ($(shell command -v $(NPM) 2>/dev/null),)
+plugins: plugins/as-echo.wasm
+else
+plugins:
+	@echo "npm not found: skipping the AssemblyScript plugin plugins/as-echo.wasm"
+endif
+
+plugins/as-echo.wasm: $(AS_ECHO_SRC)
+	cd plugins/as-echo && $(NPM) ci --no-audit --no-fund && $(NPM) run build
 
 test: fmt-check vet wasm-check unit fuzz-short
 

@@ -50,7 +50,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	var ue usageError
+	var pf pluginFault
 	switch {
+	case errors.As(err, &pf):
+		fmt.Fprintf(stderr, "error: %v\n", pf.f)
+		return exitPlugin
 	case errors.As(err, &quietError{}):
 		return exitInvalid
 	case errors.As(err, &ue) || isCobraUsage(err):
@@ -100,6 +104,7 @@ func newRoot(e *env) *cobra.Command {
 		newEnvelopeCmd(e),
 		newCASCmd(e),
 		newAuditCmd(e),
+		newPluginCmd(e),
 		newDemoCmd(e),
 		newVersionCmd(e),
 	)

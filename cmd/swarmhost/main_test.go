@@ -26,6 +26,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The shared vectors, for scripts that check interoperability.
 			env.Setenv("VECTORS", mustAbs("../../abi/envelope/testdata/vectors"))
+			// Hand-written swarm_v1 modules, good and adversarial.
+			env.Setenv("WASM", mustAbs("../../host/wasm/testdata"))
 			return nil
 		},
 	})

@@ -1,0 +1,274 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/wasm"
+)
+
+// EventKind says what happened to a plugin file.
+type EventKind string
+
+// The kinds of event.
+const (
+	Loaded   EventKind = "loaded"
+	Replaced EventKind = "replaced"
+	Removed  EventKind = "removed"
+	Failed   EventKind = "failed"
+)
+
+// Event is one change the registry made or refused.
+type Event struct {
+	Kind EventKind
+	File string // the file name within the folder
+	Name string // the agent's manifest name, when loaded
+	Err  error  // why, for Failed
+}
+
+func (e Event) String() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s %s: %v", e.Kind, e.File, e.Err)
+	}
+	return fmt.Sprintf("%s %s (%s)", e.Kind, e.File, e.Name)
+}
+
+// Options tune a registry.
+type Options struct {
+	// PollInterval is how often the folder is rescanned; 0 means 1 s, and a
+	// negative value turns the watcher off (call Rescan yourself).
+	PollInterval time.Duration
+	// OnEvent, when set, is told of every event (from the watcher goroutine).
+	OnEvent func(Event)
+}
+
+// Registry is the set of loaded plugins of one folder.
+type Registry struct {
+	dir  string
+	rt   *wasm.Runtime
+	opts Options
+
+	mu      sync.Mutex
+	plugins map[string]*plugin // by file name
+	failed  map[string]string  // file name -> ref that failed, so it is reported once
+	scanMu  sync.Mutex
+	closers sync.WaitGroup // retired modules being closed
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// plugin is one loaded file, reference-counted so that a replaced module is
+// closed only after its last call.
+type plugin struct {
+	file   string
+	ref    string
+	module *wasm.Module
+	users  int
+	gone   bool // replaced or removed: close when users reaches 0
+}
+
+// Open loads every plugin in dir and starts watching it.
+func Open(ctx context.Context, dir string, rt *wasm.Runtime, opts Options) (*Registry, []Event, error) {
+	if opts.PollInterval == 0 {
+		opts.PollInterval = time.Second
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugins folder: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, nil, fmt.Errorf("plugins folder %s is not a folder", dir)
+	}
+	r := &Registry{dir: dir, rt: rt, opts: opts, plugins: map[string]*plugin{}, failed: map[string]string{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	events, err := r.Rescan(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.PollInterval > 0 {
+		go r.watch()
+	} else {
+		close(r.done)
+	}
+	return r, events, nil
+}
+
+func (r *Registry) watch() {
+	defer close(r.done)
+	t := time.NewTicker(r.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			events, err := r.Rescan(context.Background())
+			if err != nil && r.opts.OnEvent != nil {
+				r.opts.OnEvent(Event{Kind: Failed, File: r.dir, Err: err})
+			}
+			for _, e := range events {
+				if r.opts.OnEvent != nil {
+					r.opts.OnEvent(e)
+				}
+			}
+		}
+	}
+}
+
+// Rescan brings the registry in line with the folder and says what changed.
+func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("plugins folder: %w", err)
+	}
+	var events []Event
+	present := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".wasm") || strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		present[name] = true
+		data, err := os.ReadFile(filepath.Join(r.dir, name))
+		if err != nil {
+			events = append(events, Event{Kind: Failed, File: name, Err: err})
+			continue
+		}
+		ref := envelope.HashRef(data)
+		r.mu.Lock()
+		old := r.plugins[name]
+		failedRef := r.failed[name]
+		r.mu.Unlock()
+		if (old != nil && old.ref == ref) || failedRef == ref {
+			continue // unchanged, or known broken
+		}
+		mod, err := r.rt.Load(ctx, name, data)
+		if err != nil {
+			r.mu.Lock()
+			r.failed[name] = ref
+			r.mu.Unlock()
+			events = append(events, Event{Kind: Failed, File: name, Err: err})
+			continue
+		}
+		kind := Loaded
+		r.mu.Lock()
+		delete(r.failed, name)
+		if old != nil {
+			kind = Replaced
+			r.retireLocked(old)
+		}
+		r.plugins[name] = &plugin{file: name, ref: ref, module: mod}
+		r.mu.Unlock()
+		events = append(events, Event{Kind: kind, File: name, Name: mod.Manifest().Name})
+	}
+	r.mu.Lock()
+	for name, p := range r.plugins {
+		if !present[name] {
+			delete(r.plugins, name)
+			r.retireLocked(p)
+			events = append(events, Event{Kind: Removed, File: name, Name: p.module.Manifest().Name})
+		}
+	}
+	for name := range r.failed {
+		if !present[name] {
+			delete(r.failed, name)
+		}
+	}
+	r.mu.Unlock()
+	sort.SliceStable(events, func(i, j int) bool { return events[i].File < events[j].File })
+	return events, nil
+}
+
+// retireLocked drops a plugin from service, closing it now or after its
+// last user.
+func (r *Registry) retireLocked(p *plugin) {
+	p.gone = true
+	if p.users == 0 {
+		r.closers.Add(1)
+		go func() {
+			defer r.closers.Done()
+			p.module.Close(context.Background())
+		}()
+	}
+}
+
+// ErrNoPlugin is returned by Acquire for a name that is not loaded.
+var ErrNoPlugin = errors.New("no such plugin")
+
+// Acquire returns the module loaded from file (or, failing that, the one
+// whose manifest has that name) and a release function to call when done.
+func (r *Registry) Acquire(name string) (*wasm.Module, func(), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.plugins[name]
+	if p == nil {
+		for _, q := range r.plugins {
+			if q.module.Manifest().Name == name {
+				p = q
+				break
+			}
+		}
+	}
+	if p == nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrNoPlugin, name)
+	}
+	p.users++
+	var once sync.Once
+	return p.module, func() {
+		once.Do(func() {
+			r.mu.Lock()
+			p.users--
+			closeNow := p.gone && p.users == 0
+			r.mu.Unlock()
+			if closeNow {
+				p.module.Close(context.Background())
+			}
+		})
+	}, nil
+}
+
+// Loaded lists the loaded plugins: file name and manifest, by file name.
+func (r *Registry) Loaded() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Event
+	for name, p := range r.plugins {
+		out = append(out, Event{Kind: Loaded, File: name, Name: p.module.Manifest().Name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out
+}
+
+// Close stops the watcher and closes every module not in use.
+func (r *Registry) Close(ctx context.Context) error {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	<-r.done
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, p := range r.plugins {
+		delete(r.plugins, name)
+		p.gone = true
+		if p.users == 0 {
+			p.module.Close(ctx)
+		}
+	}
+	r.closers.Wait()
+	return nil
+}

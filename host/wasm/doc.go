@@ -1,0 +1,31 @@
+// Package wasm runs agent plugins: WebAssembly modules that speak the
+// swarm_v1 ABI (ABI.md, docs/ABI.md), on wazero, deterministically and
+// gas-metered.
+//
+// # Contract
+//
+//   - [Runtime.Load] validates a module (features, imports, required
+//     exports), rewrites it with the gas instrumenter (host/wasm/gas),
+//     compiles it once (with wazero's on-disk compilation cache when a cache
+//     folder is configured: the key is the instrumented bytes, so it changes
+//     with the module and with the cost-table version), and asks the agent to
+//     describe itself. A module that fails any step is refused with an error
+//     naming the step and the reason.
+//   - Every [Module.Handle] call runs on a fresh instance taken from a small
+//     pool of instances that have run their _initialize and nothing else.
+//     The output and the gas of a call are therefore a function of the
+//     module, the input, what the host functions answer, and the budget —
+//     never of earlier calls — which is what replay needs. An instance is
+//     closed after its one call, faulted or not.
+//   - Nothing outside reaches a plugin: WASI clocks start at a fixed time
+//     and advance only when the plugin sleeps, random bytes are a fixed
+//     stream, there are no arguments, environment, files or network;
+//     stdout and stderr go to the host's log, bounded.
+//   - Limits: memory pages, gas per call (the instrumented module's counter,
+//     plus the host functions' charges), call depth, output size, host calls
+//     per call. Breaking one, or trapping, or handing back a pointer out of
+//     bounds or an output that is not an AgentOutput, ends the call with a
+//     [*Fault] of a [FaultKind]; the host and every other plugin go on.
+//   - Host functions charge gas (HostCosts, versioned): a base cost plus a
+//     cost per byte moved, before they act.
+package wasm

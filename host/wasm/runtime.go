@@ -1,0 +1,174 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/canswarm/swarmhost/host/wasm/gas"
+)
+
+// Engine selects wazero's execution engine.
+type Engine string
+
+// The engines. Gas is identical on both: it is counted by the instrumented
+// code, not by the engine.
+const (
+	EngineCompiler    Engine = "compiler"
+	EngineInterpreter Engine = "interpreter"
+)
+
+// Config is a runtime's limits and where it caches compiled code.
+type Config struct {
+	Engine Engine // default compiler
+	// CacheDir holds wazero's compiled-code cache; "" keeps it in memory.
+	CacheDir string
+	// MemoryLimitPages caps every module's memory (64 KiB pages).
+	MemoryLimitPages uint32
+	// InitGas is the budget of a module's _initialize.
+	InitGas uint64
+	// MaxOutputBytes caps an AgentOutput (or a manifest).
+	MaxOutputBytes uint32
+	// MaxHostCalls caps host function calls per call.
+	MaxHostCalls int
+	// MaxCallDepth is the instrumenter's call-depth limit (0: its default).
+	MaxCallDepth uint32
+	// PoolSize is how many initialised instances each module keeps ready.
+	PoolSize int
+	// Costs are the instruction costs (nil: gas.V1); HostCosts the host
+	// functions' (nil: HostCostsV1).
+	Costs     *gas.CostTable
+	HostCosts *HostCosts
+	// Log receives what plugins write to stdout and stderr; nil drops it.
+	Log func(module string, line string)
+}
+
+// Defaults of Config.
+const (
+	DefaultMemoryLimitPages = 1024 // 64 MiB
+	DefaultInitGas          = 2_000_000_000
+	DefaultMaxOutputBytes   = 1 << 20
+	DefaultMaxHostCalls     = 10_000
+	DefaultPoolSize         = 2
+)
+
+func (c *Config) fill() {
+	if c.Engine == "" {
+		c.Engine = EngineCompiler
+	}
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = DefaultMemoryLimitPages
+	}
+	if c.InitGas == 0 {
+		c.InitGas = DefaultInitGas
+	}
+	if c.MaxOutputBytes == 0 {
+		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.MaxHostCalls == 0 {
+		c.MaxHostCalls = DefaultMaxHostCalls
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = DefaultPoolSize
+	}
+	if c.Costs == nil {
+		c.Costs = &gas.V1
+	}
+	if c.HostCosts == nil {
+		c.HostCosts = &HostCostsV1
+	}
+}
+
+// Runtime compiles and runs plugins. It is safe for concurrent use.
+type Runtime struct {
+	cfg   Config
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+}
+
+// NewRuntime builds a runtime with the swarm_v1, swarm_gas and (determinised)
+// WASI host modules defined.
+func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg.fill()
+	var rc wazero.RuntimeConfig
+	switch cfg.Engine {
+	case EngineCompiler:
+		rc = wazero.NewRuntimeConfigCompiler()
+	case EngineInterpreter:
+		rc = wazero.NewRuntimeConfigInterpreter()
+	default:
+		return nil, fmt.Errorf("wasm runtime: engine %q: use %q or %q", cfg.Engine, EngineCompiler, EngineInterpreter)
+	}
+	rc = rc.WithMemoryLimitPages(cfg.MemoryLimitPages).WithCloseOnContextDone(false)
+	r := &Runtime{cfg: cfg}
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("wasm runtime: compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		r.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
+		r.rt.Close(ctx)
+		return nil, fmt.Errorf("wasm runtime: WASI: %w", err)
+	}
+	if err := instantiateHostModules(ctx, r.rt); err != nil {
+		r.rt.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+// Config returns the runtime's configuration, defaults filled in.
+func (r *Runtime) Config() Config { return r.cfg }
+
+// Close releases every compiled module and instance.
+func (r *Runtime) Close(ctx context.Context) error {
+	err := r.rt.Close(ctx)
+	if r.cache != nil {
+		r.cache.Close(ctx)
+	}
+	return err
+}
+
+// lineWriter forwards a plugin's stdout or stderr to the log, line by line,
+// bounded so that a chatty plugin cannot exhaust the host.
+type lineWriter struct {
+	module, stream string
+	log            func(module, line string)
+	buf            []byte
+	total          int
+	tail           []byte // the last bytes written, for fault details
+}
+
+const maxPluginOutput = 64 << 10
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	w.tail = append(w.tail, p...)
+	if len(w.tail) > 512 {
+		w.tail = w.tail[len(w.tail)-512:]
+	}
+	if w.log == nil || w.total >= maxPluginOutput {
+		return n, nil
+	}
+	w.total += len(p)
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.log(w.module, w.stream+": "+string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	return n, nil
+}
+
+var _ io.Writer = (*lineWriter)(nil)
