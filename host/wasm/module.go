@@ -73,9 +73,11 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	if err := checkExports(info); err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	instrumented, err := gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
-	if err != nil {
-		return nil, fmt.Errorf("load %s: instrument: %w", name, err)
+	instrumented := wasm
+	if !r.unmetered {
+		if instrumented, err = gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth}); err != nil {
+			return nil, fmt.Errorf("load %s: instrument: %w", name, err)
+		}
 	}
 	compiled, err := r.rt.CompileModule(ctx, instrumented)
 	if err != nil {

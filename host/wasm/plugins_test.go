@@ -5,60 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/internal/plugintest"
 )
 
-var (
-	pluginsOnce sync.Once
-	pluginsDir  string
-	pluginsErr  error
-)
-
-// goPlugin builds a first-party plugin with the standard toolchain, as
-// `make plugins` does, once per test process.
-func goPlugin(t testing.TB, name string) string {
-	t.Helper()
-	pluginsOnce.Do(func() {
-		pluginsDir, pluginsErr = os.MkdirTemp("", "swarm-plugins-")
-		if pluginsErr != nil {
-			return
-		}
-		for _, p := range []string{"echo", "classifier", "verifier"} {
-			cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-s -w",
-				"-o", filepath.Join(pluginsDir, p+".wasm"), "./plugins/"+p)
-			cmd.Dir = "../.."
-			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				pluginsErr = &buildError{p, string(out), err}
-				return
-			}
-		}
-	})
-	if pluginsErr != nil {
-		t.Fatal(pluginsErr)
-	}
-	return filepath.Join(pluginsDir, name+".wasm")
-}
-
-type buildError struct {
-	plugin, out string
-	err         error
-}
-
-func (e *buildError) Error() string { return "build " + e.plugin + ": " + e.err.Error() + "\n" + e.out }
+func goPlugin(t testing.TB, name string) string { return plugintest.Path(t, name) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if pluginsDir != "" {
-		os.RemoveAll(pluginsDir)
-	}
+	plugintest.Cleanup()
 	os.Exit(code)
 }
 

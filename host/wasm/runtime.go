@@ -88,6 +88,9 @@ type Runtime struct {
 	cfg   Config
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
+	// unmetered skips the instrumenter: only for the differential tests,
+	// which compare metered and unmetered runs of the same module.
+	unmetered bool
 }
 
 // NewRuntime builds a runtime with the swarm_v1, swarm_gas and (determinised)

@@ -1,0 +1,59 @@
+// Package plugintest builds the first-party Go plugins for tests, the way
+// `make plugins` does, once per test process.
+package plugintest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var (
+	once sync.Once
+	dir  string
+	err  error
+)
+
+// Names are the first-party Go plugins.
+var Names = []string{"echo", "classifier", "verifier"}
+
+// Path returns the .wasm of a first-party plugin, building all of them with
+// the standard toolchain (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) on
+// first use. Call Cleanup from TestMain to remove them.
+func Path(t testing.TB, name string) string {
+	t.Helper()
+	once.Do(build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, name+".wasm")
+}
+
+// Cleanup removes the built plugins.
+func Cleanup() {
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+}
+
+func build() {
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	if dir, err = os.MkdirTemp("", "swarm-plugins-"); err != nil {
+		return
+	}
+	for _, p := range Names {
+		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-s -w",
+			"-o", filepath.Join(dir, p+".wasm"), "./plugins/"+p)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		if out, e := cmd.CombinedOutput(); e != nil {
+			err = fmt.Errorf("build plugin %s: %v\n%s", p, e, out)
+			return
+		}
+	}
+}
