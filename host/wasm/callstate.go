@@ -24,6 +24,8 @@ type callState struct {
 	// mod is the plugin's instance on the Extism path, noted by gasCatcher so
 	// that its remaining-gas global can be read after a trap.
 	mod api.Module
+	// opa is set during a policy evaluation, for the opa_host functions.
+	opa *opaCall
 }
 
 type callStateKey struct{}

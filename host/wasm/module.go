@@ -207,13 +207,15 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	cfg := deterministicWASI(wazero.NewModuleConfig().
 		WithName(fmt.Sprintf("%s#%d", m.name, m.seq.Add(1))).
 		WithStartFunctions(), stdout, stderr)
-	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
+	// A start section, metered like everything else, runs while
+	// instantiating: with the init budget, shared with _initialize.
+	st := m.newCallState(m.rt.cfg.InitGas, nil)
+	mod, err := m.rt.rt.InstantiateModule(withCallState(ctx, st), m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
 	inst := &instance{Module: mod, stderr: stderr}
 	if init := inst.ExportedFunction(abi.ExportInitialize); init != nil {
-		st := m.newCallState(m.rt.cfg.InitGas, nil)
 		if _, err := init.Call(withCallState(ctx, st)); err != nil {
 			fault := m.classify(inst, st, err)
 			inst.Close(ctx)
