@@ -17,7 +17,7 @@ import (
 )
 
 // BuiltinFunc evaluates an OPA builtin that the policy's wasm calls out for:
-// args and the result are JSON values.
+// args and the result are JSON values; a nil result is undefined.
 type BuiltinFunc func(ctx context.Context, name string, args []json.RawMessage) (json.RawMessage, error)
 
 // OPAModule is a policy compiled to WebAssembly by OPA, run on this runtime
@@ -479,6 +479,10 @@ func opaHostCall(ctx context.Context, mod api.Module, name string, stack []uint6
 	res, err := call.builtin(ctx, bname, args)
 	if err != nil {
 		panic(&Fault{Kind: FaultTrap, Detail: fmt.Sprintf("builtin %s: %v", bname, err)})
+	}
+	if res == nil {
+		stack[0] = 0 // undefined
+		return
 	}
 	s.charge(s.costs.PerByte * uint64(len(res)))
 	addr, err := call.inst.writeValue(ctx, res)

@@ -1,0 +1,190 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/gowebpki/jcs"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/wasm"
+)
+
+// Package is the Rego package every capsule's rules live in.
+const Package = "swarm"
+
+// Result is one evaluation (PROTOCOL.md section 7).
+type Result struct {
+	Result  json.RawMessage `json:"result"`
+	GasUsed uint64          `json:"gas_used"`
+	Digest  string          `json:"digest"`
+}
+
+// Policy is a loaded capsule.
+type Policy struct {
+	ref    string // the capsule's ref: what digests name
+	module *wasm.OPAModule
+}
+
+// Load compiles a capsule's wasm on the runtime. ref is the capsule's ref.
+func Load(ctx context.Context, rt *wasm.Runtime, ref string, module []byte) (*Policy, error) {
+	m, err := rt.LoadOPA(ctx, ref, module, hostBuiltin)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{ref: ref, module: m}, nil
+}
+
+// Ref is the capsule's ref.
+func (p *Policy) Ref() string { return p.ref }
+
+// Entrypoints lists the capsule's entrypoints by their short names.
+func (p *Policy) Entrypoints() []string {
+	var out []string
+	for _, e := range p.module.Entrypoints() {
+		out = append(out, strings.TrimPrefix(e, Package+"/"))
+	}
+	return out
+}
+
+// Close releases the policy.
+func (p *Policy) Close(ctx context.Context) error { return p.module.Close(ctx) }
+
+// Eval evaluates an entrypoint ("admit" or "swarm/admit") on input.
+func (p *Policy) Eval(ctx context.Context, entrypoint string, input []byte, budget uint64) (*Result, error) {
+	short := strings.TrimPrefix(entrypoint, Package+"/")
+	canonInput, err := jcs.Transform(input)
+	if err != nil {
+		return nil, fmt.Errorf("policy input is not JSON: %w", err)
+	}
+	text, gasUsed, err := p.module.EvalRaw(ctx, Package+"/"+short, canonInput, budget, wasm.OPAFormatValue)
+	if err != nil {
+		return nil, err
+	}
+	result, err := resultOf(text)
+	if err != nil {
+		return nil, &wasm.Fault{Kind: wasm.FaultBadOutput, Detail: err.Error(), GasUsed: gasUsed, Budget: budget}
+	}
+	digest, err := Digest(p.ref, short, envelope.HashRef(canonInput), result, gasUsed)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Result: result, GasUsed: gasUsed, Digest: digest}, nil
+}
+
+// resultOf reads opa_eval's result set, in Rego value syntax, into the
+// rule's value as canonical JSON (sets sorted), or null when undefined.
+func resultOf(text []byte) (json.RawMessage, error) {
+	term, err := ast.ParseTerm(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("the result set does not parse: %v", err)
+	}
+	// The value format writes the result sets as a set (JSON: an array).
+	var sets []*ast.Term
+	switch v := term.Value.(type) {
+	case ast.Set:
+		sets = v.Slice()
+	case *ast.Array:
+		for i := 0; i < v.Len(); i++ {
+			sets = append(sets, v.Elem(i))
+		}
+	default:
+		return nil, fmt.Errorf("the result sets are neither a set nor an array: %.200s", text)
+	}
+	switch len(sets) {
+	case 0:
+		return json.RawMessage("null"), nil
+	case 1:
+	default:
+		return nil, fmt.Errorf("%d result sets; an entrypoint rule has one", len(sets))
+	}
+	obj, ok := sets[0].Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("a result set is not an object")
+	}
+	v := obj.Get(ast.StringTerm("result"))
+	if v == nil {
+		return nil, fmt.Errorf("a result set has no result")
+	}
+	native, err := ast.JSON(v.Value)
+	if err != nil {
+		return nil, fmt.Errorf("the result is not JSON: %v", err)
+	}
+	b, err := json.Marshal(native)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(b)
+}
+
+// Digest is PROTOCOL.md section 7's evaluation digest: "sha256:" of JCS
+// {capsule, entrypoint, input_hash, result, gas_used}.
+func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUsed uint64) (string, error) {
+	obj, err := json.Marshal(struct {
+		Capsule    string          `json:"capsule"`
+		Entrypoint string          `json:"entrypoint"`
+		InputHash  string          `json:"input_hash"`
+		Result     json.RawMessage `json:"result"`
+		GasUsed    uint64          `json:"gas_used"`
+	}{capsule, entrypoint, inputHash, result, gasUsed})
+	if err != nil {
+		return "", err
+	}
+	canon, err := jcs.Transform(obj)
+	if err != nil {
+		return "", err
+	}
+	return envelope.HashRef(canon), nil
+}
+
+// hostBuiltin serves a builtin the wasm calls out for, with OPA's own
+// implementation, the clock pinned to 0 and a zero random source. A nil
+// result is undefined.
+func hostBuiltin(ctx context.Context, name string, args []json.RawMessage) (json.RawMessage, error) {
+	fn := topdown.GetBuiltin(name)
+	if fn == nil {
+		return nil, fmt.Errorf("no implementation of %s", name)
+	}
+	operands := make([]*ast.Term, len(args))
+	for i, a := range args {
+		v, err := ast.ValueFromReader(bytes.NewReader(a))
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %v", i+1, err)
+		}
+		operands[i] = ast.NewTerm(v)
+	}
+	bctx := topdown.BuiltinContext{
+		Context: ctx,
+		Seed:    zeroReader{},
+		Time:    ast.NumberTerm("0"),
+		Cache:   builtins.Cache{},
+	}
+	var out *ast.Term
+	err := fn(bctx, operands, func(t *ast.Term) error {
+		out = t
+		return nil
+	})
+	if err != nil || out == nil {
+		// As in OPA's own evaluator (without strict builtin errors), a
+		// builtin that fails makes its expression undefined.
+		return nil, nil
+	}
+	native, err := ast.JSON(out.Value)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(native)
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
