@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 
+	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/wasm"
 )
@@ -187,4 +188,25 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// HostFunc is the policy_eval host function of swarm_v1 for this capsule:
+// the request is {"entrypoint", "input"}, the answer {"result", "gas_used",
+// "digest"}. The evaluation spends from the calling plugin's remaining gas.
+func (p *Policy) HostFunc() func(ctx context.Context, request []byte) ([]byte, uint64, string, error) {
+	return func(ctx context.Context, request []byte) ([]byte, uint64, string, error) {
+		var req abi.PolicyRequest
+		if err := json.Unmarshal(request, &req); err != nil || req.Entrypoint == "" || len(req.Input) == 0 {
+			return nil, 0, "", fmt.Errorf("policy_eval request must be {\"entrypoint\", \"input\"}: %v", err)
+		}
+		res, err := p.Eval(ctx, req.Entrypoint, req.Input, wasm.RemainingGas(ctx))
+		if err != nil {
+			return nil, 0, "", err
+		}
+		answer, err := json.Marshal(res)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		return answer, res.GasUsed, res.Digest, nil
+	}
 }

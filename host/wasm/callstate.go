@@ -64,3 +64,13 @@ func (s *callState) enter() {
 }
 
 func (s *callState) used() uint64 { return s.budget - s.left }
+
+// RemainingGas is the gas left to the plugin call running in ctx, for host
+// code (a policy evaluation) that spends from the caller's budget; 0 outside
+// a call.
+func RemainingGas(ctx context.Context) uint64 {
+	if s, ok := ctx.Value(callStateKey{}).(*callState); ok {
+		return s.left
+	}
+	return 0
+}

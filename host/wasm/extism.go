@@ -374,6 +374,9 @@ func extismPolicyEval(ctx context.Context, p *extism.CurrentPlugin, st []uint64)
 		return
 	}
 	ans, gasUsed, digest, err := s.env.PolicyEval(ctx, req)
+	if f, ok := AsFault(err); ok && f.Kind == FaultOutOfGas {
+		s.charge(s.left + 1) // the evaluation spent the caller's budget
+	}
 	if err != nil {
 		st[0] = code(abi.ErrBadArgument)
 		return

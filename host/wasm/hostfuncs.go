@@ -176,6 +176,9 @@ func hostPolicyEval(ctx context.Context, m api.Module, stack []uint64) {
 	}
 	if s.lastPolicyReq == nil || string(req) != string(s.lastPolicyReq) {
 		ans, gasUsed, digest, err := s.env.PolicyEval(ctx, req)
+		if f, ok := AsFault(err); ok && f.Kind == FaultOutOfGas {
+			s.charge(s.left + 1) // the evaluation spent the caller's budget
+		}
 		if err != nil {
 			stack[0] = code(abi.ErrBadArgument)
 			return
