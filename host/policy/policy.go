@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gowebpki/jcs"
@@ -60,9 +61,12 @@ func (p *Policy) Close(ctx context.Context) error { return p.module.Close(ctx) }
 // Eval evaluates an entrypoint ("admit" or "swarm/admit") on input.
 func (p *Policy) Eval(ctx context.Context, entrypoint string, input []byte, budget uint64) (*Result, error) {
 	short := strings.TrimPrefix(entrypoint, Package+"/")
-	canonInput, err := jcs.Transform(input)
-	if err != nil {
-		return nil, fmt.Errorf("policy input is not JSON: %w", err)
+	canonInput := input
+	if !envelope.IsCanonical(input) { // protocol inputs are JCS already
+		var err error
+		if canonInput, err = jcs.Transform(input); err != nil {
+			return nil, fmt.Errorf("policy input is not JSON: %w", err)
+		}
 	}
 	text, gasUsed, err := p.module.EvalRaw(ctx, Package+"/"+short, canonInput, budget, wasm.OPAFormatValue)
 	if err != nil {
@@ -82,7 +86,7 @@ func (p *Policy) Eval(ctx context.Context, entrypoint string, input []byte, budg
 // resultOf reads opa_eval's result set, in Rego value syntax, into the
 // rule's value as canonical JSON (sets sorted), or null when undefined.
 func resultOf(text []byte) (json.RawMessage, error) {
-	term, err := ast.ParseTerm(string(text))
+	term, err := parseTerm(string(text))
 	if err != nil {
 		return nil, fmt.Errorf("the result set does not parse: %v", err)
 	}
@@ -124,24 +128,54 @@ func resultOf(text []byte) (json.RawMessage, error) {
 	return jcs.Transform(b)
 }
 
+// parserOptions are computed once: OPA's default parser options rebuild and
+// sort the capabilities on every parse.
+var parserOptions = ast.ParserOptions{Capabilities: ast.CapabilitiesForThisVersion(), RegoVersion: ast.RegoV1}
+
+// parseTerm parses one Rego term.
+func parseTerm(text string) (*ast.Term, error) {
+	body, err := ast.ParseBodyWithOpts(text, parserOptions)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) != 1 {
+		return nil, fmt.Errorf("expected one term, got %d expressions", len(body))
+	}
+	term, ok := body[0].Terms.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("expected a term, got %v", body[0].Terms)
+	}
+	return term, nil
+}
+
 // Digest is PROTOCOL.md section 7's evaluation digest: "sha256:" of JCS
-// {capsule, entrypoint, input_hash, result, gas_used}.
+// {capsule, entrypoint, input_hash, result, gas_used}. result must be
+// canonical JSON.
 func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUsed uint64) (string, error) {
-	obj, err := json.Marshal(struct {
-		Capsule    string          `json:"capsule"`
-		Entrypoint string          `json:"entrypoint"`
-		InputHash  string          `json:"input_hash"`
-		Result     json.RawMessage `json:"result"`
-		GasUsed    uint64          `json:"gas_used"`
-	}{capsule, entrypoint, inputHash, result, gasUsed})
-	if err != nil {
-		return "", err
+	if !envelope.IsCanonical(result) {
+		var err error
+		if result, err = jcs.Transform(result); err != nil {
+			return "", fmt.Errorf("digest: result: %w", err)
+		}
 	}
-	canon, err := jcs.Transform(obj)
-	if err != nil {
-		return "", err
+	// Keys in JCS order; the strings are refs and entrypoint names, which
+	// JSON and JCS escape alike.
+	b := make([]byte, 0, 256+len(result))
+	b = append(b, `{"capsule":`...)
+	b = strconv.AppendQuote(b, capsule)
+	b = append(b, `,"entrypoint":`...)
+	b = strconv.AppendQuote(b, entrypoint)
+	b = append(b, `,"gas_used":`...)
+	b = strconv.AppendUint(b, gasUsed, 10)
+	b = append(b, `,"input_hash":`...)
+	b = strconv.AppendQuote(b, inputHash)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	b = append(b, '}')
+	if !envelope.IsCanonical(b) {
+		return "", fmt.Errorf("digest: capsule %q or entrypoint %q needs escaping", capsule, entrypoint)
 	}
-	return envelope.HashRef(canon), nil
+	return envelope.HashRef(b), nil
 }
 
 // hostBuiltin serves a builtin the wasm calls out for, with OPA's own

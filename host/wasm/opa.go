@@ -180,6 +180,11 @@ func (m *OPAModule) instantiate(ctx context.Context, first bool) (*opaInstance, 
 		return fail(fmt.Errorf("load policy data: %w", err))
 	}
 	inst.dataAddr = addr
+	// Headroom: an evaluation that grows memory is not reused (see Eval),
+	// so give every instance the same room to work in from the start.
+	if mem := inst.mod.Memory(); mem.Size()/65536 < min(m.minPages+opaHeadroomPages, m.rt.cfg.MemoryLimitPages) {
+		mem.Grow(min(m.minPages+opaHeadroomPages, m.rt.cfg.MemoryLimitPages) - mem.Size()/65536)
+	}
 	res, err := inst.call(cctx, "opa_heap_ptr_get")
 	if err != nil {
 		return fail(err)
@@ -251,6 +256,10 @@ func (inst *opaInstance) dump(ctx context.Context, value uint32) ([]byte, error)
 	}
 	return readCString(inst.mod.Memory(), uint32(addr))
 }
+
+// opaHeadroomPages is how far beyond the module's minimum every policy
+// instance's memory is grown before its first evaluation (1 MiB).
+const opaHeadroomPages = 16
 
 // maxResultBytes bounds a NUL-terminated string read from a policy.
 const maxResultBytes = 16 << 20
