@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/open-policy-agent/opa/v1/rego"
 	_ "github.com/open-policy-agent/opa/v1/features/wasm" // OPA's own wasm target, the third peer
+	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/policy"
