@@ -17,7 +17,8 @@ FUZZ_TARGETS := \
 	./abi/envelope:FuzzDecodeFastPathAgreesWithJCS \
 	./host/keys:FuzzParseKeyFile \
 	./host/audit:FuzzAuditLine \
-	./host/wasm/gas:FuzzInstrument
+	./host/wasm/gas:FuzzInstrument \
+	./host/policy/compile:FuzzParseCapsule
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

@@ -105,6 +105,7 @@ func newRoot(e *env) *cobra.Command {
 		newCASCmd(e),
 		newAuditCmd(e),
 		newPluginCmd(e),
+		newPolicyCmd(e),
 		newDemoCmd(e),
 		newVersionCmd(e),
 	)

@@ -13,7 +13,7 @@ import (
 	"sync"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
-	"github.com/canswarm/swarmhost/host/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/atomicfile"
 )
 
 // ErrDuplicate is returned by AppendEnvelope for an envelope already

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
-	"github.com/canswarm/swarmhost/host/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/atomicfile"
 )
 
 // FileStore keeps each blob in its own file, dir/ab/cdef..., where "ab" are

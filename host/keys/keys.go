@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
-	"github.com/canswarm/swarmhost/host/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/atomicfile"
 )
 
 // Key is an Ed25519 key pair.

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/canswarm/swarmhost/host/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/atomicfile"
 )
 
 // DefaultBlock is how many times a clock reserves with one write.

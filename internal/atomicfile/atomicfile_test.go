@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/canswarm/swarmhost/host/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/atomicfile"
 )
 
 func TestWriteReplacesAndLeavesNoTemporaries(t *testing.T) {

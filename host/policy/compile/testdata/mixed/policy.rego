@@ -1,0 +1,5 @@
+package swarm
+
+default admit := false
+
+admit if input.envelope.verb == "NEED"
