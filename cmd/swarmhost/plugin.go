@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/policy"
 	"github.com/canswarm/swarmhost/host/wasm"
 	"github.com/canswarm/swarmhost/host/wasm/gas"
 )
@@ -62,12 +63,13 @@ func newPluginCmd(e *env) *cobra.Command {
 	}
 
 	var (
-		inputPath string
-		budget    uint64
-		engine    string
+		inputPath  string
+		budget     uint64
+		engine     string
+		capsuleArg string
 	)
 	call := &cobra.Command{
-		Use:   "call FILE.wasm --input IN.json [--gas N] [--engine compiler|interpreter]",
+		Use:   "call FILE.wasm --input IN.json [--gas N] [--engine compiler|interpreter] [--capsule FILE|REF]",
 		Short: `Run swarm_handle once and print {"output": <AgentOutput>, "gas_used": N}; a plugin fault exits 3`,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -103,9 +105,22 @@ func newPluginCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := mod.Handle(ctx, input, budget, &wasm.Env{CAS: store, Log: func(level int32, msg string) {
+			callEnv := &wasm.Env{CAS: store, Log: func(level int32, msg string) {
 				fmt.Fprintf(e.stderr, "%s: log[%d]: %s\n", mod.Manifest().Name, level, msg)
-			}})
+			}}
+			if capsuleArg != "" {
+				c, err := e.loadCapsule(ctx, capsuleArg)
+				if err != nil {
+					return err
+				}
+				p, err := policy.Load(ctx, rt, c.Ref(), c.Wasm())
+				if err != nil {
+					return err
+				}
+				defer p.Close(ctx)
+				callEnv.PolicyEval = p.HostFunc()
+			}
+			res, err := mod.Handle(ctx, input, budget, callEnv)
 			if err != nil {
 				if f, ok := wasm.AsFault(err); ok {
 					return pluginFault{f}
@@ -127,6 +142,7 @@ func newPluginCmd(e *env) *cobra.Command {
 	call.Flags().StringVar(&inputPath, "input", "", "the AgentInput JSON file, or - for stdin")
 	call.Flags().Uint64Var(&budget, "gas", 1_000_000_000, "the call's gas budget")
 	call.Flags().StringVar(&engine, "engine", string(wasm.EngineCompiler), "wazero engine: compiler or interpreter")
+	call.Flags().StringVar(&capsuleArg, "capsule", "", "a policy capsule (file or ref) that policy_eval evaluates; without one policy_eval answers -5")
 	call.MarkFlagRequired("input")
 	return group("plugin", "Inspect and call agent plugins", inspect, call)
 }

@@ -53,3 +53,49 @@ func TestPluginCallGoPlugins(t *testing.T) {
 		}
 	}
 }
+
+// plugin call --capsule gives the verifier a capsule: its ATTEST carries the
+// digest of the verify evaluation it made.
+func TestPluginCallWithCapsule(t *testing.T) {
+	defer plugintest.Cleanup()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	pol := filepath.Join(dir, "pol")
+	os.MkdirAll(pol, 0o755)
+	os.WriteFile(filepath.Join(pol, "p.rego"), []byte("package swarm\n\ndefault verify := false\n\nverify if input.verdict == \"pass\"\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"--data", data, "policy", "build", pol}, nil, &out, &errOut); code != 0 {
+		t.Fatal(errOut.String())
+	}
+	capsule := strings.TrimSpace(out.String())
+	resultRef := strings.TrimSpace(runOK(t, "--data", data, "cas", "put", writeFile(t, dir, "result.json", `{"labels":["billing"]}`)))
+	self := strings.Repeat("cd", 32)
+	key := filepath.Join(dir, "k.json")
+	runOK(t, "keys", "gen", "--out", key)
+	commit := runOK(t, "envelope", "sign", "--key", key, "--verb", "COMMIT", "--thread", "sha256:"+strings.Repeat("11", 32), "--lamport", "9",
+		"--ref", resultRef, "--payload", writeFile(t, dir, "c.json", `{"epoch":1,"fence":3,"result":"`+resultRef+`"}`))
+	input := writeFile(t, dir, "in.json", `{"envelope":`+strings.TrimSpace(commit)+`,"self_pk":"`+self+`","thread":{"state":"COMMITTED","epoch":1,"fence":3,`+
+		`"need":{"capability":"classify","input":["refund please"]},"decide":{"epoch":1,"verifiers":["`+self+`"],"fence":3}}}`)
+	res := runOK(t, "--data", data, "plugin", "call", plugintest.Path(t, "verifier"), "--input", input, "--capsule", capsule)
+	if !strings.Contains(res, `"verb":"ATTEST"`) || !strings.Contains(res, `"verdict":"pass"`) || !strings.Contains(res, `"policy_eval_digest":"sha256:`) {
+		t.Fatalf("output %s", res)
+	}
+}
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := run(args, nil, &out, &errOut); code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
+	}
+	return out.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

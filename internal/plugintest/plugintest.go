@@ -33,11 +33,12 @@ func Path(t testing.TB, name string) string {
 	return filepath.Join(dir, name+".wasm")
 }
 
-// Cleanup removes the built plugins.
+// Cleanup removes the built plugins; a later Path builds them again.
 func Cleanup() {
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+	once, dir, err = sync.Once{}, "", nil
 }
 
 func build() {
