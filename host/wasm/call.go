@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/canswarm/swarmhost/abi"
@@ -125,56 +126,62 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// classify turns the error of a call into a *Fault.
+// classify turns the error of a native call into a *Fault.
 func (m *Module) classify(inst *instance, st *callState, err error) error {
-	f := &Fault{Budget: st.budget}
-	// The instrumented module exports its counter: after a trap it holds
-	// exactly what was left when the trap happened.
-	if g := inst.ExportedGlobal(gasGlobal); g != nil && st.left != 0 {
-		if left := g.Get(); left <= st.left {
+	return m.rt.faultOf(st, err, inst.ExportedGlobal(gas.GasGlobalExport), func(err error) (FaultKind, string) {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			detail := fmt.Sprintf("the plugin exited with code %d%s", exit.ExitCode(), stderrTail(inst))
+			if strings.Contains(detail, "out of memory") || memoryAtLimit(inst.Memory(), m.rt.cfg.MemoryLimitPages) {
+				return FaultMemoryLimit, detail
+			}
+			return FaultExit, detail
+		}
+		detail := firstLine(err.Error()) + stderrTail(inst)
+		if memoryAtLimit(inst.Memory(), m.rt.cfg.MemoryLimitPages) {
+			return FaultMemoryLimit, fmt.Sprintf("memory at its limit of %d pages: %s", m.rt.cfg.MemoryLimitPages, detail)
+		}
+		return FaultTrap, detail
+	})
+}
+
+// faultOf classifies a failed call: the causes every path shares (gas,
+// depth, host-call limit, a fault a host function raised), and, through
+// other, what is particular to the path. gasLeft, when the module exposes
+// it, holds exactly what was left when a trap happened.
+func (r *Runtime) faultOf(st *callState, err error, gasLeft api.Global, other func(error) (FaultKind, string)) error {
+	if gasLeft != nil && st.left != 0 {
+		if left := gasLeft.Get(); left <= st.left {
 			st.left = left
 		}
 	}
-	var exit *sys.ExitError
+	f := &Fault{Budget: st.budget}
 	var fault *Fault
 	switch {
 	case errors.Is(err, errOutOfGas):
 		st.left = 0
 		f.Kind = FaultOutOfGas
 	case errors.Is(err, errTooDeep):
-		f.Kind, f.Detail = FaultStackDepth, fmt.Sprintf("more than %d nested calls (the call depth limit)", m.depthLimit())
+		f.Kind, f.Detail = FaultStackDepth, fmt.Sprintf("more than %d nested calls (the call depth limit)", r.depthLimit())
 	case errors.Is(err, errHostCallLimit):
-		f.Kind, f.Detail = FaultHostCallLimit, fmt.Sprintf("more than %d host calls in one call", m.rt.cfg.MaxHostCalls)
+		f.Kind, f.Detail = FaultHostCallLimit, fmt.Sprintf("more than %d host calls in one call", r.cfg.MaxHostCalls)
 	case errors.As(err, &fault):
 		f.Kind, f.Detail = fault.Kind, fault.Detail
-	case errors.As(err, &exit):
-		f.Kind, f.Detail = FaultExit, fmt.Sprintf("the plugin exited with code %d%s", exit.ExitCode(), stderrTail(inst))
-		if strings.Contains(f.Detail, "out of memory") || memoryAtLimit(inst, m.rt.cfg.MemoryLimitPages) {
-			f.Kind = FaultMemoryLimit
-		}
 	default:
-		f.Kind, f.Detail = FaultTrap, firstLine(err.Error())+stderrTail(inst)
-		if memoryAtLimit(inst, m.rt.cfg.MemoryLimitPages) {
-			f.Kind = FaultMemoryLimit
-			f.Detail = fmt.Sprintf("memory at its limit of %d pages: %s", m.rt.cfg.MemoryLimitPages, f.Detail)
-		}
+		f.Kind, f.Detail = other(err)
 	}
 	f.GasUsed = st.used()
 	return f
 }
 
-// gasGlobal is the instrumenter's exported remaining-gas global.
-const gasGlobal = "swarm_gas_left"
-
-func (m *Module) depthLimit() uint32 {
-	if m.rt.cfg.MaxCallDepth != 0 {
-		return m.rt.cfg.MaxCallDepth
+func (r *Runtime) depthLimit() uint32 {
+	if r.cfg.MaxCallDepth != 0 {
+		return r.cfg.MaxCallDepth
 	}
 	return gas.DefaultMaxCallDepth
 }
 
-func memoryAtLimit(inst *instance, limit uint32) bool {
-	mem := inst.Memory()
+func memoryAtLimit(mem api.Memory, limit uint32) bool {
 	return mem != nil && mem.Size() >= limit*65536
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
@@ -195,38 +196,24 @@ func (m *Module) handleExtism(ctx context.Context, input []byte, budget uint64, 
 
 // classifyExtism turns an Extism call's failure into a *Fault.
 func (m *Module) classifyExtism(inst *extism.Plugin, st *callState, rc uint32, err error, stderr *lineWriter) error {
-	if st.mod != nil && st.left != 0 {
-		if g := st.mod.ExportedGlobal(gas.GasGlobalExport); g != nil {
-			if left := g.Get(); left <= st.left {
-				st.left = left
-			}
-		}
+	if err == nil {
+		err = fmt.Errorf("returned %d: %s", rc, inst.GetError())
 	}
-	f := &Fault{Budget: st.budget}
-	var exit *sys.ExitError
-	var fault *Fault
-	switch {
-	case err == nil:
-		f.Kind, f.Detail = FaultTrap, fmt.Sprintf("returned %d: %s", rc, inst.GetError())
-	case errors.Is(err, errOutOfGas):
-		st.left = 0
-		f.Kind = FaultOutOfGas
-	case errors.Is(err, errTooDeep):
-		f.Kind, f.Detail = FaultStackDepth, fmt.Sprintf("more than %d nested calls (the call depth limit)", m.depthLimit())
-	case errors.Is(err, errHostCallLimit):
-		f.Kind, f.Detail = FaultHostCallLimit, fmt.Sprintf("more than %d host calls in one call", m.rt.cfg.MaxHostCalls)
-	case errors.As(err, &fault):
-		f.Kind, f.Detail = fault.Kind, fault.Detail
-	case errors.As(err, &exit):
-		f.Kind, f.Detail = FaultExit, fmt.Sprintf("the plugin exited with code %d", exit.ExitCode())
-	default:
-		f.Kind, f.Detail = FaultTrap, firstLine(err.Error())
-		if msg := inst.GetError(); msg != "" {
-			f.Detail += ": " + msg
-		}
+	var gasLeft api.Global
+	if st.mod != nil {
+		gasLeft = st.mod.ExportedGlobal(gas.GasGlobalExport)
 	}
-	f.GasUsed = st.used()
-	return f
+	return m.rt.faultOf(st, err, gasLeft, func(err error) (FaultKind, string) {
+		var exit *sys.ExitError
+		if errors.As(err, &exit) {
+			return FaultExit, fmt.Sprintf("the plugin exited with code %d", exit.ExitCode())
+		}
+		detail := firstLine(err.Error())
+		if msg := inst.GetError(); msg != "" && !strings.Contains(detail, msg) {
+			detail += ": " + msg
+		}
+		return FaultTrap, detail
+	})
 }
 
 // gasCatcher notes, on the first call into the plugin's main module, which

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -394,36 +393,12 @@ func (m *OPAModule) eval(ctx context.Context, st *callState, inst *opaInstance, 
 }
 
 func (m *OPAModule) classifyOPA(inst *opaInstance, st *callState, err error) error {
-	if g := inst.mod.ExportedGlobal(gas.GasGlobalExport); g != nil && st.left != 0 {
-		if left := g.Get(); left <= st.left {
-			st.left = left
+	return m.rt.faultOf(st, err, inst.mod.ExportedGlobal(gas.GasGlobalExport), func(err error) (FaultKind, string) {
+		if memoryAtLimit(inst.mod.Memory(), m.rt.cfg.MemoryLimitPages) {
+			return FaultMemoryLimit, firstLine(err.Error())
 		}
-	}
-	f := &Fault{Budget: st.budget}
-	var fault *Fault
-	switch {
-	case errors.Is(err, errOutOfGas):
-		st.left = 0
-		f.Kind = FaultOutOfGas
-	case errors.Is(err, errTooDeep):
-		f.Kind, f.Detail = FaultStackDepth, fmt.Sprintf("more than %d nested calls (the call depth limit)", gasDepth(m.rt.cfg.MaxCallDepth))
-	case errors.As(err, &fault):
-		f.Kind, f.Detail = fault.Kind, fault.Detail
-	default:
-		f.Kind, f.Detail = FaultTrap, firstLine(err.Error())
-		if mem := inst.mod.Memory(); mem != nil && mem.Size() >= m.rt.cfg.MemoryLimitPages*65536 {
-			f.Kind = FaultMemoryLimit
-		}
-	}
-	f.GasUsed = st.used()
-	return f
-}
-
-func gasDepth(limit uint32) uint32 {
-	if limit != 0 {
-		return limit
-	}
-	return gas.DefaultMaxCallDepth
+		return FaultTrap, firstLine(err.Error())
+	})
 }
 
 // defineOPAHost defines the opa_host module once per runtime.
