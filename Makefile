@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./host/keys:FuzzParseKeyFile \
 	./host/audit:FuzzAuditLine \
 	./host/wasm/gas:FuzzInstrument \
-	./host/policy/compile:FuzzParseCapsule
+	./host/policy/compile:FuzzParseCapsule \
+	./host/policy:FuzzReadValue
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

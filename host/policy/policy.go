@@ -86,7 +86,7 @@ func (p *Policy) Eval(ctx context.Context, entrypoint string, input []byte, budg
 // resultOf reads opa_eval's result set, in Rego value syntax, into the
 // rule's value as canonical JSON (sets sorted), or null when undefined.
 func resultOf(text []byte) (json.RawMessage, error) {
-	term, err := parseTerm(string(text))
+	term, err := readValue(text)
 	if err != nil {
 		return nil, fmt.Errorf("the result set does not parse: %v", err)
 	}
@@ -126,26 +126,6 @@ func resultOf(text []byte) (json.RawMessage, error) {
 		return nil, err
 	}
 	return jcs.Transform(b)
-}
-
-// parserOptions are computed once: OPA's default parser options rebuild and
-// sort the capabilities on every parse.
-var parserOptions = ast.ParserOptions{Capabilities: ast.CapabilitiesForThisVersion(), RegoVersion: ast.RegoV1}
-
-// parseTerm parses one Rego term.
-func parseTerm(text string) (*ast.Term, error) {
-	body, err := ast.ParseBodyWithOpts(text, parserOptions)
-	if err != nil {
-		return nil, err
-	}
-	if len(body) != 1 {
-		return nil, fmt.Errorf("expected one term, got %d expressions", len(body))
-	}
-	term, ok := body[0].Terms.(*ast.Term)
-	if !ok {
-		return nil, fmt.Errorf("expected a term, got %v", body[0].Terms)
-	}
-	return term, nil
 }
 
 // Digest is PROTOCOL.md section 7's evaluation digest: "sha256:" of JCS
