@@ -19,14 +19,16 @@ FUZZ_TARGETS := \
 	./host/audit:FuzzAuditLine \
 	./host/wasm/gas:FuzzInstrument \
 	./host/policy/compile:FuzzParseCapsule \
-	./host/policy:FuzzReadValue
+	./host/policy:FuzzReadValue \
+	./consensus/shard:FuzzApply \
+	./consensus/shard:FuzzLoad
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 PLUGIN_WASM := $(foreach p,$(PLUGINS),plugins/$(p).wasm)
 
-.PHONY: all build plugins test vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
+.PHONY: all build plugins test race vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
 
 all: build
 
@@ -55,7 +57,7 @@ endif
 plugins/as-echo.wasm: $(AS_ECHO_SRC)
 	cd plugins/as-echo && $(NPM) ci --no-audit --no-fund && $(NPM) run build
 
-test: fmt-check vet wasm-check unit fuzz-short
+test: fmt-check vet wasm-check unit race fuzz-short
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -71,6 +73,10 @@ wasm-check:
 
 unit:
 	$(GO) test -count=$(COUNT) -timeout 15m $(PKGS)
+
+# The consensus rules run under the race detector too (issue [4/6]).
+race:
+	$(GO) test -race -count=1 ./consensus/...
 
 fuzz-short:
 	@set -e; for t in $(FUZZ_TARGETS); do \
