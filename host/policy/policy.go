@@ -138,17 +138,19 @@ func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUs
 			return "", fmt.Errorf("digest: result: %w", err)
 		}
 	}
-	// Keys in JCS order; the strings are refs and entrypoint names, which
-	// JSON and JCS escape alike.
+	// Keys in JCS order. The strings are refs and entrypoint names, written
+	// as they are; the IsCanonical check below refuses any that would need
+	// escaping.
 	b := make([]byte, 0, 256+len(result))
-	b = append(b, `{"capsule":`...)
-	b = strconv.AppendQuote(b, capsule)
-	b = append(b, `,"entrypoint":`...)
-	b = strconv.AppendQuote(b, entrypoint)
-	b = append(b, `,"gas_used":`...)
+	b = append(b, `{"capsule":"`...)
+	b = append(b, capsule...)
+	b = append(b, `","entrypoint":"`...)
+	b = append(b, entrypoint...)
+	b = append(b, `","gas_used":`...)
 	b = strconv.AppendUint(b, gasUsed, 10)
-	b = append(b, `,"input_hash":`...)
-	b = strconv.AppendQuote(b, inputHash)
+	b = append(b, `,"input_hash":"`...)
+	b = append(b, inputHash...)
+	b = append(b, '"')
 	b = append(b, `,"result":`...)
 	b = append(b, result...)
 	b = append(b, '}')

@@ -42,6 +42,9 @@ type opaInstance struct {
 	glue, mod api.Module
 	dataAddr  uint32
 	heapBase  uint32
+	// funcs caches exported function handles: on wazero's compiler each
+	// ExportedFunction lookup builds a new call engine (microseconds).
+	funcs map[string]api.Function
 }
 
 // opaCall is what the opa_host functions need during an evaluation.
@@ -152,7 +155,7 @@ func (m *OPAModule) instantiate(ctx context.Context, first bool) (*opaInstance, 
 		glue.Close(ctx)
 		return nil, fmt.Errorf("instantiate policy: %w", err)
 	}
-	inst := &opaInstance{glue: glue, mod: mod}
+	inst := &opaInstance{glue: glue, mod: mod, funcs: map[string]api.Function{}}
 	st.opa = &opaCall{inst: inst, names: m.builtinIDs, builtin: m.builtin}
 	cctx := withCallState(ctx, st)
 	fail := func(err error) (*opaInstance, error) {
@@ -214,9 +217,12 @@ func readIDTable(ctx context.Context, inst *opaInstance, export string) (map[int
 }
 
 func (inst *opaInstance) call(ctx context.Context, export string, args ...uint64) (uint64, error) {
-	f := inst.mod.ExportedFunction(export)
-	if f == nil {
-		return 0, fmt.Errorf("the policy module does not export %s (OPA wasm ABI)", export)
+	f, ok := inst.funcs[export]
+	if !ok {
+		if f = inst.mod.ExportedFunction(export); f == nil {
+			return 0, fmt.Errorf("the policy module does not export %s (OPA wasm ABI)", export)
+		}
+		inst.funcs[export] = f
 	}
 	res, err := f.Call(ctx, args...)
 	if err != nil {
