@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
@@ -62,20 +61,7 @@ func (m *Module) Handle(ctx context.Context, input []byte, budget uint64, env *E
 	if err != nil {
 		return nil, err
 	}
-	result := &Result{GasUsed: st.used()}
-	for d := range st.digests {
-		result.PolicyDigests = append(result.PolicyDigests, d)
-	}
-	sort.Strings(result.PolicyDigests)
-	if out == nil {
-		return result, nil
-	}
-	parsed, err := parseOutput(out)
-	if err != nil {
-		return nil, &Fault{Kind: FaultBadOutput, Detail: err.Error(), GasUsed: st.used(), Budget: budget}
-	}
-	result.Output, result.Parsed = out, parsed
-	return result, nil
+	return st.result(out)
 }
 
 // readPacked reads the (ptr << 32 | len) answer of describe or handle; 0 is

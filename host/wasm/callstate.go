@@ -3,8 +3,11 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/canswarm/swarmhost/abi"
 )
 
 // callState is one plugin call's accounting, reachable from the host
@@ -73,4 +76,52 @@ func RemainingGas(ctx context.Context) uint64 {
 		return s.left
 	}
 	return 0
+}
+
+// policyEval evaluates a policy_eval request for either path: it charges the
+// evaluation's gas (running out there is running out for the plugin) and
+// remembers the digest. With memo (the native path, whose length rule makes
+// a guest retry with a bigger buffer) a repeat of the last request is
+// answered from memory. A negative code says why there is no answer.
+func (s *callState) policyEval(ctx context.Context, req []byte, memo bool) ([]byte, int64) {
+	if s.env == nil || s.env.PolicyEval == nil {
+		return nil, abi.ErrUnavailable
+	}
+	if memo && s.lastPolicyReq != nil && string(req) == string(s.lastPolicyReq) {
+		return s.lastPolicyAnswer, 0
+	}
+	ans, gasUsed, digest, err := s.env.PolicyEval(ctx, req)
+	if f, ok := AsFault(err); ok && f.Kind == FaultOutOfGas {
+		s.charge(s.left + 1) // the evaluation spent the caller's budget
+	}
+	if err != nil {
+		return nil, abi.ErrBadArgument
+	}
+	s.charge(gasUsed)
+	s.lastPolicyReq, s.lastPolicyAnswer = req, ans
+	if s.digests == nil {
+		s.digests = map[string]bool{}
+	}
+	s.digests[digest] = true
+	return ans, 0
+}
+
+// result is what a call that returned out produced: its gas, the digests
+// of the evaluations it made, and its output parsed (a bad output is a
+// fault).
+func (s *callState) result(out []byte) (*Result, error) {
+	r := &Result{GasUsed: s.used()}
+	for d := range s.digests {
+		r.PolicyDigests = append(r.PolicyDigests, d)
+	}
+	sort.Strings(r.PolicyDigests)
+	if len(out) == 0 {
+		return r, nil
+	}
+	parsed, err := parseOutput(out)
+	if err != nil {
+		return nil, &Fault{Kind: FaultBadOutput, Detail: err.Error(), GasUsed: s.used(), Budget: s.budget}
+	}
+	r.Output, r.Parsed = out, parsed
+	return r, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	extism "github.com/extism/go-sdk"
@@ -178,20 +177,7 @@ func (m *Module) handleExtism(ctx context.Context, input []byte, budget uint64, 
 	if err != nil {
 		return nil, err
 	}
-	result := &Result{GasUsed: st.used()}
-	for d := range st.digests {
-		result.PolicyDigests = append(result.PolicyDigests, d)
-	}
-	sort.Strings(result.PolicyDigests)
-	if len(out) == 0 {
-		return result, nil
-	}
-	parsed, err := parseOutput(out)
-	if err != nil {
-		return nil, &Fault{Kind: FaultBadOutput, Detail: err.Error(), GasUsed: st.used(), Budget: budget}
-	}
-	result.Output, result.Parsed = out, parsed
-	return result, nil
+	return st.result(out)
 }
 
 // classifyExtism turns an Extism call's failure into a *Fault.
@@ -355,24 +341,11 @@ func extismLog(ctx context.Context, p *extism.CurrentPlugin, st []uint64) {
 func extismPolicyEval(ctx context.Context, p *extism.CurrentPlugin, st []uint64) {
 	s := stateOf(ctx)
 	s.enter()
-	req := extismRead(s, p, st[0])
-	if s.env == nil || s.env.PolicyEval == nil {
-		st[0] = code(abi.ErrUnavailable)
+	ans, rc := s.policyEval(ctx, extismRead(s, p, st[0]), false)
+	if rc != 0 {
+		st[0] = code(rc)
 		return
 	}
-	ans, gasUsed, digest, err := s.env.PolicyEval(ctx, req)
-	if f, ok := AsFault(err); ok && f.Kind == FaultOutOfGas {
-		s.charge(s.left + 1) // the evaluation spent the caller's budget
-	}
-	if err != nil {
-		st[0] = code(abi.ErrBadArgument)
-		return
-	}
-	s.charge(gasUsed)
-	if s.digests == nil {
-		s.digests = map[string]bool{}
-	}
-	s.digests[digest] = true
 	st[0] = extismAnswer(s, p, ans)
 }
 

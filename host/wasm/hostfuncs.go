@@ -169,28 +169,12 @@ func hostPolicyEval(ctx context.Context, m api.Module, stack []uint64) {
 	s.enter()
 	reqPtr, reqLen, outPtr, outCap := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	s.charge(s.costs.PerByte * uint64(reqLen))
-	req := read(m, abi.HostPolicyEval, reqPtr, reqLen)
-	if s.env == nil || s.env.PolicyEval == nil {
-		stack[0] = code(abi.ErrUnavailable)
+	ans, rc := s.policyEval(ctx, read(m, abi.HostPolicyEval, reqPtr, reqLen), true)
+	if rc != 0 {
+		stack[0] = code(rc)
 		return
 	}
-	if s.lastPolicyReq == nil || string(req) != string(s.lastPolicyReq) {
-		ans, gasUsed, digest, err := s.env.PolicyEval(ctx, req)
-		if f, ok := AsFault(err); ok && f.Kind == FaultOutOfGas {
-			s.charge(s.left + 1) // the evaluation spent the caller's budget
-		}
-		if err != nil {
-			stack[0] = code(abi.ErrBadArgument)
-			return
-		}
-		s.charge(gasUsed)
-		s.lastPolicyReq, s.lastPolicyAnswer = req, ans
-		if s.digests == nil {
-			s.digests = map[string]bool{}
-		}
-		s.digests[digest] = true
-	}
-	stack[0] = answer(m, s, abi.HostPolicyEval, s.lastPolicyAnswer, outPtr, outCap)
+	stack[0] = answer(m, s, abi.HostPolicyEval, ans, outPtr, outCap)
 }
 
 func hostPlanQuery(ctx context.Context, m api.Module, stack []uint64) {
