@@ -1,0 +1,126 @@
+// Package softsettings makes dragonboat use the soft settings swarmhost
+// ships (dragonboat-soft-settings.json in this folder, embedded).
+//
+// dragonboat reads its soft settings once, while its internal settings
+// package initialises, from a file named dragonboat-soft-settings.json in
+// the process's working directory, and offers no other way in. Go
+// initialises packages in import-path order as soon as their own imports
+// are ready (the Go 1.21 rule), so this package, which imports only the
+// standard library and dragonboat's logger, runs before dragonboat's
+// settings: its init writes the embedded file into a cache folder and
+// changes into it; [Restore], called from the init of package consensus
+// (which imports dragonboat, so runs after its settings), changes back. A
+// dragonboat-soft-settings.json already in the working directory wins: the
+// operator's own tuning is then read and nothing changes directory.
+//
+// It also routes dragonboat's logging to stderr at WARNING and above, so
+// that its INFO lines (one per setting read, one per election) do not flood
+// the CLI. SWARMHOST_RAFT_LOG=info|debug restores them.
+package softsettings
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+
+	"github.com/lni/dragonboat/v4/logger"
+)
+
+// FileName is the name dragonboat looks for in the working directory.
+const FileName = "dragonboat-soft-settings.json"
+
+// Settings is the shipped file's content.
+//
+//go:embed dragonboat-soft-settings.json
+var Settings []byte
+
+var (
+	savedDir string // the working directory to go back to; "" when unchanged
+	// Used tells where the soft settings were read from: "embedded", the
+	// operator's file in the working directory ("working-directory"), or
+	// "defaults" when the embedded file could not be written.
+	Used = "defaults"
+)
+
+func init() {
+	setLogLevels()
+	if _, err := os.Stat(FileName); err == nil {
+		Used = "working-directory"
+		return
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return
+	}
+	dir, err := materialise()
+	if err != nil {
+		return
+	}
+	if err := os.Chdir(dir); err != nil {
+		return
+	}
+	savedDir, Used = wd, "embedded"
+}
+
+// materialise writes the embedded settings into a folder named by their
+// hash under the user cache (or temp) folder, once, and returns the folder.
+func materialise() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil || base == "" {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256(Settings)
+	dir := filepath.Join(base, "swarmhost", "dragonboat-"+hex.EncodeToString(sum[:8]))
+	path := filepath.Join(dir, FileName)
+	if b, err := os.ReadFile(path); err == nil && string(b) == string(Settings) {
+		return dir, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, ".settings-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(Settings); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// Restore changes back to the working directory the process started in. It
+// is called by package consensus's init, after dragonboat read the file.
+func Restore() {
+	if savedDir != "" {
+		_ = os.Chdir(savedDir)
+		savedDir = ""
+	}
+}
+
+// setLogLevels quietens dragonboat's loggers (they are created lazily, so
+// the level set here holds for all of them).
+func setLogLevels() {
+	level := logger.WARNING
+	switch os.Getenv("SWARMHOST_RAFT_LOG") {
+	case "debug":
+		level = logger.DEBUG
+	case "info":
+		level = logger.INFO
+	case "error":
+		level = logger.ERROR
+	}
+	for _, name := range []string{"LogDB", "config", "dragonboat", "gossip", "logdb", "pebblekv",
+		"raft", "raft-mt", "raftpb", "registry", "rsm", "server", "settings", "tan", "tools", "transport"} {
+		logger.GetLogger(name).SetLevel(level)
+	}
+}

@@ -1,0 +1,92 @@
+package consensus
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/canswarm/swarmhost/consensus/shard"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// Applied is one command a shard replica on this host applied, with its
+// answer, handed to the protocol core as an input (see [Node.Applied]).
+type Applied struct {
+	Shard   uint64       `json:"shard"`
+	Index   uint64       `json:"index"`
+	Command []byte       `json:"command"` // as proposed
+	Result  shard.Result `json:"result"`
+}
+
+// replica is the dragonboat IStateMachine of one shard: the pure rules of
+// consensus/shard plus the feed of applied commands. Update never returns
+// an error (dragonboat panics on one): a rejected command is an answer.
+type replica struct {
+	shardID uint64
+	m       atomic.Pointer[shard.Machine] // replaced whole by a snapshot restore
+	feed    *feed
+}
+
+var _ sm.IStateMachine = (*replica)(nil)
+
+// Result.Value of an Update: whether the command was accepted.
+const (
+	valueRejected = 0
+	valueAccepted = 1
+)
+
+func (r *replica) Update(e sm.Entry) (sm.Result, error) {
+	res := r.m.Load().Apply(e.Index, e.Cmd)
+	v := uint64(valueRejected)
+	if res.Accepted {
+		v = valueAccepted
+		if r.feed != nil {
+			r.feed.push(Applied{Shard: r.shardID, Index: e.Index, Command: append([]byte(nil), e.Cmd...), Result: res})
+		}
+	}
+	return sm.Result{Value: v, Data: res.Encode()}, nil
+}
+
+// Queries a replica answers through Lookup (SyncRead / StaleRead).
+type (
+	needQuery  struct{ need string }
+	statsQuery struct{}
+)
+
+// needAnswer is a needQuery's answer.
+type needAnswer struct {
+	Record    shard.Record
+	Found     bool
+	Collected bool
+}
+
+func (r *replica) Lookup(q any) (any, error) {
+	switch q := q.(type) {
+	case needQuery:
+		m := r.m.Load()
+		rec, ok := m.Lookup(q.need)
+		return needAnswer{Record: rec, Found: ok, Collected: !ok && m.Collected(q.need)}, nil
+	case statsQuery:
+		return r.m.Load().Stats(), nil
+	default:
+		return nil, fmt.Errorf("consensus: unknown query %T", q)
+	}
+}
+
+func (r *replica) SaveSnapshot(w io.Writer, _ sm.ISnapshotFileCollection, _ <-chan struct{}) error {
+	if err := r.m.Load().Save(w); err != nil {
+		return fmt.Errorf("consensus: shard %d: saving a snapshot: %w", r.shardID, err)
+	}
+	return nil
+}
+
+func (r *replica) RecoverFromSnapshot(rd io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
+	fresh := shard.New()
+	if err := fresh.Load(rd); err != nil {
+		return fmt.Errorf("consensus: shard %d: restoring a snapshot: %w", r.shardID, err)
+	}
+	r.m.Store(fresh)
+	return nil
+}
+
+func (r *replica) Close() error { return nil }

@@ -1,0 +1,130 @@
+package consensus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/canswarm/swarmhost/consensus/shard"
+	"github.com/lni/dragonboat/v4"
+)
+
+// ShardStatus is what one shard looks like from this host.
+type ShardStatus struct {
+	Shard     uint64            `json:"shard"`
+	Buckets   []int             `json:"buckets"` // the buckets mapped onto it
+	Leader    uint64            `json:"leader"`  // replica id, 0 when none is known
+	Term      uint64            `json:"term"`
+	Members   map[uint64]string `json:"members"` // replica id -> raft address
+	Applied   uint64            `json:"applied"` // last applied log index on this replica
+	Needs     uint64            `json:"needs"`
+	Decided   uint64            `json:"decided"`
+	Finalized uint64            `json:"finalized"`
+	Abandoned uint64            `json:"abandoned"`
+	Collected uint64            `json:"collected"`
+	Error     string            `json:"error,omitempty"` // when the shard could not be read
+}
+
+// Status is the node's view of every shard.
+type Status struct {
+	ReplicaID   uint64        `json:"replica_id"`
+	RaftAddress string        `json:"raft_address"`
+	ShardCount  int           `json:"shards"`
+	Uptime      string        `json:"uptime"`
+	Decided     uint64        `json:"decided"`   // sum over shards
+	Finalized   uint64        `json:"finalized"` // sum over shards
+	Shards      []ShardStatus `json:"shard_status"`
+}
+
+// Status reads every shard: leader and membership as this host knows them,
+// counts and applied index from this host's replica (a local read, so a
+// host cut off from the leader still answers).
+func (n *Node) Status(ctx context.Context) (Status, error) {
+	st := Status{ReplicaID: n.cfg.ReplicaID, RaftAddress: n.cluster.RaftAddress, ShardCount: n.cluster.Shards,
+		Uptime: time.Since(n.started).Round(time.Millisecond).String()}
+	buckets := map[uint64][]int{}
+	for b, s := range n.cluster.Table {
+		buckets[s] = append(buckets[s], b)
+	}
+	for s := uint64(1); s <= uint64(n.cluster.Shards); s++ {
+		ss := ShardStatus{Shard: s, Buckets: buckets[s]}
+		if leader, term, ok, err := n.nh.GetLeaderID(s); err == nil && ok {
+			ss.Leader, ss.Term = leader, term
+		}
+		if v, err := n.nh.StaleRead(s, statsQuery{}); err != nil {
+			ss.Error = err.Error()
+		} else {
+			stats := v.(shard.Stats)
+			ss.Applied, ss.Needs, ss.Decided = stats.LastIndex, stats.Needs, stats.Decided
+			ss.Finalized, ss.Abandoned, ss.Collected = stats.Finalized, stats.Abandoned, stats.Collected
+		}
+		mctx, cancel := context.WithTimeout(ctx, time.Second)
+		if m, err := n.nh.SyncGetShardMembership(mctx, s); err == nil {
+			ss.Members = map[uint64]string{}
+			for id, addr := range m.Nodes {
+				ss.Members[id] = addr
+			}
+		} else if ss.Error == "" {
+			ss.Error = fmt.Sprintf("membership: %v", err)
+		}
+		cancel()
+		st.Decided += ss.Decided
+		st.Finalized += ss.Finalized
+		st.Shards = append(st.Shards, ss)
+	}
+	return st, ctx.Err()
+}
+
+// AddHost adds a host to every shard as a voting member (run on a current
+// member). The new host then starts with Config.Join set.
+func (n *Node) AddHost(ctx context.Context, replicaID uint64, raftAddress string) error {
+	return n.eachShard(ctx, func(ctx context.Context, s uint64) error {
+		m, err := n.nh.SyncGetShardMembership(ctx, s)
+		if err != nil {
+			return err
+		}
+		if addr, ok := m.Nodes[replicaID]; ok && addr == raftAddress {
+			return nil // already a member
+		}
+		return n.nh.SyncRequestAddReplica(ctx, s, replicaID, raftAddress, m.ConfigChangeID)
+	})
+}
+
+// RemoveHost removes a host from every shard. A removed replica id must
+// never be reused.
+func (n *Node) RemoveHost(ctx context.Context, replicaID uint64) error {
+	return n.eachShard(ctx, func(ctx context.Context, s uint64) error {
+		m, err := n.nh.SyncGetShardMembership(ctx, s)
+		if err != nil {
+			return err
+		}
+		if _, ok := m.Nodes[replicaID]; !ok {
+			return nil
+		}
+		return n.nh.SyncRequestDeleteReplica(ctx, s, replicaID, m.ConfigChangeID)
+	})
+}
+
+// eachShard runs a membership step on every shard, retrying temporary
+// failures until ctx ends.
+func (n *Node) eachShard(ctx context.Context, step func(context.Context, uint64) error) error {
+	for s := uint64(1); s <= uint64(n.cluster.Shards); s++ {
+		for attempt := 0; ; attempt++ {
+			actx, cancel := context.WithTimeout(ctx, proposeTimeout)
+			err := step(actx, s)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !(retryable(err) || isConfigChangeRace(err)) || ctx.Err() != nil {
+				return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
+			}
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
+			}
+		}
+	}
+	return nil
+}
+
+func isConfigChangeRace(err error) bool { return err == dragonboat.ErrRejected }
