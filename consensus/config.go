@@ -141,6 +141,9 @@ func loadOrCreateCluster(c *Config) (*clusterFile, error) {
 		return nil, fmt.Errorf("consensus: %w", err)
 	}
 	n := c.Shards
+	if n == 0 && c.Join {
+		return nil, fmt.Errorf("consensus: joining a cluster needs its shard count (Config.Shards, --shards; 'swarmhost consensus status' on a member shows it)")
+	}
 	if n == 0 {
 		n = DefaultShards
 	}

@@ -7,6 +7,11 @@
 // hash-chained trail), bus (NATS with JetStream), wasm (agents and policy
 // modules on wazero, gas-metered by wasm/gas), agents (the plugins folder),
 // policy (capsules: compile/ builds them, the package evaluates them), demo
-// (the demonstration flow). The core (host/protocol) and the Host that wires
-// it to these arrive with issue [5/6]; this package holds no code until then.
+// (the demonstration flow), api (the loopback HTTP API the CLI reaches a
+// running node through).
+//
+// [Host] is a running node. Today it runs the consensus shards
+// (package consensus) and the API; the protocol core (host/protocol) and
+// its wiring to the bus, agents, policy, CAS and audit arrive with issue
+// [5/6].
 package host

@@ -107,6 +107,8 @@ func newRoot(e *env) *cobra.Command {
 		newPluginCmd(e),
 		newPolicyCmd(e),
 		newDemoCmd(e),
+		newRunCmd(e),
+		newConsensusCmd(e),
 		newVersionCmd(e),
 	)
 	return root

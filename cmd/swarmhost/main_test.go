@@ -30,6 +30,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("WASM", mustAbs("../../host/wasm/testdata"))
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitnode": cmdWaitNode,
+			"freeport": cmdFreePort,
+		},
 	})
 }
 

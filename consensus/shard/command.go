@@ -281,3 +281,32 @@ func (g *GC) check() *envelope.RejectError {
 	}
 	return nil
 }
+
+// MarshalJSON writes a command in its wire form (Encode), so that records
+// and answers holding commands print as the commands themselves.
+func (d *Decide) MarshalJSON() ([]byte, error)   { return d.Encode(), nil }
+func (r *Release) MarshalJSON() ([]byte, error)  { return r.Encode(), nil }
+func (f *Finalize) MarshalJSON() ([]byte, error) { return f.Encode(), nil }
+func (g *GC) MarshalJSON() ([]byte, error)       { return g.Encode(), nil }
+
+// UnmarshalJSON reads a command written by MarshalJSON (strictly, as Parse).
+func (d *Decide) UnmarshalJSON(b []byte) error   { return unmarshalInto(b, d) }
+func (r *Release) UnmarshalJSON(b []byte) error  { return unmarshalInto(b, r) }
+func (f *Finalize) UnmarshalJSON(b []byte) error { return unmarshalInto(b, f) }
+func (g *GC) UnmarshalJSON(b []byte) error       { return unmarshalInto(b, g) }
+
+func unmarshalInto[T any, P interface {
+	*T
+	Command
+}](b []byte, dst P) error {
+	c, err := Parse(b)
+	if err != nil {
+		return err
+	}
+	src, ok := c.(P)
+	if !ok {
+		return envelope.Reject(envelope.CodeMalformed, "op", "a %s command where a %s was expected", c.Op(), dst.Op())
+	}
+	*dst = *src
+	return nil
+}

@@ -3,6 +3,7 @@ package shard_test
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -189,5 +190,34 @@ func TestBucketOf(t *testing.T) {
 	}
 	if _, ok := shard.BucketOf("sha256:zz"); ok {
 		t.Fatal("accepted a bad NEED id")
+	}
+}
+
+// A Record prints its commands in their wire form and reads them back.
+func TestRecordJSONRoundTrip(t *testing.T) {
+	r := newReplica()
+	n := needID(3)
+	r.mustAccept(t, decide(n, 1, 1), release(n, 1, shard.ReasonExpired, 0), decide(n, 2, 2), finalize(n, 2, 2))
+	rec, ok := r.m.Lookup(n)
+	if !ok {
+		t.Fatal("record missing")
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"decision":{"bucket":`)) || !bytes.Contains(b, []byte(`"op":"FINALIZE"`)) {
+		t.Fatalf("commands not in wire form: %s", b)
+	}
+	var back shard.Record
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, rec) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", back, rec)
+	}
+	var d shard.Decide
+	if err := json.Unmarshal(finalize(n, 2, 2).Encode(), &d); err == nil {
+		t.Fatal("a FINALIZE read into a Decide")
 	}
 }

@@ -18,24 +18,24 @@ const (
 
 // Record is a copy of what a shard holds about one NEED.
 type Record struct {
-	Need       string
-	Bucket     uint8
-	Epoch      uint64    // the current epoch (the last one, for an abandoned NEED)
-	State      State     //
-	Decision   *Decide   // the standing DECIDE of the current epoch; nil when open or abandoned
-	Fence      uint64    // Decision's fence; 0 when there is none
-	Finalized  bool      //
-	Finalize   *Finalize // the accepted FINALIZE, when final
-	FinishedAt uint64    // log index of the FINALIZE or of the abandoning RELEASE; 0 while live
-	Epochs     []EpochRecord
+	Need       string        `json:"need"`
+	Bucket     uint8         `json:"bucket"`
+	Epoch      uint64        `json:"epoch"`       // the current epoch (the last one, for an abandoned NEED)
+	State      State         `json:"state"`       //
+	Decision   *Decide       `json:"decision"`    // the standing DECIDE of the current epoch; nil when open or abandoned
+	Fence      uint64        `json:"fence"`       // Decision's fence; 0 when there is none
+	Finalized  bool          `json:"finalized"`   //
+	Finalize   *Finalize     `json:"finalize"`    // the accepted FINALIZE, when final
+	FinishedAt uint64        `json:"finished_at"` // log index of the FINALIZE or of the abandoning RELEASE; 0 while live
+	Epochs     []EpochRecord `json:"epochs"`
 }
 
 // EpochRecord is one epoch of a NEED: its accepted DECIDE and RELEASE, if any.
 type EpochRecord struct {
-	Epoch   uint64
-	Decide  *Decide
-	Fence   uint64
-	Release *Release
+	Epoch   uint64   `json:"epoch"`
+	Decide  *Decide  `json:"decide"`
+	Fence   uint64   `json:"fence"`
+	Release *Release `json:"release"`
 }
 
 // Lookup returns a copy of the record of a tracked NEED. It returns false

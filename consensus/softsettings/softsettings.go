@@ -13,9 +13,9 @@
 // dragonboat-soft-settings.json already in the working directory wins: the
 // operator's own tuning is then read and nothing changes directory.
 //
-// It also routes dragonboat's logging to stderr at WARNING and above, so
-// that its INFO lines (one per setting read, one per election) do not flood
-// the CLI. SWARMHOST_RAFT_LOG=info|debug restores them.
+// It also sets dragonboat's logging (to stderr) to ERROR and above: it logs
+// every election and every setting read at WARNING or INFO, which would
+// flood the CLI. SWARMHOST_RAFT_LOG=warning|info|debug restores them.
 package softsettings
 
 import (
@@ -110,14 +110,14 @@ func Restore() {
 // setLogLevels quietens dragonboat's loggers (they are created lazily, so
 // the level set here holds for all of them).
 func setLogLevels() {
-	level := logger.WARNING
+	level := logger.ERROR
 	switch os.Getenv("SWARMHOST_RAFT_LOG") {
+	case "warning":
+		level = logger.WARNING
 	case "debug":
 		level = logger.DEBUG
 	case "info":
 		level = logger.INFO
-	case "error":
-		level = logger.ERROR
 	}
 	for _, name := range []string{"LogDB", "config", "dragonboat", "gossip", "logdb", "pebblekv",
 		"raft", "raft-mt", "raftpb", "registry", "rsm", "server", "settings", "tan", "tools", "transport"} {

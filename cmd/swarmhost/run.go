@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/host"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var (
+		raftAddr, peers, apiAddr string
+		nodeID                   uint64
+		shards                   int
+		join                     bool
+		rtt                      time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
+		Short: "Run a node: the consensus shards and the API the other commands reach through --data; prints 'ready' when it serves",
+		Long: `Run a node in the data folder (--data). Alone it is a single-replica cluster on
+embedded defaults (a free loopback Raft port is chosen once and kept). With
+--raft-addr, --node-id and --peers it is one member of a cluster of three or
+more hosts: every host gets the same --peers list (itself included) the first
+time it starts; later starts read the members from the data. A host added to
+a running cluster (swarmhost consensus add-host on a member) starts with --join.
+
+The line 'ready' is printed once every shard has a leader and the API serves;
+SIGINT or SIGTERM stops the node cleanly. The shard count (--shards, a power
+of two from 1 to 256, default 16) is fixed when the data is created.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			members, err := consensus.ParsePeers(peers)
+			if err != nil {
+				return usageError{fmt.Errorf("--peers: %w", err)}
+			}
+			if len(members) > 0 && raftAddr == "" {
+				return usageError{fmt.Errorf("--peers needs --raft-addr (this host's address in the list)")}
+			}
+			if !consensus.ValidShardCount(shards) && shards != 0 {
+				return usageError{fmt.Errorf("--shards %d: a power of two from 1 to %d", shards, consensus.Buckets)}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, Consensus: consensus.Config{
+				ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
+				ReadyTimeout: 2 * time.Minute,
+			}}
+			if len(members) > 0 || join {
+				// Hosts talk over a network: give elections more room than
+				// the single-host default.
+				if cfg.Consensus.RTT == 0 {
+					cfg.Consensus.RTT = 50 * time.Millisecond
+				}
+			}
+			start := time.Now()
+			h, err := host.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			n := h.Consensus
+			fmt.Fprintf(e.stdout, "node %d: %d shards, raft %s, api %s, data %s (%s)\n", n.ReplicaID(), n.Shards(),
+				n.RaftAddress(), h.API.URL(), e.dataDir, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintln(e.stdout, "ready")
+			<-ctx.Done()
+			fmt.Fprintln(e.stdout, "stopping")
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&raftAddr, "raft-addr", "", "this host's Raft address HOST:PORT (default: a free loopback port, chosen once)")
+	f.Uint64Var(&nodeID, "node-id", 1, "this host's replica id in every shard")
+	f.StringVar(&peers, "peers", "", "the cluster's initial members: 1=HOST:PORT,2=HOST:PORT,... (this host included)")
+	f.BoolVar(&join, "join", false, "join a running cluster that already added this host (consensus add-host)")
+	f.IntVar(&shards, "shards", 0, "Raft shards the 256 buckets map onto, fixed at creation (default 16)")
+	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback)")
+	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
+	return c
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/consensus/shard"
+)
+
+// Client calls a node's API.
+type Client struct {
+	Base string // "http://127.0.0.1:port"
+	HTTP *http.Client
+}
+
+// Dial returns a client for the node serving from dataDir.
+func Dial(dataDir string) (*Client, error) {
+	rf, err := ReadRunFile(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{Base: rf.API, HTTP: &http.Client{Timeout: 60 * time.Second}}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w at %s (the run file is stale: the node stopped or crashed)", ErrNoNode, c.Base)
+		}
+		return fmt.Errorf("api: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("api: %s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("node: %w", errorOf(resp.StatusCode, b))
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("api: %s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Status returns the node's consensus status.
+func (c *Client) Status(ctx context.Context) (consensus.Status, error) {
+	var st consensus.Status
+	err := c.do(ctx, http.MethodGet, "/v1/consensus/status", nil, &st)
+	return st, err
+}
+
+// Need returns the shard's record of a NEED.
+func (c *Client) Need(ctx context.Context, need string) (NeedAnswer, error) {
+	var a NeedAnswer
+	err := c.do(ctx, http.MethodGet, "/v1/consensus/needs/"+need, nil, &a)
+	return a, err
+}
+
+// Propose sends a shard command and returns the shard's answer.
+func (c *Client) Propose(ctx context.Context, cmd shard.Command) (shard.Result, error) {
+	var r shard.Result
+	err := c.do(ctx, http.MethodPost, "/v1/consensus/propose", cmd.Encode(), &r)
+	return r, err
+}
+
+// AddHost adds a host to every shard.
+func (c *Client) AddHost(ctx context.Context, replicaID uint64, raftAddress string) error {
+	b, _ := json.Marshal(Member{ReplicaID: replicaID, RaftAddress: raftAddress})
+	var m Member
+	return c.do(ctx, http.MethodPost, "/v1/consensus/members", b, &m)
+}
+
+// RemoveHost removes a host from every shard.
+func (c *Client) RemoveHost(ctx context.Context, replicaID uint64) error {
+	var m Member
+	return c.do(ctx, http.MethodDelete, "/v1/consensus/members/"+strconv.FormatUint(replicaID, 10), nil, &m)
+}

@@ -1,0 +1,21 @@
+// Package api is a running node's HTTP interface on loopback, and the client
+// the CLI uses to reach it.
+//
+// A node started by `swarmhost run` serves it on --api-addr (default a free
+// loopback port) and writes the address in its data folder ([RunFile],
+// data/node.json) once it serves, so that every other command given the same
+// --data finds it. The file is removed on a clean stop; after a crash it
+// stays, and a client finds nothing listening there and says so.
+//
+// Routes (JSON in, JSON out; errors are {"error": "..."} with a 4xx/5xx
+// status):
+//
+//	GET    /v1/consensus/status          consensus.Status
+//	GET    /v1/consensus/needs/{need}    {"found","collected","record"}
+//	POST   /v1/consensus/propose         a shard command -> shard.Result (200 whether accepted or rejected)
+//	POST   /v1/consensus/members         {"replica_id","raft_address"}: add a host to every shard
+//	DELETE /v1/consensus/members/{id}    remove a host from every shard
+//
+// The API has no authentication: it listens on loopback only, and it is the
+// operator's tool (like etcdctl against a local member).
+package api

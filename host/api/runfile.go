@@ -1,0 +1,64 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/canswarm/swarmhost/internal/atomicfile"
+)
+
+// RunFileName is the file in a data folder that says where its running
+// node serves.
+const RunFileName = "node.json"
+
+// RunFile is the content of data/node.json.
+type RunFile struct {
+	PID         int    `json:"pid"`
+	API         string `json:"api"`                    // base URL, "http://127.0.0.1:port"
+	RaftAddress string `json:"raft_address,omitempty"` //
+	ReplicaID   uint64 `json:"replica_id,omitempty"`   //
+	NATSURL     string `json:"nats_url,omitempty"`     //
+}
+
+// WriteRunFile writes data/node.json atomically.
+func WriteRunFile(dataDir string, rf RunFile) error {
+	b, err := json.MarshalIndent(rf, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dataDir, RunFileName), append(b, '\n'), atomicfile.Options{}); err != nil {
+		return fmt.Errorf("api: writing the run file: %w", err)
+	}
+	return nil
+}
+
+// RemoveRunFile removes data/node.json if it names this process.
+func RemoveRunFile(dataDir string) {
+	path := filepath.Join(dataDir, RunFileName)
+	if rf, err := ReadRunFile(dataDir); err == nil && rf.PID == os.Getpid() {
+		os.Remove(path)
+	}
+}
+
+// ErrNoNode says no node has served from a data folder.
+var ErrNoNode = errors.New("no running node")
+
+// ReadRunFile reads data/node.json.
+func ReadRunFile(dataDir string) (RunFile, error) {
+	path := filepath.Join(dataDir, RunFileName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return RunFile{}, fmt.Errorf("%w for data folder %s (no %s: start one with 'swarmhost run --data %s')", ErrNoNode, dataDir, RunFileName, dataDir)
+	}
+	if err != nil {
+		return RunFile{}, fmt.Errorf("api: %w", err)
+	}
+	var rf RunFile
+	if err := json.Unmarshal(b, &rf); err != nil || rf.API == "" {
+		return RunFile{}, fmt.Errorf("api: %s is not a run file (%v)", path, err)
+	}
+	return rf, nil
+}

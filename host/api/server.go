@@ -1,0 +1,193 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/consensus/shard"
+)
+
+// Consensus is what the API needs of the consensus node (*consensus.Node).
+type Consensus interface {
+	Status(ctx context.Context) (consensus.Status, error)
+	Get(ctx context.Context, need string) (rec shard.Record, found, collected bool, err error)
+	ProposeBytes(ctx context.Context, cmd []byte) (shard.Result, error)
+	AddHost(ctx context.Context, replicaID uint64, raftAddress string) error
+	RemoveHost(ctx context.Context, replicaID uint64) error
+}
+
+var _ Consensus = (*consensus.Node)(nil)
+
+// NeedAnswer is the answer of GET /v1/consensus/needs/{need}.
+type NeedAnswer struct {
+	Found     bool          `json:"found"`
+	Collected bool          `json:"collected"`
+	Record    *shard.Record `json:"record"`
+}
+
+// Member names a host for POST /v1/consensus/members.
+type Member struct {
+	ReplicaID   uint64 `json:"replica_id"`
+	RaftAddress string `json:"raft_address"`
+}
+
+// Server serves the API.
+type Server struct {
+	Consensus Consensus
+	// RequestTimeout bounds one request's work (default 30 s).
+	RequestTimeout time.Duration
+
+	http *http.Server
+	ln   net.Listener
+}
+
+// Listen binds addr ("127.0.0.1:0" picks a free port) and starts serving.
+func (s *Server) Listen(addr string) error {
+	if s.RequestTimeout == 0 {
+		s.RequestTimeout = 30 * time.Second
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: listening on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/consensus/status", s.status)
+	mux.HandleFunc("GET /v1/consensus/needs/{need}", s.need)
+	mux.HandleFunc("POST /v1/consensus/propose", s.propose)
+	mux.HandleFunc("POST /v1/consensus/members", s.addMember)
+	mux.HandleFunc("DELETE /v1/consensus/members/{id}", s.removeMember)
+	s.ln = ln
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go s.http.Serve(ln)
+	return nil
+}
+
+// URL is the base URL the server answers on.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops serving.
+func (s *Server) Close() error {
+	if s.http == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.http.Shutdown(ctx)
+}
+
+func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.RequestTimeout)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	st, err := s.Consensus.Status(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) need(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	need := r.PathValue("need")
+	if !envelope.IsRef(need) {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("need %q: not a NEED id (sha256:<64 hex>)", need))
+		return
+	}
+	rec, found, collected, err := s.Consensus.Get(ctx, need)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	a := NeedAnswer{Found: found, Collected: collected}
+	if found {
+		a.Record = &rec
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) propose(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	body, err := io.ReadAll(io.LimitReader(r.Body, shard.MaxCommandBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := s.Consensus.ProposeBytes(ctx, body)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var m Member
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&m); err != nil || m.ReplicaID == 0 || m.RaftAddress == "" {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("want {\"replica_id\": N, \"raft_address\": \"host:port\"} (%v)", err))
+		return
+	}
+	if err := s.Consensus.AddHost(ctx, m.ReplicaID, m.RaftAddress); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("member id %q: not a positive integer", r.PathValue("id")))
+		return
+	}
+	if err := s.Consensus.RemoveHost(ctx, id); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Member{ReplicaID: id})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, errorBody{Error: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"encoding the answer failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// errorOf reads an error body.
+func errorOf(status int, body []byte) error {
+	var eb errorBody
+	if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
+		return errors.New(eb.Error)
+	}
+	return fmt.Errorf("HTTP %d: %s", status, body)
+}
