@@ -35,16 +35,31 @@ func Sign(d Draft, key ed25519.PrivateKey) (*Envelope, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("sign envelope: private key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
 	}
+	e, err := Prepare(d, hex.EncodeToString(key.Public().(ed25519.PublicKey)))
+	if err != nil {
+		return nil, err
+	}
+	return e, SignPrepared(e, key)
+}
+
+// Prepare stamps the draft with its sender, payload_hash and id, without a
+// signature: the id does not depend on the signature, so a pure core can
+// know the id of an envelope it asks its shell to sign ([SignPrepared]).
+// It refuses what Sign refuses.
+func Prepare(d Draft, senderPK string) (*Envelope, error) {
 	payload, err := CanonicalPayload(d.Payload)
 	if err != nil {
 		return nil, err
+	}
+	if !IsPublicKey(senderPK) {
+		return nil, Reject(CodeMalformed, "sender_pk", "must be 64 lowercase hex digits, got %s", quoteShort(senderPK))
 	}
 	e := &Envelope{
 		V:                 Version,
 		ThreadID:          d.ThreadID,
 		Verb:              d.Verb,
 		Lamport:           d.Lamport,
-		SenderPK:          hex.EncodeToString(key.Public().(ed25519.PublicKey)),
+		SenderPK:          senderPK,
 		Capability:        d.Capability,
 		ContentRefs:       d.ContentRefs,
 		Payload:           payload,
@@ -59,11 +74,24 @@ func Sign(d Draft, key ed25519.PrivateKey) (*Envelope, error) {
 	}
 	e.PayloadHash = e.ComputePayloadHash()
 	e.ID = e.ComputeID()
-	e.Sig = hex.EncodeToString(ed25519.Sign(key, SignedMessage(e.ID)))
 	if err := e.checkSizes(); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// SignPrepared signs an envelope from Prepare with the sender's key, which
+// must match its sender_pk.
+func SignPrepared(e *Envelope, key ed25519.PrivateKey) error {
+	if len(key) != ed25519.PrivateKeySize {
+		return fmt.Errorf("sign envelope: private key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+	}
+	if pk := hex.EncodeToString(key.Public().(ed25519.PublicKey)); pk != e.SenderPK {
+		return fmt.Errorf("sign envelope: the key is %s's, the envelope's sender is %s", pk, e.SenderPK)
+	}
+	e.Sig = hex.EncodeToString(ed25519.Sign(key, SignedMessage(e.ID)))
+	e.wire = nil
+	return e.checkSizes()
 }
 
 func (e *Envelope) checkDraft() error {

@@ -1,0 +1,195 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/canswarm/swarmhost/abi"
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol/plan"
+)
+
+// deliver runs every local agent that wants e's verb on it (not the agent
+// that sent it). A NEED is delivered only once admitted (and again when a
+// new epoch opens).
+func (c *Core) deliver(t *thread, e *envelope.Envelope) {
+	if e.Verb == envelope.VerbNeed && t.phase != PhaseOpen {
+		return
+	}
+	if t.final() && e.Verb != envelope.VerbFinalize {
+		return
+	}
+	for i := range c.cfg.Agents {
+		a := &c.cfg.Agents[i]
+		if !a.wants(e.Verb) || a.PK == e.SenderPK {
+			continue
+		}
+		if t.np.Capability != "" && !a.can(t.np.Capability) {
+			continue
+		}
+		in, err := json.Marshal(abi.AgentInput{Envelope: e.Wire(), SelfPK: a.PK, Thread: t.view()})
+		if err != nil {
+			continue
+		}
+		id := c.nextReq("agent")
+		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK}
+		gas := c.cfg.AgentGas
+		if t.np.GasBudget > 0 {
+			gas = t.np.GasBudget
+		}
+		c.emit(&RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas})
+	}
+}
+
+// PolicyRequestFor returns the standard evaluation an agent's policy_eval
+// of entrypoint gets while it handles envelope e on thread: the same input
+// the host evaluates itself (PROTOCOL.md section 7), so that an honest
+// verifier's digest equals the host's.
+func (c *Core) PolicyRequestFor(thread string, e *envelope.Envelope, entrypoint string) (*EvalPolicy, bool) {
+	t := c.threads[thread]
+	if t == nil {
+		return nil, false
+	}
+	ctx, resolve := c.policyContext(t, e)
+	return &EvalPolicy{Thread: thread, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e, Context: ctx, Resolve: resolve}, true
+}
+
+func (c *Core) agentDone(in *AgentDone) string {
+	r := c.findReq(in.ReqID)
+	if r == nil {
+		return ""
+	}
+	delete(c.reqMap, in.ReqID)
+	t := c.threads[r.thread]
+	a := c.agents[r.agent]
+	if t == nil || a == nil {
+		return r.thread
+	}
+	refuse := func(what string, args ...any) {
+		c.record(t.id, "outcome", map[string]any{"event": "agent_output_refused", "agent": a.Name,
+			"agent_pk": a.PK, "request": in.ReqID, "reason": fmt.Sprintf(what, args...)})
+	}
+	if in.Fault != "" {
+		refuse("the call failed: %s", in.Fault)
+		return t.id
+	}
+	if len(in.Output) == 0 || string(in.Output) == "null" {
+		return t.id
+	}
+	var out abi.AgentOutput
+	if err := json.Unmarshal(in.Output, &out); err != nil {
+		refuse("its output is not an AgentOutput: %v", err)
+		return t.id
+	}
+	if out.Error != "" {
+		refuse("the agent reported: %s", out.Error)
+		return t.id
+	}
+	for i, act := range out.Actions {
+		verb := envelope.Verb(act.Verb)
+		if !mayAgentSend(a, verb) {
+			refuse("actions[%d]: roles %v may not send %s", i, a.Roles, act.Verb)
+			continue
+		}
+		if err := c.publishAs(t, a.PK, a.Capability, verb, act.Payload, act.ContentRefs, act.PolicyEvalDigest); err != nil {
+			refuse("actions[%d] (%s): %v", i, act.Verb, err)
+		}
+	}
+	if len(out.PlanOps) > 0 {
+		if !mayAgentSend(a, envelope.VerbUpdatePlan) {
+			refuse("plan_ops: roles %v may not send UPDATE_PLAN", a.Roles)
+		} else {
+			raw, _ := json.Marshal(out.PlanOps)
+			ops, err := plan.ParseOps(raw)
+			if err != nil {
+				refuse("plan_ops: %v", err)
+			} else if payload, err := plan.EncodeUpdatePlan(ops); err != nil {
+				refuse("plan_ops: %v", err)
+			} else if err := c.publishAs(t, a.PK, a.Capability, envelope.VerbUpdatePlan, payload, nil, ""); err != nil {
+				refuse("plan_ops: %v", err)
+			}
+		}
+	}
+	return t.id
+}
+
+func mayAgentSend(a *AgentInfo, v envelope.Verb) bool {
+	for _, r := range a.Roles {
+		if r.MaySend(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// publishAs prepares an envelope from a local principal on the thread, at
+// the thread's next Lamport time, and asks the shell to sign and send it.
+func (c *Core) publishAs(t *thread, sender, capability string, verb envelope.Verb, payload any, refs []string, digest string) error {
+	threadID := t.id
+	if verb == envelope.VerbNeed {
+		threadID = ""
+	}
+	t.clock++
+	e, err := envelope.Prepare(envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
+		ContentRefs: refs, PolicyCapsuleHash: t.capsule, PolicyEvalDigest: digest, Payload: payload}, sender)
+	if err != nil {
+		return err
+	}
+	c.emit(&Publish{Env: e})
+	return nil
+}
+
+// publishHost publishes an envelope from the host itself.
+func (c *Core) publishHost(t *thread, verb envelope.Verb, payload map[string]any, refs []string) {
+	if verb == envelope.VerbFinalize {
+		if r, ok := payload["result"].(string); ok && envelope.IsRef(r) {
+			refs = append(refs, r)
+		}
+	}
+	if err := c.publishAs(t, c.cfg.HostPK, c.cfg.HostCapability, verb, payload, refs, ""); err != nil {
+		c.record(t.id, "outcome", map[string]any{"event": "host_envelope_failed", "verb": verb, "error": err.Error()})
+	}
+}
+
+// maxReconcileBytes bounds the entries of one RECONCILE (payloads are at
+// most 32 KiB).
+const maxReconcileBytes = 24 << 10
+
+// sendMissing answers a RECONCILE with the ops the other side lacks, in as
+// many RECONCILEs as their size needs.
+func (c *Core) sendMissing(t *thread, entries []plan.Entry) {
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) {
+			b, _ := entries[n].MarshalJSON()
+			if n > 0 && size+len(b) > maxReconcileBytes {
+				break
+			}
+			size += len(b) + 1
+			n++
+		}
+		raw, err := plan.EncodeEntries(entries[:n])
+		if err == nil {
+			c.publishHost(t, envelope.VerbReconcile, map[string]any{"plan_digest": c.plan.Digest(), "ops": json.RawMessage(raw)}, nil)
+		}
+		entries = entries[n:]
+	}
+}
+
+// Reconcile asks the core to publish a RECONCILE offer: the plan digest and
+// the envelope ids whose ops this host holds (at most maxHave of them, the
+// latest), so that hosts that lack ops answer with them... and hosts that
+// hold more send them. Called by the shell on its anti-entropy timer.
+func (c *Core) Reconcile(at int64) {
+	if at > c.now {
+		c.now = at
+	}
+	t := c.thread(SwarmThread)
+	have := c.plan.Have()
+	if len(have) > maxHave {
+		have = have[len(have)-maxHave:]
+	}
+	c.publishHost(t, envelope.VerbReconcile, map[string]any{"plan_digest": c.plan.Digest(), "have": have}, nil)
+}
+
+const maxHave = 300

@@ -1,0 +1,199 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol/plan"
+)
+
+// AgentInfo describes a local agent: a plugin the host runs, with its own
+// key and capability token (issued by the host's root key at load).
+type AgentInfo struct {
+	Name         string
+	PK           string          // its public key
+	Capability   string          // the ref of its token
+	Roles        []envelope.Role // as its token grants
+	Capabilities []string        // task kinds, as its token grants
+	Verbs        []envelope.Verb // the verbs it wants delivered
+}
+
+func (a *AgentInfo) has(r envelope.Role) bool {
+	for _, x := range a.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *AgentInfo) wants(v envelope.Verb) bool {
+	for _, x := range a.Verbs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *AgentInfo) can(kind string) bool {
+	for _, x := range a.Capabilities {
+		if x == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is what a core is told at creation. Everything in it must be the
+// same on replay.
+type Config struct {
+	HostPK         string         // the host's key: signs DECIDE, RELEASE, FINALIZE, INVALIDATE, CHECKPOINT, RECONCILE
+	HostCapability string         // the ref of the host's token (role host)
+	Roots          envelope.Roots // trusted token issuers
+	Agents         []AgentInfo    // local agents, in a fixed order
+	// Verifiers are remote verifiers' keys added to the local verifier
+	// agents to form the pool DECIDE chooses from.
+	Verifiers []string
+	// Shortlist is routing's m (default route.DefaultShortlist).
+	Shortlist int
+	// AgentGas is the gas budget of an agent call when the NEED names none.
+	AgentGas uint64
+}
+
+// Verdict is the core's answer to a Received input, for the audit trail:
+// accepted, a duplicate (acknowledged, no effect), or rejected with a code.
+type Verdict struct {
+	Thread    string
+	Accepted  bool
+	Duplicate bool
+	Code      envelope.Code
+	Detail    string
+	// Retry: the envelope rests on a consensus outcome this host has not
+	// applied yet. The shell does not record or acknowledge it, so the bus
+	// delivers it again; once it gives up, it records Code.
+	Retry bool
+}
+
+// Core is the protocol state machine of one host. It is not safe for
+// concurrent use: the shell steps it from one goroutine.
+type Core struct {
+	cfg     Config
+	agents  map[string]*AgentInfo
+	threads map[string]*thread
+	tokens  map[string]*envelope.Token // verified tokens by ref
+	plan    *plan.Plan
+	ready   []Action
+	now     int64
+	reqs    uint64 // request counter (ids are per core, deterministic)
+	reqMap  map[string]*request
+}
+
+// New returns a core with no threads.
+func New(cfg Config) (*Core, error) {
+	if !envelope.IsPublicKey(cfg.HostPK) {
+		return nil, fmt.Errorf("protocol: Config.HostPK %q is not a public key", cfg.HostPK)
+	}
+	if cfg.AgentGas == 0 {
+		cfg.AgentGas = 50_000_000
+	}
+	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{},
+		tokens: map[string]*envelope.Token{}, plan: plan.New()}
+	for i := range cfg.Agents {
+		a := &c.cfg.Agents[i]
+		if !envelope.IsPublicKey(a.PK) {
+			return nil, fmt.Errorf("protocol: agent %q: %q is not a public key", a.Name, a.PK)
+		}
+		c.agents[a.PK] = a
+	}
+	return c, nil
+}
+
+// Ready returns the actions the core asks for since the last Advance, in
+// the order it asked.
+func (c *Core) Ready() []Action { return c.ready }
+
+// Advance tells the core that the actions of the last Ready were taken on.
+func (c *Core) Advance() { c.ready = nil }
+
+// HasReady reports whether actions wait.
+func (c *Core) HasReady() bool { return len(c.ready) > 0 }
+
+func (c *Core) emit(a Action) { c.ready = append(c.ready, a) }
+
+// Plan is the shared plan this core holds.
+func (c *Core) Plan() *plan.Plan { return c.plan }
+
+// Step takes one input. For a Received it returns the verdict the audit
+// trail records; for the others, the thread the input belongs to.
+func (c *Core) Step(in Input) Verdict {
+	if t := in.at(); t > c.now {
+		c.now = t
+	}
+	switch in := in.(type) {
+	case *Received:
+		return c.receive(in)
+	case *Applied:
+		c.applied(in)
+		return Verdict{Thread: in.Cmd.Need, Accepted: true}
+	case *AgentDone:
+		return Verdict{Thread: c.agentDone(in), Accepted: true}
+	case *PolicyDone:
+		return Verdict{Thread: c.policyDone(in), Accepted: true}
+	case *TimerFired:
+		c.timer(in)
+		return Verdict{Thread: in.Thread, Accepted: true}
+	}
+	return Verdict{Code: envelope.CodeMalformed, Detail: fmt.Sprintf("unknown input %T", in)}
+}
+
+// ThreadOf returns the thread an input belongs to (for the trail), without
+// stepping it: "" when none is known yet.
+func (c *Core) ThreadOf(in Input) string {
+	switch in := in.(type) {
+	case *Received:
+		if in.Env != nil {
+			return in.Env.Thread()
+		}
+	case *Applied:
+		return in.Cmd.Need
+	case *AgentDone:
+		if r := c.findReq(in.ReqID); r != nil {
+			return r.thread
+		}
+	case *PolicyDone:
+		if r := c.findReq(in.ReqID); r != nil {
+			return r.thread
+		}
+	case *TimerFired:
+		return in.Thread
+	}
+	return ""
+}
+
+// nextReq returns a fresh request id.
+func (c *Core) nextReq(kind string) string {
+	c.reqs++
+	return fmt.Sprintf("%s-%d", kind, c.reqs)
+}
+
+// Threads lists the threads the core knows, sorted.
+func (c *Core) Threads() []string {
+	ids := make([]string, 0, len(c.threads))
+	for id := range c.threads {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// record emits a Record action of kind with body marshalled.
+func (c *Core) record(thread, kind string, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		b = []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))
+	}
+	c.emit(&Record{Thread: thread, Kind: kind, Body: b})
+}

@@ -1,0 +1,223 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol/quorum"
+	"github.com/canswarm/swarmhost/host/protocol/route"
+)
+
+// open starts epoch t.epoch's bid window at time at.
+func (c *Core) open(t *thread, at int64) {
+	t.phase = PhaseOpen
+	t.resetEpoch()
+	t.windowEnd = at + int64(t.np.BidWindowMS)
+	c.arm(t, t.windowEnd)
+	if t.deadline > 0 {
+		c.arm(t, t.deadline)
+	}
+}
+
+// closeWindow chooses among the bids once the window has closed and every
+// bid's evaluations are in: a DECIDE is proposed, or a RELEASE(no_bids).
+func (c *Core) closeWindow(t *thread) {
+	if t.phase != PhaseOpen || t.closing || c.now < t.windowEnd {
+		return
+	}
+	var bids []route.Bid
+	for _, b := range t.bids {
+		if b.allowed == nil || !b.scoreDone {
+			return // an evaluation is still out
+		}
+		bids = append(bids, route.Bid{ProposalID: b.env.ID, SenderPK: b.env.SenderPK, Price: b.price, EtaMs: b.eta,
+			Allowed: *b.allowed && !t.excluded[b.env.SenderPK], HasCapability: b.hasCap, Score: b.score})
+	}
+	t.closing = true
+	dec, err := route.Select(t.id, bids, c.cfg.Shortlist)
+	if err != nil {
+		if !errors.Is(err, route.ErrNoEligibleBid) {
+			c.record(t.id, "outcome", map[string]any{"event": "routing_failed", "epoch": t.epoch, "error": err.Error()})
+		}
+		c.proposeRelease(t, "no_bids")
+		return
+	}
+	verifiers, err := quorum.Choose(t.id, c.verifierPool(t.np.Capability), dec.WorkerPK, int(t.np.N))
+	if err != nil {
+		c.record(t.id, "outcome", map[string]any{"event": "no_verifiers", "epoch": t.epoch, "error": err.Error()})
+		c.proposeRelease(t, "no_bids")
+		return
+	}
+	payload := map[string]any{"epoch": t.epoch, "proposal": dec.ProposalID, "worker_pk": dec.WorkerPK,
+		"verifiers": verifiers, "considered": dec.Considered}
+	key := decisionKey(c.cfg.HostPK, payload)
+	b, _ := json.Marshal(payload)
+	t.myDecide[t.epoch] = &pending{key: key, payload: b}
+	c.emit(&Propose{Cmd: Command{Op: "DECIDE", Need: t.id, Epoch: t.epoch, Proposal: dec.ProposalID,
+		WorkerPK: dec.WorkerPK, Verifiers: verifiers, DecideID: key}})
+}
+
+// decisionKey names a decision this host proposes, before its fence (and
+// so its envelope id) exists: the hash of the payload and the proposer.
+func decisionKey(host string, payload map[string]any) string {
+	b, err := envelope.CanonicalPayload(map[string]any{"host": host, "payload": payload})
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	return envelope.HashRef(b)
+}
+
+// verifierPool is the local verifier agents able to do the task kind, and
+// the configured remote verifiers, sorted.
+func (c *Core) verifierPool(kind string) []string {
+	seen := map[string]bool{}
+	var pool []string
+	for _, a := range c.cfg.Agents {
+		if a.has(envelope.RoleVerifier) && a.can(kind) && !seen[a.PK] {
+			seen[a.PK] = true
+			pool = append(pool, a.PK)
+		}
+	}
+	for _, v := range c.cfg.Verifiers {
+		if !seen[v] {
+			seen[v] = true
+			pool = append(pool, v)
+		}
+	}
+	sort.Strings(pool)
+	return pool
+}
+
+// proposeRelease proposes a RELEASE of the current epoch, once.
+func (c *Core) proposeRelease(t *thread, reason string) {
+	if t.myRelease[t.epoch] || t.final() {
+		return
+	}
+	t.myRelease[t.epoch] = true
+	c.emit(&Propose{Cmd: Command{Op: "RELEASE", Need: t.id, Epoch: t.epoch, Reason: reason, MaxEpochs: t.np.MaxEpochs}})
+}
+
+// startTally counts the attestations once the host's own digest is known.
+func (c *Core) startTally(t *thread) {
+	d := t.decisions[t.epoch]
+	if d == nil || t.commit == nil || t.hostVerify == nil || t.tally != nil {
+		return
+	}
+	tally, err := quorum.NewTally(d.Verifiers, int(t.np.K), t.commit.ID, t.hostVerify.Digest)
+	if err != nil {
+		c.record(t.id, "outcome", map[string]any{"event": "tally_failed", "error": err.Error()})
+		return
+	}
+	t.tally = tally
+	for _, a := range t.attests {
+		c.tallyAdd(t, a)
+	}
+}
+
+func (c *Core) tallyAdd(t *thread, a *envelope.Envelope) {
+	var ap attestPayload
+	json.Unmarshal(a.Payload, &ap)
+	if _, err := t.tally.Add(quorum.Attestation{ID: a.ID, VerifierPK: a.SenderPK, Commit: ap.Commit,
+		Verdict: ap.Verdict, Digest: a.PolicyEvalDigest}); err != nil {
+		c.record(t.id, "outcome", map[string]any{"event": "attestation_not_counted", "attestation": a.ID, "error": err.Error()})
+	}
+	if t.invalidated[a.ID] {
+		_ = t.tally.Invalidate(a.ID)
+	}
+}
+
+// tryFinalize proposes the FINALIZE once k verifiers attested pass with the
+// host's digest, or a RELEASE(invalidated) once k can no longer be reached.
+func (c *Core) tryFinalize(t *thread) {
+	if t.tally == nil || t.phase != PhaseCommitted || t.finalizing || !t.hostResult {
+		return
+	}
+	if t.tally.Failed() {
+		c.proposeRelease(t, "invalidated")
+		return
+	}
+	if !t.tally.Reached() {
+		return
+	}
+	t.finalizing = true
+	payload := map[string]any{"epoch": t.epoch, "commit": t.commit.ID, "result": t.commitResult,
+		"attestations": t.tally.Attestations()}
+	key := decisionKey(c.cfg.HostPK, payload)
+	b, _ := json.Marshal(payload)
+	t.myFinalize = &pending{key: key, payload: b}
+	c.emit(&Propose{Cmd: Command{Op: "FINALIZE", Need: t.id, Epoch: t.epoch, Commit: t.commit.ID, FinalizeID: key}})
+}
+
+// applied takes a command a shard accepted.
+func (c *Core) applied(a *Applied) {
+	cmd := a.Cmd
+	if !envelope.IsRef(cmd.Need) {
+		return
+	}
+	t := c.thread(cmd.Need)
+	switch cmd.Op {
+	case "DECIDE":
+		if t.decisions[cmd.Epoch] != nil || cmd.Epoch < t.epoch {
+			return
+		}
+		d := &decision{Epoch: cmd.Epoch, Proposal: cmd.Proposal, WorkerPK: cmd.WorkerPK, Verifiers: cmd.Verifiers,
+			Fence: a.Fence, DecideID: cmd.DecideID}
+		t.decisions[cmd.Epoch] = d
+		if cmd.Epoch > t.epoch { // epochs this host missed
+			t.epoch = cmd.Epoch
+			t.resetEpoch()
+		}
+		if t.phase == PhaseOpen || t.phase == PhaseUnknown || t.phase == PhaseAdmitting {
+			t.phase = PhaseDecided
+			t.closing = true
+			t.leaseUntil = a.At + int64(t.np.LeaseMS)
+			if t.np.LeaseMS == 0 {
+				t.leaseUntil = a.At + DefaultLeaseMS
+			}
+			c.arm(t, t.leaseUntil)
+		}
+		if p := t.myDecide[cmd.Epoch]; p != nil && p.key == cmd.DecideID {
+			var payload map[string]any
+			json.Unmarshal(p.payload, &payload)
+			payload["fence"] = a.Fence
+			c.publishHost(t, envelope.VerbDecide, payload, nil)
+		}
+	case "RELEASE":
+		if _, done := t.released[cmd.Epoch]; done || cmd.Epoch < t.epoch {
+			return
+		}
+		t.released[cmd.Epoch] = cmd.Reason
+		if d := t.decisions[cmd.Epoch]; d != nil && cmd.Reason != "no_bids" {
+			t.excluded[d.WorkerPK] = true
+		}
+		mine := t.myRelease[cmd.Epoch]
+		if a.Abandoned {
+			t.phase = PhaseAbandoned
+			t.abandonedWhy = "released (" + cmd.Reason + ") with max_epochs used up"
+			t.resetEpoch()
+		} else {
+			t.epoch = a.NextEpoch
+			if t.need != nil && t.phase != PhaseRefused {
+				c.open(t, a.At)
+				c.deliver(t, t.need) // offer the NEED again for the new epoch
+			} else {
+				t.resetEpoch()
+			}
+		}
+		if mine {
+			c.publishHost(t, envelope.VerbRelease, map[string]any{"epoch": cmd.Epoch, "reason": cmd.Reason}, nil)
+		}
+	case "FINALIZE":
+		if t.phase == PhaseFinal {
+			return
+		}
+		t.phase, t.finalCommit, t.epoch = PhaseFinal, cmd.Commit, cmd.Epoch
+		if p := t.myFinalize; p != nil && p.key == cmd.FinalizeID {
+			var payload map[string]any
+			json.Unmarshal(p.payload, &payload)
+			c.publishHost(t, envelope.VerbFinalize, payload, nil)
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
+// Input is one thing the shell steps into the core. Every input carries At,
+// the wall-clock time (Unix milliseconds) the shell recorded when it took
+// the input: the core reads no clock, and replay steps the same times.
+type Input interface {
+	at() int64
+}
+
+// Received is an envelope the host received (from the bus, a client, or
+// one it published itself and now steps like any other). The shell has
+// already run the stateless checks (envelope.Verify): Env is nil and Err
+// says why when they failed. Token holds the bytes found in the CAS at
+// Env.Capability, nil when there are none.
+type Received struct {
+	At    int64
+	Raw   []byte
+	Env   *envelope.Envelope
+	Err   error
+	Token []byte
+}
+
+// Command is a DECIDE shard command as the core sees it (the shell maps it
+// to and from consensus/shard, which the core may not import).
+type Command struct {
+	Op         string   `json:"op"` // DECIDE, RELEASE, FINALIZE
+	Need       string   `json:"need"`
+	Epoch      uint64   `json:"epoch"`
+	Proposal   string   `json:"proposal,omitempty"`
+	WorkerPK   string   `json:"worker_pk,omitempty"`
+	Verifiers  []string `json:"verifiers,omitempty"`
+	DecideID   string   `json:"decide_id,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	MaxEpochs  uint64   `json:"max_epochs,omitempty"`
+	Commit     string   `json:"commit,omitempty"`
+	FinalizeID string   `json:"finalize_id,omitempty"`
+}
+
+// Applied is a command a shard replica on this host accepted: the
+// consensus outcome every host agrees on. Fence is the DECIDE's fence (its
+// log index) for a DECIDE and a FINALIZE; NextEpoch and Abandoned say what
+// a RELEASE did. A replica restarted from disk may apply a command again:
+// the core ignores what it already knows.
+type Applied struct {
+	At        int64   `json:"at"`
+	Index     uint64  `json:"index"`
+	Cmd       Command `json:"command"`
+	Fence     uint64  `json:"fence"`
+	NextEpoch uint64  `json:"next_epoch"`
+	Abandoned bool    `json:"abandoned"`
+}
+
+// AgentDone is the outcome of a RunAgent action: the agent's AgentOutput
+// JSON (nil for no output) or the fault that ended the call.
+type AgentDone struct {
+	At      int64           `json:"at"`
+	ReqID   string          `json:"req"`
+	Output  json.RawMessage `json:"output"`
+	Fault   string          `json:"fault"`
+	GasUsed uint64          `json:"gas_used"`
+}
+
+// PolicyDone is the outcome of an EvalPolicy action (PROTOCOL.md section 7):
+// the rule's value (null when undefined), gas and digest; Err when the
+// evaluation failed (out of gas, no such capsule...).
+type PolicyDone struct {
+	At      int64           `json:"at"`
+	ReqID   string          `json:"req"`
+	Result  json.RawMessage `json:"result"`
+	GasUsed uint64          `json:"gas_used"`
+	Digest  string          `json:"digest"`
+	Err     string          `json:"error"`
+}
+
+// TimerFired says a timer the core armed for a thread went off. The core
+// acts on every deadline of the thread that At has reached.
+type TimerFired struct {
+	At     int64  `json:"at"`
+	Thread string `json:"thread"`
+}
+
+func (r *Received) at() int64   { return r.At }
+func (a *Applied) at() int64    { return a.At }
+func (a *AgentDone) at() int64  { return a.At }
+func (p *PolicyDone) at() int64 { return p.At }
+func (t *TimerFired) at() int64 { return t.At }
+
+// Action is something the core asks the shell to do. The shell performs
+// the actions of Ready in order and reports each outcome as an input.
+type Action interface {
+	isAction()
+}
+
+// Publish asks the shell to sign Env (prepared: its id is final, its sig
+// empty) with the key of Env.SenderPK, the host's or a local agent's, put
+// it on the bus, and step it back as a Received.
+type Publish struct {
+	Env *envelope.Envelope
+}
+
+// Propose asks the shell to commit a command to its NEED's shard. The
+// outcome comes back, on every host, as an Applied input when accepted.
+type Propose struct {
+	Cmd Command
+}
+
+// RunAgent asks the shell to run a local agent on an AgentInput and step
+// its outcome as AgentDone{ReqID}.
+type RunAgent struct {
+	ReqID  string
+	Thread string
+	Agent  string // the agent's public key
+	Input  []byte // abi.AgentInput JSON
+	Gas    uint64 // the call's gas budget
+}
+
+// EvalPolicy asks the shell to evaluate a capsule entrypoint on the input
+// {entrypoint, envelope (without sig), context} of PROTOCOL.md section 7
+// and step the outcome as PolicyDone{ReqID}. Context is the recorded data;
+// each name in Resolve is filled in by the shell with the JSON value of the
+// CAS blob at that ref (or null when the blob is missing or not JSON), so
+// that the core need not read the CAS.
+type EvalPolicy struct {
+	ReqID      string
+	Thread     string
+	Capsule    string
+	Entrypoint string
+	Envelope   *envelope.Envelope
+	Context    map[string]json.RawMessage
+	Resolve    map[string]string
+}
+
+// ArmTimer asks the shell to step TimerFired{Thread} at (or after) At.
+type ArmTimer struct {
+	Thread string
+	At     int64
+}
+
+// Record asks the shell to write an outcome the core reached (a NEED
+// refused by its capsule, a challenge dismissed, an agent action refused)
+// into the thread's audit trail, as a line of its own kind.
+type Record struct {
+	Thread string
+	Kind   string
+	Body   json.RawMessage
+}
+
+func (*Publish) isAction()    {}
+func (*Propose) isAction()    {}
+func (*RunAgent) isAction()   {}
+func (*EvalPolicy) isAction() {}
+func (*ArmTimer) isAction()   {}
+func (*Record) isAction()     {}

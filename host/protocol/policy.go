@@ -1,0 +1,189 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
+// Why the core asked for an evaluation.
+const (
+	purposeAdmit     = "admit"
+	purposeBid       = "bid"
+	purposeRoute     = "route"
+	purposeVerify    = "verify"
+	purposeChallenge = "challenge"
+)
+
+type challengeRef struct{ challenge, target string }
+
+// request is an outstanding RunAgent or EvalPolicy.
+type request struct {
+	thread  string
+	purpose string
+	env     *envelope.Envelope // the envelope evaluated / handed to the agent
+	epoch   uint64
+	agent   string
+	chal    *challengeRef
+}
+
+func (c *Core) findReq(id string) *request { return c.requests()[id] }
+
+func (c *Core) requests() map[string]*request {
+	if c.reqMap == nil {
+		c.reqMap = map[string]*request{}
+	}
+	return c.reqMap
+}
+
+// policyContext is the recorded data an evaluation about envelope e on
+// thread t sees (PROTOCOL.md section 7): the NEED's payload, the epoch, the
+// NEED's input, and for a COMMIT its result, as JSON read from the CAS by
+// the shell (Resolve).
+func (c *Core) policyContext(t *thread, e *envelope.Envelope) (map[string]json.RawMessage, map[string]string) {
+	ctx := map[string]json.RawMessage{}
+	resolve := map[string]string{}
+	ep, _ := json.Marshal(t.epoch)
+	ctx["epoch"] = ep
+	if t.need != nil && e.Verb != envelope.VerbNeed {
+		ctx["need"] = t.need.Payload
+	}
+	need := t.need
+	if e.Verb == envelope.VerbNeed {
+		need = e
+	}
+	if need != nil {
+		if len(t.np.Input) > 0 {
+			ctx["input"] = t.np.Input
+		} else if len(need.ContentRefs) > 0 {
+			resolve["input"] = need.ContentRefs[0]
+		}
+	}
+	if e.Verb == envelope.VerbCommit {
+		var cp commitPayload
+		if json.Unmarshal(e.Payload, &cp) == nil && envelope.IsRef(cp.Result) {
+			resolve["result"] = cp.Result
+		}
+	}
+	return ctx, resolve
+}
+
+// evalPolicy asks for an evaluation of the thread's capsule.
+func (c *Core) evalPolicy(t *thread, entrypoint string, e *envelope.Envelope, purpose string, chal *challengeRef) {
+	id := c.nextReq("policy")
+	c.requests()[id] = &request{thread: t.id, purpose: purpose, env: e, epoch: t.epoch, chal: chal}
+	ctx, resolve := c.policyContext(t, e)
+	c.emit(&EvalPolicy{ReqID: id, Thread: t.id, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e,
+		Context: ctx, Resolve: resolve})
+}
+
+// isTrue reports whether a policy result is the JSON value true.
+func isTrue(r json.RawMessage) bool { return string(r) == "true" }
+
+func (c *Core) policyDone(in *PolicyDone) string {
+	r := c.findReq(in.ReqID)
+	if r == nil {
+		return ""
+	}
+	delete(c.reqMap, in.ReqID)
+	t := c.threads[r.thread]
+	if t == nil {
+		return r.thread
+	}
+	switch r.purpose {
+	case purposeAdmit:
+		if t.phase != PhaseAdmitting {
+			break
+		}
+		if in.Err == "" && isTrue(in.Result) {
+			c.open(t, in.At)
+			c.deliver(t, t.need)
+		} else {
+			t.phase = PhaseRefused
+			t.refusal = "the capsule's admit denied the NEED"
+			if in.Err != "" {
+				t.refusal = "the capsule's admit failed: " + in.Err
+			} else if string(in.Result) != "false" {
+				t.refusal += " (result " + string(in.Result) + ")"
+			}
+			c.record(t.id, "outcome", map[string]any{"event": "need_refused", "need": t.id, "reason": t.refusal,
+				"digest": in.Digest})
+		}
+	case purposeBid, purposeRoute:
+		if r.epoch != t.epoch {
+			break
+		}
+		for _, b := range t.bids {
+			if b.env != r.env {
+				continue
+			}
+			if r.purpose == purposeBid {
+				ok := in.Err == "" && isTrue(in.Result)
+				b.allowed = &ok
+			} else {
+				b.scoreDone = true
+				var f float64
+				if in.Err == "" && json.Unmarshal(in.Result, &f) == nil {
+					b.score = &f
+				}
+			}
+		}
+		c.closeWindow(t)
+	case purposeVerify:
+		if r.epoch != t.epoch || t.commit != r.env || t.phase != PhaseCommitted {
+			break
+		}
+		t.hostVerify = in
+		t.hostResult = in.Err == "" && isTrue(in.Result)
+		if !t.hostResult {
+			c.invalidate(t, t.commit.ID, "verify_failed", in.Digest)
+			c.proposeRelease(t, "invalidated")
+			break
+		}
+		c.startTally(t)
+		c.tryFinalize(t)
+	case purposeChallenge:
+		c.resolveChallenge(t, r, in)
+	}
+	return r.thread
+}
+
+// resolveChallenge compares the re-evaluation with the challenged
+// envelope: an ATTEST whose digest differs, or a COMMIT whose result the
+// capsule does not verify, is invalidated; otherwise the challenge is
+// dismissed.
+func (c *Core) resolveChallenge(t *thread, r *request, in *PolicyDone) {
+	target := t.seen[r.chal.target]
+	if target == nil || t.invalidated[target.ID] {
+		return
+	}
+	dismiss := func(why string) {
+		c.record(t.id, "outcome", map[string]any{"event": "challenge_dismissed", "challenge": r.chal.challenge,
+			"target": target.ID, "reason": why, "recomputed_digest": in.Digest})
+	}
+	if in.Err != "" {
+		dismiss("re-evaluation failed: " + in.Err)
+		return
+	}
+	switch target.Verb {
+	case envelope.VerbAttest:
+		if target.PolicyEvalDigest != in.Digest {
+			c.invalidate(t, target.ID, "digest_mismatch", in.Digest)
+			return
+		}
+		dismiss("the attestation's digest equals the re-evaluation's")
+	case envelope.VerbCommit:
+		if !isTrue(in.Result) {
+			c.invalidate(t, target.ID, "verify_failed", in.Digest)
+			c.proposeRelease(t, "invalidated")
+			return
+		}
+		dismiss("the capsule verifies the commit's result")
+	}
+}
+
+// invalidate publishes an INVALIDATE (its effect applies when it is stepped).
+func (c *Core) invalidate(t *thread, target, reason, digest string) {
+	c.publishHost(t, envelope.VerbInvalidate, map[string]any{"target": target, "reason": reason,
+		"recomputed_digest": digest}, nil)
+}

@@ -1,0 +1,198 @@
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
+// reject builds a rejection verdict.
+func reject(thread string, code envelope.Code, format string, args ...any) Verdict {
+	return Verdict{Thread: thread, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+func rejectErr(thread string, err *envelope.RejectError) Verdict {
+	detail := err.Detail
+	if err.Field != "" {
+		detail = err.Field + ": " + detail
+	}
+	return Verdict{Thread: thread, Code: err.Code, Detail: detail}
+}
+
+func errRetryf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errRetry}, args...)...)
+}
+
+// errRetry marks an envelope the core cannot judge yet: it rests on a
+// consensus outcome this host has not applied. The shell leaves it
+// unacknowledged so that the bus delivers it again.
+var errRetry = errors.New("retry")
+
+// receive runs the stateful checks of PROTOCOL.md section 2, in order
+// (bad_capability, unauthorized, stale_lamport, wrong_state, stale_fence),
+// after the payload's own form (malformed), and applies the verb.
+func (c *Core) receive(in *Received) Verdict {
+	if in.Env == nil {
+		code := envelope.CodeOf(in.Err)
+		if code == "" {
+			code = envelope.CodeMalformed
+		}
+		detail := "envelope failed its checks"
+		if in.Err != nil {
+			detail = in.Err.Error()
+		}
+		return Verdict{Code: code, Detail: detail}
+	}
+	e := in.Env
+	tid := e.Thread()
+	if t := c.threads[tid]; t != nil && t.seen[e.ID] != nil {
+		return Verdict{Thread: tid, Accepted: true, Duplicate: true}
+	}
+	spec, ok := verbs[e.Verb]
+	if !ok {
+		return reject(tid, envelope.CodeUnknownVerb, "%s is not handled", e.Verb)
+	}
+	p, rerr := spec.parse(e)
+	if rerr != nil {
+		return rejectErr(tid, rerr)
+	}
+	tok, rerr := c.token(e, in.Token)
+	if rerr != nil {
+		return rejectErr(tid, rerr)
+	}
+	t := c.threads[tid]
+	if e.Verb == envelope.VerbNeed {
+		if t != nil && t.need != nil {
+			return reject(tid, envelope.CodeWrongState, "NEED %s is already open", tid)
+		}
+		t = c.thread(tid)
+	} else if t == nil {
+		if tid != SwarmThread {
+			if spec.retryUnknown {
+				return Verdict{Thread: tid, Code: envelope.CodeWrongState, Detail: "no NEED " + tid + " is known here yet"}.retry()
+			}
+			return reject(tid, envelope.CodeWrongState, "no NEED %s is known here", tid)
+		}
+		t = c.thread(tid)
+	}
+	if rerr := spec.authorize(c, t, e, p, tok); rerr != nil {
+		return rejectErr(tid, rerr)
+	}
+	if last, ok := t.lastLamport[e.SenderPK]; ok && e.Lamport <= last {
+		return reject(tid, envelope.CodeStaleLamport, "lamport %d is not greater than %d, the last seen from %s on this thread", e.Lamport, last, short(e.SenderPK))
+	}
+	if err := spec.apply(c, t, e, p, in); err != nil {
+		if errors.Is(err, errRetry) {
+			return Verdict{Thread: tid, Code: envelope.CodeWrongState, Detail: err.Error()}.retry()
+		}
+		var re *envelope.RejectError
+		if errors.As(err, &re) {
+			return rejectErr(tid, re)
+		}
+		return reject(tid, envelope.CodeMalformed, "%v", err)
+	}
+	t.seen[e.ID] = e
+	t.order = append(t.order, e.ID)
+	t.lastLamport[e.SenderPK] = e.Lamport
+	if e.Lamport > t.clock {
+		t.clock = e.Lamport
+	}
+	c.deliver(t, e)
+	if spec.after != nil {
+		spec.after(c, t, e, p, in)
+	}
+	return Verdict{Thread: tid, Accepted: true}
+}
+
+func (v Verdict) retry() Verdict { v.Retry = true; return v }
+
+// token finds and checks the sender's capability token.
+func (c *Core) token(e *envelope.Envelope, raw []byte) (*envelope.Token, *envelope.RejectError) {
+	if e.Capability == "" {
+		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "no capability token, and a %s needs one", e.Verb)
+	}
+	tok := c.tokens[e.Capability]
+	if tok == nil {
+		if raw == nil {
+			return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "token %s is not in the CAS", e.Capability)
+		}
+		parsed, err := envelope.ParseToken(raw)
+		if err != nil {
+			return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "token %s: %v", e.Capability, err)
+		}
+		tok = parsed
+	}
+	if err := envelope.CheckToken(tok, e, c.cfg.Roots); err != nil {
+		var re *envelope.RejectError
+		if errors.As(err, &re) {
+			return nil, re
+		}
+		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "%v", err)
+	}
+	c.tokens[e.Capability] = tok
+	return tok, nil
+}
+
+func short(pk string) string {
+	if len(pk) > 12 {
+		return pk[:12]
+	}
+	return pk
+}
+
+// payloadOf decodes an envelope's payload into v, naming the field of a
+// type mismatch.
+func payloadOf(e *envelope.Envelope, v any) *envelope.RejectError {
+	if err := json.Unmarshal(e.Payload, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return envelope.Reject(envelope.CodeMalformed, "payload."+te.Field, "must be a %s", te.Type)
+		}
+		return envelope.Reject(envelope.CodeMalformed, "payload", "%v", err)
+	}
+	return nil
+}
+
+// has reports whether the payload object has key.
+func has(e *envelope.Envelope, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(e.Payload, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
+}
+
+func required(e *envelope.Envelope, keys ...string) *envelope.RejectError {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.Payload, &m); err != nil {
+		return envelope.Reject(envelope.CodeMalformed, "payload", "%v", err)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return envelope.Reject(envelope.CodeMalformed, "payload."+k, "is required in a %s", e.Verb)
+		}
+	}
+	return nil
+}
+
+func mustRef(field, v string) *envelope.RejectError {
+	if !envelope.IsRef(v) {
+		return envelope.Reject(envelope.CodeMalformed, field, "must be a ref (sha256: and 64 hex digits), got %q", v)
+	}
+	return nil
+}
+
+// epochCheck answers an envelope naming epoch e on the thread: an earlier
+// epoch was released (stale_fence), a later one is not open (wrong_state).
+func epochCheck(t *thread, e uint64) *envelope.RejectError {
+	switch {
+	case e < t.epoch:
+		return envelope.Reject(envelope.CodeStaleFence, "payload.epoch", "epoch %d was released; the NEED is at epoch %d", e, t.epoch)
+	case e > t.epoch:
+		return envelope.Reject(envelope.CodeWrongState, "payload.epoch", "epoch %d is not open; the NEED is at epoch %d", e, t.epoch)
+	}
+	return nil
+}
