@@ -4,35 +4,105 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/host/agents"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/keys"
+	"github.com/canswarm/swarmhost/host/lamport"
+	"github.com/canswarm/swarmhost/host/policy"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/wasm"
 )
 
 // Config says how to open a Host.
 type Config struct {
-	// DataDir holds everything the node keeps (raft/, node.json, ...).
+	// DataDir holds everything the node keeps: raft/, nats/, cas/, audit/,
+	// keys/, node.json.
 	DataDir string
+	// PluginsDir is the folder of agent plugins (default DataDir/plugins).
+	PluginsDir string
 	// Consensus configures the DECIDE shards; its Dir defaults to
 	// DataDir/raft.
 	Consensus consensus.Config
+	// NATSURL connects to an external NATS server or cluster instead of
+	// starting the embedded one. NATSListen is the embedded server's client
+	// address (default a free loopback port); NATSRoutes and NATSClusterListen
+	// join embedded servers into a cluster.
+	NATSURL    string
+	NATSListen string
 	// APIAddr is where the loopback API listens (default 127.0.0.1:0).
 	APIAddr string
+	// Roots are extra trusted token issuers (the other hosts of a cluster);
+	// this host's own root key is always trusted.
+	Roots []string
+	// Verifiers are remote verifiers' keys added to the verifier pool.
+	Verifiers []string
+	// Log receives the node's log lines; nil discards them.
+	Log *slog.Logger
+	// Events, when set, is told of every step the node takes, one line each
+	// (the demo prints them).
+	Events func(Event)
+	// WasmCacheDir keeps compiled modules across restarts (default
+	// $SWARMHOST_WASM_CACHE, else DataDir/wasm-cache); tests share one to
+	// compile each plugin once.
+	WasmCacheDir string
+	// ConsensusOff runs without the DECIDE shards: only for tools that read
+	// a node's data (need show on a stopped node). Not for serving.
+	ConsensusOff bool
 }
 
-// Host is a running node: today the consensus shards and the API that the
-// CLI reaches through the data folder's run file.
+// Event is one thing the node did, for a human watching.
+type Event struct {
+	Thread string
+	Text   string
+}
+
+// Host is a running node: the pure protocol core in its I/O shell.
 type Host struct {
 	cfg       Config
+	log       *slog.Logger
 	Consensus *consensus.Node
 	API       *api.Server
+	Bus       *bus.Bus
+	CAS       cas.Store
+	Trail     *audit.Trail
+	Runtime   *wasm.Runtime
+	Agents    *agents.Registry
+
+	id       *identity
+	clock    *lamport.Clock
+	capsule  string // the default capsule's ref
+	consumer *bus.Consumer
+
+	mu       sync.Mutex // guards core
+	core     *protocol.Core
+	inputs   chan item
+	policies sync.Map // capsule ref -> *policy.Policy
+	tokens   sync.Map // token ref -> []byte
+	watchers watchers
+	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	agentS chan struct{} // bounds concurrent agent and policy runs
 }
 
 // Open starts a node on cfg.DataDir and returns once it serves: every shard
-// has a leader and the API listens; data/node.json then names it.
-func Open(ctx context.Context, cfg Config) (*Host, error) {
+// has a leader, the bus and the agents are up, the API listens; then
+// data/node.json names it.
+func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("host: Config.DataDir is required")
 	}
@@ -45,27 +115,168 @@ func Open(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.APIAddr == "" {
 		cfg.APIAddr = "127.0.0.1:0"
 	}
-	node, err := consensus.Open(ctx, cfg.Consensus)
+	if cfg.WasmCacheDir == "" {
+		cfg.WasmCacheDir = os.Getenv("SWARMHOST_WASM_CACHE")
+	}
+	if cfg.WasmCacheDir == "" {
+		cfg.WasmCacheDir = filepath.Join(cfg.DataDir, "wasm-cache")
+	}
+	if cfg.PluginsDir == "" {
+		cfg.PluginsDir = filepath.Join(cfg.DataDir, "plugins")
+	}
+	if err := os.MkdirAll(cfg.PluginsDir, 0o755); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024),
+		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}}
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.clock, err = lamport.Open(filepath.Join(cfg.DataDir, "host.lamport"), 1024); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if h.id, err = loadIdentity(ctx, filepath.Join(cfg.DataDir, "keys"), h.CAS); err != nil {
+		return nil, err
+	}
+	if h.capsule, err = buildDefaultCapsule(ctx, cfg.DataDir, h.CAS); err != nil {
+		return nil, err
+	}
+	if h.Runtime, err = wasm.NewRuntime(ctx, wasm.Config{CacheDir: cfg.WasmCacheDir}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	var events []agents.Event
+	if h.Agents, events, err = agents.Open(ctx, cfg.PluginsDir, h.Runtime, agents.Options{PollInterval: -1}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	for _, ev := range events {
+		if ev.Err != nil {
+			log.Warn("plugin", "event", ev.String())
+		}
+	}
+	infos, err := h.id.agentIdentities(ctx, h.Agents, h.CAS)
+	if err != nil {
+		return nil, err
+	}
+	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
+	h.core, err = protocol.New(protocol.Config{HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
+		Roots: roots, Agents: infos, Verifiers: cfg.Verifiers})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	h := &Host{cfg: cfg, Consensus: node, API: &api.Server{Consensus: node}}
-	if err := h.API.Listen(cfg.APIAddr); err != nil {
-		node.Close()
+	if err := h.rebuild(); err != nil {
+		return nil, err
+	}
+	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
+		AckWait: 30 * time.Second}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL(), RaftAddress: node.RaftAddress(), ReplicaID: node.ReplicaID()}
+	if !cfg.ConsensusOff {
+		if h.Consensus, err = consensus.Open(ctx, cfg.Consensus); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
+	durable := "host-" + h.id.root.PublicHex()[:16]
+	if h.consumer, err = h.Bus.Subscribe(ctx, bus.Filter{}, durable); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	h.wg.Add(2)
+	go h.loop()
+	go h.readBus()
+	if h.Consensus != nil {
+		h.wg.Add(1)
+		go h.readApplied()
+	}
+	h.API = &api.Server{Needs: h}
+	if h.Consensus != nil {
+		h.API.Consensus = h.Consensus
+	}
+	if err := h.API.Listen(cfg.APIAddr); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL()}
+	if h.Consensus != nil {
+		rf.RaftAddress, rf.ReplicaID = h.Consensus.RaftAddress(), h.Consensus.ReplicaID()
+	}
+	if emb := h.Bus.Embedded(); emb != nil {
+		rf.NATSURL = emb.ClientURL()
+	}
 	if err := api.WriteRunFile(cfg.DataDir, rf); err != nil {
-		h.Close()
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	return h, nil
 }
 
+// DefaultCapsule is the ref of the capsule NEEDs submitted without one get.
+func (h *Host) DefaultCapsule() string { return h.capsule }
+
+// HostPK is the host's public key.
+func (h *Host) HostPK() string { return h.id.root.PublicHex() }
+
+// AgentKeys lists the local agents: plugin file name -> public key.
+func (h *Host) AgentKeys() map[string]string {
+	out := map[string]string{}
+	for pk, a := range h.id.agents {
+		out[a.file] = pk
+	}
+	return out
+}
+
+// AgentKey returns a local agent's key by plugin file name (tests forge
+// envelopes with it).
+func (h *Host) AgentKey(file string) (*keys.Key, string, bool) {
+	for _, a := range h.id.agents {
+		if a.file == file {
+			return a.key, a.token, true
+		}
+	}
+	return nil, "", false
+}
+
 // Close stops the node; its data stays.
 func (h *Host) Close() error {
-	api.RemoveRunFile(h.cfg.DataDir)
-	err := h.API.Close()
-	h.Consensus.Close()
-	return err
+	if h.API != nil {
+		api.RemoveRunFile(h.cfg.DataDir)
+		h.API.Close()
+	}
+	h.cancel()
+	if h.consumer != nil {
+		h.consumer.Close()
+	}
+	if h.Consensus != nil {
+		h.Consensus.Close()
+	}
+	h.wg.Wait()
+	if h.Bus != nil {
+		h.Bus.Close()
+	}
+	if h.Agents != nil {
+		h.Agents.Close(context.Background())
+	}
+	h.policies.Range(func(_, v any) bool { v.(*policy.Policy).Close(context.Background()); return true })
+	if h.Runtime != nil {
+		h.Runtime.Close(context.Background())
+	}
+	if h.Trail != nil {
+		h.Trail.Close()
+	}
+	return nil
+}
+
+func (h *Host) event(thread, format string, args ...any) {
+	if h.cfg.Events != nil {
+		h.cfg.Events(Event{Thread: thread, Text: fmt.Sprintf(format, args...)})
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,11 +13,28 @@ import (
 )
 
 func newDemoCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "demo",
-		Short: "Run the demonstration flow on embedded defaults (a fresh data folder unless --data is given)",
-		Args:  args(cobra.NoArgs),
+	var itemsFile, pluginsSrc string
+	c := &cobra.Command{
+		Use:   "demo [--data D] [--items FILE]",
+		Short: "Run a whole NEED -> FINALIZE flow on a node with the first-party agents and print the labels",
+		Long: `Start a node in a fresh temporary folder (or --data) with two classifier
+workers, three verifiers and a planner (copies of the first-party plugins,
+from --plugins-from, built by 'make plugins'), submit a NEED "classify these
+items" with k = 3 (ten built-in texts, or --items FILE: a JSON array of
+strings), print each step as it happens and the final labels, and verify the
+audit trail.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var items []string
+			if itemsFile != "" {
+				b, err := os.ReadFile(itemsFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(b, &items); err != nil {
+					return usageError{fmt.Errorf("--items %s: want a JSON array of strings: %w", itemsFile, err)}
+				}
+			}
 			dir := e.dataDir
 			if !cmd.Flags().Changed("data") {
 				var err error
@@ -27,11 +45,14 @@ func newDemoCmd(e *env) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			fmt.Fprintf(e.stdout, "swarmhost demo in %s\n", dir)
-			if _, err := demo.Run(ctx, demo.Options{DataDir: dir, Out: e.stdout}); err != nil {
+			if _, err := demo.Run(ctx, demo.Options{DataDir: dir, PluginsSrc: pluginsSrc, Items: items, Out: e.stdout}); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "the data folder is kept: swarmhost --data %s audit verify\n", dir)
+			fmt.Fprintf(e.stdout, "demo: ok\nthe data folder is kept: swarmhost --data %s audit verify\n", dir)
 			return nil
 		},
 	}
+	c.Flags().StringVar(&itemsFile, "items", "", "a JSON array of strings to classify (default: ten built-in texts)")
+	c.Flags().StringVar(&pluginsSrc, "plugins-from", "plugins", "the folder holding the built first-party plugins")
+	return c
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/canswarm/swarmhost/internal/plugintest"
 )
 
 // The CLI is tested as a user runs it: testscript scripts in
@@ -21,6 +23,8 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
+	plugins := filepath.Dir(plugintest.Path(t, "classifier"))
+	wasmCache := t.TempDir() // compiled plugins, shared by every script
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
@@ -28,6 +32,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("VECTORS", mustAbs("../../abi/envelope/testdata/vectors"))
 			// Hand-written swarm_v1 modules, good and adversarial.
 			env.Setenv("WASM", mustAbs("../../host/wasm/testdata"))
+			// The first-party plugins, built once per test process.
+			env.Setenv("PLUGINS", plugins)
+			env.Setenv("SWARMHOST_WASM_CACHE", wasmCache)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -17,6 +17,7 @@ import (
 func newRunCmd(e *env) *cobra.Command {
 	var (
 		raftAddr, peers, apiAddr string
+		pluginsDir, natsListen   string
 		nodeID                   uint64
 		shards                   int
 		join                     bool
@@ -24,7 +25,7 @@ func newRunCmd(e *env) *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
-		Short: "Run a node: the consensus shards and the API the other commands reach through --data; prints 'ready' when it serves",
+		Short: "Run a node (bus, consensus, CAS, audit, agents, capsules) on --data; prints 'ready' when it serves",
 		Long: `Run a node in the data folder (--data). Alone it is a single-replica cluster on
 embedded defaults (a free loopback Raft port is chosen once and kept). With
 --raft-addr, --node-id and --peers it is one member of a cluster of three or
@@ -49,7 +50,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, Consensus: consensus.Config{
+			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
+				NATSListen: natsListen, Consensus: consensus.Config{
 				ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 				ReadyTimeout: 2 * time.Minute,
 			}}
@@ -69,6 +71,9 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			n := h.Consensus
 			fmt.Fprintf(e.stdout, "node %d: %d shards, raft %s, api %s, data %s (%s)\n", n.ReplicaID(), n.Shards(),
 				n.RaftAddress(), h.API.URL(), e.dataDir, time.Since(start).Round(time.Millisecond))
+			for file, pk := range h.AgentKeys() {
+				fmt.Fprintf(e.stdout, "agent %s: %s\n", file, pk)
+			}
 			fmt.Fprintln(e.stdout, "ready")
 			<-ctx.Done()
 			fmt.Fprintln(e.stdout, "stopping")
@@ -82,6 +87,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.BoolVar(&join, "join", false, "join a running cluster that already added this host (consensus add-host)")
 	f.IntVar(&shards, "shards", 0, "Raft shards the 256 buckets map onto, fixed at creation (default 16)")
 	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback)")
+	f.StringVar(&pluginsDir, "plugins", "", "the folder of agent plugins (default DATA/plugins)")
+	f.StringVar(&natsListen, "nats-listen", "", "the embedded NATS server's client address (default a free loopback port)")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

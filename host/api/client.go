@@ -14,6 +14,7 @@ import (
 
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/consensus/shard"
+	"github.com/canswarm/swarmhost/host/protocol"
 )
 
 // Client calls a node's API.
@@ -96,4 +97,29 @@ func (c *Client) AddHost(ctx context.Context, replicaID uint64, raftAddress stri
 func (c *Client) RemoveHost(ctx context.Context, replicaID uint64) error {
 	var m Member
 	return c.do(ctx, http.MethodDelete, "/v1/consensus/members/"+strconv.FormatUint(replicaID, 10), nil, &m)
+}
+
+// SubmitNeed submits a NEED and returns its id.
+func (c *Client) SubmitNeed(ctx context.Context, req NeedRequest) (string, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	err = c.do(ctx, http.MethodPost, "/v1/needs", b, &out)
+	return out.ID, err
+}
+
+// Need returns a thread's state; wait blocks until it is final, abandoned
+// or refused.
+func (c *Client) ShowNeed(ctx context.Context, id string, wait bool) (protocol.ThreadInfo, error) {
+	var info protocol.ThreadInfo
+	path := "/v1/needs/" + id
+	if wait {
+		path += "?wait=1"
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &info)
+	return info, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/consensus/shard"
+	"github.com/canswarm/swarmhost/host/protocol"
 )
 
 // Consensus is what the API needs of the consensus node (*consensus.Node).
@@ -43,6 +44,7 @@ type Member struct {
 // Server serves the API.
 type Server struct {
 	Consensus Consensus
+	Needs     Needs // nil: the NEED routes answer 503
 	// RequestTimeout bounds one request's work (default 30 s).
 	RequestTimeout time.Duration
 
@@ -60,11 +62,17 @@ func (s *Server) Listen(addr string) error {
 		return fmt.Errorf("api: listening on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/consensus/status", s.status)
-	mux.HandleFunc("GET /v1/consensus/needs/{need}", s.need)
-	mux.HandleFunc("POST /v1/consensus/propose", s.propose)
-	mux.HandleFunc("POST /v1/consensus/members", s.addMember)
-	mux.HandleFunc("DELETE /v1/consensus/members/{id}", s.removeMember)
+	if s.Consensus != nil {
+		mux.HandleFunc("GET /v1/consensus/status", s.status)
+		mux.HandleFunc("GET /v1/consensus/needs/{need}", s.need)
+		mux.HandleFunc("POST /v1/consensus/propose", s.propose)
+		mux.HandleFunc("POST /v1/consensus/members", s.addMember)
+		mux.HandleFunc("DELETE /v1/consensus/members/{id}", s.removeMember)
+	}
+	if s.Needs != nil {
+		mux.HandleFunc("POST /v1/needs", s.submitNeed)
+		mux.HandleFunc("GET /v1/needs/{need}", s.showNeed)
+	}
 	s.ln = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)
@@ -190,4 +198,64 @@ func errorOf(status int, body []byte) error {
 		return errors.New(eb.Error)
 	}
 	return fmt.Errorf("HTTP %d: %s", status, body)
+}
+
+// Needs is what the API needs of the node to take and show NEEDs (*host.Host).
+type Needs interface {
+	Submit(ctx context.Context, req NeedRequest) (string, error)
+	Need(id string) (protocol.ThreadInfo, bool)
+	Wait(ctx context.Context, id string) (protocol.ThreadInfo, error)
+}
+
+// NeedRequest is the body of POST /v1/needs: the NEED's payload fields
+// (PROTOCOL.md section 5); Input is the task's input (JSON).
+type NeedRequest struct {
+	Capability  string          `json:"capability"`
+	Input       json.RawMessage `json:"input"`
+	K           uint64          `json:"k"`
+	N           uint64          `json:"n"`
+	BidWindowMS uint64          `json:"bid_window_ms"`
+	LeaseMS     uint64          `json:"lease_ms"`
+	MaxEpochs   uint64          `json:"max_epochs"`
+	GasBudget   uint64          `json:"gas_budget"`
+	DeadlineMS  uint64          `json:"deadline_ms"`
+	Nonce       string          `json:"nonce"`
+	Capsule     string          `json:"capsule"`
+}
+
+func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var req NeedRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body must be a NEED request: %w", err))
+		return
+	}
+	id, err := s.Needs.Submit(ctx, req)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("need")
+	if r.URL.Query().Get("wait") != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
+		defer cancel()
+		info, err := s.Needs.Wait(ctx, id)
+		if err != nil {
+			writeError(w, http.StatusGatewayTimeout, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, info)
+		return
+	}
+	info, ok := s.Needs.Need(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no NEED %s is known to this node", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -214,6 +215,15 @@ func (d *Delivery) Ack(ctx context.Context) error {
 // Nak asks the server to deliver the message again now.
 func (d *Delivery) Nak() error {
 	if err := d.msg.Nak(); err != nil {
+		return fmt.Errorf("bus: nak seq %d: %w", d.Seq, err)
+	}
+	return nil
+}
+
+// NakAfter asks the server to deliver the message again after delay (an
+// envelope the receiver cannot judge yet).
+func (d *Delivery) NakAfter(delay time.Duration) error {
+	if err := d.msg.NakWithDelay(delay); err != nil {
 		return fmt.Errorf("bus: nak seq %d: %w", d.Seq, err)
 	}
 	return nil

@@ -1,21 +1,17 @@
-// Package demo runs the demonstration flow of `swarmhost demo` on real
-// components: the embedded NATS server with JetStream, the file CAS, key
-// files, capability tokens, the persistent Lamport clocks and the audit
-// trail.
+// Package demo runs `swarmhost demo`: a whole NEED -> FINALIZE flow on one
+// node with every real component (embedded NATS with JetStream, single-host
+// dragonboat, the file CAS, the audit trail, WebAssembly agents on wazero,
+// the compiled classify capsule).
 //
 // # Contract
 //
-// [Run] starts the bus in a data folder, makes keys for a host (the root
-// that issues capability tokens), a client and two workers, signs a NEED and
-// bids, plus a forged bid (payload edited after signing), a bid from a
-// principal whose role may not bid, and a republished NEED. It publishes them,
-// receives every message through a durable consumer, checks each (the
-// stateless checks of PROTOCOL.md section 2, then the capability token of
-// section 4), appends each to the audit trail — accepted, or rejected with
-// its reason — acknowledges it only after that, and verifies the trail. It
-// writes each step to the given writer and returns an error if any step, or
-// any expectation of the flow, fails: a demo that prints success proves it.
-//
-// This is the foundation's demonstration (issue [1/6]); the full NEED ->
-// FINALIZE flow with agents and consensus replaces it in issue [5/6].
+// [Run] copies the first-party plugins into the data folder's plugins/ as
+// two classifier workers, three verifiers and a planner, starts a node
+// there, submits a NEED "classify these items" (Options.Items, or ten
+// built-in short texts) with k = 3 of n = 3 verifiers, writes every step the
+// node takes as it happens, waits for the FINALIZE, reads the result from
+// the CAS and prints one label per item, stops the node and verifies the
+// audit trail. It fails, with the reason, if the NEED is refused or
+// abandoned, if the labels do not cover the items, or if the trail does not
+// verify: a demo that prints success proves it.
 package demo

@@ -47,8 +47,15 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 // verifier's digest equals the host's.
 func (c *Core) PolicyRequestFor(thread string, e *envelope.Envelope, entrypoint string) (*EvalPolicy, bool) {
 	t := c.threads[thread]
-	if t == nil {
+	if t == nil || e == nil {
 		return nil, false
+	}
+	if e.Verb == envelope.VerbAttest || e.Verb == envelope.VerbChallenge {
+		// About a COMMIT: the evaluation is the commit's.
+		if t.commit == nil {
+			return nil, false
+		}
+		e = t.commit
 	}
 	ctx, resolve := c.policyContext(t, e)
 	return &EvalPolicy{Thread: thread, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e, Context: ctx, Resolve: resolve}, true

@@ -17,7 +17,11 @@ var (
 )
 
 // Names are the first-party Go plugins.
-var Names = []string{"echo", "classifier", "verifier"}
+var Names = []string{"echo", "classifier", "verifier", "planner"}
+
+// Fixtures are misbehaving plugins for tests, in testdata/: a verifier that
+// lies about its digest, a worker that never claims.
+var Fixtures = []string{"liar", "staller"}
 
 // Path returns the .wasm of a first-party plugin, building all of them with
 // the standard toolchain (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) on
@@ -45,9 +49,17 @@ func build() {
 	if dir, err = os.MkdirTemp("", "swarm-plugins-"); err != nil {
 		return
 	}
+	var pkgs []string
 	for _, p := range Names {
+		pkgs = append(pkgs, "./plugins/"+p)
+	}
+	for _, p := range Fixtures {
+		pkgs = append(pkgs, "./internal/plugintest/testdata/"+p)
+	}
+	for _, pkg := range pkgs {
+		p := filepath.Base(pkg)
 		cmd := exec.Command("go", "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-s -w",
-			"-o", filepath.Join(dir, p+".wasm"), "./plugins/"+p)
+			"-o", filepath.Join(dir, p+".wasm"), pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 		if out, e := cmd.CombinedOutput(); e != nil {

@@ -16,7 +16,7 @@ type verifier struct{}
 
 func (verifier) Describe() abi.Manifest {
 	return abi.Manifest{Name: "verifier", Version: "1.0.0", Roles: []string{"verifier"},
-		Capabilities: []string{"classify"}, Verbs: []string{"COMMIT"}}
+		Capabilities: []string{"classify"}, Verbs: []string{"COMMIT", "ATTEST"}}
 }
 
 type commit struct {
@@ -25,6 +25,9 @@ type commit struct {
 }
 
 func (verifier) Handle(in *sdk.Input) (*abi.AgentOutput, error) {
+	if in.Envelope.Verb == envelope.VerbAttest {
+		return challenge(in)
+	}
 	if in.Envelope.Verb != envelope.VerbCommit {
 		return nil, nil
 	}
@@ -48,7 +51,10 @@ func (verifier) Handle(in *sdk.Input) (*abi.AgentOutput, error) {
 		return nil, err
 	}
 	digest := ""
-	res, err := sdk.PolicyEval("verify", map[string]any{"commit": in.Envelope.ID, "result": c.Result, "verdict": verdict})
+	// A null input: the host evaluates the protocol's standard input for
+	// this COMMIT (PROTOCOL.md section 7), the same the host evaluates, so
+	// an honest verifier's digest equals the host's.
+	res, err := sdk.PolicyEval("verify", nil)
 	switch {
 	case err == nil:
 		digest = res.Digest
@@ -62,6 +68,29 @@ func (verifier) Handle(in *sdk.Input) (*abi.AgentOutput, error) {
 		return nil, err
 	}
 	act.PolicyEvalDigest = digest
+	return &abi.AgentOutput{Actions: []abi.Action{act}}, nil
+}
+
+// challenge answers another verifier's ATTEST: when its digest is not the
+// one this verifier's own evaluation of the commit gives, it is challenged.
+func challenge(in *sdk.Input) (*abi.AgentOutput, error) {
+	if in.Envelope.SenderPK == in.SelfPK || in.Envelope.PolicyEvalDigest == "" {
+		return nil, nil
+	}
+	res, err := sdk.PolicyEval("verify", nil)
+	if err != nil {
+		if sdk.IsCode(err, abi.ErrUnavailable) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if res.Digest == in.Envelope.PolicyEvalDigest {
+		return nil, nil
+	}
+	act, err := sdk.Action(envelope.VerbChallenge, map[string]any{"target": in.Envelope.ID, "claimed_digest": res.Digest})
+	if err != nil {
+		return nil, err
+	}
 	return &abi.AgentOutput{Actions: []abi.Action{act}}, nil
 }
 

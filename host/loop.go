@@ -1,0 +1,419 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/consensus/shard"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// Audit record kinds beside "envelope" (PROTOCOL.md section 10: inputs a
+// host steps get kinds of their own, so replay reads no clock and asks no
+// cluster).
+const (
+	KindClock     = "clock"     // {"at"}: the time envelopes that follow on the thread were received at
+	KindConsensus = "consensus" // protocol.Applied
+	KindAgent     = "agent"     // agentRecord: protocol.AgentDone and what was run
+	KindPolicy    = "policy"    // policyRecord: protocol.PolicyDone and what was evaluated
+	KindTimer     = "timer"     // protocol.TimerFired
+	KindOutcome   = "outcome"   // a protocol.Record the core emitted
+)
+
+// clockStep is how far a thread's recorded receipt time may lag the wall
+// clock before a new clock line is written.
+const clockStep = 20 // ms
+
+// maxRetries bounds how often an envelope the core cannot judge yet
+// (Verdict.Retry) is delivered again before it is recorded as rejected.
+const maxRetries = 50
+
+// item is one input for the loop, with the bus delivery to acknowledge.
+type item struct {
+	in       protocol.Input
+	delivery *bus.Delivery
+	local    bool // published by this host: already on the bus
+}
+
+func nowMS() int64 { return time.Now().UnixMilli() }
+
+func (h *Host) push(it item) {
+	select {
+	case h.inputs <- it:
+	case <-h.ctx.Done():
+	}
+}
+
+// loop steps the core, one input at a time, and performs its actions.
+func (h *Host) loop() {
+	defer h.wg.Done()
+	for {
+		select {
+		case it := <-h.inputs:
+			h.process(it)
+		case <-h.ctx.Done():
+			return
+		}
+	}
+}
+
+// process steps one input and everything it leads to locally (envelopes
+// this host publishes are stepped right after, in order).
+func (h *Host) process(first item) {
+	queue := []item{first}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		h.mu.Lock()
+		thread := h.core.ThreadOf(it.in)
+		if r, ok := it.in.(*protocol.Received); ok {
+			if thread == "" {
+				thread = audit.ThreadOfRaw(r.Raw)
+			}
+			r.At = h.receiptTime(thread)
+		}
+		v := h.core.Step(it.in)
+		actions := h.core.Ready()
+		h.core.Advance()
+		h.mu.Unlock()
+		if v.Thread != "" {
+			thread = v.Thread
+		}
+		if !h.record(it, thread, v) {
+			continue
+		}
+		for _, a := range actions {
+			if next, ok := h.perform(a); ok {
+				queue = append(queue, next)
+			}
+		}
+		h.watchers.notify(thread)
+	}
+}
+
+// receiptTime is the time a received envelope on the thread is stepped
+// with: the thread's last recorded clock line, renewed (with a new line)
+// once the wall clock has moved on.
+func (h *Host) receiptTime(thread string) int64 {
+	now := nowMS()
+	if last, ok := h.lastAt[thread]; ok && now-last < clockStep {
+		return last
+	}
+	body, _ := json.Marshal(map[string]int64{"at": now})
+	h.append(thread, audit.Entry{Kind: KindClock, Body: body, Verdict: audit.Accepted})
+	h.lastAt[thread] = now
+	return now
+}
+
+// record writes the input's line in the trail and settles its bus
+// delivery. It returns false when the input had no effect to act on.
+func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
+	ctx := h.ctx
+	switch in := it.in.(type) {
+	case *protocol.Received:
+		if v.Duplicate {
+			h.ack(ctx, it)
+			return false
+		}
+		if v.Retry && it.delivery != nil && it.delivery.NumDelivered < maxRetries {
+			it.delivery.NakAfter(100 * time.Millisecond)
+			return false
+		}
+		if v.Retry && it.delivery == nil && it.local {
+			return false // published here: the bus delivers it again
+		}
+		if v.Accepted {
+			rl := h.tick(in.Env.Lamport)
+			if _, err := h.Trail.AppendEnvelope(in.Env, rl); err != nil && !errors.Is(err, audit.ErrDuplicate) {
+				h.log.Error("audit", "error", err)
+				return false // not acknowledged: delivered again
+			}
+			h.event(thread, "%s %s from %s: accepted", in.Env.Verb, short(in.Env.ID), h.who(in.Env.SenderPK))
+		} else {
+			rl := h.tick(0)
+			raw := in.Raw
+			if raw == nil && in.Env != nil {
+				raw = in.Env.Wire()
+			}
+			if _, err := h.Trail.AppendRejected(raw, v.Code, rl); err != nil {
+				h.log.Error("audit", "error", err)
+				return false
+			}
+			verb := "envelope"
+			if in.Env != nil {
+				verb = string(in.Env.Verb) + " " + short(in.Env.ID)
+			}
+			h.event(thread, "%s: rejected: %s: %s", verb, v.Code, v.Detail)
+		}
+		h.ack(ctx, it)
+		return v.Accepted
+	case *protocol.Applied:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindConsensus, Body: body, Verdict: audit.Accepted})
+		h.event(thread, "consensus: %s epoch %d accepted (fence %d)", in.Cmd.Op, in.Cmd.Epoch, in.Fence)
+	case *protocol.AgentDone:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindAgent, Body: body, Verdict: audit.Accepted})
+	case *protocol.PolicyDone:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindPolicy, Body: body, Verdict: audit.Accepted})
+	case *protocol.TimerFired:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindTimer, Body: body, Verdict: audit.Accepted})
+	}
+	return true
+}
+
+func (h *Host) ack(ctx context.Context, it item) {
+	if it.delivery != nil {
+		if err := it.delivery.Ack(ctx); err != nil {
+			h.log.Warn("bus ack", "error", err)
+		}
+	}
+}
+
+// tick advances the host's clock past an envelope's time and returns the
+// value recorded as the line's received_lamport: strictly increasing over
+// every line this host writes, so lines of all threads merge into the
+// order they were stepped in.
+func (h *Host) tick(seen uint64) uint64 {
+	if seen > 0 {
+		h.clock.Observe(seen)
+	}
+	l, err := h.clock.Tick()
+	if err != nil {
+		h.log.Error("lamport", "error", err)
+	}
+	return l
+}
+
+// append writes a line of a kind other than a received envelope.
+func (h *Host) append(thread string, e audit.Entry) {
+	if thread == "" {
+		thread = audit.Unthreaded
+	}
+	e.ReceivedLamport = h.tick(0)
+	if _, err := h.Trail.Append(thread, e); err != nil {
+		h.log.Error("audit", "thread", thread, "error", err)
+	}
+}
+
+// perform takes one action. A published envelope comes back as the next
+// input to step.
+func (h *Host) perform(a protocol.Action) (item, bool) {
+	switch a := a.(type) {
+	case *protocol.Publish:
+		return h.publish(a)
+	case *protocol.Propose:
+		h.propose(a)
+	case *protocol.RunAgent:
+		h.runAgent(a)
+	case *protocol.EvalPolicy:
+		h.evalPolicy(a, nil)
+	case *protocol.ArmTimer:
+		h.armTimer(a)
+	case *protocol.Record:
+		h.append(a.Thread, audit.Entry{Kind: a.Kind, Body: a.Body, Verdict: audit.Accepted})
+		h.event(a.Thread, "%s", outcomeText(a.Body))
+	}
+	return item{}, false
+}
+
+func (h *Host) publish(a *protocol.Publish) (item, bool) {
+	e := a.Env
+	key, ok := h.id.key(e.SenderPK)
+	if !ok {
+		h.log.Error("publish: no key", "sender", e.SenderPK)
+		return item{}, false
+	}
+	if err := envelope.SignPrepared(e, key.Private); err != nil {
+		h.log.Error("publish: sign", "error", err)
+		return item{}, false
+	}
+	if _, err := h.Bus.Publish(h.ctx, e); err != nil {
+		h.log.Error("publish", "error", err)
+		return item{}, false
+	}
+	tok, _ := h.token(e.Capability)
+	return item{in: &protocol.Received{Raw: e.Wire(), Env: e, Token: tok}, local: true}, true
+}
+
+// token returns a capability token's bytes from the CAS (cached).
+func (h *Host) token(ref string) ([]byte, error) {
+	if v, ok := h.tokens.Load(ref); ok {
+		return v.([]byte), nil
+	}
+	if !envelope.IsRef(ref) {
+		return nil, fmt.Errorf("not a ref")
+	}
+	b, err := h.CAS.Get(h.ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	h.tokens.Store(ref, b)
+	return b, nil
+}
+
+func (h *Host) propose(a *protocol.Propose) {
+	if h.Consensus == nil {
+		return
+	}
+	cmd, err := toShard(a.Cmd)
+	if err != nil {
+		h.log.Error("propose", "error", err)
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
+		defer cancel()
+		if _, err := h.Consensus.Propose(ctx, cmd); err != nil && h.ctx.Err() == nil {
+			h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Need, "error", err)
+		}
+	}()
+}
+
+func (h *Host) armTimer(a *protocol.ArmTimer) {
+	d := time.Duration(a.At-nowMS()) * time.Millisecond
+	thread := a.Thread
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTimer(max(d, 0))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			h.push(item{in: &protocol.TimerFired{At: max(nowMS(), a.At), Thread: thread}})
+		case <-h.ctx.Done():
+		}
+	}()
+}
+
+// readBus turns bus deliveries into inputs.
+func (h *Host) readBus() {
+	defer h.wg.Done()
+	for {
+		d, err := h.consumer.Next(h.ctx)
+		if err != nil {
+			if h.ctx.Err() != nil || errors.Is(err, bus.ErrClosed) {
+				return
+			}
+			h.log.Warn("bus", "error", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		r := &protocol.Received{Raw: d.Data, Env: d.Envelope, Err: d.Err}
+		if d.Err != nil {
+			r.Env = nil
+		} else if tok, err := h.token(d.Envelope.Capability); err == nil {
+			r.Token = tok
+		}
+		h.push(item{in: r, delivery: d})
+	}
+}
+
+// readApplied turns the shards' accepted commands into inputs.
+func (h *Host) readApplied() {
+	defer h.wg.Done()
+	for {
+		select {
+		case a, ok := <-h.Consensus.Applied():
+			if !ok {
+				return
+			}
+			in, err := fromShard(a)
+			if err != nil {
+				h.log.Warn("applied", "error", err)
+				continue
+			}
+			h.push(item{in: in})
+		case <-h.ctx.Done():
+			return
+		}
+	}
+}
+
+// toShard maps a core command to the shard's.
+func toShard(c protocol.Command) (shard.Command, error) {
+	b, ok := shard.BucketOf(c.Need)
+	if !ok {
+		return nil, fmt.Errorf("need %q is not a ref", c.Need)
+	}
+	switch c.Op {
+	case "DECIDE":
+		return &shard.Decide{Need: c.Need, Bucket: b, Epoch: c.Epoch, Proposal: c.Proposal, WorkerPK: c.WorkerPK,
+			Verifiers: c.Verifiers, DecideID: c.DecideID}, nil
+	case "RELEASE":
+		return &shard.Release{Need: c.Need, Bucket: b, Epoch: c.Epoch, Reason: c.Reason, MaxEpochs: c.MaxEpochs}, nil
+	case "FINALIZE":
+		return &shard.Finalize{Need: c.Need, Bucket: b, Epoch: c.Epoch, Commit: c.Commit, FinalizeID: c.FinalizeID}, nil
+	}
+	return nil, fmt.Errorf("unknown op %q", c.Op)
+}
+
+// fromShard maps an applied shard command to the core's input.
+func fromShard(a consensus.Applied) (*protocol.Applied, error) {
+	res, index := a.Result, a.Index
+	c, err := shard.Parse(a.Command)
+	if err != nil {
+		return nil, err
+	}
+	out := &protocol.Applied{At: nowMS(), Index: index, Fence: res.Fence, NextEpoch: res.NextEpoch, Abandoned: res.Abandoned}
+	switch c := c.(type) {
+	case *shard.Decide:
+		out.Cmd = protocol.Command{Op: "DECIDE", Need: c.Need, Epoch: c.Epoch, Proposal: c.Proposal, WorkerPK: c.WorkerPK,
+			Verifiers: c.Verifiers, DecideID: c.DecideID}
+	case *shard.Release:
+		out.Cmd = protocol.Command{Op: "RELEASE", Need: c.Need, Epoch: c.Epoch, Reason: c.Reason, MaxEpochs: c.MaxEpochs}
+	case *shard.Finalize:
+		out.Cmd = protocol.Command{Op: "FINALIZE", Need: c.Need, Epoch: c.Epoch, Commit: c.Commit, FinalizeID: c.FinalizeID}
+	default:
+		return nil, fmt.Errorf("applied %s is not for the core", c.Op())
+	}
+	return out, nil
+}
+
+func short(id string) string {
+	if len(id) > 15 && id[:7] == "sha256:" {
+		return id[7:15]
+	}
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// who names a principal for events.
+func (h *Host) who(pk string) string {
+	switch pk {
+	case h.id.root.PublicHex():
+		return "host"
+	case h.id.client.PublicHex():
+		return "client"
+	}
+	if a := h.id.agents[pk]; a != nil {
+		return a.info.Name
+	}
+	return short(pk)
+}
+
+func outcomeText(body json.RawMessage) string {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return string(body)
+	}
+	ev, _ := m["event"].(string)
+	reason, _ := m["reason"].(string)
+	if reason == "" {
+		reason, _ = m["error"].(string)
+	}
+	return fmt.Sprintf("%s: %s", ev, reason)
+}
