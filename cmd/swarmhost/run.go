@@ -52,9 +52,9 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			defer stop()
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
 				NATSListen: natsListen, Consensus: consensus.Config{
-				ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
-				ReadyTimeout: 2 * time.Minute,
-			}}
+					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
+					ReadyTimeout: 2 * time.Minute,
+				}}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
 				// the single-host default.
