@@ -109,6 +109,7 @@ func newRoot(e *env) *cobra.Command {
 		newDemoCmd(e),
 		newRunCmd(e),
 		newConsensusCmd(e),
+		newNeedCmd(e),
 		newVersionCmd(e),
 	)
 	return root

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+func newNeedCmd(e *env) *cobra.Command {
+	var (
+		req       api.NeedRequest
+		inputPath string
+		wait      bool
+		timeout   time.Duration
+	)
+	submit := &cobra.Command{
+		Use:   "submit --capability KIND --input FILE [--k 3] [--n 3] [--wait]",
+		Short: "Submit a NEED to the node running on --data; prints its id, and with --wait the FINALIZE (exit 0) or why not (exit 1)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			input, err := e.readInput(inputPath)
+			if err != nil {
+				return err
+			}
+			if !json.Valid(input) {
+				return usageError{fmt.Errorf("--input %s: not JSON", inputPath)}
+			}
+			req.Input = input
+			if req.Nonce == "" {
+				req.Nonce = fmt.Sprint(time.Now().UnixNano())
+			}
+			c, err := api.Dial(e.dataDir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			id, err := c.SubmitNeed(ctx, req)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, id)
+			if !wait {
+				return nil
+			}
+			info, err := c.ShowNeed(ctx, id, true)
+			if err != nil {
+				return fmt.Errorf("waiting for %s: %w", id, err)
+			}
+			return e.reportEnd(info)
+		},
+	}
+	f := submit.Flags()
+	f.StringVar(&req.Capability, "capability", "", "the task kind (required)")
+	f.StringVar(&inputPath, "input", "", "the task's input, a JSON file ('-' for stdin) (required)")
+	f.Uint64Var(&req.K, "k", 3, "passing attestations needed")
+	f.Uint64Var(&req.N, "n", 3, "verifiers chosen")
+	f.Uint64Var(&req.BidWindowMS, "bid-window-ms", 300, "how long bids are taken")
+	f.Uint64Var(&req.LeaseMS, "lease-ms", 10000, "the worker's lease (renewed by HEARTBEAT)")
+	f.Uint64Var(&req.MaxEpochs, "max-epochs", 3, "epochs before the NEED is abandoned")
+	f.Uint64Var(&req.DeadlineMS, "deadline-ms", 600000, "abandon the NEED after this long")
+	f.StringVar(&req.Capsule, "capsule", "", "ref of the policy capsule (default: the node's classify capsule)")
+	f.StringVar(&req.Nonce, "nonce", "", "makes two otherwise identical NEEDs distinct (default: the time)")
+	f.BoolVar(&wait, "wait", false, "wait for the FINALIZE, or the reason there is none")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting after this long")
+	submit.MarkFlagRequired("capability")
+	submit.MarkFlagRequired("input")
+
+	var asJSON bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "The thread of a NEED on the node running on --data: state, epoch, decision, envelopes so far",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if !envelope.IsRef(a[0]) {
+				return usageError{fmt.Errorf("ID %q: want sha256:<64 hex>", a[0])}
+			}
+			c, err := api.Dial(e.dataDir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			info, err := c.ShowNeed(ctx, a[0], false)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSONLine(e, info)
+			}
+			fmt.Fprintf(e.stdout, "need %s\nstate %s  epoch %d  capability %s\n", info.ID, info.Phase, info.Epoch, info.Capability)
+			if d := info.Decision; d != nil {
+				fmt.Fprintf(e.stdout, "decision: worker %s fence %d verifiers %d\n", d.WorkerPK, d.Fence, len(d.Verifiers))
+			}
+			if info.Result != "" {
+				fmt.Fprintf(e.stdout, "result %s\n", info.Result)
+			}
+			if info.Refusal != "" {
+				fmt.Fprintf(e.stdout, "refused: %s\n", info.Refusal)
+			}
+			if info.Abandoned != "" {
+				fmt.Fprintf(e.stdout, "abandoned: %s\n", info.Abandoned)
+			}
+			fmt.Fprintf(e.stdout, "envelopes (%d):\n", len(info.Envelopes))
+			for _, s := range info.Envelopes {
+				fmt.Fprintf(e.stdout, "  %-11s lamport %-4d %s from %s\n", s.Verb, s.Lamport, s.ID, s.Sender[:16])
+			}
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&asJSON, "json", false, "print the thread as JSON")
+	return group("need", "Submit NEEDs to the node running on --data and follow them", submit, show)
+}
+
+// reportEnd prints how a NEED ended: exit 0 for FINAL, 1 otherwise.
+func (e *env) reportEnd(info protocol.ThreadInfo) error {
+	switch info.Phase {
+	case protocol.PhaseFinal:
+		fmt.Fprintf(e.stdout, "FINALIZE %s: result %s (epoch %d, %d attestations)\n", info.Finalize, info.Result, info.Epoch, len(info.Attestation))
+		return nil
+	case protocol.PhaseRefused:
+		fmt.Fprintf(e.stderr, "refused: %s\n", info.Refusal)
+	case protocol.PhaseAbandoned:
+		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
+	default:
+		fmt.Fprintf(e.stderr, "not finished: %s\n", info.Phase)
+	}
+	return quietError{}
+}
+
