@@ -134,4 +134,3 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 	}
 	return quietError{}
 }
-
