@@ -93,10 +93,11 @@ type Host struct {
 	watchers watchers
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	agentS chan struct{} // bounds concurrent agent and policy runs
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	agentS    chan struct{} // bounds concurrent agent and policy runs
 }
 
 // Open starts a node on cfg.DataDir and returns once it serves: every shard
@@ -245,8 +246,13 @@ func (h *Host) AgentKey(file string) (*keys.Key, string, bool) {
 	return nil, "", false
 }
 
-// Close stops the node; its data stays.
+// Close stops the node; its data stays. It may be called more than once.
 func (h *Host) Close() error {
+	h.closeOnce.Do(h.close)
+	return nil
+}
+
+func (h *Host) close() {
 	if h.API != nil {
 		api.RemoveRunFile(h.cfg.DataDir)
 		h.API.Close()
@@ -272,7 +278,6 @@ func (h *Host) Close() error {
 	if h.Trail != nil {
 		h.Trail.Close()
 	}
-	return nil
 }
 
 func (h *Host) event(thread, format string, args ...any) {

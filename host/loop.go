@@ -40,6 +40,7 @@ type item struct {
 	in       protocol.Input
 	delivery *bus.Delivery
 	local    bool // published by this host: already on the bus
+	newClock bool // a Received stepped at a time its thread has no clock line for yet
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -77,7 +78,7 @@ func (h *Host) process(first item) {
 			if thread == "" {
 				thread = audit.ThreadOfRaw(r.Raw)
 			}
-			r.At = h.receiptTime(thread)
+			r.At, it.newClock = h.receiptTime(thread)
 		}
 		v := h.core.Step(it.in)
 		actions := h.core.Ready()
@@ -99,17 +100,22 @@ func (h *Host) process(first item) {
 }
 
 // receiptTime is the time a received envelope on the thread is stepped
-// with: the thread's last recorded clock line, renewed (with a new line)
-// once the wall clock has moved on.
-func (h *Host) receiptTime(thread string) int64 {
+// with: the thread's last recorded clock line, or, once the wall clock has
+// moved on, the time now, which record then writes as a new clock line
+// before the envelope's (not for a duplicate, which leaves no line).
+func (h *Host) receiptTime(thread string) (at int64, fresh bool) {
 	now := nowMS()
 	if last, ok := h.lastAt[thread]; ok && now-last < clockStep {
-		return last
+		return last, false
 	}
-	body, _ := json.Marshal(map[string]int64{"at": now})
+	return now, true
+}
+
+// recordClock writes a thread's clock line.
+func (h *Host) recordClock(thread string, at int64) {
+	body, _ := json.Marshal(map[string]int64{"at": at})
 	h.append(thread, audit.Entry{Kind: KindClock, Body: body, Verdict: audit.Accepted})
-	h.lastAt[thread] = now
-	return now
+	h.lastAt[thread] = at
 }
 
 // record writes the input's line in the trail and settles its bus
@@ -128,6 +134,9 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 		}
 		if v.Retry && it.delivery == nil && it.local {
 			return false // published here: the bus delivers it again
+		}
+		if it.newClock {
+			h.recordClock(thread, in.At)
 		}
 		if v.Accepted {
 			rl := h.tick(in.Env.Lamport)

@@ -110,3 +110,10 @@ func (w *watchers) notify(thread string) {
 		delete(w.m, thread)
 	}
 }
+
+// PlanQuery answers a plan_query request against this node's plan.
+func (h *Host) PlanQuery(request []byte) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.core.Plan().QueryJSON(request)
+}

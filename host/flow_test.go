@@ -1,0 +1,357 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/internal/plugintest"
+)
+
+var wasmCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "swarmhost-wasm-cache-")
+	if err != nil {
+		panic(err)
+	}
+	wasmCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+// node starts a host with the given plugins (file name -> first-party
+// plugin or fixture name).
+func node(t *testing.T, plugins map[string]string) *host.Host {
+	t.Helper()
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "plugins")
+	os.MkdirAll(pdir, 0o755)
+	for file, name := range plugins {
+		b, err := os.ReadFile(plugintest.Path(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pdir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+var items = json.RawMessage(`["where is my parcel","refund the invoice","great service"]`)
+
+func submit(t *testing.T, h *host.Host, k, n, leaseMS uint64) string {
+	t.Helper()
+	id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: k, N: n,
+		BidWindowMS: 100, LeaseMS: leaseMS, MaxEpochs: 3, DeadlineMS: 60_000, Nonce: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func wait(t *testing.T, h *host.Host, id string) protocol.ThreadInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	info, err := h.Wait(ctx, id)
+	if err != nil {
+		t.Fatalf("NEED %s: %v; thread: %+v", id, err, info)
+	}
+	return info
+}
+
+// verbs counts a thread's accepted envelopes by verb.
+func verbs(info protocol.ThreadInfo) map[string]int {
+	m := map[string]int{}
+	for _, e := range info.Envelopes {
+		m[e.Verb]++
+	}
+	return m
+}
+
+// outcomes returns the outcome lines of a thread's trail.
+func trailLines(t *testing.T, h *host.Host, thread string) []*audit.Record {
+	t.Helper()
+	name, err := audit.FileName(thread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(h.Trail.Dir(), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*audit.Record
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		r, err := audit.ParseLine([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// verifyTrail stops the node (a live trail is being written) and verifies
+// its trail.
+func verifyTrail(t *testing.T, h *host.Host) {
+	t.Helper()
+	h.Close()
+	if _, err := audit.Verify(h.Trail.Dir()); err != nil {
+		t.Fatalf("the trail does not verify: %v", err)
+	}
+}
+
+var honest = map[string]string{
+	"classifier-a.wasm": "classifier", "classifier-b.wasm": "classifier",
+	"verifier-a.wasm": "verifier", "verifier-b.wasm": "verifier", "verifier-c.wasm": "verifier",
+	"planner.wasm": "planner",
+}
+
+// A NEED finalizes with k = 3 on real components: bids, a DECIDE through
+// the shard, CLAIM, COMMIT, three ATTESTs with the host's digest, FINALIZE;
+// the planner's task reaches final in the plan.
+func TestFlowFinalizesWithK3(t *testing.T) {
+	h := node(t, honest)
+	id := submit(t, h, 3, 3, 10_000)
+	info := wait(t, h, id)
+	if info.Phase != protocol.PhaseFinal {
+		t.Fatalf("ended %s: %+v", info.Phase, info)
+	}
+	v := verbs(info)
+	for verb, n := range map[string]int{"NEED": 1, "PROPOSE": 2, "DECIDE": 1, "CLAIM": 1, "COMMIT": 1, "ATTEST": 3, "FINALIZE": 1} {
+		if v[verb] != n {
+			t.Errorf("%s: %d accepted, want %d (%v)", verb, v[verb], n, v)
+		}
+	}
+	if len(info.Attestation) != 3 {
+		t.Fatalf("FINALIZE rests on %d attestations, want 3", len(info.Attestation))
+	}
+	blob, err := h.CAS.Get(context.Background(), info.Result)
+	if err != nil || !strings.Contains(string(blob), `"labels"`) {
+		t.Fatalf("result %s: %s %v", info.Result, blob, err)
+	}
+	planFinal(t, h, id)
+	verifyTrail(t, h)
+}
+
+// planFinal waits until the planner has marked the NEED's task final.
+func planFinal(t *testing.T, h *host.Host, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := h.PlanQuery([]byte(`{"task":"` + id + `"}`))
+		if err == nil && strings.Contains(string(b), `"state":"final"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the plan task never reached final: %s %v", b, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A NEED the capsule's admit denies (n above its bound of 7) is refused
+// with the reason, and nothing else happens on its thread.
+func TestFlowAdmitDenied(t *testing.T) {
+	h := node(t, honest)
+	id := submit(t, h, 1, 8, 10_000)
+	info := wait(t, h, id)
+	if info.Phase != protocol.PhaseRefused || !strings.Contains(info.Refusal, "admit denied") {
+		t.Fatalf("want refused by admit, got %s %q", info.Phase, info.Refusal)
+	}
+	if v := verbs(info); len(v) != 1 || v["NEED"] != 1 {
+		t.Fatalf("a refused NEED drew envelopes: %v", v)
+	}
+	found := false
+	for _, r := range trailLines(t, h, id) {
+		if r.Kind == host.KindOutcome && strings.Contains(string(r.Envelope), "need_refused") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no need_refused outcome in the trail")
+	}
+}
+
+// A worker that wins and never CLAIMs lets its lease expire: the host
+// RELEASEs (expired), epoch 2 opens without it, the other worker
+// finalizes; a COMMIT for epoch 1 arriving after that is rejected
+// stale_fence.
+func TestFlowLeaseExpiresThenStaleCommitRejected(t *testing.T) {
+	h := node(t, map[string]string{"staller.wasm": "staller", "classifier-a.wasm": "classifier",
+		"verifier-a.wasm": "verifier", "verifier-b.wasm": "verifier"})
+	id := submit(t, h, 2, 2, 400)
+	info := wait(t, h, id)
+	if info.Phase != protocol.PhaseFinal || info.Epoch != 2 {
+		t.Fatalf("want FINAL in epoch 2, got %s epoch %d", info.Phase, info.Epoch)
+	}
+	stallerKey, stallerTok, _ := h.AgentKey("staller.wasm")
+	classifier := h.AgentKeys()["classifier-a.wasm"]
+	if info.Decision.WorkerPK != classifier {
+		t.Fatalf("epoch 2 went to %s, not the classifier", info.Decision.WorkerPK)
+	}
+	var release, decide1 bool
+	for _, r := range trailLines(t, h, id) {
+		if r.Kind == host.KindConsensus && strings.Contains(string(r.Envelope), `"op":"RELEASE"`) &&
+			strings.Contains(string(r.Envelope), `"reason":"expired"`) {
+			release = true
+		}
+		if r.Kind == audit.KindEnvelope && r.Verdict == audit.Accepted && strings.Contains(string(r.Envelope), `"verb":"DECIDE"`) &&
+			strings.Contains(string(r.Envelope), stallerKey.PublicHex()) {
+			decide1 = true
+		}
+	}
+	if !release || !decide1 {
+		t.Fatalf("epoch 1 decided for the staller: %v; released as expired: %v", decide1, release)
+	}
+
+	// The staller's COMMIT for epoch 1, with epoch 1's fence, arrives late.
+	var fence1 uint64
+	for _, r := range trailLines(t, h, id) {
+		var a protocol.Applied
+		if r.Kind == host.KindConsensus && json.Unmarshal(r.Envelope, &a) == nil && a.Cmd.Op == "DECIDE" && a.Cmd.Epoch == 1 {
+			fence1 = a.Fence
+		}
+	}
+	ref, err := h.CAS.Put(context.Background(), []byte(`{"labels":["other","other","other"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := envelope.Sign(envelope.Draft{ThreadID: id, Verb: envelope.VerbCommit, Lamport: 1 << 40,
+		Capability: stallerTok, ContentRefs: []string{ref}, PolicyCapsuleHash: h.DefaultCapsule(),
+		Payload: map[string]any{"epoch": 1, "fence": fence1, "result": ref, "telemetry": map[string]any{"gas_used": 0, "wall_ms": 0}}},
+		stallerKey.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Bus.Publish(context.Background(), late); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var verdict string
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind == audit.KindEnvelope && strings.Contains(string(r.Envelope), late.ID) {
+				verdict = r.Verdict + " " + r.Reason
+			}
+		}
+		if verdict == "rejected stale_fence" {
+			break
+		}
+		if verdict != "" || time.Now().After(deadline) {
+			t.Fatalf("the late COMMIT was recorded %q, want rejected stale_fence", verdict)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	verifyTrail(t, h)
+}
+
+// A verifier that attests a digest nobody computed is challenged by an
+// honest verifier and INVALIDATEd; the FINALIZE rests only on the honest
+// attestations.
+func TestFlowLyingVerifierInvalidated(t *testing.T) {
+	h := node(t, map[string]string{"classifier-a.wasm": "classifier", "verifier-a.wasm": "verifier",
+		"verifier-b.wasm": "verifier", "liar.wasm": "liar"})
+	id := submit(t, h, 2, 3, 10_000)
+	info := wait(t, h, id)
+	if info.Phase != protocol.PhaseFinal {
+		t.Fatalf("ended %s", info.Phase)
+	}
+	liar := h.AgentKeys()["liar.wasm"]
+	var liarAttest string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, _ = h.Need(id)
+		liarAttest = ""
+		invalidated := false
+		for _, r := range trailLines(t, h, id) {
+			s := string(r.Envelope)
+			if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
+				continue
+			}
+			e, err := envelope.Verify(r.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Verb == envelope.VerbAttest && e.SenderPK == liar {
+				liarAttest = e.ID
+			}
+			if e.Verb == envelope.VerbInvalidate && liarAttest != "" && strings.Contains(s, liarAttest) {
+				invalidated = true
+			}
+		}
+		if liarAttest != "" && invalidated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the liar's ATTEST %q was not invalidated; thread %v", liarAttest, verbs(info))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := verbs(info); v["CHALLENGE"] < 1 || v["INVALIDATE"] != 1 {
+		t.Fatalf("want a CHALLENGE and one INVALIDATE, got %v", v)
+	}
+	if len(info.Attestation) != 2 {
+		t.Fatalf("FINALIZE rests on %v, want the 2 honest attestations", info.Attestation)
+	}
+	for _, a := range info.Attestation {
+		if a == liarAttest {
+			t.Fatalf("FINALIZE counts the liar's attestation %s", a)
+		}
+	}
+	verifyTrail(t, h)
+}
+
+// Delivering the same envelope again has no second effect: one record in
+// the trail, one envelope in the thread.
+func TestFlowDuplicateDeliveriesHaveNoEffect(t *testing.T) {
+	h := node(t, honest)
+	id := submit(t, h, 3, 3, 10_000)
+	wait(t, h, id)
+	planFinal(t, h, id)
+	info, _ := h.Need(id)
+	before := len(trailLines(t, h, id))
+	// Republish every accepted envelope of the thread on the bus, raw (the
+	// stream's own de-duplication is bypassed by a new message id).
+	for _, r := range trailLines(t, h, id) {
+		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
+			continue
+		}
+		e, err := envelope.Verify(r.Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject := "swarm.env." + strings.TrimPrefix(id, "sha256:") + "." + string(e.Verb)
+		if _, err := h.Bus.PublishRaw(context.Background(), subject, r.Envelope, "dup-"+e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	after, _ := h.Need(id)
+	if len(after.Envelopes) != len(info.Envelopes) {
+		t.Fatalf("duplicates changed the thread: %d envelopes, was %d", len(after.Envelopes), len(info.Envelopes))
+	}
+	if n := len(trailLines(t, h, id)); n != before {
+		t.Fatalf("duplicates added %d trail lines", n-before)
+	}
+}
