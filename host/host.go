@@ -39,8 +39,9 @@ type Config struct {
 	// starting the embedded one. NATSListen is the embedded server's client
 	// address (default a free loopback port); NATSRoutes and NATSClusterListen
 	// join embedded servers into a cluster.
-	NATSURL    string
-	NATSListen string
+	NATSURL     string
+	NATSListen  string
+	NATSCluster *bus.ClusterConfig
 	// APIAddr is where the loopback API listens (default 127.0.0.1:0).
 	APIAddr string
 	// Roots are extra trusted token issuers (the other hosts of a cluster);
@@ -140,7 +141,17 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			h.Close()
 		}
 	}()
-	if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
+	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
+		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second}); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if cfg.NATSURL != "" || cfg.NATSCluster != nil {
+		// Hosts of a cluster share one store: a worker's result and every
+		// token must be readable by every host.
+		if h.CAS, err = sharedStore(ctx, h.Bus); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	} else if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
@@ -179,10 +190,6 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	if err := h.rebuild(); err != nil {
 		return nil, err
-	}
-	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
-		AckWait: 30 * time.Second}); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
 	}
 	if !cfg.ConsensusOff {
 		if h.Consensus, err = consensus.Open(ctx, cfg.Consensus); err != nil {
@@ -283,5 +290,23 @@ func (h *Host) close() {
 func (h *Host) event(thread, format string, args ...any) {
 	if h.cfg.Events != nil {
 		h.cfg.Events(Event{Thread: thread, Text: fmt.Sprintf(format, args...)})
+	}
+}
+
+// sharedStore opens the cluster's CAS bucket, waiting (up to two minutes)
+// while a clustered JetStream is still placing it.
+func sharedStore(ctx context.Context, b *bus.Bus) (cas.Store, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := cas.NewObjectStoreReplicas(actx, b.JetStream(), "swarm-cas", b.Replicas())
+		cancel()
+		if err == nil {
+			return cas.Retrying(s, 30*time.Second), nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -73,7 +73,7 @@ func newNeedCmd(e *env) *cobra.Command {
 	submit.MarkFlagRequired("capability")
 	submit.MarkFlagRequired("input")
 
-	var asJSON bool
+	var asJSON, showWait bool
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "The thread of a NEED on the node running on --data: state, epoch, decision, envelopes so far",
@@ -88,7 +88,7 @@ func newNeedCmd(e *env) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			info, err := c.ShowNeed(ctx, a[0], false)
+			info, err := c.ShowNeed(ctx, a[0], showWait)
 			if err != nil {
 				return err
 			}
@@ -116,6 +116,7 @@ func newNeedCmd(e *env) *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print the thread as JSON")
+	show.Flags().BoolVar(&showWait, "wait", false, "first wait until the NEED is final, abandoned or refused")
 	return group("need", "Submit NEEDs to the node running on --data and follow them", submit, show)
 }
 

@@ -10,14 +10,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/bus"
 )
 
 func newRunCmd(e *env) *cobra.Command {
 	var (
 		raftAddr, peers, apiAddr string
 		pluginsDir, natsListen   string
+		natsCluster, natsRoutes  string
+		trust                    string
 		nodeID                   uint64
 		shards                   int
 		join                     bool
@@ -62,6 +66,16 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 					cfg.Consensus.RTT = 50 * time.Millisecond
 				}
 			}
+			if natsCluster != "" {
+				cfg.NATSCluster = &bus.ClusterConfig{ServerName: fmt.Sprintf("swarmhost-%d", nodeID), Listen: natsCluster,
+					Routes: splitList(natsRoutes)}
+			}
+			cfg.Roots = splitList(trust)
+			for _, pk := range cfg.Roots {
+				if !envelope.IsPublicKey(pk) {
+					return usageError{fmt.Errorf("--trust: %q is not a public key", pk)}
+				}
+			}
 			start := time.Now()
 			h, err := host.Open(ctx, cfg)
 			if err != nil {
@@ -89,6 +103,9 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback)")
 	f.StringVar(&pluginsDir, "plugins", "", "the folder of agent plugins (default DATA/plugins)")
 	f.StringVar(&natsListen, "nats-listen", "", "the embedded NATS server's client address (default a free loopback port)")
+	f.StringVar(&natsCluster, "nats-cluster", "", "join the embedded NATS server to a cluster: its route address HOST:PORT")
+	f.StringVar(&natsRoutes, "nats-routes", "", "the other NATS servers' routes: nats-route://HOST:PORT,...")
+	f.StringVar(&trust, "trust", "", "other hosts' root public keys whose capability tokens this host accepts, comma-separated")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Config struct {
 	// Listen is the embedded server's client address, "host:port"; empty is
 	// 127.0.0.1 on a free port. Port 0 also picks a free port.
 	Listen string
+	// Cluster, when set, joins the embedded server to a NATS cluster; the
+	// stream is then replicated (Replicas defaults to 3, or fewer servers).
+	Cluster *ClusterConfig
 	// Logger receives the embedded server's log lines; nil logs nothing.
 	Logger *slog.Logger
 
@@ -85,6 +89,12 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 			return nil, errors.New("bus: open: neither URL nor DataDir is set")
 		}
 		eopts := []EmbeddedOption{WithLogger(cfg.Logger)}
+		if cfg.Cluster != nil {
+			eopts = append(eopts, WithCluster(*cfg.Cluster))
+			if cfg.Replicas == 0 {
+				cfg.Replicas = min(3, 1+len(cfg.Cluster.Routes))
+			}
+		}
 		if cfg.Listen != "" {
 			host, port, err := splitListen(cfg.Listen)
 			if err != nil {
@@ -131,7 +141,37 @@ func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config) (*Bus
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	var stream jetstream.Stream
+	// A clustered JetStream answers only once its meta group has a leader:
+	// keep asking until ctx ends.
+	for attempt := 0; ; attempt++ {
+		stream, err = createStream(ctx, js, cfg)
+		if err == nil || ctx.Err() != nil || !retryableJS(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(50<<min(attempt, 4))*time.Millisecond, time.Second)):
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: stream %s on %s: %w", StreamName, orEmbedded(cfg.URL), err)
+	}
+	return &Bus{nc: nc, js: js, stream: stream, emb: emb, cfg: cfg, consumers: map[*Consumer]struct{}{}}, nil
+}
+
+// retryableJS reports whether a JetStream error means "not ready yet".
+func retryableJS(err error) bool {
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		strings.Contains(err.Error(), "temporarily unavailable") || strings.Contains(err.Error(), "insufficient resources") ||
+		strings.Contains(err.Error(), "no suitable peers")
+}
+
+func createStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return js.CreateOrUpdateStream(actx, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "CAN Swarm envelopes (PROTOCOL.md section 2)",
 		Subjects:    []string{streamSubjects},
@@ -142,10 +182,6 @@ func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config) (*Bus
 		Duplicates:  cfg.DedupWindow,
 		Replicas:    cfg.Replicas,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("bus: stream %s on %s: %w", StreamName, orEmbedded(cfg.URL), err)
-	}
-	return &Bus{nc: nc, js: js, stream: stream, emb: emb, cfg: cfg, consumers: map[*Consumer]struct{}{}}, nil
 }
 
 func (cfg *Config) fill() error {
@@ -187,6 +223,9 @@ func orEmbedded(url string) string {
 	}
 	return url
 }
+
+// Replicas is the envelope stream's replica count.
+func (b *Bus) Replicas() int { return max(b.cfg.Replicas, 1) }
 
 // JetStream returns the bus's JetStream handle, for other users of the same
 // connection (the CAS object store).

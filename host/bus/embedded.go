@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -27,9 +28,24 @@ type Embedded struct {
 type EmbeddedOption func(*embeddedOptions)
 
 type embeddedOptions struct {
-	host   string
-	port   int
-	logger *slog.Logger
+	host    string
+	port    int
+	logger  *slog.Logger
+	cluster *ClusterConfig
+}
+
+// ClusterConfig joins an embedded server to a NATS cluster: JetStream then
+// runs clustered (its meta group needs a majority of the servers up).
+type ClusterConfig struct {
+	Name       string   // the cluster's name, the same on every server (default "swarm")
+	ServerName string   // this server's name, unique in the cluster
+	Listen     string   // host:port for the other servers' routes
+	Routes     []string // the other servers' route URLs, nats-route://host:port
+}
+
+// WithCluster makes the server one member of a cluster.
+func WithCluster(c ClusterConfig) EmbeddedOption {
+	return func(o *embeddedOptions) { o.cluster = &c }
 }
 
 // WithListen sets the address the server listens on for clients. Port 0
@@ -97,6 +113,12 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 		// No HTTP monitoring port unless someone asks for one.
 		HTTPPort: 0,
 	}
+	if c := o.cluster; c != nil {
+		if err := clusterOptions(sopts, c); err != nil {
+			lock.release()
+			return nil, fmt.Errorf("bus: embedded server: %w", err)
+		}
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
 		lock.release()
@@ -158,3 +180,27 @@ func (e *Embedded) Shutdown() {
 // connectOption makes a client talk to this server through an in-process
 // pipe rather than TCP: no port, no Nagle, no kernel round trip.
 func (e *Embedded) connectOption() nats.Option { return nats.InProcessServer(e.srv) }
+
+func clusterOptions(sopts *server.Options, c *ClusterConfig) error {
+	if c.ServerName == "" {
+		return errors.New("cluster: a server name is required")
+	}
+	name := c.Name
+	if name == "" {
+		name = "swarm"
+	}
+	host, port, err := splitListen(c.Listen)
+	if err != nil {
+		return fmt.Errorf("cluster listen %q: %w", c.Listen, err)
+	}
+	sopts.ServerName = c.ServerName
+	sopts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: port}
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("route %q: want nats-route://host:port", r)
+		}
+		sopts.Routes = append(sopts.Routes, u)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,9 +76,27 @@ func (b *Bus) publish(ctx context.Context, subject string, data []byte, msgID st
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data}, opts...)
-	if err != nil {
-		return PubAck{}, err
+	// A clustered stream has no leader for a moment after a server dies:
+	// retry (the message id makes a retry that did land a duplicate) for
+	// up to PublishRetryFor unless ctx ends first.
+	deadline := time.Now().Add(PublishRetryFor)
+	for attempt := 0; ; attempt++ {
+		ack, err := b.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: data}, opts...)
+		if err == nil {
+			return PubAck{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
+		}
+		if msgID == "" || !retryableJS(err) && !errors.Is(err, jetstream.ErrNoStreamResponse) ||
+			ctx.Err() != nil || time.Now().After(deadline) || b.isClosed() {
+			return PubAck{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return PubAck{}, ctx.Err()
+		case <-time.After(min(time.Duration(20<<min(attempt, 5))*time.Millisecond, 500*time.Millisecond)):
+		}
 	}
-	return PubAck{Seq: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }
+
+// PublishRetryFor bounds how long a publish is retried while a clustered
+// stream elects a new leader.
+const PublishRetryFor = 30 * time.Second

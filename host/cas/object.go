@@ -36,6 +36,12 @@ var _ Store = (*ObjectStore)(nil)
 // one replica) if it does not exist. An existing bucket is used as it is:
 // its replication and limits belong to whoever operates the cluster.
 func NewObjectStore(ctx context.Context, js jetstream.JetStream, bucket string) (*ObjectStore, error) {
+	return NewObjectStoreReplicas(ctx, js, bucket, 1)
+}
+
+// NewObjectStoreReplicas is NewObjectStore creating a missing bucket with
+// the given number of replicas (a clustered JetStream).
+func NewObjectStoreReplicas(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (*ObjectStore, error) {
 	if js == nil {
 		return nil, errors.New("cas: object store: nil JetStream")
 	}
@@ -45,6 +51,7 @@ func NewObjectStore(ctx context.Context, js jetstream.JetStream, bucket string) 
 			Bucket:      bucket,
 			Description: "swarmhost content-addressed store",
 			Storage:     jetstream.FileStorage,
+			Replicas:    max(replicas, 1),
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			obs, err = js.ObjectStore(ctx, bucket) // another host created it first

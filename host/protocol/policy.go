@@ -151,7 +151,9 @@ func (c *Core) policyDone(in *PolicyDone) string {
 // resolveChallenge compares the re-evaluation with the challenged
 // envelope: an ATTEST whose digest differs, or a COMMIT whose result the
 // capsule does not verify, is invalidated; otherwise the challenge is
-// dismissed.
+// dismissed. An invalidated COMMIT releases its epoch only while that epoch
+// is current: the answer may come back after the epoch was released, and
+// the epoch then current belongs to another worker.
 func (c *Core) resolveChallenge(t *thread, r *request, in *PolicyDone) {
 	target := t.seen[r.chal.target]
 	if target == nil || t.invalidated[target.ID] {
@@ -175,7 +177,9 @@ func (c *Core) resolveChallenge(t *thread, r *request, in *PolicyDone) {
 	case envelope.VerbCommit:
 		if !isTrue(in.Result) {
 			c.invalidate(t, target.ID, "verify_failed", in.Digest)
-			c.proposeRelease(t, "invalidated")
+			if t.commit == target { // its epoch is still the current one
+				c.proposeRelease(t, "invalidated")
+			}
 			return
 		}
 		dismiss("the capsule verifies the commit's result")

@@ -34,7 +34,7 @@ var errRetry = errors.New("retry")
 // (bad_capability, unauthorized, stale_lamport, wrong_state, stale_fence),
 // after the payload's own form (malformed), and applies the verb.
 func (c *Core) receive(in *Received) Verdict {
-	if in.Env == nil {
+	if in.Env == nil || in.Err != nil {
 		code := envelope.CodeOf(in.Err)
 		if code == "" {
 			code = envelope.CodeMalformed
@@ -53,6 +53,9 @@ func (c *Core) receive(in *Received) Verdict {
 	spec, ok := verbs[e.Verb]
 	if !ok {
 		return reject(tid, envelope.CodeUnknownVerb, "%s is not handled", e.Verb)
+	}
+	if tid == "" {
+		return reject(tid, envelope.CodeMalformed, "thread_id: a %s names the NEED it belongs to, or the swarm thread", e.Verb)
 	}
 	p, rerr := spec.parse(e)
 	if rerr != nil {

@@ -22,7 +22,9 @@ func (c *Core) timer(in *TimerFired) {
 			c.closeWindow(t)
 		}
 	case PhaseDecided, PhaseClaimed, PhaseCommitted:
-		if t.leaseUntil > 0 && now >= t.leaseUntil {
+		// Once the FINALIZE is proposed, the quorum is reached: the end of
+		// the verification window must not race it through consensus.
+		if t.leaseUntil > 0 && now >= t.leaseUntil && !t.finalizing {
 			c.proposeRelease(t, "expired")
 		}
 	}

@@ -119,6 +119,9 @@ func parsePropose(e *envelope.Envelope) (any, *envelope.RejectError) {
 
 func applyPropose(c *Core, t *thread, e *envelope.Envelope, p any, in *Received) error {
 	pp := p.(*proposePayload)
+	if need := t.need; need != nil && e.Lamport <= need.Lamport {
+		return envelope.Reject(envelope.CodeStaleLamport, "lamport", "a PROPOSE answers the NEED (lamport %d) and must come later", need.Lamport)
+	}
 	if rerr := epochCheck(t, pp.epoch); rerr != nil {
 		return rerr
 	}
@@ -127,9 +130,6 @@ func applyPropose(c *Core, t *thread, e *envelope.Envelope, p any, in *Received)
 	}
 	if in.At > t.windowEnd {
 		return envelope.Reject(envelope.CodeWrongState, "", "the bid window of epoch %d closed %d ms ago", t.epoch, in.At-t.windowEnd)
-	}
-	if need := t.need; need != nil && e.Lamport <= need.Lamport {
-		return envelope.Reject(envelope.CodeStaleLamport, "lamport", "a PROPOSE answers the NEED (lamport %d) and must come later", need.Lamport)
 	}
 	tok := c.tokens[e.Capability]
 	b := &bid{env: e, price: pp.price, eta: pp.eta, hasCap: tok != nil && tok.HasCapability(t.np.Capability)}
@@ -293,6 +293,9 @@ func applyYield(c *Core, t *thread, e *envelope.Envelope, p any, in *Received) e
 	if rerr := epochCheck(t, fp.Epoch); rerr != nil {
 		return rerr
 	}
+	if t.decisions[fp.Epoch] == nil && (t.phase == PhaseOpen || t.phase == PhaseUnknown || t.phase == PhaseAdmitting) {
+		return errRetryf("epoch %d is not decided here yet", fp.Epoch)
+	}
 	if t.phase != PhaseDecided && t.phase != PhaseClaimed {
 		return envelope.Reject(envelope.CodeWrongState, "", "the NEED is %s; only a decided or claimed epoch can be yielded", t.phaseName())
 	}
@@ -421,6 +424,9 @@ func namedVerifier(c *Core, t *thread, e *envelope.Envelope, p any, _ *envelope.
 
 func applyAttest(c *Core, t *thread, e *envelope.Envelope, p any, _ *Received) error {
 	ap := p.(*attestPayload)
+	if cm := t.seen[ap.Commit]; cm != nil && cm.Verb == envelope.VerbCommit && e.Lamport <= cm.Lamport {
+		return envelope.Reject(envelope.CodeStaleLamport, "lamport", "an ATTEST answers the COMMIT (lamport %d) and must come later", cm.Lamport)
+	}
 	if rerr := epochCheck(t, ap.Epoch); rerr != nil {
 		return rerr
 	}
@@ -432,9 +438,6 @@ func applyAttest(c *Core, t *thread, e *envelope.Envelope, p any, _ *Received) e
 	}
 	if ap.Commit != t.commit.ID {
 		return envelope.Reject(envelope.CodeWrongState, "payload.commit", "the epoch's COMMIT is %s", t.commit.ID)
-	}
-	if e.Lamport <= t.commit.Lamport {
-		return envelope.Reject(envelope.CodeStaleLamport, "lamport", "an ATTEST answers the COMMIT (lamport %d) and must come later", t.commit.Lamport)
 	}
 	for _, a := range t.attests {
 		if a.SenderPK == e.SenderPK {
