@@ -92,7 +92,7 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-demo: build
+demo: build plugins
 	$(BIN)/swarmhost demo
 
 bench:

@@ -58,8 +58,8 @@ type Config struct {
 	// injection in tests).
 	Transport config.TransportFactory
 	// ReadyTimeout bounds how long Open waits for every shard to have a
-	// leader. Default 30 s. Zero leaves Open returning once the replicas
-	// started; use WaitReady then.
+	// leader: 0 is 30 s; a negative value returns as soon as the replicas
+	// started (use WaitReady then).
 	ReadyTimeout time.Duration
 	// DeploymentID separates clusters sharing a network. Default 1.
 	DeploymentID uint64

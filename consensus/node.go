@@ -61,9 +61,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			TransportFactory: cfg.Transport,
 		},
 	}
-	if cfg.Transport == nil {
-		nhc.Expert.TransportFactory = nil
-	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("consensus: starting the node host in %s: %w", cfg.Dir, err)
@@ -210,8 +207,13 @@ func (n *Node) Finalize(ctx context.Context, f *shard.Finalize) (shard.Result, e
 	return n.Propose(ctx, f)
 }
 
-// proposeTimeout bounds one attempt; attempts repeat until ctx ends.
-const proposeTimeout = 5 * time.Second
+// attemptTimeout bounds one attempt of a proposal or read; attempts repeat
+// until ctx ends. A proposal lost in a leader change is only known lost when
+// its attempt times out, so the bound follows the election timeout rather
+// than a fixed figure: three election timeouts, at least 500 ms.
+func (n *Node) attemptTimeout() time.Duration {
+	return max(3*time.Duration(n.cfg.ElectionRTT)*n.cfg.RTT, 500*time.Millisecond)
+}
 
 // Propose commits a command to its NEED's shard and returns the answer.
 // A command that does not parse is answered malformed here, without a
@@ -235,7 +237,7 @@ func (n *Node) ProposeBytes(ctx context.Context, cmd []byte) (shard.Result, erro
 	}
 	session := n.nh.GetNoOPSession(s)
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, proposeTimeout)
+		actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
 		res, err := n.nh.SyncPropose(actx, session, cmd)
 		cancel()
 		if err == nil {
@@ -311,7 +313,7 @@ func (n *Node) Get(ctx context.Context, need string) (rec shard.Record, found, c
 // read is a linearizable read, retried on temporary failures until ctx ends.
 func (n *Node) read(ctx context.Context, s uint64, q any) (any, error) {
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, proposeTimeout)
+		actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
 		v, err := n.nh.SyncRead(actx, s, q)
 		cancel()
 		if err == nil {

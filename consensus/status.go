@@ -110,7 +110,7 @@ func (n *Node) RemoveHost(ctx context.Context, replicaID uint64) error {
 func (n *Node) eachShard(ctx context.Context, step func(context.Context, uint64) error) error {
 	for s := uint64(1); s <= uint64(n.cluster.Shards); s++ {
 		for attempt := 0; ; attempt++ {
-			actx, cancel := context.WithTimeout(ctx, proposeTimeout)
+			actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
 			err := step(actx, s)
 			cancel()
 			if err == nil {

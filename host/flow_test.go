@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 // plugin or fixture name).
 func node(t *testing.T, plugins map[string]string) *host.Host {
 	t.Helper()
+	return nodeTB(t, plugins)
+}
+
+func nodeTB(t testing.TB, plugins map[string]string) *host.Host {
+	t.Helper()
 	dir := t.TempDir()
 	pdir := filepath.Join(dir, "plugins")
 	os.MkdirAll(pdir, 0o755)

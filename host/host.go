@@ -130,6 +130,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	log := cfg.Log
+	if log == nil && os.Getenv("SWARMHOST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -142,7 +145,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}()
 	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
-		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second}); err != nil {
+		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if cfg.NATSURL != "" || cfg.NATSCluster != nil {
@@ -309,4 +312,13 @@ func sharedStore(ctx context.Context, b *bus.Bus) (cas.Store, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// natsLog is the embedded server's logger: the node's, when
+// SWARMHOST_LOG=nats asks for the server's lines too.
+func (cfg Config) natsLog(l *slog.Logger) *slog.Logger {
+	if os.Getenv("SWARMHOST_LOG") == "nats" {
+		return l
+	}
+	return nil
 }

@@ -85,6 +85,9 @@ func (b *Bus) Subscribe(ctx context.Context, f Filter, durable string) (*Consume
 		MaxDeliver:    -1, // never give up on an envelope
 		FilterSubject: subject,
 		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+		// As many replicas as the stream: a consumer whose only replica
+		// was on a server that died would deliver nothing more.
+		Replicas: b.Replicas(),
 	})
 	if errors.Is(err, jetstream.ErrConsumerExists) {
 		return nil, fmt.Errorf("bus: subscribe %s to %s: durable %s exists with another filter or settings (delete it to change them): %w", durable, subject, durable, err)
