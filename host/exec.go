@@ -8,6 +8,8 @@ import (
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/policy"
 	"github.com/canswarm/swarmhost/host/policy/compile"
 	"github.com/canswarm/swarmhost/host/protocol"
@@ -25,9 +27,6 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 		h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: "no such local agent"}})
 		return
 	}
-	var in abi.AgentInput
-	json.Unmarshal(a.Input, &in)
-	env, _ := envelope.Decode(in.Envelope)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -38,7 +37,7 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 		if err != nil {
 			done.Fault = err.Error()
 		} else {
-			res, err := mod.Handle(h.ctx, a.Input, a.Gas, h.agentEnv(a.Thread, env, la))
+			res, err := mod.Handle(h.ctx, a.Input, a.Gas, h.AgentEnv(a.Policy, la.info.Name))
 			release()
 			switch {
 			case err != nil:
@@ -47,7 +46,7 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 					done.GasUsed = f.GasUsed
 				}
 			default:
-				done.Output, done.GasUsed = res.Output, res.GasUsed
+				done.Output, done.GasUsed = RecordedOutput(res.Output), res.GasUsed
 			}
 		}
 		done.At = nowMS()
@@ -55,31 +54,44 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 	}()
 }
 
-// agentEnv is what an agent's host functions reach: the CAS, its log, the
-// thread's capsule (policy_eval: a null input means the protocol's standard
-// input for the envelope being handled, section 7), and the plan.
-func (h *Host) agentEnv(thread string, e *envelope.Envelope, la *localAgent) *wasm.Env {
+// AgentEnv is what an agent's host functions reach: the CAS, its log, the
+// thread's capsule (policy_eval with a null input evaluates std, the
+// protocol's standard input for the envelope being handled, section 7),
+// and the plan. Replay gives its agents the same.
+func (h *Host) AgentEnv(std *protocol.EvalPolicy, name string) *wasm.Env {
+	return AgentEnv(h.CAS, h.policy, std, func(level int32, msg string) {
+		h.log.Info("agent", "agent", name, "level", level, "msg", msg)
+	}, func(request []byte) ([]byte, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.core.Plan().QueryJSON(request)
+	})
+}
+
+// AgentEnv builds an agent's host functions from their parts (the live node
+// and replay share it).
+func AgentEnv(store cas.Store, policyOf func(context.Context, string) (*policy.Policy, error), std *protocol.EvalPolicy,
+	log func(int32, string), planQuery func([]byte) ([]byte, error)) *wasm.Env {
 	return &wasm.Env{
-		CAS: h.CAS,
-		Log: func(level int32, msg string) { h.log.Info("agent", "agent", la.info.Name, "level", level, "msg", msg) },
+		CAS: store,
+		Log: log,
 		PolicyEval: func(ctx context.Context, request []byte) ([]byte, uint64, string, error) {
 			var req abi.PolicyRequest
 			if err := json.Unmarshal(request, &req); err != nil || req.Entrypoint == "" {
 				return nil, 0, "", fmt.Errorf("policy_eval request must be {\"entrypoint\", \"input\"}: %v", err)
 			}
-			h.mu.Lock()
-			std, ok := h.core.PolicyRequestFor(thread, e, req.Entrypoint)
-			h.mu.Unlock()
-			if !ok || e == nil {
-				return nil, 0, "", fmt.Errorf("policy_eval: no thread to evaluate for")
+			if std == nil {
+				return nil, 0, "", fmt.Errorf("policy_eval: the thread has no capsule")
 			}
-			pol, err := h.policy(ctx, std.Capsule)
+			pol, err := policyOf(ctx, std.Capsule)
 			if err != nil {
 				return nil, 0, "", err
 			}
 			input := []byte(req.Input)
 			if len(input) == 0 || string(input) == "null" {
-				if input, err = h.policyInput(ctx, std); err != nil {
+				e := *std
+				e.Entrypoint = req.Entrypoint
+				if input, err = PolicyInput(ctx, store, &e); err != nil {
 					return nil, 0, "", err
 				}
 			}
@@ -90,11 +102,7 @@ func (h *Host) agentEnv(thread string, e *envelope.Envelope, la *localAgent) *wa
 			answer, err := json.Marshal(res)
 			return answer, res.GasUsed, res.Digest, err
 		},
-		PlanQuery: func(ctx context.Context, request []byte) ([]byte, error) {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			return h.core.Plan().QueryJSON(request)
-		},
+		PlanQuery: func(ctx context.Context, request []byte) ([]byte, error) { return planQuery(request) },
 	}
 }
 
@@ -118,14 +126,21 @@ func (h *Host) evalPolicy(a *protocol.EvalPolicy, _ any) {
 	}()
 }
 
-// evaluate runs one EvalPolicy. An entrypoint the capsule does not define
-// (route is optional) is undefined: result null.
+// evaluate runs one EvalPolicy.
 func (h *Host) evaluate(ctx context.Context, a *protocol.EvalPolicy) (*policy.Result, error) {
 	pol, err := h.policy(ctx, a.Capsule)
 	if err != nil {
 		return nil, err
 	}
-	input, err := h.policyInput(ctx, a)
+	return Evaluate(ctx, h.CAS, pol, a)
+}
+
+// Evaluate runs an EvalPolicy on a loaded capsule: the standard input with
+// its refs resolved from store, PolicyGas of budget. An entrypoint the
+// capsule does not define (route is optional) is undefined: result null,
+// no gas. The live node and replay share it.
+func Evaluate(ctx context.Context, store cas.Store, pol *policy.Policy, a *protocol.EvalPolicy) (*policy.Result, error) {
+	input, err := PolicyInput(ctx, store, a)
 	if err != nil {
 		return nil, err
 	}
@@ -139,9 +154,9 @@ func (h *Host) evaluate(ctx context.Context, a *protocol.EvalPolicy) (*policy.Re
 	return pol.Eval(ctx, a.Entrypoint, input, PolicyGas)
 }
 
-// policyInput is JCS {entrypoint, envelope (without sig), context} with the
+// PolicyInput is JCS {entrypoint, envelope (without sig), context} with the
 // context's CAS refs resolved (PROTOCOL.md section 7).
-func (h *Host) policyInput(ctx context.Context, a *protocol.EvalPolicy) ([]byte, error) {
+func PolicyInput(ctx context.Context, store cas.Store, a *protocol.EvalPolicy) ([]byte, error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(a.Envelope.Wire(), &env); err != nil {
 		return nil, fmt.Errorf("policy input: %w", err)
@@ -153,7 +168,7 @@ func (h *Host) policyInput(ctx context.Context, a *protocol.EvalPolicy) ([]byte,
 	}
 	for name, ref := range a.Resolve {
 		c[name] = json.RawMessage("null")
-		b, err := h.CAS.Get(ctx, ref)
+		b, err := store.Get(ctx, ref)
 		if err == nil && json.Valid(b) {
 			c[name] = b
 		}
@@ -166,10 +181,24 @@ func (h *Host) policy(ctx context.Context, ref string) (*policy.Policy, error) {
 	if v, ok := h.policies.Load(ref); ok {
 		return v.(*policy.Policy), nil
 	}
+	p, err := LoadCapsule(ctx, h.Runtime, h.CAS, ref)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := h.policies.LoadOrStore(ref, p); loaded {
+		p.Close(ctx)
+		return prev.(*policy.Policy), nil
+	}
+	return p, nil
+}
+
+// LoadCapsule reads the capsule at ref from the CAS (verified on read) and
+// loads it on rt.
+func LoadCapsule(ctx context.Context, rt *wasm.Runtime, store cas.Store, ref string) (*policy.Policy, error) {
 	if !envelope.IsRef(ref) {
 		return nil, fmt.Errorf("capsule %q is not a ref", ref)
 	}
-	b, err := h.CAS.Get(ctx, ref)
+	b, err := store.Get(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("capsule %s: %w", ref, err)
 	}
@@ -177,13 +206,22 @@ func (h *Host) policy(ctx context.Context, ref string) (*policy.Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capsule %s: %w", ref, err)
 	}
-	p, err := policy.Load(ctx, h.Runtime, ref, c.Wasm())
+	p, err := policy.Load(ctx, rt, ref, c.Wasm())
 	if err != nil {
 		return nil, fmt.Errorf("capsule %s: %w", ref, err)
 	}
-	if prev, loaded := h.policies.LoadOrStore(ref, p); loaded {
-		p.Close(ctx)
-		return prev.(*policy.Policy), nil
-	}
 	return p, nil
+}
+
+// RecordedOutput is an agent's output as the core and the trail take it:
+// its JSON when it is JSON (nil for none), else the bytes as a JSON string,
+// which the core refuses as not an AgentOutput.
+func RecordedOutput(out []byte) json.RawMessage {
+	if len(out) == 0 {
+		return nil
+	}
+	if json.Valid(out) {
+		return out
+	}
+	return audit.RawText(out)
 }

@@ -181,7 +181,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			log.Warn("plugin", "event", ev.String())
 		}
 	}
-	infos, err := h.id.agentIdentities(ctx, h.Agents, h.CAS)
+	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, h.CAS)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +205,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	h.wg.Add(2)
 	go h.loop()
+	// The agents, roots and verifiers of this start, as an input of their
+	// own (recorded), after the trail's.
+	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers}})
 	go h.readBus()
 	if h.Consensus != nil {
 		h.wg.Add(1)
@@ -263,6 +267,7 @@ func (h *Host) Close() error {
 }
 
 func (h *Host) close() {
+	h.checkpoint()
 	if h.API != nil {
 		api.RemoveRunFile(h.cfg.DataDir)
 		h.API.Close()
@@ -321,4 +326,28 @@ func (cfg Config) natsLog(l *slog.Logger) *slog.Logger {
 		return l
 	}
 	return nil
+}
+
+// checkpoint has the core publish a CHECKPOINT over the trail as it stands
+// (on a clean stop), and waits until it is recorded.
+func (h *Host) checkpoint() {
+	if h.Trail == nil || h.ctx.Err() != nil || h.core == nil {
+		return
+	}
+	root, err := h.Trail.Root()
+	if err != nil {
+		h.log.Warn("checkpoint", "error", err)
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case h.inputs <- item{in: &protocol.CheckpointDue{At: nowMS(), AuditRoot: root}, done: done}:
+	case <-h.ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		h.log.Warn("checkpoint: not recorded in time")
+	}
 }

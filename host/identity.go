@@ -63,7 +63,7 @@ func loadIdentity(ctx context.Context, dir string, store cas.Store) (*identity, 
 // agentIdentities gives every loaded plugin a key (kept under keys/ by file
 // name, so a plugin keeps its identity across restarts) and a token issued
 // by the root key for the roles and capabilities its manifest declares.
-func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, store cas.Store) ([]protocol.AgentInfo, error) {
+func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store) ([]protocol.AgentInfo, error) {
 	loaded := reg.Loaded()
 	sort.Slice(loaded, func(i, j int) bool { return loaded[i].File < loaded[j].File })
 	var infos []protocol.AgentInfo
@@ -74,6 +74,15 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, s
 		}
 		m := mod.Manifest()
 		release()
+		// The module goes to the CAS, so that replay can run it again.
+		wasmBytes, err := os.ReadFile(filepath.Join(pluginsDir, ev.File))
+		if err != nil {
+			return nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
+		}
+		moduleRef, err := store.Put(ctx, wasmBytes)
+		if err != nil {
+			return nil, fmt.Errorf("host: agent %s: storing its module: %w", ev.File, err)
+		}
 		name := "agent-" + sanitize(strings.TrimSuffix(ev.File, ".wasm"))
 		key, err := id.store.Ensure(name)
 		if err != nil {
@@ -94,7 +103,7 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, s
 			verbs = append(verbs, envelope.Verb(v))
 		}
 		info := protocol.AgentInfo{Name: strings.TrimSuffix(ev.File, ".wasm"), PK: key.PublicHex(), Capability: tok,
-			Roles: roles, Capabilities: m.Capabilities, Verbs: verbs}
+			Roles: roles, Capabilities: m.Capabilities, Verbs: verbs, Module: moduleRef}
 		id.agents[info.PK] = &localAgent{file: ev.File, key: key, token: tok, info: info}
 		infos = append(infos, info)
 	}

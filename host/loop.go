@@ -19,12 +19,14 @@ import (
 // host steps get kinds of their own, so replay reads no clock and asks no
 // cluster).
 const (
-	KindClock     = "clock"     // {"at"}: the time envelopes that follow on the thread were received at
-	KindConsensus = "consensus" // protocol.Applied
-	KindAgent     = "agent"     // agentRecord: protocol.AgentDone and what was run
-	KindPolicy    = "policy"    // policyRecord: protocol.PolicyDone and what was evaluated
-	KindTimer     = "timer"     // protocol.TimerFired
-	KindOutcome   = "outcome"   // a protocol.Record the core emitted
+	KindClock      = "clock"      // {"at"}: the time envelopes that follow on the thread were received at
+	KindConsensus  = "consensus"  // protocol.Applied
+	KindAgent      = "agent"      // agentRecord: protocol.AgentDone and what was run
+	KindPolicy     = "policy"     // policyRecord: protocol.PolicyDone and what was evaluated
+	KindTimer      = "timer"      // protocol.TimerFired
+	KindOutcome    = "outcome"    // a protocol.Record the core emitted
+	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start
+	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs
 )
 
 // clockStep is how far a thread's recorded receipt time may lag the wall
@@ -41,6 +43,7 @@ type item struct {
 	delivery *bus.Delivery
 	local    bool // published by this host: already on the bus
 	newClock bool // a Received stepped at a time its thread has no clock line for yet
+	done     chan struct{}
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -68,6 +71,9 @@ func (h *Host) loop() {
 // process steps one input and everything it leads to locally (envelopes
 // this host publishes are stepped right after, in order).
 func (h *Host) process(first item) {
+	if first.done != nil {
+		defer close(first.done)
+	}
 	queue := []item{first}
 	for len(queue) > 0 {
 		it := queue[0]
@@ -176,6 +182,12 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 	case *protocol.TimerFired:
 		body, _ := json.Marshal(in)
 		h.append(thread, audit.Entry{Kind: KindTimer, Body: body, Verdict: audit.Accepted})
+	case *protocol.Configure:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindConfig, Body: body, Verdict: audit.Accepted})
+	case *protocol.CheckpointDue:
+		body, _ := json.Marshal(in)
+		h.append(thread, audit.Entry{Kind: KindCheckpoint, Body: body, Verdict: audit.Accepted})
 	}
 	return true
 }

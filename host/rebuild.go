@@ -15,7 +15,8 @@ import (
 // TrailInput is one recorded input of a trail, in the order it was stepped.
 type TrailInput struct {
 	Thread string
-	Line   int // 1-based line in the thread's file
+	Line   int    // 1-based line in the thread's file
+	Hash   string // the line's hash (what the next line names as prev)
 	Record *audit.Record
 	Input  protocol.Input // nil for lines that are outputs or clock lines
 }
@@ -26,6 +27,16 @@ type TrailInput struct {
 // envelope with the receipt time of its thread's last clock line. Tokens
 // come from tokenOf (the CAS).
 func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
+	return readTrail(dir, tokenOf, false)
+}
+
+// ReadTrailAll is ReadTrail with the rejected envelopes too, as inputs
+// (replay steps them to check their verdicts).
+func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
+	return readTrail(dir, tokenOf, true)
+}
+
+func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool) ([]TrailInput, error) {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return nil, err
@@ -47,7 +58,7 @@ func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error
 			if err != nil {
 				return nil, fmt.Errorf("audit %s line %d: %w", th, line, err)
 			}
-			all = append(all, TrailInput{Thread: th, Line: line, Record: rec})
+			all = append(all, TrailInput{Thread: th, Line: line, Hash: audit.LineHash(l), Record: rec})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Record.ReceivedLamport < all[j].Record.ReceivedLamport })
@@ -58,6 +69,20 @@ func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error
 		switch rec.Kind {
 		case audit.KindEnvelope:
 			if rec.Verdict != audit.Accepted {
+				if !rejected {
+					continue
+				}
+				raw, err := audit.DecodeRawText(rec.Envelope)
+				if err != nil {
+					return nil, fmt.Errorf("audit %s line %d: %w", ti.Thread, ti.Line, err)
+				}
+				r := &protocol.Received{At: lastAt[ti.Thread], Raw: raw}
+				if e, err := envelope.Verify(raw); err != nil {
+					r.Err = err
+				} else {
+					r.Env, r.Token = e, tokenOf(e.Capability)
+				}
+				ti.Input = r
 				continue
 			}
 			e, err := envelope.Verify(rec.Envelope)
@@ -81,6 +106,10 @@ func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error
 			ti.Input, err = decodeInput[protocol.PolicyDone](rec.Envelope)
 		case KindTimer:
 			ti.Input, err = decodeInput[protocol.TimerFired](rec.Envelope)
+		case KindConfig:
+			ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
+		case KindCheckpoint:
+			ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, rec.Kind, err)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/consensus/shard"
@@ -29,7 +28,9 @@ func Dial(dataDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{Base: rf.API, HTTP: &http.Client{Timeout: 60 * time.Second}}, nil
+	// No client-wide timeout: every call carries its context (a --wait may
+	// rightly take minutes).
+	return &Client{Base: rf.API, HTTP: &http.Client{}}, nil
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {

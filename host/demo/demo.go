@@ -15,6 +15,7 @@ import (
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/replay"
 )
 
 // Items are the built-in texts the demo classifies.
@@ -54,6 +55,7 @@ type Result struct {
 	Thread protocol.ThreadInfo
 	Labels []string
 	Report *audit.Report
+	Replay *replay.Report
 }
 
 // Run performs the demonstration. See the package documentation.
@@ -138,6 +140,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	res.Report = rep
 	fmt.Fprintf(out, "- audit: ok: %d threads, %d records\n", rep.Threads, rep.Records)
+	fmt.Fprintf(out, "- replaying the trail through the rules:\n")
+	if res.Replay, err = replay.Run(ctx, replay.Options{DataDir: opts.DataDir, Out: out}); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 

@@ -10,8 +10,9 @@
 // there, submits a NEED "classify these items" (Options.Items, or ten
 // built-in short texts) with k = 3 of n = 3 verifiers, writes every step the
 // node takes as it happens, waits for the FINALIZE, reads the result from
-// the CAS and prints one label per item, stops the node and verifies the
-// audit trail. It fails, with the reason, if the NEED is refused or
-// abandoned, if the labels do not cover the items, or if the trail does not
-// verify: a demo that prints success proves it.
+// the CAS and prints one label per item, stops the node, verifies the audit
+// trail and replays it through the rules (host/replay). It fails, with the
+// reason, if the NEED is refused or abandoned, if the labels do not cover
+// the items, if the trail does not verify or if replay diverges: a demo
+// that prints success proves it.
 package demo

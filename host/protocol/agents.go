@@ -37,7 +37,8 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if t.np.GasBudget > 0 {
 			gas = t.np.GasBudget
 		}
-		c.emit(&RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas})
+		pol, _ := c.PolicyRequestFor(t.id, e, "")
+		c.emit(&RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas, Policy: pol})
 	}
 }
 

@@ -12,12 +12,15 @@ import (
 // AgentInfo describes a local agent: a plugin the host runs, with its own
 // key and capability token (issued by the host's root key at load).
 type AgentInfo struct {
-	Name         string
-	PK           string          // its public key
-	Capability   string          // the ref of its token
-	Roles        []envelope.Role // as its token grants
-	Capabilities []string        // task kinds, as its token grants
-	Verbs        []envelope.Verb // the verbs it wants delivered
+	Name         string          `json:"name"`
+	PK           string          `json:"pk"`           // its public key
+	Capability   string          `json:"capability"`   // the ref of its token
+	Roles        []envelope.Role `json:"roles"`        // as its token grants
+	Capabilities []string        `json:"capabilities"` // task kinds, as its token grants
+	Verbs        []envelope.Verb `json:"verbs"`        // the verbs it wants delivered
+	// Module is the ref of the agent's wasm in the CAS, for replay to run
+	// it again; the core does not read it.
+	Module string `json:"module,omitempty"`
 }
 
 func (a *AgentInfo) has(r envelope.Role) bool {
@@ -145,6 +148,12 @@ func (c *Core) Step(in Input) Verdict {
 	case *TimerFired:
 		c.timer(in)
 		return Verdict{Thread: in.Thread, Accepted: true}
+	case *Configure:
+		c.configure(in)
+		return Verdict{Thread: SwarmThread, Accepted: true}
+	case *CheckpointDue:
+		c.checkpoint(in)
+		return Verdict{Thread: SwarmThread, Accepted: true}
 	}
 	return Verdict{Code: envelope.CodeMalformed, Detail: fmt.Sprintf("unknown input %T", in)}
 }
@@ -169,6 +178,8 @@ func (c *Core) ThreadOf(in Input) string {
 		}
 	case *TimerFired:
 		return in.Thread
+	case *Configure, *CheckpointDue:
+		return SwarmThread
 	}
 	return ""
 }
@@ -196,4 +207,41 @@ func (c *Core) record(thread, kind string, body any) {
 		b = []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))
 	}
 	c.emit(&Record{Thread: thread, Kind: kind, Body: b})
+}
+
+// configure replaces the local agents, roots and remote verifiers.
+func (c *Core) configure(in *Configure) {
+	c.cfg.Agents = append([]AgentInfo(nil), in.Agents...)
+	c.cfg.Roots = append(envelope.Roots(nil), in.Roots...)
+	c.cfg.Verifiers = append([]string(nil), in.Verifiers...)
+	c.agents = map[string]*AgentInfo{}
+	for i := range c.cfg.Agents {
+		a := &c.cfg.Agents[i]
+		if envelope.IsPublicKey(a.PK) {
+			c.agents[a.PK] = a
+		}
+	}
+	// Tokens were checked against the old roots.
+	c.tokens = map[string]*envelope.Token{}
+}
+
+// checkpoint publishes a CHECKPOINT: the Lamport time it covers (the
+// largest seen on any thread), the audit root it was given, the plan
+// digest, and the decisions: their count and the hash of their sorted list
+// "need epoch fence".
+func (c *Core) checkpoint(in *CheckpointDue) {
+	var upto uint64
+	var decided []string
+	for _, id := range c.Threads() {
+		t := c.threads[id]
+		upto = max(upto, t.clock)
+		for e, d := range t.decisions {
+			decided = append(decided, fmt.Sprintf("%s %d %d", id, e, d.Fence))
+		}
+	}
+	sort.Strings(decided)
+	list, _ := json.Marshal(decided)
+	t := c.thread(SwarmThread)
+	c.publishHost(t, envelope.VerbCheckpoint, map[string]any{"upto_lamport": upto, "audit_root": in.AuditRoot,
+		"plan_digest": c.plan.Digest(), "decisions": map[string]any{"count": len(decided), "digest": envelope.HashRef(list)}}, nil)
 }

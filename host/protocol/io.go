@@ -85,11 +85,36 @@ type TimerFired struct {
 	Thread string `json:"thread"`
 }
 
-func (r *Received) at() int64   { return r.At }
-func (a *Applied) at() int64    { return a.At }
-func (a *AgentDone) at() int64  { return a.At }
-func (p *PolicyDone) at() int64 { return p.At }
-func (t *TimerFired) at() int64 { return t.At }
+// Configure replaces what the core knows of its surroundings: its local
+// agents, the trusted roots and the remote verifiers (Config's fields of
+// the same names). A host steps one each time it starts, after its trail,
+// so that replay sees the agents each input was dispatched to.
+type Configure struct {
+	At int64 `json:"at"`
+	// HostPK and HostCapability name the host (informational: a core's
+	// host never changes; replay reads them to make its core).
+	HostPK         string      `json:"host_pk"`
+	HostCapability string      `json:"host_capability"`
+	Agents         []AgentInfo `json:"agents"`
+	Roots          []string    `json:"roots"`
+	Verifiers      []string    `json:"verifiers"`
+}
+
+// CheckpointDue asks the core for a CHECKPOINT (PROTOCOL.md section 5): it
+// publishes one on the swarm thread with the audit trail's Merkle root as
+// the shell computed it, the plan digest, and a digest of the decisions.
+type CheckpointDue struct {
+	At        int64  `json:"at"`
+	AuditRoot string `json:"audit_root"`
+}
+
+func (c *Configure) at() int64     { return c.At }
+func (c *CheckpointDue) at() int64 { return c.At }
+func (r *Received) at() int64      { return r.At }
+func (a *Applied) at() int64       { return a.At }
+func (a *AgentDone) at() int64     { return a.At }
+func (p *PolicyDone) at() int64    { return p.At }
+func (t *TimerFired) at() int64    { return t.At }
 
 // Action is something the core asks the shell to do. The shell performs
 // the actions of Ready in order and reports each outcome as an input.
@@ -118,6 +143,11 @@ type RunAgent struct {
 	Agent  string // the agent's public key
 	Input  []byte // abi.AgentInput JSON
 	Gas    uint64 // the call's gas budget
+	// Policy is the standard evaluation (without ReqID) the agent's
+	// policy_eval gets for its envelope, fixed when the run is asked for so
+	// that it does not depend on when the run happens; nil when the thread
+	// has no capsule yet.
+	Policy *EvalPolicy
 }
 
 // EvalPolicy asks the shell to evaluate a capsule entrypoint on the input

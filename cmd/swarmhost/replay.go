@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/replay"
+)
+
+func newReplayCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "replay [--data D | DIR]",
+		Short: "Check a node's audit trail against the rules byte for byte: 'replay: ok, ...' or exit 1 at the first divergence",
+		Long: `Verify every trail of the data folder (chains, signatures, canonical bytes),
+then feed the recorded inputs through the protocol core again, re-evaluate
+every capsule and re-run every agent from its recorded input, and compare:
+every verdict, every DECIDE, RELEASE, INVALIDATE, FINALIZE and CHECKPOINT (by
+id), every evaluation digest and gas figure, every agent output. Prints a
+line per thread and a summary, or exits 1 naming the thread and line of the
+first divergence, what the trail records and what replay found.`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			dir := e.dataDir
+			if len(a) == 1 {
+				dir = a[0]
+			}
+			opts := replay.Options{DataDir: dir, Out: e.stdout}
+			if f, ok := e.stderr.(*os.File); ok && isTerminal(f) {
+				var bar *progressbar.ProgressBar
+				opts.Progress = func(done, total int) {
+					if total < 2000 {
+						return
+					}
+					if bar == nil {
+						bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("replay"),
+							progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100_000_000))
+					}
+					bar.Set(done)
+				}
+			}
+			_, err := replay.Run(context.Background(), opts)
+			var div *replay.Divergence
+			var tamper *audit.TamperError
+			switch {
+			case errors.As(err, &div):
+				fmt.Fprintf(e.stderr, "replay: divergence: thread %s line %d\n  the trail records: %s\n  replay finds:      %s\n", div.Thread, div.Line, div.Expected, div.Found)
+				return quietError{}
+			case errors.As(err, &tamper):
+				fmt.Fprintf(e.stderr, "replay: the trail fails its checks: %v\n", tamper)
+				return quietError{}
+			}
+			return err
+		},
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,34 @@
+// Package replay checks an audit trail against the rules, byte for byte
+// (PROTOCOL.md sections 10-11, P4): `swarmhost replay`.
+//
+// # Contract
+//
+// [Run] verifies the trail (hash chains, heads, signatures, canonical bytes:
+// host/audit), then steps every recorded input, merged across threads into
+// the order the host stepped them, through a fresh host/protocol core — the
+// same code the live node runs — and checks, at each line:
+//
+//   - an envelope line: the core's verdict equals the recorded one
+//     (accepted, or rejected with the same code); a host DECIDE, RELEASE,
+//     INVALIDATE, FINALIZE or CHECKPOINT in the trail is one the core
+//     itself published (the same id, so the same bytes);
+//   - an agent line: the agent (its module, recorded by ref in the host's
+//     configuration line, read from the CAS) run again on the input the core
+//     asks for gives the recorded output, gas and fault;
+//   - a policy line: the capsule evaluated again on the input the core asks
+//     for gives the recorded result, gas and digest;
+//   - an outcome line: the core records the same outcome;
+//   - a checkpoint line: the audit root it names is the Merkle root of the
+//     trail as it stood;
+//
+// and at the end that every envelope the core published is in the trail.
+// The recorded outcomes (agent outputs, evaluations, consensus answers,
+// timers) are what is stepped, so the replay reads no clock and asks no
+// cluster; the plan digest is the fold of the plan ops replayed, and the
+// CHECKPOINT a host writes on a clean stop carries the live one, so the two
+// must agree for the CHECKPOINT's id to be reproduced.
+//
+// The first disagreement is returned as a [*Divergence] naming the thread,
+// the line, what the trail records and what replay found; a trail that
+// fails its own checks, as the *audit.TamperError.
+package replay

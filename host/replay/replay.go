@@ -1,0 +1,343 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/gowebpki/jcs"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/policy"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/wasm"
+)
+
+// Options say what to replay.
+type Options struct {
+	// DataDir is a node's data folder: DataDir/audit is the trail and
+	// DataDir/cas the store (capsules, agent modules, tokens, blobs).
+	DataDir string
+	// Store replaces DataDir/cas (a cluster's shared store).
+	Store cas.Store
+	// Out receives a line per thread and the summary.
+	Out io.Writer
+	// Progress, when set, is told how many inputs there are and of each
+	// one stepped (the CLI draws a bar on a terminal).
+	Progress func(done, total int)
+}
+
+// Report is what a replay reproduced.
+type Report struct {
+	Threads    int
+	Envelopes  int // envelope lines stepped, accepted or rejected
+	Decisions  int // host DECIDE, RELEASE, INVALIDATE and FINALIZE envelopes reproduced
+	Evals      int // capsule evaluations re-run and equal
+	Agents     int // agent calls re-run and equal
+	PlanDigest string
+}
+
+// Divergence is where replay found the trail and the rules disagree.
+type Divergence struct {
+	Thread   string
+	Line     int
+	Expected string // what the trail records
+	Found    string // what replay computed
+}
+
+func (d *Divergence) Error() string {
+	return fmt.Sprintf("replay: thread %s line %d: the trail records %s, replay finds %s", d.Thread, d.Line, d.Expected, d.Found)
+}
+
+// decisive verbs are the host's envelopes replay must reproduce by id.
+var decisive = map[envelope.Verb]bool{envelope.VerbDecide: true, envelope.VerbRelease: true,
+	envelope.VerbInvalidate: true, envelope.VerbFinalize: true, envelope.VerbCheckpoint: true}
+
+// replayer holds one replay's state.
+type replayer struct {
+	ctx      context.Context
+	store    cas.Store
+	rt       *wasm.Runtime
+	core     *protocol.Core
+	hostPK   string
+	agents   map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
+	modules  map[string]*wasm.Module       // by module ref
+	policies map[string]*policy.Policy
+
+	runs    map[string]*protocol.RunAgent
+	evals   map[string]*protocol.EvalPolicy
+	outcome map[string][]json.RawMessage // per thread, emitted Records not yet matched
+	emitted map[string]map[string]bool   // per thread, ids of envelopes the core published
+	report  Report
+}
+
+// Run replays the trail of opts.DataDir. It returns the report, or the
+// first divergence (a *Divergence, or an *audit.TamperError from the
+// trail's own checks), naming the thread and line.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	auditDir := filepath.Join(opts.DataDir, "audit")
+	if _, err := audit.Verify(auditDir); err != nil {
+		return nil, err
+	}
+	store := opts.Store
+	if store == nil {
+		fs, err := cas.NewFileStore(filepath.Join(opts.DataDir, "cas"))
+		if err != nil {
+			return nil, err
+		}
+		store = fs
+	}
+	inputs, err := host.ReadTrailAll(auditDir, func(ref string) []byte {
+		b, _ := store.Get(ctx, ref)
+		return b
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The node's compiled modules, when they are there, spare compiling
+	// again (the cache is keyed by the module's bytes).
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(opts.DataDir, "wasm-cache")})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(ctx)
+	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{},
+		modules: map[string]*wasm.Module{}, policies: map[string]*policy.Policy{},
+		runs: map[string]*protocol.RunAgent{}, evals: map[string]*protocol.EvalPolicy{},
+		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}}
+	threads := map[string]bool{}
+	for i, ti := range inputs {
+		threads[ti.Thread] = true
+		if err := r.step(ti, inputs[:i]); err != nil {
+			return nil, err
+		}
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(inputs))
+		}
+	}
+	if err := r.finish(inputs); err != nil {
+		return nil, err
+	}
+	r.report.Threads = len(threads)
+	if r.core != nil {
+		r.report.PlanDigest = r.core.Plan().Digest()
+	}
+	if opts.Out != nil {
+		r.print(opts.Out, inputs)
+	}
+	return &r.report, nil
+}
+
+// step feeds one recorded input to the core and checks what the core does
+// against the trail.
+func (r *replayer) step(ti host.TrailInput, before []host.TrailInput) error {
+	rec := ti.Record
+	diverge := func(expected, found string, args ...any) error {
+		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: expected, Found: fmt.Sprintf(found, args...)}
+	}
+	if rec.Kind == host.KindConfig {
+		cfg := ti.Input.(*protocol.Configure)
+		if r.core == nil {
+			core, err := protocol.New(protocol.Config{HostPK: cfg.HostPK, HostCapability: cfg.HostCapability,
+				Roots: cfg.Roots, Agents: cfg.Agents, Verifiers: cfg.Verifiers})
+			if err != nil {
+				return diverge("a configuration", "%v", err)
+			}
+			r.core, r.hostPK = core, cfg.HostPK
+		}
+		for _, a := range cfg.Agents {
+			r.agents[a.PK] = a
+		}
+	}
+	if r.core == nil {
+		if ti.Input == nil {
+			return nil
+		}
+		return diverge("an input", "one before any configuration line")
+	}
+	switch in := ti.Input.(type) {
+	case nil:
+		if rec.Kind == host.KindOutcome {
+			return r.matchOutcome(ti)
+		}
+		return nil
+	case *protocol.AgentDone:
+		if err := r.rerunAgent(ti, in); err != nil {
+			return err
+		}
+	case *protocol.PolicyDone:
+		if err := r.reevaluate(ti, in); err != nil {
+			return err
+		}
+	case *protocol.CheckpointDue:
+		root := audit.MerkleRoot(headsBefore(before))
+		if root != in.AuditRoot {
+			return diverge("a checkpoint over audit root "+in.AuditRoot, "the trail before it has root %s", root)
+		}
+	}
+	v := r.core.Step(ti.Input)
+	if rec.Kind == audit.KindEnvelope {
+		r.report.Envelopes++
+		want := rec.Verdict
+		if rec.Reason != "" {
+			want += " " + rec.Reason
+		}
+		got := "accepted"
+		switch {
+		case v.Duplicate:
+			got = "a duplicate of an envelope already accepted"
+		case !v.Accepted || v.Retry:
+			got = "rejected " + string(v.Code)
+		}
+		if got != want {
+			if v.Detail != "" {
+				got += " (" + v.Detail + ")"
+			}
+			return diverge(want, "%s", got)
+		}
+		if rec.Verdict == audit.Accepted {
+			if e := ti.Input.(*protocol.Received).Env; e.SenderPK == r.hostPK && decisive[e.Verb] {
+				if !r.emitted[ti.Thread][e.ID] {
+					return diverge(fmt.Sprintf("the host's %s %s", e.Verb, e.ID), "the rules emit no such envelope")
+				}
+				if e.Verb != envelope.VerbCheckpoint {
+					r.report.Decisions++
+				}
+			}
+		}
+	}
+	r.collect()
+	return nil
+}
+
+// collect takes the core's actions: what it publishes, the runs and
+// evaluations it asks for (checked when their recorded outcome comes), the
+// outcomes it records.
+func (r *replayer) collect() {
+	for _, a := range r.core.Ready() {
+		switch a := a.(type) {
+		case *protocol.Publish:
+			th := a.Env.Thread()
+			if r.emitted[th] == nil {
+				r.emitted[th] = map[string]bool{}
+			}
+			r.emitted[th][a.Env.ID] = true
+		case *protocol.RunAgent:
+			r.runs[a.ReqID] = a
+		case *protocol.EvalPolicy:
+			r.evals[a.ReqID] = a
+		case *protocol.Record:
+			r.outcome[a.Thread] = append(r.outcome[a.Thread], a.Body)
+		}
+	}
+	r.core.Advance()
+}
+
+func (r *replayer) matchOutcome(ti host.TrailInput) error {
+	q := r.outcome[ti.Thread]
+	if len(q) == 0 {
+		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: "outcome " + string(ti.Record.Envelope), Found: "no such outcome"}
+	}
+	r.outcome[ti.Thread] = q[1:]
+	if !bytes.Equal(canon(q[0]), canon(ti.Record.Envelope)) {
+		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: "outcome " + string(ti.Record.Envelope), Found: "outcome " + string(q[0])}
+	}
+	return nil
+}
+
+// canon is JSON in its canonical form (the trail stores JCS), or the bytes
+// as they are when they are not a JSON object.
+func canon(b []byte) []byte {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	c, err := jcs.Transform(b)
+	if err != nil {
+		return b
+	}
+	return c
+}
+
+// finish checks what is left: every decisive envelope the rules emitted is
+// in the trail.
+func (r *replayer) finish(inputs []host.TrailInput) error {
+	inTrail := map[string]map[string]bool{}
+	for _, ti := range inputs {
+		if ti.Record.Kind != audit.KindEnvelope {
+			continue
+		}
+		if inTrail[ti.Thread] == nil {
+			inTrail[ti.Thread] = map[string]bool{}
+		}
+		if in, ok := ti.Input.(*protocol.Received); ok && in.Env != nil {
+			inTrail[ti.Thread][in.Env.ID] = true
+		}
+	}
+	threads := make([]string, 0, len(r.emitted))
+	for th := range r.emitted {
+		threads = append(threads, th)
+	}
+	sort.Strings(threads)
+	for _, th := range threads {
+		for id := range r.emitted[th] {
+			if !inTrail[th][id] {
+				last := 0
+				for _, ti := range inputs {
+					if ti.Thread == th {
+						last = ti.Line
+					}
+				}
+				return &Divergence{Thread: th, Line: last + 1, Expected: "the end of the thread",
+					Found: "an envelope " + id + " the rules emit and the trail lacks"}
+			}
+		}
+	}
+	return nil
+}
+
+// headsBefore computes every thread's head from the lines stepped so far.
+func headsBefore(before []host.TrailInput) []audit.ThreadHead {
+	last := map[string]host.TrailInput{}
+	for _, ti := range before {
+		last[ti.Thread] = ti
+	}
+	heads := make([]audit.ThreadHead, 0, len(last))
+	for th, ti := range last {
+		heads = append(heads, audit.ThreadHead{Thread: th, Seq: ti.Record.Seq, Hash: ti.Hash})
+	}
+	sort.Slice(heads, func(i, j int) bool { return heads[i].Thread < heads[j].Thread })
+	return heads
+}
+
+func (r *replayer) print(w io.Writer, inputs []host.TrailInput) {
+	per := map[string]int{}
+	for _, ti := range inputs {
+		if ti.Record.Kind == audit.KindEnvelope {
+			per[ti.Thread]++
+		}
+	}
+	threads := make([]string, 0, len(per))
+	for th := range per {
+		threads = append(threads, th)
+	}
+	sort.Strings(threads)
+	for _, th := range threads {
+		state := ""
+		if info, ok := r.core.Thread(th); ok {
+			state = string(info.Phase)
+			if info.Epoch > 0 && th != protocol.SwarmThread {
+				state += fmt.Sprintf(" epoch %d", info.Epoch)
+			}
+		}
+		fmt.Fprintf(w, "thread %s: ok, %d envelopes, %s\n", th, per[th], state)
+	}
+	fmt.Fprintf(w, "replay: ok, %d threads, %d envelopes, %d decisions (%d evaluations and %d agent calls re-run), plan %s\n",
+		r.report.Threads, r.report.Envelopes, r.report.Decisions, r.report.Evals, r.report.Agents, r.report.PlanDigest)
+}
