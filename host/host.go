@@ -49,6 +49,10 @@ type Config struct {
 	Roots []string
 	// Verifiers are remote verifiers' keys added to the verifier pool.
 	Verifiers []string
+	// Chaos, when set, injects faults into what the node receives from the
+	// bus (drop, duplicate, delay, reorder by seed and rate): for tests of
+	// a real node.
+	Chaos *bus.Chaos
 	// Log receives the node's log lines; nil discards them.
 	Log *slog.Logger
 	// Events, when set, is told of every step the node takes, one line each
@@ -85,6 +89,7 @@ type Host struct {
 	clock    *lamport.Clock
 	capsule  string // the default capsule's ref
 	consumer *bus.Consumer
+	chaos    *bus.ChaosConsumer // when Config.Chaos is set
 
 	mu       sync.Mutex // guards core
 	core     *protocol.Core

@@ -321,8 +321,13 @@ func (h *Host) armTimer(a *protocol.ArmTimer) {
 // readBus turns bus deliveries into inputs.
 func (h *Host) readBus() {
 	defer h.wg.Done()
+	next := h.consumer.Next
+	if h.cfg.Chaos != nil {
+		h.chaos = h.consumer.WithChaos(*h.cfg.Chaos)
+		next = h.chaos.Next
+	}
 	for {
-		d, err := h.consumer.Next(h.ctx)
+		d, err := next(h.ctx)
 		if err != nil {
 			if h.ctx.Err() != nil || errors.Is(err, bus.ErrClosed) {
 				return

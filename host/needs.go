@@ -117,3 +117,12 @@ func (h *Host) PlanQuery(request []byte) ([]byte, error) {
 	defer h.mu.Unlock()
 	return h.core.Plan().QueryJSON(request)
 }
+
+// ChaosCounts says how many deliveries the bus chaos dropped, duplicated,
+// delayed and reordered (all 0 without Config.Chaos).
+func (h *Host) ChaosCounts() (dropped, duplicated, delayed, reordered int) {
+	if h.chaos == nil {
+		return
+	}
+	return h.chaos.Dropped, h.chaos.Duplicated, h.chaos.Delayed, h.chaos.Reordered
+}

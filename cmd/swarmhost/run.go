@@ -21,7 +21,7 @@ func newRunCmd(e *env) *cobra.Command {
 		raftAddr, peers, apiAddr string
 		pluginsDir, natsListen   string
 		natsCluster, natsRoutes  string
-		trust                    string
+		trust, chaos             string
 		nodeID                   uint64
 		shards                   int
 		join                     bool
@@ -70,6 +70,13 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				cfg.NATSCluster = &bus.ClusterConfig{ServerName: fmt.Sprintf("swarmhost-%d", nodeID), Listen: natsCluster,
 					Routes: splitList(natsRoutes)}
 			}
+			if chaos != "" {
+				c, err := bus.ParseChaos(chaos)
+				if err != nil {
+					return usageError{fmt.Errorf("--chaos: %w", err)}
+				}
+				cfg.Chaos = c
+			}
 			cfg.Roots = splitList(trust)
 			for _, pk := range cfg.Roots {
 				if !envelope.IsPublicKey(pk) {
@@ -105,6 +112,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&natsListen, "nats-listen", "", "the embedded NATS server's client address (default a free loopback port)")
 	f.StringVar(&natsCluster, "nats-cluster", "", "join the embedded NATS server to a cluster: its route address HOST:PORT")
 	f.StringVar(&natsRoutes, "nats-routes", "", "the other NATS servers' routes: nats-route://HOST:PORT,...")
+	f.StringVar(&chaos, "chaos", "", "inject bus faults for testing: seed=N,drop=P,dup=P,delay=P,reorder=P,maxdelay=D")
 	f.StringVar(&trust, "trust", "", "other hosts' root public keys whose capability tokens this host accepts, comma-separated")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
