@@ -339,14 +339,9 @@ func (h *Host) checkpoint() {
 	if h.Trail == nil || h.ctx.Err() != nil || h.core == nil {
 		return
 	}
-	root, err := h.Trail.Root()
-	if err != nil {
-		h.log.Warn("checkpoint", "error", err)
-		return
-	}
 	done := make(chan struct{})
 	select {
-	case h.inputs <- item{in: &protocol.CheckpointDue{At: nowMS(), AuditRoot: root}, done: done}:
+	case h.inputs <- item{in: &protocol.CheckpointDue{At: nowMS()}, done: done}:
 	case <-h.ctx.Done():
 		return
 	}

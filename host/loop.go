@@ -78,6 +78,17 @@ func (h *Host) process(first item) {
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
+		if cd, ok := it.in.(*protocol.CheckpointDue); ok {
+			// The root of every line written so far: the loop is the
+			// trail's only writer, so this is the trail just before the
+			// checkpoint's own line.
+			root, err := h.Trail.Root()
+			if err != nil {
+				h.log.Warn("checkpoint", "error", err)
+				continue
+			}
+			cd.AuditRoot = root
+		}
 		h.mu.Lock()
 		thread := h.core.ThreadOf(it.in)
 		if r, ok := it.in.(*protocol.Received); ok {

@@ -14,8 +14,9 @@ import (
 )
 
 func newReplayCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "replay [--data D | DIR]",
+	var noRerun bool
+	c := &cobra.Command{
+		Use:   "replay [--data D | DIR] [--no-rerun]",
 		Short: "Check a node's audit trail against the rules byte for byte: 'replay: ok, ...' or exit 1 at the first divergence",
 		Long: `Verify every trail of the data folder (chains, signatures, canonical bytes),
 then feed the recorded inputs through the protocol core again, re-evaluate
@@ -30,7 +31,7 @@ first divergence, what the trail records and what replay found.`,
 			if len(a) == 1 {
 				dir = a[0]
 			}
-			opts := replay.Options{DataDir: dir, Out: e.stdout}
+			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun}
 			if f, ok := e.stderr.(*os.File); ok && isTerminal(f) {
 				var bar *progressbar.ProgressBar
 				opts.Progress = func(done, total int) {
@@ -58,6 +59,8 @@ first divergence, what the trail records and what replay found.`,
 			return err
 		},
 	}
+	c.Flags().BoolVar(&noRerun, "no-rerun", false, "step the recorded agent outputs and evaluations without running them again (faster; every other check holds)")
+	return c
 }
 
 func isTerminal(f *os.File) bool {

@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gowebpki/jcs"
 
@@ -45,11 +48,15 @@ func Verify(dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Threads are independent: check them in parallel, then report the
+	// first broken one in thread order, as a sequential walk would.
+	heads := make([]ThreadHead, len(threads))
+	errs := make([]error, len(threads))
+	parallel(len(threads), func(i int) { heads[i], errs[i] = VerifyThread(dir, threads[i]) })
 	rep := &Report{}
-	for _, th := range threads {
-		h, err := VerifyThread(dir, th)
-		if err != nil {
-			return nil, err
+	for i, h := range heads {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
 		rep.Threads++
 		rep.Records += h.Seq
@@ -109,12 +116,21 @@ func VerifyThread(dir, thread string) (ThreadHead, error) {
 		return ThreadHead{}, bad(uint64(len(lines)), "torn: the last line has no newline (a write cut short, or the file was truncated)")
 	}
 	hashes := make([]string, len(lines))
-	for i, line := range lines {
-		hashes[i] = LineHash(line)
-	}
-	for i, line := range lines {
+	recs := make([]*Record, len(lines))
+	decodeErrs := make([]error, len(lines))
+	checkErrs := make([]error, len(lines))
+	// Hashing, decoding and checking each record (its signature above all)
+	// are independent per line: done in parallel; the chain is then walked
+	// in order, so the first broken line is the one reported.
+	parallel(len(lines), func(i int) {
+		hashes[i] = LineHash(lines[i])
+		if recs[i], decodeErrs[i] = decodeLine(lines[i]); decodeErrs[i] == nil {
+			checkErrs[i] = checkRecord(recs[i], thread)
+		}
+	})
+	for i := range lines {
 		n := uint64(i + 1)
-		rec, err := decodeLine(line)
+		rec, err := recs[i], decodeErrs[i]
 		if err != nil {
 			return ThreadHead{}, bad(n, "%v (edited?)", err)
 		}
@@ -131,7 +147,7 @@ func VerifyThread(dir, thread string) (ThreadHead, error) {
 		default:
 			return ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
 		}
-		if err := checkRecord(rec, thread); err != nil {
+		if err := checkErrs[i]; err != nil {
 			return ThreadHead{}, bad(n, "%v", err)
 		}
 	}
@@ -261,4 +277,33 @@ func isStatelessCode(c envelope.Code) bool {
 		}
 	}
 	return false
+}
+
+// parallel runs f(0..n-1) on GOMAXPROCS goroutines, in chunks.
+func parallel(n int, f func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 64 || workers == 1 {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(32)) - 32
+				if start >= n {
+					return
+				}
+				for i := start; i < min(start+32, n); i++ {
+					f(i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -24,8 +24,10 @@ var demoDir string // a demo's data folder, made once
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if demoDir != "" {
-		os.RemoveAll(demoDir)
+	for _, d := range []string{demoDir, benchDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	plugintest.Cleanup()
 	os.Exit(code)

@@ -1,0 +1,128 @@
+package replay_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/replay"
+	"github.com/canswarm/swarmhost/internal/plugintest"
+)
+
+var (
+	benchOnce  sync.Once
+	benchDir   string
+	benchWires [][]byte // every envelope of the trail, as recorded
+)
+
+// benchTrail makes, once, the trail of 20 flows (k = 3) on one node.
+func benchTrail(b *testing.B) string {
+	benchOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "swarmhost-replay-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		pdir := filepath.Join(dir, "plugins")
+		os.MkdirAll(pdir, 0o755)
+		for file, name := range map[string]string{"classifier-a.wasm": "classifier", "verifier-a.wasm": "verifier",
+			"verifier-b.wasm": "verifier", "verifier-c.wasm": "verifier", "planner.wasm": "planner"} {
+			raw, err := os.ReadFile(plugintest.Path(b, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(pdir, file), raw, 0o644)
+		}
+		h, err := host.Open(context.Background(), host.Config{DataDir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ids []string
+		for i := 0; i < 20; i++ {
+			id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify",
+				Input: json.RawMessage(`["where is my parcel","refund the invoice","great service"]`), K: 3, N: 3,
+				BidWindowMS: 200, LeaseMS: 30_000, MaxEpochs: 3, DeadlineMS: 600_000, Nonce: fmt.Sprint(i)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			if _, err := h.Wait(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+			cancel()
+		}
+		time.Sleep(300 * time.Millisecond)
+		h.Close()
+		inputs, err := host.ReadTrailAll(filepath.Join(dir, "audit"), func(string) []byte { return nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ti := range inputs {
+			if ti.Record.Kind == "envelope" {
+				benchWires = append(benchWires, ti.Record.Envelope)
+			}
+		}
+		benchDir = dir
+	})
+	if benchDir == "" {
+		b.Fatal("no trail")
+	}
+	return benchDir
+}
+
+func benchReplay(b *testing.B, noRerun bool) {
+	dir := benchTrail(b)
+	b.ResetTimer()
+	var envs int
+	for i := 0; i < b.N; i++ {
+		rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: noRerun})
+		if err != nil {
+			b.Fatal(err)
+		}
+		envs = rep.Envelopes
+	}
+	b.ReportMetric(float64(envs*b.N)/b.Elapsed().Seconds(), "envelopes/s")
+}
+
+// BenchmarkReplay is the whole replay: verification, the core, every
+// capsule evaluated and every agent run again.
+func BenchmarkReplay(b *testing.B) { benchReplay(b, false) }
+
+// BenchmarkReplayNoRerun steps the recorded outcomes without running
+// WebAssembly again.
+func BenchmarkReplayNoRerun(b *testing.B) { benchReplay(b, true) }
+
+// BenchmarkReplayVerifyBound is the bound: verifying the trail's envelopes'
+// signatures alone, on every core.
+func BenchmarkReplayVerifyBound(b *testing.B) {
+	benchTrail(b)
+	workers := runtime.GOMAXPROCS(0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for j := w; j < len(benchWires); j += workers {
+					if _, err := envelope.Verify(benchWires[j]); err != nil {
+						b.Error(err)
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(float64(len(benchWires)*b.N)/b.Elapsed().Seconds(), "envelopes/s")
+}
