@@ -2,6 +2,7 @@ package envelope_test
 
 import (
 	"crypto/ed25519"
+	"strings"
 	"testing"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -99,5 +100,40 @@ func TestParseTokenRefusesJunk(t *testing.T) {
 		if _, err := envelope.ParseToken([]byte(text)); envelope.CodeOf(err) != envelope.CodeBadCapability {
 			t.Errorf("%s: got %v", text, err)
 		}
+	}
+}
+
+// envelope.CheckTokenSigned runs every check of CheckToken but the issuer's
+// signature: a token whose signature was verified once is not verified
+// again, and the per-envelope checks still refuse.
+func TestCheckTokenSignedSkipsOnlyTheSignature(t *testing.T) {
+	_, root, _ := ed25519.GenerateKey(nil)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	tok, err := envelope.IssueToken(root, pub, []envelope.Role{envelope.RoleWorker}, []string{"classify"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := tok.Ref()
+	roots := envelope.Roots{envelope.EncodePublicKey(root.Public().(ed25519.PublicKey))}
+	e, err := envelope.Sign(envelope.Draft{ThreadID: envelope.HashRef([]byte("n")), Verb: envelope.VerbPropose, Lamport: 2, Capability: ref,
+		Payload: map[string]any{"epoch": 1}}, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := envelope.CheckTokenSigned(tok, e, roots); err != nil {
+		t.Fatalf("a good token: %v", err)
+	}
+	forged := *tok
+	forged.Sig = strings.Repeat("0", 128)
+	if err := envelope.CheckToken(&forged, e, roots); err == nil {
+		t.Fatal("CheckToken accepted a bad signature")
+	}
+	other, _ := envelope.Sign(envelope.Draft{ThreadID: envelope.HashRef([]byte("n")), Verb: envelope.VerbAttest, Lamport: 3, Capability: ref,
+		Payload: map[string]any{"epoch": 1}}, priv)
+	if envelope.CodeOf(envelope.CheckTokenSigned(tok, other, roots)) != envelope.CodeUnauthorized {
+		t.Fatal("envelope.CheckTokenSigned let a worker ATTEST")
+	}
+	if envelope.CodeOf(envelope.CheckTokenSigned(tok, e, envelope.Roots{})) != envelope.CodeBadCapability {
+		t.Fatal("envelope.CheckTokenSigned ignored the roots")
 	}
 }

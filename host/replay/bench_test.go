@@ -69,7 +69,7 @@ func benchTrail(b *testing.B) string {
 			b.Fatal(err)
 		}
 		for _, ti := range inputs {
-			if ti.Record.Kind == "envelope" {
+			if ti.Record.Kind == "envelope" && ti.Record.Verdict == "accepted" {
 				benchWires = append(benchWires, ti.Record.Envelope)
 			}
 		}
