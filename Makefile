@@ -5,9 +5,13 @@ GO        ?= go
 BIN       ?= bin
 PKGS      := ./...
 # Short fuzz slices in make test; long runs in make fuzz.
-FUZZTIME_SHORT ?= 8s
+FUZZTIME_SHORT ?= 6s
 FUZZTIME  ?= 2m
 BENCHTIME ?= 1s
+# make chaos: seeded chaos schedules of host/protocoltest (make test runs 1000);
+# TIME (a Go duration) stops it early, 0 for no limit; SEEDS=0 runs until TIME.
+SEEDS     ?= 100000
+TIME      ?= 0
 COUNT     ?= 1
 
 # Every fuzz target: package and name.
@@ -21,14 +25,19 @@ FUZZ_TARGETS := \
 	./host/policy/compile:FuzzParseCapsule \
 	./host/policy:FuzzReadValue \
 	./consensus/shard:FuzzApply \
-	./consensus/shard:FuzzLoad
+	./consensus/shard:FuzzLoad \
+	./consensus:FuzzParsePeers \
+	./host/bus:FuzzParseChaos \
+	./host/protocol:FuzzStepPayload \
+	./host/protocol/route:FuzzParseBid \
+	./host/protocol/plan:FuzzParseOps
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 PLUGIN_WASM := $(foreach p,$(PLUGINS),plugins/$(p).wasm)
 
-.PHONY: all build plugins test race vet fmt-check wasm-check unit fuzz-short demo bench fuzz clean
+.PHONY: all build plugins test race vet fmt-check wasm-check unit fuzz-short demo bench fuzz chaos clean
 
 all: build
 
@@ -91,6 +100,9 @@ fuzz:
 		echo "fuzz $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+chaos:
+	$(GO) test ./host/protocoltest -run 'TestChaosSeeds' -count=1 -timeout 0 -chaos.seeds=$(SEEDS) -chaos.time=$(TIME)
 
 demo: build plugins
 	$(BIN)/swarmhost demo

@@ -168,3 +168,23 @@ func TestSoftSettingsUsedAndWorkingDirectoryRestored(t *testing.T) {
 		t.Fatalf("working directory %s: not the package folder go test started in", wd)
 	}
 }
+
+func FuzzParsePeers(f *testing.F) {
+	f.Add("1=127.0.0.1:7001,2=127.0.0.1:7002")
+	f.Add("3=h:1")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := consensus.ParsePeers(s)
+		if err != nil {
+			return
+		}
+		again, err := consensus.ParsePeers(consensus.FormatPeers(p))
+		if err != nil || len(again) != len(p) {
+			t.Fatalf("%q: formatted %q does not parse back: %v", s, consensus.FormatPeers(p), err)
+		}
+		for id, addr := range p {
+			if id == 0 || again[id] != addr {
+				t.Fatalf("%q: member %d=%s lost", s, id, addr)
+			}
+		}
+	})
+}
