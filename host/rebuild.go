@@ -160,13 +160,13 @@ func splitLines(b []byte) [][]byte {
 
 // rebuild steps the recorded trail into the fresh core, so that a restarted
 // node knows every thread as it was; the actions are dropped (they were
-// taken before the restart), except timers, which are armed again.
+// taken before the restart). The Configure the node steps next makes the
+// core ask again for whatever was outstanding, timers included.
 func (h *Host) rebuild() error {
 	inputs, err := ReadTrail(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b })
 	if err != nil {
 		return fmt.Errorf("host: rebuilding from the audit trail: %w", err)
 	}
-	timers := map[string]int64{}
 	for _, ti := range inputs {
 		if ti.Record.Kind == KindClock {
 			var c struct {
@@ -179,15 +179,7 @@ func (h *Host) rebuild() error {
 			continue
 		}
 		h.core.Step(ti.Input)
-		for _, a := range h.core.Ready() {
-			if t, ok := a.(*protocol.ArmTimer); ok && t.At > timers[t.Thread] {
-				timers[t.Thread] = t.At
-			}
-		}
 		h.core.Advance()
-	}
-	for th, at := range timers {
-		h.armTimer(&protocol.ArmTimer{Thread: th, At: at})
 	}
 	return nil
 }

@@ -32,13 +32,14 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 			continue
 		}
 		id := c.nextReq("agent")
-		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK}
 		gas := c.cfg.AgentGas
 		if t.np.GasBudget > 0 {
 			gas = t.np.GasBudget
 		}
 		pol, _ := c.PolicyRequestFor(t.id, e, "")
-		c.emit(&RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas, Policy: pol})
+		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas, Policy: pol}
+		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK, action: run}
+		c.emit(run)
 	}
 }
 

@@ -223,6 +223,74 @@ func (c *Core) configure(in *Configure) {
 	}
 	// Tokens were checked against the old roots.
 	c.tokens = map[string]*envelope.Token{}
+	c.redo()
+}
+
+// redo asks again for everything outstanding, as a host does when it
+// starts: work asked for before a crash may never have been done (an
+// evaluation, an agent run, a proposal lost with the process), and the
+// timers died with it. Evaluations and runs keep their request ids, so an
+// answer that does arrive twice is taken once; a proposal repeated is
+// answered the same by the shard.
+func (c *Core) redo() {
+	ids := make([]string, 0, len(c.reqMap))
+	for id := range c.reqMap {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return reqOrder(ids[i]) < reqOrder(ids[j]) })
+	for _, id := range ids {
+		if a := c.reqMap[id].action; a != nil {
+			c.emit(a)
+		}
+	}
+	for _, id := range c.Threads() {
+		t := c.threads[id]
+		if t.final() {
+			continue
+		}
+		if d := t.myDecide[t.epoch]; d != nil && t.decisions[t.epoch] == nil {
+			var p struct {
+				Proposal  string   `json:"proposal"`
+				WorkerPK  string   `json:"worker_pk"`
+				Verifiers []string `json:"verifiers"`
+			}
+			json.Unmarshal(d.payload, &p)
+			c.emit(&Propose{Cmd: Command{Op: "DECIDE", Need: t.id, Epoch: t.epoch, Proposal: p.Proposal,
+				WorkerPK: p.WorkerPK, Verifiers: p.Verifiers, DecideID: d.key}})
+		}
+		if t.myRelease[t.epoch] {
+			reason := "expired"
+			if t.pendingRelease != "" {
+				reason = t.pendingRelease
+			}
+			c.emit(&Propose{Cmd: Command{Op: "RELEASE", Need: t.id, Epoch: t.epoch, Reason: reason, MaxEpochs: t.pendingMax}})
+		}
+		if f := t.myFinalize; f != nil && t.phase != PhaseFinal && t.commit != nil {
+			c.emit(&Propose{Cmd: Command{Op: "FINALIZE", Need: t.id, Epoch: t.epoch, Commit: t.commit.ID, FinalizeID: f.key}})
+		}
+		for _, at := range []int64{t.windowEnd, t.leaseUntil, t.deadline} {
+			if at > 0 {
+				c.arm(t, at)
+			}
+		}
+	}
+}
+
+// reqOrder is a request id's counter ("policy-12" -> 12).
+func reqOrder(id string) int {
+	n := 0
+	for i := len(id) - 1; i >= 0 && id[i] >= '0' && id[i] <= '9'; i-- {
+		n = n + int(id[i]-'0')*pow10(len(id)-1-i)
+	}
+	return n
+}
+
+func pow10(k int) int {
+	p := 1
+	for ; k > 0; k-- {
+		p *= 10
+	}
+	return p
 }
 
 // checkpoint publishes a CHECKPOINT: the Lamport time it covers (the

@@ -96,6 +96,7 @@ func (c *Core) proposeRelease(t *thread, reason string) {
 		return
 	}
 	t.myRelease[t.epoch] = true
+	t.pendingRelease, t.pendingMax = reason, t.np.MaxEpochs
 	c.emit(&Propose{Cmd: Command{Op: "RELEASE", Need: t.id, Epoch: t.epoch, Reason: reason, MaxEpochs: t.np.MaxEpochs}})
 }
 

@@ -25,6 +25,7 @@ type request struct {
 	epoch   uint64
 	agent   string
 	chal    *challengeRef
+	action  Action // what was asked, to ask again after a restart (redo)
 }
 
 func (c *Core) findReq(id string) *request { return c.requests()[id] }
@@ -71,10 +72,11 @@ func (c *Core) policyContext(t *thread, e *envelope.Envelope) (map[string]json.R
 // evalPolicy asks for an evaluation of the thread's capsule.
 func (c *Core) evalPolicy(t *thread, entrypoint string, e *envelope.Envelope, purpose string, chal *challengeRef) {
 	id := c.nextReq("policy")
-	c.requests()[id] = &request{thread: t.id, purpose: purpose, env: e, epoch: t.epoch, chal: chal}
 	ctx, resolve := c.policyContext(t, e)
-	c.emit(&EvalPolicy{ReqID: id, Thread: t.id, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e,
-		Context: ctx, Resolve: resolve})
+	a := &EvalPolicy{ReqID: id, Thread: t.id, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e,
+		Context: ctx, Resolve: resolve}
+	c.requests()[id] = &request{thread: t.id, purpose: purpose, env: e, epoch: t.epoch, chal: chal, action: a}
+	c.emit(a)
 }
 
 // isTrue reports whether a policy result is the JSON value true.

@@ -109,11 +109,14 @@ type thread struct {
 	myFinalize   *pending
 	released     map[uint64]string // epoch -> reason, from consensus
 	myRelease    map[uint64]bool
-	excluded     map[string]bool // workers whose epoch was released against them
-	finalizeEnv  *envelope.Envelope
-	finalCommit  string
-	refusal      string
-	abandonedWhy string
+	// The RELEASE this host last proposed for the current epoch (for redo).
+	pendingRelease string
+	pendingMax     uint64
+	excluded       map[string]bool // workers whose epoch was released against them
+	finalizeEnv    *envelope.Envelope
+	finalCommit    string
+	refusal        string
+	abandonedWhy   string
 }
 
 func newThread(id string) *thread {

@@ -37,6 +37,7 @@ func (c *Core) abandon(t *thread) {
 		return
 	}
 	t.myRelease[t.epoch] = true
+	t.pendingRelease, t.pendingMax = "expired", t.epoch
 	c.record(t.id, "outcome", map[string]any{"event": "deadline_passed", "epoch": t.epoch})
 	c.emit(&Propose{Cmd: Command{Op: "RELEASE", Need: t.id, Epoch: t.epoch, Reason: "expired", MaxEpochs: t.epoch}})
 }

@@ -1,0 +1,448 @@
+package protocoltest
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// Host plays the shell (package host) around one core, in memory: it steps
+// inputs, keeps the trail, performs the actions, and can crash and be
+// rebuilt from its trail as host/rebuild.go does.
+type Host struct {
+	w       *World
+	i       int
+	name    string
+	key     *principal
+	cfg     protocol.Config
+	core    *protocol.Core
+	up      bool
+	cut     bool // partitioned from the bus and the cluster
+	tear    bool // crash after the next recorded input, before its actions
+	lives   int
+	trail   []entry
+	tasks   []protocol.Action // EvalPolicy and RunAgent in flight
+	timers  []timer
+	inbox   []*delivery
+	applied []int    // per shard: log entries stepped by the replica
+	emitted []string // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
+}
+
+type timer struct {
+	at     int64
+	thread string
+}
+
+// entry is one line of a host's trail: an input it stepped (with its
+// verdict), an outcome the core asked to record, or an envelope the host
+// gave up on.
+type entry struct {
+	kind string // envelope, consensus, agent, policy, timer, outcome
+	in   protocol.Input
+	v    protocol.Verdict
+	env  *envelope.Envelope
+	rec  *protocol.Record
+}
+
+func newHost(w *World, i int, key *principal, cfg protocol.Config) *Host {
+	h := &Host{w: w, i: i, name: fmt.Sprintf("h%d", i), key: key, cfg: cfg, applied: make([]int, len(w.shards))}
+	core, err := protocol.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	h.core, h.up = core, true
+	h.configure()
+	return h
+}
+
+// configure steps the Configure a host steps each time it starts, after its
+// trail (host/host.go), so that replay sees the agents of each start.
+func (h *Host) configure() {
+	h.step(&protocol.Configure{At: h.w.now, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
+		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers})
+}
+
+// checkpoint is the shell's checkpoint timer: a CheckpointDue with a root
+// standing for the trail's Merkle root.
+func (h *Host) checkpoint() {
+	root := envelope.HashRef([]byte(fmt.Sprintf("%s audit root at %d lines", h.name, len(h.trail))))
+	h.w.tracef("%s checkpoint due", h.name)
+	h.step(&protocol.CheckpointDue{At: h.w.now, AuditRoot: root})
+}
+
+func kindOf(in protocol.Input) string {
+	switch in.(type) {
+	case *protocol.Received:
+		return "envelope"
+	case *protocol.Applied:
+		return "consensus"
+	case *protocol.AgentDone:
+		return "agent"
+	case *protocol.PolicyDone:
+		return "policy"
+	case *protocol.TimerFired:
+		return "timer"
+	case *protocol.Configure:
+		return "config"
+	case *protocol.CheckpointDue:
+		return "checkpoint"
+	}
+	return "?"
+}
+
+// replayVerbs are the verbs whose envelopes replay must reproduce (P4).
+func replayVerb(v envelope.Verb) bool {
+	return v == envelope.VerbDecide || v == envelope.VerbRelease || v == envelope.VerbInvalidate ||
+		v == envelope.VerbFinalize
+}
+
+// emissions lists the P4 publishes among actions.
+func emissions(acts []protocol.Action) []string {
+	var out []string
+	for _, a := range acts {
+		if p, ok := a.(*protocol.Publish); ok && replayVerb(p.Env.Verb) {
+			out = append(out, string(p.Env.Verb)+" "+p.Env.ID)
+		}
+	}
+	return out
+}
+
+// step steps one input and what it leads to locally, as the shell's
+// process does: the envelopes it publishes are stepped right after, in the
+// order published. A Received answered Duplicate or Retry leaves no line.
+// It returns the first input's verdict.
+func (h *Host) step(first protocol.Input) protocol.Verdict {
+	queue := []protocol.Input{first}
+	var firstV protocol.Verdict
+	for n := 0; len(queue) > 0 && h.up; n++ {
+		in := queue[0]
+		queue = queue[1:]
+		v := h.core.Step(in)
+		acts := h.core.Ready()
+		h.core.Advance()
+		if n == 0 {
+			firstV = v
+		}
+		h.emitted = append(h.emitted, emissions(acts)...)
+		if r, ok := in.(*protocol.Received); ok {
+			h.w.tracef("%s recv %s -> %s", h.name, h.w.describe(r.Env), verdictString(v))
+			if v.Duplicate || v.Retry {
+				continue
+			}
+			h.trail = append(h.trail, entry{kind: "envelope", in: in, v: v, env: r.Env})
+		} else {
+			h.trail = append(h.trail, entry{kind: kindOf(in), in: in, v: v})
+		}
+		if h.tear {
+			h.tear = false
+			h.crash("torn: after recording its input, before acting on it")
+			return firstV
+		}
+		queue = append(queue, h.perform(acts)...)
+	}
+	return firstV
+}
+
+func verdictString(v protocol.Verdict) string {
+	switch {
+	case v.Duplicate:
+		return "duplicate"
+	case v.Accepted:
+		return "accepted"
+	case v.Retry:
+		return "retry: " + v.Detail
+	}
+	return fmt.Sprintf("rejected %s: %s", v.Code, v.Detail)
+}
+
+// perform takes the actions of one step and returns the envelopes to step
+// back, in the order published.
+func (h *Host) perform(acts []protocol.Action) []protocol.Input {
+	var back []protocol.Input
+	w := h.w
+	for _, a := range acts {
+		switch a := a.(type) {
+		case *protocol.Publish:
+			e := a.Env
+			p := w.people[e.SenderPK]
+			if p == nil {
+				w.violate("%s: publish by unknown key %s", h.name, e.SenderPK)
+				continue
+			}
+			if err := envelope.SignPrepared(e, p.key); err != nil {
+				w.violate("%s: sign %s: %v", h.name, e.Verb, err)
+				continue
+			}
+			w.envs[e.ID] = e
+			if h.cut || (w.on(FaultPublishLoss) && w.rng.IntN(15) == 0) {
+				w.tracef("%s publish LOST (not acknowledged) %s", h.name, w.describe(e))
+				continue // the shell logs the error; nothing is stepped
+			}
+			w.publish(e, h.name)
+			back = append(back, &protocol.Received{At: w.now, Raw: e.Wire(), Env: e, Token: w.cas[e.Capability]})
+		case *protocol.Propose:
+			w.props = append(w.props, &proposal{host: h.i, cmd: a.Cmd})
+		case *protocol.EvalPolicy, *protocol.RunAgent:
+			h.tasks = append(h.tasks, a)
+		case *protocol.ArmTimer:
+			if !slices.Contains(h.timers, timer{a.At, a.Thread}) {
+				h.timers = append(h.timers, timer{a.At, a.Thread})
+			}
+		case *protocol.Record:
+			h.trail = append(h.trail, entry{kind: "outcome", rec: a})
+			w.tracef("%s record %s %s", h.name, w.name(a.Thread), w.substNames(string(a.Body)))
+		}
+	}
+	return back
+}
+
+// deliver steps a bus delivery: settled (removed) unless answered Retry,
+// which the bus delivers again later, or records rejected after maxRetries.
+func (h *Host) deliver(i int) {
+	d := h.inbox[i]
+	w := h.w
+	in := &protocol.Received{At: w.now, Raw: d.msg.raw}
+	// The shell runs envelope.Verify on every delivery; the same bytes give
+	// the same answer, so after the first the harness only decodes them
+	// (each core still gets its own *Envelope).
+	verify := envelope.Verify
+	if d.msg.verified {
+		verify = envelope.Decode
+	}
+	if e, err := verify(d.msg.raw); err != nil {
+		in.Err = err
+	} else {
+		d.msg.verified = true
+		in.Env = e
+		in.Token = w.cas[e.Capability]
+	}
+	v := h.step(in)
+	if !v.Retry {
+		h.inbox = slices.Delete(h.inbox, i, i+1)
+		return
+	}
+	d.tries++
+	d.notBefore = w.now + retryDelay
+	if d.tries >= maxRetries && h.up {
+		// The shell gives up: it records the envelope rejected with the code.
+		h.inbox = slices.Delete(h.inbox, i, i+1)
+		gaveUp := protocol.Verdict{Thread: v.Thread, Code: v.Code, Detail: "gave up: " + v.Detail}
+		h.trail = append(h.trail, entry{kind: "envelope", in: in, v: gaveUp, env: in.Env})
+		w.tracef("%s gave up on %s", h.name, w.describe(in.Env))
+	}
+}
+
+// crash loses everything but the trail and the bus consumer: the core,
+// the work in flight, the timers. A proposal in flight may or may not have
+// reached the cluster.
+func (h *Host) crash(why string) {
+	w := h.w
+	w.tracef("%s CRASH (%s)", h.name, why)
+	h.up, h.core, h.tasks, h.timers, h.tear = false, nil, nil, nil, false
+	h.lives++
+	kept := w.props[:0]
+	for _, p := range w.props {
+		if p.host != h.i || w.rng.IntN(2) == 0 {
+			kept = append(kept, p)
+		} else {
+			w.tracef("%s proposal lost in the crash: %s", h.name, w.cmdString(p.cmd))
+		}
+	}
+	w.props = kept
+}
+
+// rebuilt is a core rebuilt from a trail, with what the rebuild asked for.
+type rebuilt struct {
+	core    *protocol.Core
+	emitted []string // the P4 publishes
+	timers  []timer
+	// work the trail shows no outcome of: evaluations and agent runs not
+	// answered, proposals not applied (for Options.Redo)
+	open []protocol.Action
+}
+
+// replay steps a trail into a fresh core as host/rebuild.go does: every
+// input but rejected envelopes, actions dropped (timers re-armed).
+func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
+	core, err := protocol.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &rebuilt{core: core}
+	answered, applied := map[string]bool{}, map[string]bool{}
+	var asked []protocol.Action
+	for _, en := range trail {
+		if en.in == nil || (en.kind == "envelope" && !en.v.Accepted) {
+			continue
+		}
+		switch in := en.in.(type) {
+		case *protocol.PolicyDone:
+			answered[in.ReqID] = true
+		case *protocol.AgentDone:
+			answered[in.ReqID] = true
+		case *protocol.Applied:
+			applied[cmdKey(in.Cmd)] = true
+		}
+		core.Step(en.in)
+		acts := core.Ready()
+		r.emitted = append(r.emitted, emissions(acts)...)
+		for _, a := range acts {
+			switch a := a.(type) {
+			case *protocol.ArmTimer:
+				if !slices.Contains(r.timers, timer{a.At, a.Thread}) {
+					r.timers = append(r.timers, timer{a.At, a.Thread})
+				}
+			case *protocol.EvalPolicy, *protocol.RunAgent, *protocol.Propose:
+				asked = append(asked, a)
+			}
+		}
+		core.Advance()
+	}
+	for _, a := range asked {
+		switch a := a.(type) {
+		case *protocol.EvalPolicy:
+			if !answered[a.ReqID] {
+				r.open = append(r.open, a)
+			}
+		case *protocol.RunAgent:
+			if !answered[a.ReqID] {
+				r.open = append(r.open, a)
+			}
+		case *protocol.Propose:
+			if !applied[cmdKey(a.Cmd)] {
+				r.open = append(r.open, a)
+			}
+		}
+	}
+	return r, nil
+}
+
+func cmdKey(c protocol.Command) string {
+	return fmt.Sprintf("%s %s %d %s %s %s", c.Op, c.Need, c.Epoch, c.DecideID, c.Reason, c.FinalizeID)
+}
+
+// restart rebuilds the host from its trail and re-arms its timers. Its
+// replicas apply the shards' logs again from the start or from where they
+// were (both happen: a snapshot, or none). With Options.Redo the shell
+// also takes on again the work the trail shows no outcome of.
+func (h *Host) restart() {
+	w := h.w
+	r, err := replay(h.cfg, h.trail)
+	if err != nil {
+		w.violate("%s: restart: %v", h.name, err)
+		return
+	}
+	if !slices.Equal(r.emitted, h.emitted) {
+		w.violate("P4 %s: the rebuild after crash %d asked to publish %v, the live cores %v", h.name, h.lives,
+			w.names2(r.emitted), w.names2(h.emitted))
+	}
+	h.core, h.up, h.timers = r.core, true, r.timers
+	from := "where it was"
+	if w.rng.IntN(2) == 0 {
+		from = "the start"
+		for s := range h.applied {
+			h.applied[s] = 0
+		}
+	}
+	w.tracef("%s RESTART from %d trail lines, %d timers, applying the shard logs again from %s", h.name, len(h.trail),
+		len(r.timers), from)
+	h.configure()
+	if w.opt.Redo {
+		for _, a := range r.open {
+			w.tracef("%s redo %T", h.name, a)
+		}
+		h.perform(r.open)
+	}
+}
+
+func (w *World) names2(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = w.substNames(`"` + s[len(s)-71:] + `"`)
+		out[i] = s[:len(s)-71] + out[i]
+	}
+	return out
+}
+
+// completeTask finishes task i: the agent's output or the capsule's answer.
+func (h *Host) completeTask(i int) {
+	a := h.tasks[i]
+	h.tasks = slices.Delete(h.tasks, i, i+1)
+	w := h.w
+	switch a := a.(type) {
+	case *protocol.EvalPolicy:
+		res, gas, digest := w.evaluate(a.Capsule, a.Entrypoint, a.Envelope)
+		w.tracef("%s eval %s %s -> %s", h.name, a.Entrypoint, w.name(a.Envelope.ID), res)
+		h.step(&protocol.PolicyDone{At: w.now, ReqID: a.ReqID, Result: res, GasUsed: gas, Digest: digest})
+	case *protocol.RunAgent:
+		out := w.runAgent(a)
+		w.tracef("%s run %s -> %s", h.name, w.name(a.Agent), w.substNames(string(out)))
+		h.step(&protocol.AgentDone{At: w.now, ReqID: a.ReqID, Output: out, GasUsed: 10})
+	}
+}
+
+// fire steps the due timer i.
+func (h *Host) fire(i int) {
+	t := h.timers[i]
+	h.timers = slices.Delete(h.timers, i, i+1)
+	h.w.tracef("%s timer %s (armed for +%d)", h.name, h.w.name(t.thread), t.at-startTime)
+	h.step(&protocol.TimerFired{At: h.w.now, Thread: t.thread})
+}
+
+// apply steps the next entry of shard s's log.
+func (h *Host) apply(s int) {
+	r := h.w.shards[s].log[h.applied[s]]
+	h.applied[s]++
+	h.w.tracef("%s applied shard%d #%d %s", h.name, s, r.index, h.w.cmdString(r.cmd))
+	h.step(h.w.appliedInput(r))
+}
+
+// reconcile is the shell's anti-entropy timer: Core.Reconcile, then its
+// RECONCILE offer published and stepped back.
+func (h *Host) reconcile() {
+	h.core.Reconcile(h.w.now)
+	acts := h.core.Ready()
+	h.core.Advance()
+	h.w.tracef("%s reconcile offer", h.name)
+	for _, in := range h.perform(acts) {
+		if !h.up {
+			return
+		}
+		h.step(in)
+	}
+}
+
+// due reports whether the host has a timer due now.
+func (h *Host) due() []int {
+	var idx []int
+	for i, t := range h.timers {
+		if t.at <= h.w.now {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// eligible lists the deliveries the host can take now.
+func (h *Host) eligible() []int {
+	var idx []int
+	for i, d := range h.inbox {
+		if d.notBefore <= h.w.now {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// pendingApply lists the shards whose logs the host has not applied fully.
+func (h *Host) pendingApply() []int {
+	var s []int
+	for i, sm := range h.w.shards {
+		if h.applied[i] < len(sm.log) {
+			s = append(s, i)
+		}
+	}
+	return s
+}
