@@ -27,6 +27,7 @@ const (
 	KindOutcome    = "outcome"    // a protocol.Record the core emitted
 	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start
 	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs
+	KindHeld       = "held"       // an envelope's first arrival answered Retry (not yet decidable); its verdict comes later
 )
 
 // clockStep is how far a thread's recorded receipt time may lag the wall
@@ -144,6 +145,16 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 		if v.Duplicate {
 			h.ack(ctx, it)
 			return false
+		}
+		if v.Retry && v.Held && in.Env != nil {
+			// Its first arrival is an input too: the core will judge its
+			// Lamport time against what was seen then.
+			if it.newClock {
+				h.recordClock(thread, in.At)
+				it.newClock = false
+			}
+			h.append(thread, audit.Entry{Kind: KindHeld, Body: in.Env.Wire(), Verdict: audit.Rejected,
+				Reason: string(v.Code)})
 		}
 		if v.Retry && it.delivery != nil && it.delivery.NumDelivered < maxRetries {
 			it.delivery.NakAfter(100 * time.Millisecond)

@@ -101,6 +101,13 @@ func readTrail(dir string, tokenOf func(ref string) []byte, rejected, verified b
 				return nil, fmt.Errorf("audit %s line %d: %w", ti.Thread, ti.Line, err)
 			}
 			ti.Input = &protocol.Received{At: lastAt[ti.Thread], Raw: rec.Envelope, Env: e, Token: tokenOf(e.Capability)}
+		case KindHeld:
+			e, err := envelope.Verify(rec.Envelope)
+			if err != nil {
+				return nil, fmt.Errorf("audit %s line %d: held: %w", ti.Thread, ti.Line, err)
+			}
+			ti.Input = &protocol.Received{At: lastAt[ti.Thread], Raw: rec.Envelope, Env: e, Token: tokenOf(e.Capability)}
+			continue
 		case KindClock:
 			var c struct {
 				At int64 `json:"at"`

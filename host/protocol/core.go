@@ -78,6 +78,11 @@ type Verdict struct {
 	// applied yet. The shell does not record or acknowledge it, so the bus
 	// delivers it again; once it gives up, it records Code.
 	Retry bool
+	// Held: this Retry is the envelope's first. The shell records it (as a
+	// "held" line): the core judges the envelope's Lamport time, when it is
+	// stepped again, against what was seen when it was first held, so
+	// replay must see the first arrival too.
+	Held bool
 }
 
 // Core is the protocol state machine of one host. It is not safe for

@@ -83,13 +83,25 @@ func (c *Core) receive(in *Received) Verdict {
 	if rerr := spec.authorize(c, t, e, p, tok); rerr != nil {
 		return rejectErr(tid, rerr)
 	}
-	if last, ok := t.lastLamport[e.SenderPK]; ok && e.Lamport <= last {
+	last, ok := t.lastLamport[e.SenderPK]
+	if h, isHeld := t.held[e.ID]; isHeld {
+		// Held back earlier: judged against what was seen when it first
+		// arrived, not against what its sender sent since.
+		last, ok = h.last, h.ok
+	}
+	if ok && e.Lamport <= last {
 		return reject(tid, envelope.CodeStaleLamport, "lamport %d is not greater than %d, the last seen from %s on this thread", e.Lamport, last, short(e.SenderPK))
 	}
 	if err := spec.apply(c, t, e, p, in); err != nil {
 		if errors.Is(err, errRetry) {
-			return Verdict{Thread: tid, Code: envelope.CodeWrongState, Detail: err.Error()}.retry()
+			v := Verdict{Thread: tid, Code: envelope.CodeWrongState, Detail: err.Error()}.retry()
+			if _, isHeld := t.held[e.ID]; !isHeld {
+				t.held[e.ID] = heldAt{last: last, ok: ok}
+				v.Held = true
+			}
+			return v
 		}
+		delete(t.held, e.ID)
 		var re *envelope.RejectError
 		if errors.As(err, &re) {
 			return rejectErr(tid, re)
@@ -98,7 +110,10 @@ func (c *Core) receive(in *Received) Verdict {
 	}
 	t.seen[e.ID] = e
 	t.order = append(t.order, e.ID)
-	t.lastLamport[e.SenderPK] = e.Lamport
+	delete(t.held, e.ID)
+	if !ok || e.Lamport > t.lastLamport[e.SenderPK] {
+		t.lastLamport[e.SenderPK] = e.Lamport
+	}
 	if e.Lamport > t.clock {
 		t.clock = e.Lamport
 	}

@@ -59,6 +59,13 @@ type bid struct {
 	scoreDone  bool
 }
 
+// heldAt is what was known of an envelope's sender when the envelope was
+// first held back.
+type heldAt struct {
+	last uint64
+	ok   bool
+}
+
 type decision struct {
 	Epoch     uint64   `json:"epoch"`
 	Proposal  string   `json:"proposal"`
@@ -90,6 +97,7 @@ type thread struct {
 	seen        map[string]*envelope.Envelope // accepted envelopes by id
 	order       []string                      // accepted envelope ids in order
 	lastLamport map[string]uint64             // per sender
+	held        map[string]heldAt             // envelopes answered Retry, by id
 	clock       uint64                        // the thread's Lamport clock
 
 	// The current epoch.
@@ -120,7 +128,7 @@ type thread struct {
 }
 
 func newThread(id string) *thread {
-	return &thread{id: id, phase: PhaseUnknown, epoch: 1, seen: map[string]*envelope.Envelope{},
+	return &thread{id: id, phase: PhaseUnknown, epoch: 1, seen: map[string]*envelope.Envelope{}, held: map[string]heldAt{},
 		lastLamport: map[string]uint64{}, decisions: map[uint64]*decision{}, myDecide: map[uint64]*pending{},
 		invalidated: map[string]bool{}, released: map[uint64]string{}, myRelease: map[uint64]bool{},
 		excluded: map[string]bool{}}

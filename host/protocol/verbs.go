@@ -280,6 +280,9 @@ func applyHeartbeat(c *Core, t *thread, e *envelope.Envelope, p any, in *Receive
 	if err := fenceCheck(t, fp.Epoch, fp.Fence); err != nil {
 		return err
 	}
+	if t.phase == PhaseDecided {
+		return errRetryf("epoch %d is not claimed here yet (its CLAIM may still be on its way)", fp.Epoch)
+	}
 	if t.phase != PhaseClaimed {
 		return envelope.Reject(envelope.CodeWrongState, "", "the NEED is %s; a HEARTBEAT renews a claimed lease", t.phaseName())
 	}
@@ -371,6 +374,9 @@ func applyCommit(c *Core, t *thread, e *envelope.Envelope, p any, in *Received) 
 	cp := p.(*commitPayload)
 	if err := fenceCheck(t, cp.Epoch, cp.Fence); err != nil {
 		return err
+	}
+	if t.phase == PhaseDecided {
+		return errRetryf("epoch %d is not claimed here yet (its CLAIM may still be on its way)", cp.Epoch)
 	}
 	if t.phase != PhaseClaimed {
 		return envelope.Reject(envelope.CodeWrongState, "", "the NEED is %s; a COMMIT needs a claimed lease", t.phaseName())

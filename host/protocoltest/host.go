@@ -111,7 +111,8 @@ func emissions(acts []protocol.Action) []string {
 
 // step steps one input and what it leads to locally, as the shell's
 // process does: the envelopes it publishes are stepped right after, in the
-// order published. A Received answered Duplicate or Retry leaves no line.
+// order published. A Received answered Duplicate or Retry leaves no line,
+// except a first Retry (a "held" line).
 // It returns the first input's verdict.
 func (h *Host) step(first protocol.Input) protocol.Verdict {
 	queue := []protocol.Input{first}
@@ -128,6 +129,11 @@ func (h *Host) step(first protocol.Input) protocol.Verdict {
 		h.emitted = append(h.emitted, emissions(acts)...)
 		if r, ok := in.(*protocol.Received); ok {
 			h.w.tracef("%s recv %s -> %s", h.name, h.w.describe(r.Env), verdictString(v))
+			if v.Retry && v.Held {
+				// The first arrival of an envelope held back is recorded,
+				// as the shell does (a "held" line).
+				h.trail = append(h.trail, entry{kind: "held", in: in, v: v, env: r.Env})
+			}
 			if v.Duplicate || v.Retry {
 				continue
 			}

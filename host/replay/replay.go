@@ -194,6 +194,9 @@ func (r *replayer) step(ti host.TrailInput, before []host.TrailInput) error {
 		}
 	}
 	v := r.core.Step(ti.Input)
+	if rec.Kind == host.KindHeld && !(v.Retry && v.Held) {
+		return diverge("an envelope held back (retry)", "%s", describe(v))
+	}
 	if rec.Kind == audit.KindEnvelope {
 		r.report.Envelopes++
 		want := rec.Verdict
@@ -351,4 +354,16 @@ func (r *replayer) print(w io.Writer, inputs []host.TrailInput) {
 	}
 	fmt.Fprintf(w, "replay: ok, %d threads, %d envelopes, %d decisions (%d evaluations and %d agent calls re-run), plan %s\n",
 		r.report.Threads, r.report.Envelopes, r.report.Decisions, r.report.Evals, r.report.Agents, r.report.PlanDigest)
+}
+
+func describe(v protocol.Verdict) string {
+	switch {
+	case v.Duplicate:
+		return "a duplicate"
+	case v.Retry:
+		return "a retry again (" + v.Detail + ")"
+	case v.Accepted:
+		return "accepted"
+	}
+	return "rejected " + string(v.Code) + " (" + v.Detail + ")"
 }
