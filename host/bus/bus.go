@@ -75,6 +75,12 @@ var ErrClosed = errors.New("bus: closed")
 // cfg.DataDir/nats when cfg.URL is empty, and creates or updates the
 // envelope stream.
 func Open(ctx context.Context, cfg Config) (*Bus, error) {
+	if cfg.Cluster != nil && cfg.Replicas == 0 {
+		// Replicated over the cluster (before fill makes 0 mean 1): a
+		// stream or consumer with its only replica on a server that dies
+		// takes nothing more.
+		cfg.Replicas = min(3, 1+len(cfg.Cluster.Routes))
+	}
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -91,9 +97,6 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		eopts := []EmbeddedOption{WithLogger(cfg.Logger)}
 		if cfg.Cluster != nil {
 			eopts = append(eopts, WithCluster(*cfg.Cluster))
-			if cfg.Replicas == 0 {
-				cfg.Replicas = min(3, 1+len(cfg.Cluster.Routes))
-			}
 		}
 		if cfg.Listen != "" {
 			host, port, err := splitListen(cfg.Listen)

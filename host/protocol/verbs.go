@@ -125,6 +125,10 @@ func applyPropose(c *Core, t *thread, e *envelope.Envelope, p any, in *Received)
 	if rerr := epochCheck(t, pp.epoch); rerr != nil {
 		return rerr
 	}
+	if t.phase == PhaseAdmitting && pp.epoch == t.epoch {
+		// Another host may have admitted the NEED already.
+		return errRetryf("the NEED is not admitted here yet")
+	}
 	if t.phase != PhaseOpen || t.closing {
 		return envelope.Reject(envelope.CodeWrongState, "", "the NEED is %s, not taking bids", t.phaseName())
 	}
