@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/replay"
 )
 
@@ -24,7 +25,9 @@ every capsule and re-run every agent from its recorded input, and compare:
 every verdict, every DECIDE, RELEASE, INVALIDATE, FINALIZE and CHECKPOINT (by
 id), every evaluation digest and gas figure, every agent output. Prints a
 line per thread and a summary, or exits 1 naming the thread and line of the
-first divergence, what the trail records and what replay found.`,
+first divergence, what the trail records and what replay found. For a host
+of a cluster, --nats-url names a running server of the cluster, whose shared
+store holds the capsules, modules and blobs.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := e.dataDir
@@ -45,7 +48,17 @@ first divergence, what the trail records and what replay found.`,
 					bar.Set(done)
 				}
 			}
-			_, err := replay.Run(context.Background(), opts)
+			var err error
+			if e.natsURL != "" {
+				// A cluster host: its CAS is the cluster's shared store.
+				err = e.withCAS(context.Background(), func(s cas.Store) error {
+					opts.Store = s
+					_, err := replay.Run(context.Background(), opts)
+					return err
+				})
+			} else {
+				_, err = replay.Run(context.Background(), opts)
+			}
 			var div *replay.Divergence
 			var tamper *audit.TamperError
 			switch {
