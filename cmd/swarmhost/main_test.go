@@ -38,8 +38,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitnode": cmdWaitNode,
-			"freeport": cmdFreePort,
+			"waitnode":    cmdWaitNode,
+			"freeport":    cmdFreePort,
+			"checktrails": cmdCheckTrails,
 		},
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/internal/trailcheck"
 )
 
 // cmdWaitNode is the testscript command "waitnode DIR": it waits (up to 90 s)
@@ -54,4 +55,26 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdCheckTrails is "checktrails DIR...": P1 and P2 (internal/trailcheck)
+// over the trails of the data folders together.
+func cmdCheckTrails(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: checktrails DIR...")
+	}
+	var dirs []string
+	for _, a := range args {
+		dirs = append(dirs, ts.MkAbs(a))
+	}
+	rep, err := trailcheck.Check(dirs...)
+	if neg {
+		if err == nil {
+			ts.Fatalf("the trails hold P1 and P2")
+		}
+		return
+	}
+	ts.Check(err)
+	ts.Logf("P1, P2 hold over %d hosts: %d envelopes, %d DECIDEs, %d FINALIZEs, %d fenced", rep.Hosts, rep.Envelopes,
+		rep.Decides, rep.Finalizes, rep.Fenced)
 }
