@@ -13,8 +13,10 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendJCSString appends s as an RFC 8785 string literal. s must be valid
+// AppendJCSString appends s as an RFC 8785 string literal. s must be valid
 // UTF-8 (callers check); bytes >= 0x80 are copied as they are.
+func AppendJCSString(b []byte, s string) []byte { return appendJCSString(b, s) }
+
 func appendJCSString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

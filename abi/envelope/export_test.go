@@ -1,8 +1,5 @@
 package envelope
 
-// Exported for tests of the canonical writer.
-var AppendJCSString = appendJCSString
-
 // DecodeFast is Decode's fast path alone: ok is false where Decode would fall
 // back to the slow path.
 func DecodeFast(wire []byte) (e *Envelope, ok bool) {

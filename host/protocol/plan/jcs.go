@@ -17,42 +17,9 @@ import (
 // value) are canonicalized once, on the way in, by envelope.CanonicalPayload.
 // Tests check every writer's output with envelope.IsCanonical.
 
-const hexDigits = "0123456789abcdef"
-
 // appendString appends s as an RFC 8785 string literal. s must be valid
 // UTF-8 (every string the package stores is checked on the way in).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+func appendString(b []byte, s string) []byte { return envelope.AppendJCSString(b, s) }
 
 // appendKey appends "key": to b.
 func appendKey(b []byte, key string) []byte {
