@@ -57,7 +57,9 @@
 //     held back and is not accepted later on its own.
 //  6. DECIDE: the current epoch already has a different accepted DECIDE:
 //     wrong_state (a conflict). FINALIZE: the current epoch has no accepted
-//     DECIDE: wrong_state.
+//     DECIDE: wrong_state. RELEASE with reason no_bids: the current epoch
+//     has an accepted DECIDE: wrong_state (a host whose bid window closed
+//     empty must not undo another host's decision).
 //
 // Otherwise the command is accepted:
 //

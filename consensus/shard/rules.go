@@ -108,6 +108,11 @@ func (m *Machine) release(index uint64, r *Release) Result {
 	if g := gate(OpRelease, n, r.Epoch); g != nil {
 		return *g
 	}
+	if r.Reason == ReasonNoBids && n.cur().decide != nil {
+		// A host whose bid window closed empty before it saw another
+		// host's DECIDE must not undo that decision.
+		return reject(OpRelease, n, envelope.CodeWrongState, "epoch %d is decided: a RELEASE for no_bids cannot end it", r.Epoch)
+	}
 	n.cur().release = r
 	if r.MaxEpochs != 0 && r.Epoch >= r.MaxEpochs {
 		n.abandoned, n.finishedAt = true, index

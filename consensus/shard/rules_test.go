@@ -61,6 +61,7 @@ func TestRules(t *testing.T) {
 
 		{"release: unseen NEED", nil, release(N, 1, shard.ReasonNoBids, 0), released(N, 1, 0, "", 2)},
 		{"release: decided epoch", []shard.Command{d1}, rel1, released(N, 1, 1, DID, 2)},
+		{"release: no_bids of a decided epoch", []shard.Command{d1}, release(N, 1, shard.ReasonNoBids, 0), no(R, N, wrongState, 1, 1, DID)},
 		{"release: repeat", []shard.Command{d1, rel1, d2}, rel1, released(N, 1, 1, DID, 2)},
 		{"release: another of a released epoch", []shard.Command{d1, rel1}, release(N, 1, shard.ReasonYielded, 3), no(R, N, staleFence, 2, 0, "")},
 		{"release: same reason, other max_epochs", []shard.Command{d1, rel1}, release(N, 1, shard.ReasonExpired, 0), no(R, N, staleFence, 2, 0, "")},

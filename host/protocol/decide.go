@@ -92,7 +92,10 @@ func (c *Core) verifierPool(kind string) []string {
 
 // proposeRelease proposes a RELEASE of the current epoch, once.
 func (c *Core) proposeRelease(t *thread, reason string) {
-	if t.myRelease[t.epoch] || t.final() {
+	if t.myRelease[t.epoch] && t.pendingRelease == reason || t.final() {
+		// Proposed once per reason: a RELEASE(no_bids) the shard refused
+		// (another host decided the epoch) must not stop a later
+		// RELEASE(expired) of the same epoch.
 		return
 	}
 	t.myRelease[t.epoch] = true
