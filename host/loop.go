@@ -191,27 +191,34 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 		}
 		h.ack(ctx, it)
 		return v.Accepted
-	case *protocol.Applied:
+	default:
+		// Every other input is recorded as itself, under its kind.
 		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindConsensus, Body: body, Verdict: audit.Accepted})
-		h.event(thread, "consensus: %s epoch %d accepted (fence %d)", in.Cmd.Op, in.Cmd.Epoch, in.Fence)
-	case *protocol.AgentDone:
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindAgent, Body: body, Verdict: audit.Accepted})
-	case *protocol.PolicyDone:
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindPolicy, Body: body, Verdict: audit.Accepted})
-	case *protocol.TimerFired:
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindTimer, Body: body, Verdict: audit.Accepted})
-	case *protocol.Configure:
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindConfig, Body: body, Verdict: audit.Accepted})
-	case *protocol.CheckpointDue:
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: KindCheckpoint, Body: body, Verdict: audit.Accepted})
+		h.append(thread, audit.Entry{Kind: inputKind(in), Body: body, Verdict: audit.Accepted})
+		if a, ok := in.(*protocol.Applied); ok {
+			h.event(thread, "consensus: %s epoch %d accepted (fence %d)", a.Cmd.Op, a.Cmd.Epoch, a.Fence)
+		}
 	}
 	return true
+}
+
+// inputKind is the audit kind a non-envelope input is recorded under.
+func inputKind(in protocol.Input) string {
+	switch in.(type) {
+	case *protocol.Applied:
+		return KindConsensus
+	case *protocol.AgentDone:
+		return KindAgent
+	case *protocol.PolicyDone:
+		return KindPolicy
+	case *protocol.TimerFired:
+		return KindTimer
+	case *protocol.Configure:
+		return KindConfig
+	case *protocol.CheckpointDue:
+		return KindCheckpoint
+	}
+	return fmt.Sprintf("unknown:%T", in)
 }
 
 func (h *Host) ack(ctx context.Context, it item) {

@@ -186,18 +186,8 @@ func (r Roots) Trusts(pk string) bool { return slices.Contains(r, pk) }
 // subject other than the sender, a token expired at e's Lamport time) or an
 // unauthorized (no granted role may send e's verb).
 func CheckToken(tok *Token, e *Envelope, roots Roots) error {
-	if e.Capability == "" {
-		return Reject(CodeBadCapability, "capability", "no capability token, and a %s needs one", e.Verb)
-	}
-	ref, err := tok.Ref()
-	if err != nil {
-		return Reject(CodeBadCapability, "capability", "%v", err)
-	}
-	if ref != e.Capability {
-		return Reject(CodeBadCapability, "capability", "envelope names %s but the token's ref is %s", e.Capability, ref)
-	}
-	if !roots.Trusts(tok.IssuerPK) {
-		return Reject(CodeBadCapability, "capability", "issuer %s is not a trusted root", tok.IssuerPK)
+	if err := tok.checkIssued(e, roots); err != nil {
+		return err
 	}
 	if err := tok.verifySignature(); err != nil {
 		return err
@@ -209,6 +199,15 @@ func CheckToken(tok *Token, e *Envelope, roots Roots) error {
 // caller has already verified (CheckToken passed for it before, under the
 // same roots): every other check runs, the Ed25519 verification does not.
 func CheckTokenSigned(tok *Token, e *Envelope, roots Roots) error {
+	if err := tok.checkIssued(e, roots); err != nil {
+		return err
+	}
+	return tok.checkFor(e)
+}
+
+// checkIssued is the part of CheckToken before the signature: the envelope
+// names a token, this one, issued by a trusted root.
+func (tok *Token) checkIssued(e *Envelope, roots Roots) error {
 	if e.Capability == "" {
 		return Reject(CodeBadCapability, "capability", "no capability token, and a %s needs one", e.Verb)
 	}
@@ -222,7 +221,7 @@ func CheckTokenSigned(tok *Token, e *Envelope, roots Roots) error {
 	if !roots.Trusts(tok.IssuerPK) {
 		return Reject(CodeBadCapability, "capability", "issuer %s is not a trusted root", tok.IssuerPK)
 	}
-	return tok.checkFor(e)
+	return nil
 }
 
 // checkFor is the part of CheckToken about the envelope: subject, expiry,
