@@ -102,3 +102,40 @@ func TestBadInputsAndRunaways(t *testing.T) {
 		t.Fatalf("after faults: %v %v", res, err)
 	}
 }
+
+// An evaluation that outgrows the instance's starting memory is charged the
+// same every time, however the evaluations before it went: an instance
+// whose memory grew is never reused, and one that did not grow is as fresh.
+// The same figures on both engines.
+func TestGasIndependentOfEarlierEvaluations(t *testing.T) {
+	ctx := context.Background()
+	gas := map[string]uint64{} // on both engines alike
+	for _, engine := range []wasm.Engine{wasm.EngineCompiler, wasm.EngineInterpreter} {
+		rt, err := wasm.NewRuntime(ctx, wasm.Config{Engine: engine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rt.Close(ctx) })
+		src := loopy + "grow := count([[i, i, i, i] | some i in numbers.range(1, input.n)])\n"
+		p, err := policy.Load(ctx, rt, envelope.HashRef([]byte(src)), compileRego(t, src, "swarm/route", "swarm/grow"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, big := []byte(`{"n": 300}`), []byte(`{"n": 30000}`)
+		for _, step := range []struct {
+			entrypoint string
+			input      []byte
+		}{{"route", small}, {"grow", big}, {"route", small}, {"grow", big}, {"grow", big}, {"route", small}} {
+			res, err := p.Eval(ctx, step.entrypoint, step.input, 1<<40)
+			if err != nil {
+				t.Fatalf("%s %s: %v", engine, step.entrypoint, err)
+			}
+			key := step.entrypoint + string(step.input)
+			if g, seen := gas[key]; seen && g != res.GasUsed {
+				t.Fatalf("%s: %s used %d gas, earlier %d", engine, step.entrypoint, res.GasUsed, g)
+			}
+			gas[key] = res.GasUsed
+		}
+		t.Logf("%s: %v", engine, gas)
+	}
+}

@@ -29,6 +29,7 @@ type OPAModule struct {
 	rt          *Runtime
 	name        string
 	compiled    wazero.CompiledModule
+	glue        wazero.CompiledModule // exports the memory the policy imports
 	minPages    uint32
 	builtin     BuiltinFunc
 	entrypoints map[string]int32
@@ -92,10 +93,17 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: compile: %w", name, err)
 	}
-	m := &OPAModule{rt: r, name: name, compiled: compiled, minPages: minPages, builtin: builtin}
+	startPages := min(minPages+opaHeadroomPages, r.cfg.MemoryLimitPages)
+	glue, err := r.rt.CompileModule(ctx, glueModule(startPages, r.cfg.MemoryLimitPages))
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("load policy %s: glue: %w", name, err)
+	}
+	m := &OPAModule{rt: r, name: name, compiled: compiled, glue: glue, minPages: minPages, builtin: builtin}
 	inst, err := m.instantiate(ctx, true)
 	if err != nil {
 		compiled.Close(ctx)
+		glue.Close(ctx)
 		return nil, fmt.Errorf("load policy %s: %w", name, err)
 	}
 	m.put(inst)
@@ -131,13 +139,14 @@ func (m *OPAModule) Close(ctx context.Context) error {
 		inst.mod.Close(ctx)
 		inst.glue.Close(ctx)
 	}
+	m.glue.Close(ctx)
 	return m.compiled.Close(ctx)
 }
 
 // instantiate makes an instance and loads its data ({}), reading the
 // builtin and entrypoint tables the first time.
 func (m *OPAModule) instantiate(ctx context.Context, first bool) (*opaInstance, error) {
-	glue, err := m.rt.rt.InstantiateWithConfig(ctx, glueModule(m.minPages, m.rt.cfg.MemoryLimitPages), wazero.NewModuleConfig().WithName(""))
+	glue, err := m.rt.rt.InstantiateModule(ctx, m.glue, wazero.NewModuleConfig().WithName(""))
 	if err != nil {
 		return nil, fmt.Errorf("policy glue: %w", err)
 	}
@@ -182,11 +191,6 @@ func (m *OPAModule) instantiate(ctx context.Context, first bool) (*opaInstance, 
 		return fail(fmt.Errorf("load policy data: %w", err))
 	}
 	inst.dataAddr = addr
-	// Headroom: an evaluation that grows memory is not reused (see Eval),
-	// so give every instance the same room to work in from the start.
-	if mem := inst.mod.Memory(); mem.Size()/65536 < min(m.minPages+opaHeadroomPages, m.rt.cfg.MemoryLimitPages) {
-		mem.Grow(min(m.minPages+opaHeadroomPages, m.rt.cfg.MemoryLimitPages) - mem.Size()/65536)
-	}
 	res, err := inst.call(cctx, "opa_heap_ptr_get")
 	if err != nil {
 		return fail(err)
@@ -263,8 +267,12 @@ func (inst *opaInstance) dump(ctx context.Context, value uint32) ([]byte, error)
 }
 
 // opaHeadroomPages is how far beyond the module's minimum every policy
-// instance's memory is grown before its first evaluation (1 MiB).
-const opaHeadroomPages = 16
+// instance's memory starts (16 MiB). OPA's allocator learns the memory's
+// size once, in the module's start function, and grows memory only beyond
+// it; an evaluation that grows memory is not reused (see EvalRaw), so the
+// headroom is what lets most evaluations reuse their instance. It is part
+// of the gas semantics (a grow is charged per page), so it is a constant.
+const opaHeadroomPages = 256
 
 // maxResultBytes bounds a NUL-terminated string read from a policy.
 const maxResultBytes = 16 << 20
