@@ -38,9 +38,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitnode":    cmdWaitNode,
-			"freeport":    cmdFreePort,
-			"checktrails": cmdCheckTrails,
+			"waitnode":     cmdWaitNode,
+			"freeport":     cmdFreePort,
+			"checktrails":  cmdCheckTrails,
+			"streamids":    cmdStreamIDs,
+			"waitconsumed": cmdWaitConsumed,
 		},
 	})
 }

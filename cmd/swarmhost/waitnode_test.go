@@ -1,14 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/host/keys"
 	"github.com/canswarm/swarmhost/internal/trailcheck"
 )
 
@@ -57,24 +65,237 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strconv.Itoa(port))
 }
 
-// cmdCheckTrails is "checktrails DIR...": P1 and P2 (internal/trailcheck)
-// over the trails of the data folders together.
+// cmdCheckTrails is "checktrails [-stream FILE] DIR...": P1 and P2
+// (internal/trailcheck) over the trails of the data folders together; with
+// -stream, also P7: every envelope FILE lists (lines "ID VERB", as
+// streamids writes them) is in the trail of every one of the folders.
 func cmdCheckTrails(ts *testscript.TestScript, neg bool, args []string) {
+	var stream string
+	if len(args) >= 2 && args[0] == "-stream" {
+		stream, args = ts.MkAbs(args[1]), args[2:]
+	}
 	if len(args) == 0 {
-		ts.Fatalf("usage: checktrails DIR...")
+		ts.Fatalf("usage: checktrails [-stream FILE] DIR...")
+	}
+	var ids []string
+	verbs := map[string]string{}
+	if stream != "" {
+		f, err := os.Open(stream)
+		ts.Check(err)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+				continue
+			}
+			ids = append(ids, fields[0])
+			if len(fields) > 1 {
+				verbs[fields[0]] = fields[1]
+			}
+		}
+		f.Close()
+		ts.Check(sc.Err())
+		if len(ids) == 0 {
+			ts.Fatalf("P7: %s lists no envelope ids", stream)
+		}
 	}
 	var dirs []string
 	for _, a := range args {
 		dirs = append(dirs, ts.MkAbs(a))
 	}
 	rep, err := trailcheck.Check(dirs...)
+	if err == nil && stream != "" {
+		for i, dir := range dirs {
+			missing := rep.Missing(dir, ids)
+			if len(missing) == 0 {
+				continue
+			}
+			var named []string
+			for _, id := range missing[:min(len(missing), 5)] {
+				named = append(named, fmt.Sprintf("%s (%s)", id, or(verbs[id], "verb unknown")))
+			}
+			err = fmt.Errorf("P7: %d of the %d envelopes on the stream are not in the trail of %s: %s", len(missing),
+				len(ids), args[i], strings.Join(named, ", "))
+			break
+		}
+	}
 	if neg {
 		if err == nil {
-			ts.Fatalf("the trails hold P1 and P2")
+			ts.Fatalf("the trails hold P1, P2 (and P7)")
 		}
 		return
 	}
 	ts.Check(err)
 	ts.Logf("P1, P2 hold over %d hosts: %d envelopes, %d DECIDEs, %d FINALIZEs, %d fenced", rep.Hosts, rep.Envelopes,
 		rep.Decides, rep.Finalizes, rep.Fenced)
+	if stream != "" {
+		ts.Logf("P7 holds: each of the %d hosts' trails records all %d envelopes read from the stream", rep.Hosts, len(ids))
+	}
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// cmdStreamIDs is "streamids URL|DIR FILE": it reads every envelope on the
+// envelope stream of the NATS server or cluster at URL (or the one the node
+// serving from the data folder DIR runs, as its node.json says), up to the last one
+// there when it starts, through a consumer of its own (deleted after), and
+// writes their ids and verbs to FILE, one "ID VERB" a line, for
+// "checktrails -stream". The hosts' own durable consumers are left alone;
+// their positions are logged.
+func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: streamids URL|DIR FILE")
+	}
+	url, file := args[0], ts.MkAbs(args[1])
+	if !strings.Contains(url, "://") {
+		rf, err := api.ReadRunFile(ts.MkAbs(url))
+		ts.Check(err)
+		if rf.NATSURL == "" {
+			ts.Fatalf("the node serving from %s names no NATS server", url)
+		}
+		url = rf.NATSURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// bus.Open creates or updates the stream with its Config: ask for the
+	// stream as the hosts made it (a default Config would cut a replicated
+	// stream down to one replica).
+	nc, err := nats.Connect(url)
+	ts.Check(err)
+	js, err := jetstream.New(nc)
+	ts.Check(err)
+	var before *jetstream.StreamInfo
+	for {
+		var s jetstream.Stream
+		ictx, icancel := context.WithTimeout(ctx, 5*time.Second)
+		if s, err = js.Stream(ictx, bus.StreamName); err == nil {
+			before, err = s.Info(ictx)
+		}
+		icancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	nc.Close()
+	ts.Check(err)
+	last := before.State.LastSeq
+	if last == 0 {
+		ts.Fatalf("the stream %s at %s is empty", bus.StreamName, url)
+	}
+	b, err := bus.Open(ctx, bus.Config{URL: url, Replicas: before.Config.Replicas, DedupWindow: before.Config.Duplicates,
+		MaxAge: before.Config.MaxAge})
+	ts.Check(err)
+	defer b.Close()
+
+	durable := fmt.Sprintf("streamids-%d", time.Now().UnixNano())
+	cons, err := b.Subscribe(ctx, bus.Filter{}, durable)
+	ts.Check(err)
+	defer func() {
+		cons.Close()
+		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer dcancel()
+		if err := b.DeleteConsumer(dctx, durable); err != nil {
+			ts.Logf("streamids: %v", err)
+		}
+	}()
+	var out strings.Builder
+	n, bad := 0, 0
+	for seq := uint64(0); seq < last; {
+		d, err := cons.Next(ctx)
+		ts.Check(err)
+		seq = d.Seq
+		ts.Check(d.Ack(ctx))
+		if d.Envelope == nil {
+			// Not even decodable: a trail records it by its bytes, with
+			// no id to look for.
+			bad++
+			continue
+		}
+		fmt.Fprintf(&out, "%s %s\n", d.Envelope.ID, d.Envelope.Verb)
+		n++
+	}
+	ts.Check(os.WriteFile(file, []byte(out.String()), 0o644))
+	ts.Logf("streamids: %d envelopes (stream seq %d to %d, %d undecodable) on %s at %s", n, before.State.FirstSeq, last, bad,
+		bus.StreamName, url)
+
+	// The hosts' durable consumers, for the log: where each one stands.
+	s, err := b.JetStream().Stream(ctx, bus.StreamName)
+	ts.Check(err)
+	if info, err := s.Info(ctx); err == nil && info.Config.Replicas != before.Config.Replicas {
+		ts.Fatalf("streamids changed the stream's replicas from %d to %d", before.Config.Replicas, info.Config.Replicas)
+	}
+	l := s.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if ci.Name == durable {
+			continue
+		}
+		ts.Logf("streamids: consumer %s (filter %q): ack floor %d, delivered %d, %d pending, %d unacked, %d pull requests waiting",
+			ci.Name, ci.Config.FilterSubject, ci.AckFloor.Stream, ci.Delivered.Stream, ci.NumPending, ci.NumAckPending, ci.NumWaiting)
+	}
+	if err := l.Err(); err != nil {
+		ts.Logf("streamids: list consumers: %v", err)
+	}
+}
+
+// cmdWaitConsumed is "waitconsumed DIR...": it waits (up to 90 s) until the
+// durable consumer through which the host of each data folder DIR reads the
+// envelope stream has nothing left to deliver and nothing unacknowledged,
+// that is until the host has recorded every envelope on the stream (a host
+// acknowledges an envelope once it is in its trail). An envelope delivered
+// to a process that was then killed comes again only once its ack wait (30
+// s) has passed. It asks the NATS server of the node serving from the first
+// DIR.
+func cmdWaitConsumed(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: waitconsumed DIR...")
+	}
+	rf, err := api.ReadRunFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	nc, err := nats.Connect(rf.NATSURL)
+	ts.Check(err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	ts.Check(err)
+	start := time.Now()
+	deadline := start.Add(90 * time.Second)
+	for _, dir := range args {
+		// A host reads the stream through the durable "host-" and the first
+		// 16 hex digits of its root key (host.Open).
+		k, err := keys.Load(ts.MkAbs(dir+"/keys/root.json"), nil)
+		ts.Check(err)
+		durable := "host-" + k.PublicHex()[:16]
+		var ci *jetstream.ConsumerInfo
+		for first := true; ; first = false {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			var c jetstream.Consumer
+			if c, err = js.Consumer(ctx, bus.StreamName, durable); err == nil {
+				ci, err = c.Info(ctx)
+			}
+			cancel()
+			if err == nil && first {
+				ts.Logf("waitconsumed: %s (%s): ack floor %d, delivered %d, %d pending, %d unacked, %d redelivered", dir, durable,
+					ci.AckFloor.Stream, ci.Delivered.Stream, ci.NumPending, ci.NumAckPending, ci.NumRedelivered)
+			}
+			if err == nil && ci.NumPending == 0 && ci.NumAckPending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				if err != nil {
+					ts.Fatalf("waitconsumed: %s (%s): %v", dir, durable, err)
+				}
+				ts.Fatalf("waitconsumed: %s (%s) still has %d envelopes to deliver and %d unacknowledged (ack floor %d, delivered %d)",
+					dir, durable, ci.NumPending, ci.NumAckPending, ci.AckFloor.Stream, ci.Delivered.Stream)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		ts.Logf("waitconsumed: %s has recorded the stream to seq %d (after %v)", dir, ci.AckFloor.Stream,
+			time.Since(start).Round(time.Millisecond))
+	}
 }

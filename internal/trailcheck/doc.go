@@ -8,4 +8,8 @@
 //   - P2: every accepted CLAIM, HEARTBEAT and COMMIT (and DECIDE) names the
 //     fence of its epoch's decision as the shard answered it, recorded by
 //     the host that accepted it (its consensus lines) before it.
+//
+// For P7 (nothing lost) the Report holds the ids of the envelopes each
+// host's trail records, accepted or rejected; Report.Missing names those of
+// a list (say, what a reader found on the stream) that a host lacks.
 package trailcheck

@@ -16,11 +16,27 @@ type Report struct {
 	Hosts, Envelopes, Decides, Finalizes, Fenced int
 	// IDs are the ids of every envelope accepted or rejected by any host.
 	IDs map[string]bool
+	// HostIDs are the same per host, keyed by the data folder as passed to
+	// Check: what P7 is checked against (see Missing).
+	HostIDs map[string]map[string]bool
+}
+
+// Missing returns, in order, the ids among ids that the trail of the data
+// folder dir does not record (P7: every envelope a host received, accepted
+// or rejected, is in its trail). dir is one of the folders passed to Check.
+func (r *Report) Missing(dir string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !r.HostIDs[dir][id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Check reads the trails of the data folders and checks P1 and P2.
 func Check(dataDirs ...string) (*Report, error) {
-	rep := &Report{IDs: map[string]bool{}}
+	rep := &Report{IDs: map[string]bool{}, HostIDs: map[string]map[string]bool{}}
 	decides := map[string]string{} // need/epoch -> DECIDE id, over all hosts
 	finals := map[string]string{}  // need -> FINALIZE id
 	for _, dir := range dataDirs {
@@ -29,6 +45,8 @@ func Check(dataDirs ...string) (*Report, error) {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		rep.Hosts++
+		ids := map[string]bool{}
+		rep.HostIDs[dir] = ids
 		fences := map[string]uint64{} // this host's decisions
 		for _, ti := range inputs {
 			if a, ok := ti.Input.(*protocol.Applied); ok && a.Cmd.Op == "DECIDE" {
@@ -38,11 +56,22 @@ func Check(dataDirs ...string) (*Report, error) {
 				continue
 			}
 			r, ok := ti.Input.(*protocol.Received)
-			if !ok || r.Env == nil || ti.Record.Kind != audit.KindEnvelope {
+			if !ok || ti.Record.Kind != audit.KindEnvelope {
+				continue
+			}
+			if r.Env == nil {
+				// Rejected as it failed its checks: known by the id it
+				// claims, as a reader of the stream sees it.
+				var claim struct {
+					ID string `json:"id"`
+				}
+				if json.Unmarshal(r.Raw, &claim) == nil && claim.ID != "" {
+					ids[claim.ID], rep.IDs[claim.ID] = true, true
+				}
 				continue
 			}
 			rep.Envelopes++
-			rep.IDs[r.Env.ID] = true
+			ids[r.Env.ID], rep.IDs[r.Env.ID] = true, true
 			if ti.Record.Verdict != audit.Accepted {
 				continue
 			}

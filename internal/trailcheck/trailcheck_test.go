@@ -70,3 +70,54 @@ func TestChecksP1AndP2(t *testing.T) {
 		t.Fatalf("a COMMIT with a stale fence: %v", err)
 	}
 }
+
+// P7 is checked per host: an envelope every host should have (say, read
+// back from the stream) is missing from the one trail that lacks it, even
+// though the other trail, and so the union IDs, has it.
+func TestMissingPerHost(t *testing.T) {
+	_, hostA, _ := ed25519.GenerateKey(nil)
+	_, worker, _ := ed25519.GenerateKey(nil)
+	d := sign(t, hostA, envelope.VerbDecide, 5, map[string]any{"epoch": 1, "fence": 3})
+	c := sign(t, worker, envelope.VerbCommit, 7, map[string]any{"epoch": 1, "fence": 3})
+	full, partial := trail(t, d, c), trail(t, d)
+	rep, err := trailcheck.Check(full, partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.IDs[c.ID] || !rep.HostIDs[full][c.ID] || rep.HostIDs[partial][c.ID] || !rep.HostIDs[partial][d.ID] {
+		t.Fatalf("ids: union %v, per host %v", rep.IDs, rep.HostIDs)
+	}
+	stream := []string{d.ID, c.ID}
+	if m := rep.Missing(full, stream); len(m) != 0 {
+		t.Fatalf("the full trail lacks %v", m)
+	}
+	if m := rep.Missing(partial, stream); len(m) != 1 || m[0] != c.ID {
+		t.Fatalf("the trail without the COMMIT lacks %v, want [%s]", m, c.ID)
+	}
+	if m := rep.Missing("elsewhere", stream); len(m) != 2 {
+		t.Fatalf("a folder not checked lacks %v, want both", m)
+	}
+
+	// An envelope rejected because it fails its checks is recorded as the
+	// bytes that arrived: it still counts, by the id it claims.
+	bad := sign(t, worker, envelope.VerbCommit, 8, map[string]any{"epoch": 1, "fence": 3})
+	raw := []byte(strings.Replace(string(bad.Wire()), `"lamport":8`, `"lamport":9`, 1))
+	if string(raw) == string(bad.Wire()) {
+		t.Fatal("could not spoil the envelope")
+	}
+	dir := trail(t)
+	tr, err := audit.Open(filepath.Join(dir, "audit"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AppendRejected(raw, envelope.CodeBadSignature, 10); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if rep, err = trailcheck.Check(dir); err != nil {
+		t.Fatal(err)
+	}
+	if m := rep.Missing(dir, []string{bad.ID}); len(m) != 0 {
+		t.Fatalf("a rejected, unverifiable envelope is not counted: %v", rep.HostIDs)
+	}
+}
