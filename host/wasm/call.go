@@ -36,6 +36,10 @@ func (m *Module) Handle(ctx context.Context, input []byte, budget uint64, env *E
 	if m.ext != nil {
 		return m.handleExtism(ctx, input, budget, env)
 	}
+	if !m.rt.live.enter() {
+		return nil, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
 	inst, err := m.take(ctx)
 	if err != nil {
 		return nil, err

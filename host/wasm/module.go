@@ -148,6 +148,10 @@ func checkExports(info *gas.ModuleInfo) error {
 
 // describe runs swarm_describe and validates the manifest.
 func (m *Module) describe(ctx context.Context) (abi.Manifest, error) {
+	if !m.rt.live.enter() {
+		return abi.Manifest{}, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
 	inst, err := m.instantiate(ctx)
 	if err != nil {
 		return abi.Manifest{}, err
@@ -202,6 +206,10 @@ type instance struct {
 
 // instantiate makes a fresh instance and runs its _initialize.
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
+	if !m.rt.live.enter() {
+		return nil, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
 	stdout := &lineWriter{module: m.name, stream: "stdout", log: m.rt.cfg.Log}
 	stderr := &lineWriter{module: m.name, stream: "stderr", log: m.rt.cfg.Log}
 	cfg := deterministicWASI(wazero.NewModuleConfig().
@@ -210,7 +218,7 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	// A start section, metered like everything else, runs while
 	// instantiating: with the init budget, shared with _initialize.
 	st := m.newCallState(m.rt.cfg.InitGas, nil)
-	mod, err := m.rt.rt.InstantiateModule(withCallState(ctx, st), m.compiled, cfg)
+	mod, err := m.rt.rt.InstantiateModule(withLinearMemory(withCallState(ctx, st)), m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}

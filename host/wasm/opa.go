@@ -146,7 +146,11 @@ func (m *OPAModule) Close(ctx context.Context) error {
 // instantiate makes an instance and loads its data ({}), reading the
 // builtin and entrypoint tables the first time.
 func (m *OPAModule) instantiate(ctx context.Context, first bool) (*opaInstance, error) {
-	glue, err := m.rt.rt.InstantiateModule(ctx, m.glue, wazero.NewModuleConfig().WithName(""))
+	if !m.rt.live.enter() {
+		return nil, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
+	glue, err := m.rt.rt.InstantiateModule(withLinearMemory(ctx), m.glue, wazero.NewModuleConfig().WithName(""))
 	if err != nil {
 		return nil, fmt.Errorf("policy glue: %w", err)
 	}
@@ -347,6 +351,10 @@ func (m *OPAModule) EvalRaw(ctx context.Context, entrypoint string, input []byte
 	if !json.Valid(input) {
 		return nil, 0, fmt.Errorf("policy input is not JSON")
 	}
+	if !m.rt.live.enter() {
+		return nil, 0, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
 	inst, err := m.take(ctx)
 	if err != nil {
 		return nil, 0, err

@@ -3,8 +3,10 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -91,7 +93,55 @@ type Runtime struct {
 	// unmetered skips the instrumenter: only for the differential tests,
 	// which compare metered and unmetered runs of the same module.
 	unmetered bool
+	// live counts the operations running WebAssembly: Close waits for them,
+	// since closing the runtime unmaps the memories they run in.
+	live liveness
 }
+
+// liveness counts operations in progress and refuses new ones once closed.
+// Operations nest (a policy evaluated from inside an agent call), which a
+// sync.RWMutex would not allow while a Close waits.
+type liveness struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	n      int
+	closed bool
+}
+
+// enter starts an operation; false when the runtime is closed.
+func (l *liveness) enter() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.n++
+	return true
+}
+
+func (l *liveness) exit() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n--; l.n == 0 && l.cond.L != nil {
+		l.cond.Broadcast()
+	}
+}
+
+// close refuses new operations and waits until those in progress end.
+func (l *liveness) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.cond.L == nil {
+		l.cond.L = &l.mu
+	}
+	for l.n > 0 {
+		l.cond.Wait()
+	}
+}
+
+// errRuntimeClosed is what an operation started after Close returns.
+var errRuntimeClosed = errors.New("the wasm runtime is closed")
 
 // NewRuntime builds a runtime with the swarm_v1, swarm_gas and (determinised)
 // WASI host modules defined.
@@ -133,6 +183,9 @@ func (r *Runtime) Config() Config { return r.cfg }
 
 // Close releases every compiled module and instance.
 func (r *Runtime) Close(ctx context.Context) error {
+	// Calls in progress end first (gas bounds them): wazero frees every
+	// instance's memory when the runtime closes.
+	r.live.close()
 	err := r.rt.Close(ctx)
 	if r.cache != nil {
 		r.cache.Close(ctx)
