@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/audit"
@@ -27,28 +30,31 @@ type TrailInput struct {
 // envelope with the receipt time of its thread's last clock line. Tokens
 // come from tokenOf (the CAS).
 func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, false, false)
+	return readTrail(dir, tokenOf, false)
 }
 
 // ReadTrailAll is ReadTrail with the rejected envelopes too, as inputs
 // (replay steps them to check their verdicts).
 func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, true, false)
+	return readTrail(dir, tokenOf, true)
 }
 
-// ReadVerifiedTrail is ReadTrailAll for a trail audit.Verify has just
-// checked: accepted envelopes are decoded without checking their
-// signatures a second time.
-func ReadVerifiedTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, true, true)
+// TrailFromLines merges lines audit.Read returned into the order the host
+// stepped them, as ReadTrailAll does. Lines audit.Read checked keep the
+// envelope (or verification error) it found; an accepted envelope line it
+// did not check is decoded without checking its signature, which the
+// caller vouches for by other means (a signed checkpoint covering it); a
+// rejected one is verified again, as its verdict depends on it.
+func TrailFromLines(lines map[string][]audit.Line, tokenOf func(ref string) []byte) ([]TrailInput, error) {
+	return buildTrail(lines, tokenOf, true, true)
 }
 
-func readTrail(dir string, tokenOf func(ref string) []byte, rejected, verified bool) ([]TrailInput, error) {
+func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool) ([]TrailInput, error) {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return nil, err
 	}
-	var all []TrailInput
+	lines := map[string][]audit.Line{}
 	for _, th := range threads {
 		name, err := audit.FileName(th)
 		if err != nil {
@@ -58,82 +64,174 @@ func readTrail(dir string, tokenOf func(ref string) []byte, rejected, verified b
 		if err != nil {
 			return nil, err
 		}
-		line := 0
-		for _, l := range splitLines(text) {
-			line++
+		for i, l := range splitLines(text) {
 			rec, err := audit.ParseLine(l)
 			if err != nil {
-				return nil, fmt.Errorf("audit %s line %d: %w", th, line, err)
+				return nil, fmt.Errorf("audit %s line %d: %w", th, i+1, err)
 			}
-			all = append(all, TrailInput{Thread: th, Line: line, Hash: audit.LineHash(l), Record: rec})
+			lines[th] = append(lines[th], audit.Line{Hash: audit.LineHash(l), Record: rec})
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Record.ReceivedLamport < all[j].Record.ReceivedLamport })
+	return buildTrail(lines, tokenOf, rejected, false)
+}
+
+// buildTrail decodes every line's input (in parallel: they are independent)
+// and merges them into step order. trustUnchecked decodes accepted envelope
+// lines audit did not check without verifying their signatures.
+func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, rejected, trustUnchecked bool) ([]TrailInput, error) {
+	var all []TrailInput
+	var src []*audit.Line
+	for th, ls := range lines {
+		for i := range ls {
+			all = append(all, TrailInput{Thread: th, Line: i + 1, Hash: ls[i].Hash, Record: ls[i].Record})
+			src = append(src, &ls[i])
+		}
+	}
+	// Step order: by received_lamport, strictly increasing over the host's
+	// lines (thread and line break ties in a trail that is not a host's).
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		x, y := &all[idx[a]], &all[idx[b]]
+		if x.Record.ReceivedLamport != y.Record.ReceivedLamport {
+			return x.Record.ReceivedLamport < y.Record.ReceivedLamport
+		}
+		if x.Thread != y.Thread {
+			return x.Thread < y.Thread
+		}
+		return x.Line < y.Line
+	})
+	sorted := make([]TrailInput, len(all))
+	sortedSrc := make([]*audit.Line, len(all))
+	for i, j := range idx {
+		sorted[i], sortedSrc[i] = all[j], src[j]
+	}
+	all, src = sorted, sortedSrc
+
+	errs := make([]error, len(all))
+	clocks := make([]int64, len(all))
+	inParallel(len(all), func(i int) {
+		clocks[i], errs[i] = decodeTrailInput(&all[i], src[i], rejected, trustUnchecked)
+	})
 	lastAt := map[string]int64{}
+	tokens := map[string][]byte{}
+	token := func(ref string) []byte {
+		b, ok := tokens[ref]
+		if !ok {
+			b = tokenOf(ref)
+			tokens[ref] = b
+		}
+		return b
+	}
+	out := all[:0]
 	for i := range all {
-		ti := &all[i]
-		rec := ti.Record
-		switch rec.Kind {
-		case audit.KindEnvelope:
-			if rec.Verdict != audit.Accepted {
-				if !rejected {
-					continue
-				}
-				raw, err := audit.DecodeRawText(rec.Envelope)
-				if err != nil {
-					return nil, fmt.Errorf("audit %s line %d: %w", ti.Thread, ti.Line, err)
-				}
-				r := &protocol.Received{At: lastAt[ti.Thread], Raw: raw}
-				if e, err := envelope.Verify(raw); err != nil {
-					r.Err = err
-				} else {
-					r.Env, r.Token = e, tokenOf(e.Capability)
-				}
-				ti.Input = r
-				continue
+		ti := all[i]
+		if errs[i] != nil {
+			return nil, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, ti.Record.Kind, errs[i])
+		}
+		if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted && !rejected {
+			continue
+		}
+		switch ti.Record.Kind {
+		case KindClock:
+			lastAt[ti.Thread] = clocks[i]
+		case audit.KindEnvelope, KindHeld:
+			r := ti.Input.(*protocol.Received)
+			r.At = lastAt[ti.Thread]
+			if r.Env != nil {
+				r.Token = token(r.Env.Capability)
 			}
+		}
+		out = append(out, ti)
+	}
+	return out, nil
+}
+
+// decodeTrailInput decodes one line's input; a clock line's time is
+// returned instead.
+func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bool) (clock int64, err error) {
+	rec := ti.Record
+	switch rec.Kind {
+	case audit.KindEnvelope:
+		if rec.Verdict != audit.Accepted {
+			if !rejected {
+				return 0, nil
+			}
+			r := &protocol.Received{}
+			if r.Raw, err = audit.DecodeRawText(rec.Envelope); err != nil {
+				return 0, err
+			}
+			if l.Checked {
+				r.Env, r.Err = l.Env, l.Err
+			} else if e, err := envelope.Verify(r.Raw); err != nil {
+				r.Err = err
+			} else {
+				r.Env = e
+			}
+			if r.Err != nil {
+				r.Env = nil
+			}
+			ti.Input = r
+			return 0, nil
+		}
+		e := l.Env
+		if !l.Checked || e == nil {
 			check := envelope.Verify
-			if verified {
+			if trustUnchecked {
 				check = envelope.Decode
 			}
-			e, err := check(rec.Envelope)
-			if err != nil {
-				return nil, fmt.Errorf("audit %s line %d: %w", ti.Thread, ti.Line, err)
+			if e, err = check(rec.Envelope); err != nil {
+				return 0, err
 			}
-			ti.Input = &protocol.Received{At: lastAt[ti.Thread], Raw: rec.Envelope, Env: e, Token: tokenOf(e.Capability)}
-		case KindHeld:
-			e, err := envelope.Verify(rec.Envelope)
-			if err != nil {
-				return nil, fmt.Errorf("audit %s line %d: held: %w", ti.Thread, ti.Line, err)
-			}
-			ti.Input = &protocol.Received{At: lastAt[ti.Thread], Raw: rec.Envelope, Env: e, Token: tokenOf(e.Capability)}
-			continue
-		case KindClock:
-			var c struct {
-				At int64 `json:"at"`
-			}
-			if err := json.Unmarshal(rec.Envelope, &c); err != nil {
-				return nil, fmt.Errorf("audit %s line %d: clock: %w", ti.Thread, ti.Line, err)
-			}
-			lastAt[ti.Thread] = c.At
-		case KindConsensus:
-			ti.Input, err = decodeInput[protocol.Applied](rec.Envelope)
-		case KindAgent:
-			ti.Input, err = decodeInput[protocol.AgentDone](rec.Envelope)
-		case KindPolicy:
-			ti.Input, err = decodeInput[protocol.PolicyDone](rec.Envelope)
-		case KindTimer:
-			ti.Input, err = decodeInput[protocol.TimerFired](rec.Envelope)
-		case KindConfig:
-			ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
-		case KindCheckpoint:
-			ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 		}
+		ti.Input = &protocol.Received{Raw: rec.Envelope, Env: e}
+	case KindHeld:
+		e, err := envelope.Verify(rec.Envelope)
 		if err != nil {
-			return nil, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, rec.Kind, err)
+			return 0, fmt.Errorf("held: %w", err)
 		}
+		ti.Input = &protocol.Received{Raw: rec.Envelope, Env: e}
+	case KindClock:
+		var c struct {
+			At int64 `json:"at"`
+		}
+		if err := json.Unmarshal(rec.Envelope, &c); err != nil {
+			return 0, err
+		}
+		return c.At, nil
+	case KindConsensus:
+		ti.Input, err = decodeInput[protocol.Applied](rec.Envelope)
+	case KindAgent:
+		ti.Input, err = decodeInput[protocol.AgentDone](rec.Envelope)
+	case KindPolicy:
+		ti.Input, err = decodeInput[protocol.PolicyDone](rec.Envelope)
+	case KindTimer:
+		ti.Input, err = decodeInput[protocol.TimerFired](rec.Envelope)
+	case KindConfig:
+		ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
+	case KindCheckpoint:
+		ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 	}
-	return all, nil
+	return 0, err
+}
+
+// inParallel runs f(0..n-1) on GOMAXPROCS goroutines.
+func inParallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), max(n/64, 1))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func decodeInput[T any, P interface {

@@ -103,10 +103,11 @@ func TestParseTokenRefusesJunk(t *testing.T) {
 	}
 }
 
-// envelope.CheckTokenSigned runs every check of CheckToken but the issuer's
-// signature: a token whose signature was verified once is not verified
-// again, and the per-envelope checks still refuse.
-func TestCheckTokenSignedSkipsOnlyTheSignature(t *testing.T) {
+// envelope.CheckTokenStored runs the per-envelope checks of CheckToken and
+// the roots', not the ref or the issuer's signature: a token checked in
+// full once is not hashed or verified again, and the per-envelope checks
+// still refuse.
+func TestCheckTokenStoredSkipsOnlyRefAndSignature(t *testing.T) {
 	_, root, _ := ed25519.GenerateKey(nil)
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	tok, err := envelope.IssueToken(root, pub, []envelope.Role{envelope.RoleWorker}, []string{"classify"}, 0)
@@ -120,7 +121,7 @@ func TestCheckTokenSignedSkipsOnlyTheSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := envelope.CheckTokenSigned(tok, e, roots); err != nil {
+	if err := envelope.CheckTokenStored(tok, e, roots); err != nil {
 		t.Fatalf("a good token: %v", err)
 	}
 	forged := *tok
@@ -130,10 +131,10 @@ func TestCheckTokenSignedSkipsOnlyTheSignature(t *testing.T) {
 	}
 	other, _ := envelope.Sign(envelope.Draft{ThreadID: envelope.HashRef([]byte("n")), Verb: envelope.VerbAttest, Lamport: 3, Capability: ref,
 		Payload: map[string]any{"epoch": 1}}, priv)
-	if envelope.CodeOf(envelope.CheckTokenSigned(tok, other, roots)) != envelope.CodeUnauthorized {
-		t.Fatal("envelope.CheckTokenSigned let a worker ATTEST")
+	if envelope.CodeOf(envelope.CheckTokenStored(tok, other, roots)) != envelope.CodeUnauthorized {
+		t.Fatal("envelope.CheckTokenStored let a worker ATTEST")
 	}
-	if envelope.CodeOf(envelope.CheckTokenSigned(tok, e, envelope.Roots{})) != envelope.CodeBadCapability {
-		t.Fatal("envelope.CheckTokenSigned ignored the roots")
+	if envelope.CodeOf(envelope.CheckTokenStored(tok, e, envelope.Roots{})) != envelope.CodeBadCapability {
+		t.Fatal("envelope.CheckTokenStored ignored the roots")
 	}
 }

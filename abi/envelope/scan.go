@@ -68,10 +68,20 @@ func isCanonical(text []byte) bool {
 // object whose members are exactly the envelope's fields; if so, it sets
 // fields[i] to the raw text of the value of fieldNames[i], a sub-slice of text.
 func scanEnvelope(text []byte, fields *[numFields][]byte) bool {
-	if len(text) == 0 || text[0] != '{' {
+	return ScanCanonicalObject(text, fieldNames[:], fields[:])
+}
+
+// ScanCanonicalObject reports whether text is canonical (as IsCanonical)
+// and an object whose members are exactly names, in that order (which must
+// be JCS order); if so, values[i] is the raw text of the value of names[i],
+// a sub-slice of text. values must have len(names) elements. Like
+// IsCanonical it is one-sided: false sends the caller to a slow path that
+// says what is wrong.
+func ScanCanonicalObject(text []byte, names []string, values [][]byte) bool {
+	if len(text) == 0 || text[0] != '{' || len(values) != len(names) {
 		return false
 	}
-	s := canonScanner{in: text, fields: fields}
+	s := canonScanner{in: text, names: names, fields: values}
 	return s.value() && s.pos == len(text)
 }
 
@@ -80,8 +90,9 @@ type canonScanner struct {
 	pos   int
 	depth int
 	// fields, when set, receives the values of the outermost object, whose
-	// keys must then be exactly fieldNames.
-	fields *[numFields][]byte
+	// keys must then be exactly names.
+	names  []string
+	fields [][]byte
 }
 
 func (s *canonScanner) at(c byte) bool { return s.pos < len(s.in) && s.in[s.pos] == c }
@@ -129,7 +140,7 @@ func (s *canonScanner) object() bool {
 			return false
 		}
 		prev = key
-		if envelope && (n >= numFields || string(key) != fieldNames[n]) {
+		if envelope && (n >= len(s.names) || string(key) != s.names[n]) {
 			return false
 		}
 		if !s.at(':') {
@@ -149,7 +160,7 @@ func (s *canonScanner) object() bool {
 		case s.at('}'):
 			s.pos++
 			s.depth--
-			return !envelope || n+1 == numFields
+			return !envelope || n+1 == len(s.names)
 		default:
 			return false
 		}

@@ -15,9 +15,9 @@ import (
 )
 
 func newReplayCmd(e *env) *cobra.Command {
-	var noRerun bool
+	var noRerun, fromCheckpoint bool
 	c := &cobra.Command{
-		Use:   "replay [--data D | DIR] [--no-rerun]",
+		Use:   "replay [--data D | DIR] [--no-rerun] [--from-checkpoint]",
 		Short: "Check a node's audit trail against the rules byte for byte: 'replay: ok, ...' or exit 1 at the first divergence",
 		Long: `Verify every trail of the data folder (chains, signatures, canonical bytes),
 then feed the recorded inputs through the protocol core again, re-evaluate
@@ -27,14 +27,21 @@ id), every evaluation digest and gas figure, every agent output. Prints a
 line per thread and a summary, or exits 1 naming the thread and line of the
 first divergence, what the trail records and what replay found. For a host
 of a cluster, --nats-url names a running server of the cluster, whose shared
-store holds the capsules, modules and blobs.`,
+store holds the capsules, modules and blobs.
+
+--from-checkpoint starts at the trail's last CHECKPOINT (a node writes one
+when it stops cleanly): the lines its signed Merkle root covers are chained
+and stepped through the core to rebuild its state, but their signatures are
+not verified again and their agents and capsules not re-run; every line
+after it is checked in full. A covered line edited changes the root, which
+replay names at the checkpoint's line.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := e.dataDir
 			if len(a) == 1 {
 				dir = a[0]
 			}
-			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun}
+			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun, FromCheckpoint: fromCheckpoint}
 			if f, ok := e.stderr.(*os.File); ok && isTerminal(f) {
 				var bar *progressbar.ProgressBar
 				opts.Progress = func(done, total int) {
@@ -73,6 +80,7 @@ store holds the capsules, modules and blobs.`,
 		},
 	}
 	c.Flags().BoolVar(&noRerun, "no-rerun", false, "step the recorded agent outputs and evaluations without running them again (faster; every other check holds)")
+	c.Flags().BoolVar(&fromCheckpoint, "from-checkpoint", false, "trust what the trail's last CHECKPOINT covers: step it without re-verifying signatures or re-running agents and capsules")
 	return c
 }
 

@@ -22,6 +22,10 @@
 //     and line number as a [*TamperError]: a line edited, deleted, inserted,
 //     reordered or torn, an envelope whose id or signature no longer holds, a
 //     verdict that contradicts the envelope, a head that disagrees.
+//     [Read] is Verify that returns the decoded lines too, and may leave the
+//     per-line record checks (signatures) for later: [CheckAll] runs them on
+//     every core, for a caller (replay) that overlaps them with other work
+//     or trusts some lines by a signed checkpoint.
 //   - [Root] is a Merkle tree (RFC 6962 shape) over every thread's head:
 //     what a CHECKPOINT signs.
 //

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -44,29 +45,123 @@ type Report struct {
 // returns the report or the first broken line as a *TamperError (other
 // errors are I/O).
 func Verify(dir string) (*Report, error) {
+	rep, _, err := Read(dir, nil)
+	return rep, err
+}
+
+// Line is one line of a thread as Read returned it.
+type Line struct {
+	Hash   string  // the line's hash: what the next line names as prev
+	Record *Record // the decoded record
+	// Checked says the record was checked against its envelope (what
+	// VerifyThread does for every line); then Env is an accepted envelope
+	// line's envelope, verified, and Err a rejected text's verification
+	// error (nil when it verifies and was rejected for a stateful reason).
+	Checked bool
+	Env     *envelope.Envelope
+	Err     error
+}
+
+// Read is Verify that also returns every thread's lines, decoded. check,
+// when not nil, chooses the lines whose record is checked against its
+// envelope (signatures above all); the others are decoded and chained
+// only: a caller that trusts them by other means (a signed checkpoint)
+// checks the rest later with CheckLines. nil checks every line.
+func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (*Report, map[string][]Line, error) {
 	threads, err := Threads(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Threads are independent: check them in parallel, then report the
 	// first broken one in thread order, as a sequential walk would.
 	heads := make([]ThreadHead, len(threads))
+	lines := make([][]Line, len(threads))
 	errs := make([]error, len(threads))
-	parallel(len(threads), func(i int) { heads[i], errs[i] = VerifyThread(dir, threads[i]) })
+	parallel(len(threads), func(i int) {
+		var c func(uint64, *Record) bool
+		if check != nil {
+			c = func(seq uint64, rec *Record) bool { return check(threads[i], seq, rec) }
+		}
+		lines[i], heads[i], errs[i] = ReadThread(dir, threads[i], c)
+	})
 	rep := &Report{}
+	out := make(map[string][]Line, len(threads))
 	for i, h := range heads {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, nil, errs[i]
 		}
 		rep.Threads++
 		rep.Records += h.Seq
 		rep.Heads = append(rep.Heads, h)
+		out[threads[i]] = lines[i]
 	}
 	if err := orphanHeads(dir, threads); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rep.Root = MerkleRoot(rep.Heads)
-	return rep, nil
+	return rep, out, nil
+}
+
+// CheckAll is CheckLines over every thread at once (lines as Read returned
+// them), the lines of all threads checked in parallel; the error is the
+// first failing line of the first failing thread, in thread order.
+func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec *Record) bool) error {
+	type ref struct {
+		thread string
+		i      int
+	}
+	var all []ref
+	threads := make([]string, 0, len(lines))
+	for th := range lines {
+		threads = append(threads, th)
+	}
+	sort.Strings(threads)
+	for _, th := range threads {
+		for i := range lines[th] {
+			all = append(all, ref{th, i})
+		}
+	}
+	errs := make([]error, len(all))
+	parallel(len(all), func(k int) {
+		th, i := all[k].thread, all[k].i
+		l := &lines[th][i]
+		if l.Checked || (check != nil && !check(th, uint64(i+1), l.Record)) {
+			return
+		}
+		var err error
+		l.Env, l.Err, err = checkRecord(l.Record, th)
+		if err != nil {
+			errs[k] = &TamperError{Thread: th, Line: uint64(i + 1), Problem: err.Error()}
+		}
+		l.Checked = err == nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckLines checks, in parallel, the records of a thread's lines that
+// check chooses (nil: every line not yet checked), as VerifyThread would,
+// and returns the first that fails as a *TamperError.
+func CheckLines(thread string, lines []Line, check func(seq uint64, rec *Record) bool) error {
+	errs := make([]error, len(lines))
+	parallel(len(lines), func(i int) {
+		l := &lines[i]
+		if l.Checked || (check != nil && !check(uint64(i+1), l.Record)) {
+			return
+		}
+		l.Env, l.Err, errs[i] = checkRecord(l.Record, thread)
+		l.Checked = errs[i] == nil
+	})
+	for i, err := range errs {
+		if err != nil {
+			return &TamperError{Thread: thread, Line: uint64(i + 1), Problem: err.Error()}
+		}
+	}
+	return nil
 }
 
 // orphanHeads finds head files whose trail file is gone: a deleted thread.
@@ -100,82 +195,90 @@ func cutSuffix(s, suffix string) (string, bool) {
 
 // VerifyThread checks one thread's chain, every record in it, and its head.
 func VerifyThread(dir, thread string) (ThreadHead, error) {
+	_, h, err := ReadThread(dir, thread, nil)
+	return h, err
+}
+
+// ReadThread is VerifyThread that returns the lines too; check, when not
+// nil, chooses the lines whose record is checked (see Read).
+func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([]Line, ThreadHead, error) {
 	fileName, err := FileName(thread)
 	if err != nil {
-		return ThreadHead{}, err
+		return nil, ThreadHead{}, err
 	}
 	text, err := os.ReadFile(filepath.Join(dir, fileName))
 	if err != nil {
-		return ThreadHead{}, fmt.Errorf("verify audit thread %s: %w", thread, err)
+		return nil, ThreadHead{}, fmt.Errorf("verify audit thread %s: %w", thread, err)
 	}
 	bad := func(line uint64, format string, args ...any) error {
 		return &TamperError{Thread: thread, Line: line, Problem: fmt.Sprintf(format, args...)}
 	}
-	lines := splitLines(text)
+	raw := splitLines(text)
 	if len(text) > 0 && text[len(text)-1] != '\n' {
-		return ThreadHead{}, bad(uint64(len(lines)), "torn: the last line has no newline (a write cut short, or the file was truncated)")
+		return nil, ThreadHead{}, bad(uint64(len(raw)), "torn: the last line has no newline (a write cut short, or the file was truncated)")
 	}
-	hashes := make([]string, len(lines))
-	recs := make([]*Record, len(lines))
-	decodeErrs := make([]error, len(lines))
-	checkErrs := make([]error, len(lines))
+	lines := make([]Line, len(raw))
+	decodeErrs := make([]error, len(raw))
+	checkErrs := make([]error, len(raw))
 	// Hashing, decoding and checking each record (its signature above all)
 	// are independent per line: done in parallel; the chain is then walked
 	// in order, so the first broken line is the one reported.
-	parallel(len(lines), func(i int) {
-		hashes[i] = LineHash(lines[i])
-		if recs[i], decodeErrs[i] = decodeLine(lines[i]); decodeErrs[i] == nil {
-			checkErrs[i] = checkRecord(recs[i], thread)
+	parallel(len(raw), func(i int) {
+		l := &lines[i]
+		l.Hash = LineHash(raw[i])
+		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] == nil && (check == nil || check(uint64(i+1), l.Record)) {
+			l.Env, l.Err, checkErrs[i] = checkRecord(l.Record, thread)
+			l.Checked = checkErrs[i] == nil
 		}
 	})
 	for i := range lines {
 		n := uint64(i + 1)
-		rec, err := recs[i], decodeErrs[i]
+		rec, err := lines[i].Record, decodeErrs[i]
 		if err != nil {
-			return ThreadHead{}, bad(n, "%v (edited?)", err)
+			return nil, ThreadHead{}, bad(n, "%v (edited?)", err)
 		}
 		wantPrev := ""
 		if i > 0 {
-			wantPrev = hashes[i-1]
+			wantPrev = lines[i-1].Hash
 		}
 		switch {
 		case rec.Seq == n && rec.Prev == wantPrev:
-		case i >= 1 && rec.Prev == prevOf(hashes, i-1) && rec.Seq == n-1:
-			return ThreadHead{}, bad(n-1, "inserted: line %d's prev skips it", n)
+		case i >= 1 && rec.Prev == prevHash(lines, i-1) && rec.Seq == n-1:
+			return nil, ThreadHead{}, bad(n-1, "inserted: line %d's prev skips it", n)
 		case rec.Seq != n:
-			return ThreadHead{}, bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
+			return nil, ThreadHead{}, bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
 		default:
-			return ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
+			return nil, ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
 		}
 		if err := checkErrs[i]; err != nil {
-			return ThreadHead{}, bad(n, "%v", err)
+			return nil, ThreadHead{}, bad(n, "%v", err)
 		}
 	}
 	last := ThreadHead{Thread: thread, Seq: uint64(len(lines))}
 	if len(lines) > 0 {
-		last.Hash = hashes[len(hashes)-1]
+		last.Hash = lines[len(lines)-1].Hash
 	}
 	h, err := readHead(dir, thread)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return ThreadHead{}, bad(0, "the head file is missing")
+		return nil, ThreadHead{}, bad(0, "the head file is missing")
 	case err != nil:
-		return ThreadHead{}, bad(0, "%v", err)
+		return nil, ThreadHead{}, bad(0, "%v", err)
 	case h.Seq > last.Seq:
-		return ThreadHead{}, bad(last.Seq+1, "missing: the head records %d lines, the file ends after line %d (deleted)", h.Seq, last.Seq)
+		return nil, ThreadHead{}, bad(last.Seq+1, "missing: the head records %d lines, the file ends after line %d (deleted)", h.Seq, last.Seq)
 	case h.Seq < last.Seq:
-		return ThreadHead{}, bad(h.Seq+1, "appended after the head (line %d onwards are not in the head; inserted, or a crash not yet recovered by opening the trail)", h.Seq+1)
+		return nil, ThreadHead{}, bad(h.Seq+1, "appended after the head (line %d onwards are not in the head; inserted, or a crash not yet recovered by opening the trail)", h.Seq+1)
 	case h.Hash != last.Hash:
-		return ThreadHead{}, bad(last.Seq, "edited: its hash does not match the head")
+		return nil, ThreadHead{}, bad(last.Seq, "edited: its hash does not match the head")
 	}
-	return last, nil
+	return lines, last, nil
 }
 
-func prevOf(hashes []string, i int) string {
+func prevHash(lines []Line, i int) string {
 	if i == 0 {
 		return ""
 	}
-	return hashes[i-1]
+	return lines[i-1].Hash
 }
 
 var recordFields = []string{"envelope", "kind", "prev", "reason", "received_lamport", "seq", "verdict"}
@@ -186,9 +289,15 @@ func ParseLine(line []byte) (*Record, error) { return decodeLine(line) }
 
 // CheckRecord checks that a record says something true of its envelope on
 // the given thread (see VerifyThread).
-func CheckRecord(rec *Record, thread string) error { return checkRecord(rec, thread) }
+func CheckRecord(rec *Record, thread string) error {
+	_, _, err := checkRecord(rec, thread)
+	return err
+}
 
 func decodeLine(line []byte) (*Record, error) {
+	if rec, ok := decodeCanonicalLine(line); ok {
+		return rec, nil
+	}
 	if !envelope.IsCanonical(line) {
 		// The slow path only to say precisely what is wrong.
 		canon, err := jcs.Transform(line)
@@ -218,56 +327,99 @@ func decodeLine(line []byte) (*Record, error) {
 	return &rec, nil
 }
 
+// decodeCanonicalLine is decodeLine's fast path, for a line that is
+// canonical, has exactly the record's fields, and whose strings have no
+// escapes and numbers are plain integers (every line a trail writes): one
+// scan, no generic JSON decoding. ok false leaves the line to the slow
+// path, which says what is wrong with it.
+func decodeCanonicalLine(line []byte) (*Record, bool) {
+	var v [7][]byte // recordFields' values
+	if !envelope.ScanCanonicalObject(line, recordFields, v[:]) {
+		return nil, false
+	}
+	kind, ok1 := plainString(v[1])
+	prev, ok2 := plainString(v[2])
+	reason, ok3 := plainString(v[3])
+	verdict, ok4 := plainString(v[6])
+	lamport, ok5 := plainUint(v[4])
+	seq, ok6 := plainUint(v[5])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return nil, false
+	}
+	return &Record{Seq: seq, Prev: prev, Kind: kind, ReceivedLamport: lamport,
+		Envelope: json.RawMessage(v[0]), Verdict: verdict, Reason: reason}, true
+}
+
+// plainString is a JSON string without escapes, unquoted.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
+		return "", false
+	}
+	return string(raw[1 : len(raw)-1]), true
+}
+
+// plainUint is a canonical JSON number that is a non-negative integer
+// below 2^53 (what JCS writes as digits alone).
+func plainUint(raw []byte) (uint64, bool) {
+	if len(raw) == 0 || len(raw) > 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, n < 1<<53
+}
+
 // checkRecord checks that a record says something true of its envelope: an
 // accepted envelope still verifies and belongs to the thread; a rejected
 // text still fails the way its reason says.
-func checkRecord(rec *Record, thread string) error {
+func checkRecord(rec *Record, thread string) (env *envelope.Envelope, envErr error, err error) {
 	switch rec.Verdict {
 	case Accepted:
 		if rec.Reason != "" {
-			return fmt.Errorf("accepted with a reason (%q)", rec.Reason)
+			return nil, nil, fmt.Errorf("accepted with a reason (%q)", rec.Reason)
 		}
 	case Rejected:
 		if !envelope.Code(rec.Reason).Valid() {
-			return fmt.Errorf("rejected with reason %q, which is not a protocol code", rec.Reason)
+			return nil, nil, fmt.Errorf("rejected with reason %q, which is not a protocol code", rec.Reason)
 		}
 	default:
-		return fmt.Errorf("verdict %q is neither accepted nor rejected", rec.Verdict)
+		return nil, nil, fmt.Errorf("verdict %q is neither accepted nor rejected", rec.Verdict)
 	}
 	if rec.Kind != KindEnvelope {
-		return nil
+		return nil, nil, nil
 	}
 	if rec.Verdict == Accepted {
 		e, err := envelope.Verify(rec.Envelope)
 		if err != nil {
-			return fmt.Errorf("the accepted envelope no longer verifies: %v", err)
+			return nil, nil, fmt.Errorf("the accepted envelope no longer verifies: %v", err)
 		}
 		if got := ThreadOf(e); got != thread {
-			return fmt.Errorf("the envelope belongs to thread %s, not this one", got)
+			return nil, nil, fmt.Errorf("the envelope belongs to thread %s, not this one", got)
 		}
-		return nil
+		return e, nil, nil
 	}
 	raw, err := DecodeRawText(rec.Envelope)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if got := ThreadOfRaw(raw); got != thread {
-		return fmt.Errorf("the rejected text names thread %s, not this one", got)
+		return nil, nil, fmt.Errorf("the rejected text names thread %s, not this one", got)
 	}
-	code := envelope.CodeOf(verifyErr(raw))
+	e, verr := envelope.Verify(raw)
+	code := envelope.CodeOf(verr)
 	stateless := isStatelessCode(envelope.Code(rec.Reason))
 	switch {
 	case code != "" && code != envelope.Code(rec.Reason):
-		return fmt.Errorf("recorded as %s, but the text fails with %s", rec.Reason, code)
+		return nil, nil, fmt.Errorf("recorded as %s, but the text fails with %s", rec.Reason, code)
 	case code == "" && stateless:
-		return fmt.Errorf("recorded as %s, but the text passes that check", rec.Reason)
+		return nil, nil, fmt.Errorf("recorded as %s, but the text passes that check", rec.Reason)
 	}
-	return nil
-}
-
-func verifyErr(raw []byte) error {
-	_, err := envelope.Verify(raw)
-	return err
+	return e, verr, nil
 }
 
 func isStatelessCode(c envelope.Code) bool {

@@ -144,9 +144,9 @@ func (c *Core) token(e *envelope.Envelope, raw []byte) (*envelope.Token, *envelo
 	}
 	check := envelope.CheckToken
 	if c.tokens[e.Capability] == tok {
-		// Stored only after a full check under the current roots (a
-		// Configure clears the store): its signature holds.
-		check = envelope.CheckTokenSigned
+		// Stored under its ref only after a full check under the current
+		// roots (a Configure clears the store): its ref and signature hold.
+		check = envelope.CheckTokenStored
 	}
 	if err := check(tok, e, c.cfg.Roots); err != nil {
 		var re *envelope.RejectError

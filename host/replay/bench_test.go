@@ -14,6 +14,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 	"github.com/canswarm/swarmhost/internal/plugintest"
 )
@@ -21,7 +22,7 @@ import (
 var (
 	benchOnce  sync.Once
 	benchDir   string
-	benchWires [][]byte // every envelope of the trail, as recorded
+	benchWires [][]byte // every envelope line's text, as recorded
 )
 
 // benchTrail makes, once, the trail of 20 flows (k = 3) on one node.
@@ -45,22 +46,30 @@ func benchTrail(b *testing.B) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var ids []string
-		for i := 0; i < 20; i++ {
-			id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify",
-				Input: json.RawMessage(`["where is my parcel","refund the invoice","great service"]`), K: 3, N: 3,
-				BidWindowMS: 200, LeaseMS: 30_000, MaxEpochs: 3, DeadlineMS: 600_000, Nonce: fmt.Sprint(i)})
-			if err != nil {
-				b.Fatal(err)
+		// In batches of five with a bid window the worker's bids make on
+		// two loaded cores: a trail of finished flows, as a node's would be.
+		for batch := 0; batch < 4; batch++ {
+			var ids []string
+			for i := 0; i < 5; i++ {
+				id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify",
+					Input: json.RawMessage(`["where is my parcel","refund the invoice","great service"]`), K: 3, N: 3,
+					BidWindowMS: 1500, LeaseMS: 30_000, MaxEpochs: 3, DeadlineMS: 600_000, Nonce: fmt.Sprint(batch, "-", i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids = append(ids, id)
 			}
-			ids = append(ids, id)
-		}
-		for _, id := range ids {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			if _, err := h.Wait(ctx, id); err != nil {
-				b.Fatal(err)
+			for _, id := range ids {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				info, err := h.Wait(ctx, id)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if info.Phase != protocol.PhaseFinal {
+					b.Fatalf("NEED %s ended %s, not final: the trail would not be a healthy node's", id, info.Phase)
+				}
 			}
-			cancel()
 		}
 		time.Sleep(300 * time.Millisecond)
 		h.Close()
@@ -69,8 +78,8 @@ func benchTrail(b *testing.B) string {
 			b.Fatal(err)
 		}
 		for _, ti := range inputs {
-			if ti.Record.Kind == "envelope" && ti.Record.Verdict == "accepted" {
-				benchWires = append(benchWires, ti.Record.Envelope)
+			if r, ok := ti.Input.(*protocol.Received); ok && ti.Record.Kind == "envelope" {
+				benchWires = append(benchWires, r.Raw) // accepted or rejected: replay verifies each
 			}
 		}
 		benchDir = dir
@@ -116,9 +125,7 @@ func BenchmarkReplayVerifyBound(b *testing.B) {
 			go func(w int) {
 				defer wg.Done()
 				for j := w; j < len(benchWires); j += workers {
-					if _, err := envelope.Verify(benchWires[j]); err != nil {
-						b.Error(err)
-					}
+					envelope.Verify(benchWires[j]) // a rejected text may fail: verified all the same
 				}
 			}(w)
 		}

@@ -4,9 +4,13 @@
 // # Contract
 //
 // [Run] verifies the trail (hash chains, heads, signatures, canonical bytes:
-// host/audit), then steps every recorded input, merged across threads into
+// host/audit) and steps every recorded input, merged across threads into
 // the order the host stepped them, through a fresh host/protocol core — the
-// same code the live node runs — and checks, at each line:
+// same code the live node runs. The chains are checked first; each line's
+// record (its envelope's signature above all) is checked on every core while
+// the core steps, and a line that fails those checks is reported before any
+// divergence the stepping found (which it may explain). At each line replay
+// checks:
 //
 //   - an envelope line: the core's verdict equals the recorded one
 //     (accepted, or rejected with the same code); a host DECIDE, RELEASE,
@@ -27,6 +31,16 @@
 // cluster; the plan digest is the fold of the plan ops replayed, and the
 // CHECKPOINT a host writes on a clean stop carries the live one, so the two
 // must agree for the CHECKPOINT's id to be reproduced.
+//
+// With [Options.FromCheckpoint], replay starts its costly checks at the
+// trail's last CHECKPOINT of the host's whose signature verifies and whose
+// audit root is the Merkle root of the trail before its checkpoint line:
+// the lines that root covers are still chained, decoded and stepped (the
+// core's state is rebuilt from them, verdicts compared), but their
+// envelopes' signatures are not verified again and their agent calls and
+// evaluations are not re-run: the host's signature over the root vouches
+// for them, and a covered line edited changes the root, which replay names
+// at the checkpoint's line. Every line after it is checked in full.
 //
 // The first disagreement is returned as a [*Divergence] naming the thread,
 // the line, what the trail records and what replay found; a trail that

@@ -36,6 +36,13 @@ type Options struct {
 	// running them again: every other check holds, and replay is then bound
 	// by signature checks rather than by WebAssembly.
 	NoRerun bool
+	// FromCheckpoint starts the costly checks at the trail's last
+	// CHECKPOINT: the lines its signed Merkle root covers are chained,
+	// decoded and stepped through the core (to rebuild its state, verdicts
+	// compared), but their envelopes' signatures are not verified again and
+	// their agent calls and evaluations are not re-run. Without a
+	// checkpoint in the trail, everything is replayed.
+	FromCheckpoint bool
 }
 
 // Report is what a replay reproduced.
@@ -46,6 +53,10 @@ type Report struct {
 	Evals      int // capsule evaluations re-run and equal
 	Agents     int // agent calls re-run and equal
 	PlanDigest string
+	// Checkpoint is the id of the CHECKPOINT replay started from
+	// (Options.FromCheckpoint), and Covered the lines its root covers.
+	Checkpoint string
+	Covered    int
 }
 
 // Divergence is where replay found the trail and the rules disagree.
@@ -81,6 +92,7 @@ type replayer struct {
 	emitted map[string]map[string]bool   // per thread, ids of envelopes the core published
 	report  Report
 	noRerun bool
+	covered int // inputs before this index are covered by a checkpoint
 }
 
 // Run replays the trail of opts.DataDir. It returns the report, or the
@@ -88,7 +100,11 @@ type replayer struct {
 // trail's own checks), naming the thread and line.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	auditDir := filepath.Join(opts.DataDir, "audit")
-	if _, err := audit.Verify(auditDir); err != nil {
+	// Every line is chained and decoded first; what each record says of
+	// its envelope (signatures above all) is checked below, on every core,
+	// while the core steps the inputs.
+	_, lines, err := audit.Read(auditDir, func(string, uint64, *audit.Record) bool { return false })
+	if err != nil {
 		return nil, err
 	}
 	store := opts.Store
@@ -99,13 +115,46 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		store = fs
 	}
-	inputs, err := host.ReadVerifiedTrail(auditDir, func(ref string) []byte {
+	inputs, err := host.TrailFromLines(lines, func(ref string) []byte {
 		b, _ := store.Get(ctx, ref)
 		return b
 	})
 	if err != nil {
 		return nil, err
 	}
+	covered, checkpointID := 0, ""
+	coveredSeq := map[string]int{}
+	if opts.FromCheckpoint {
+		if covered, checkpointID, err = lastCheckpoint(inputs); err != nil {
+			return nil, err
+		}
+		for _, ti := range inputs[:covered] {
+			coveredSeq[ti.Thread] = max(coveredSeq[ti.Thread], ti.Line)
+		}
+	}
+	// The lines a checkpoint does not cover (all, without one) are checked
+	// in full, concurrently with the stepping: a line that fails its
+	// checks is reported before any divergence, which it may explain.
+	checked := make(chan error, 1)
+	go func() {
+		checked <- audit.CheckAll(lines, func(th string, seq uint64, _ *audit.Record) bool { return int(seq) > coveredSeq[th] })
+	}()
+	r, err := replayInputs(ctx, opts, store, inputs, covered)
+	if cerr := <-checked; cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.report.Checkpoint, r.report.Covered = checkpointID, covered
+	if opts.Out != nil {
+		r.print(opts.Out, inputs)
+	}
+	return &r.report, nil
+}
+
+// replayInputs steps the inputs through a fresh core and checks them.
+func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []host.TrailInput, covered int) (*replayer, error) {
 	// The node's compiled modules, when they are there, spare compiling
 	// again (the cache is keyed by the module's bytes).
 	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(opts.DataDir, "wasm-cache")})
@@ -116,11 +165,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{},
 		modules: map[string]*wasm.Module{}, policies: map[string]*policy.Policy{},
 		runs: map[string]*protocol.RunAgent{}, evals: map[string]*protocol.EvalPolicy{},
-		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}, noRerun: opts.NoRerun}
+		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}, noRerun: opts.NoRerun,
+		covered: covered}
 	threads := map[string]bool{}
 	for i, ti := range inputs {
 		threads[ti.Thread] = true
-		if err := r.step(ti, inputs[:i]); err != nil {
+		if err := r.step(ti, inputs[:i], i < r.covered); err != nil {
 			return nil, err
 		}
 		if opts.Progress != nil {
@@ -134,15 +184,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if r.core != nil {
 		r.report.PlanDigest = r.core.Plan().Digest()
 	}
-	if opts.Out != nil {
-		r.print(opts.Out, inputs)
-	}
-	return &r.report, nil
+	return r, nil
 }
 
 // step feeds one recorded input to the core and checks what the core does
 // against the trail.
-func (r *replayer) step(ti host.TrailInput, before []host.TrailInput) error {
+func (r *replayer) step(ti host.TrailInput, before []host.TrailInput, covered bool) error {
 	rec := ti.Record
 	diverge := func(expected, found string, args ...any) error {
 		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: expected, Found: fmt.Sprintf(found, args...)}
@@ -174,14 +221,14 @@ func (r *replayer) step(ti host.TrailInput, before []host.TrailInput) error {
 		}
 		return nil
 	case *protocol.AgentDone:
-		if r.noRerun {
+		if r.noRerun || covered {
 			break
 		}
 		if err := r.rerunAgent(ti, in); err != nil {
 			return err
 		}
 	case *protocol.PolicyDone:
-		if r.noRerun {
+		if r.noRerun || covered {
 			break
 		}
 		if err := r.reevaluate(ti, in); err != nil {
@@ -316,6 +363,59 @@ func (r *replayer) finish(inputs []host.TrailInput) error {
 	return nil
 }
 
+// lastCheckpoint finds the trail's last checkpoint that a CHECKPOINT of the
+// host's vouches for: a checkpoint line (the audit root the host computed)
+// followed by the host's accepted CHECKPOINT envelope naming that root,
+// whose signature verifies, and whose root is the Merkle root of the trail
+// before the checkpoint line. It returns the index of the checkpoint line
+// (the inputs before it are covered) and the CHECKPOINT's id; 0 and "" when
+// the trail has none. A checkpoint that claims a root the trail does not
+// have is a divergence.
+func lastCheckpoint(inputs []host.TrailInput) (int, string, error) {
+	hostPK := ""
+	for _, ti := range inputs {
+		if cfg, ok := ti.Input.(*protocol.Configure); ok {
+			hostPK = cfg.HostPK
+			break
+		}
+	}
+	// The host's CHECKPOINT envelopes by the root they sign.
+	signed := map[string]*host.TrailInput{}
+	for i := range inputs {
+		ti := &inputs[i]
+		r, ok := ti.Input.(*protocol.Received)
+		if !ok || r.Env == nil || r.Env.Verb != envelope.VerbCheckpoint || ti.Record.Kind != audit.KindEnvelope ||
+			ti.Record.Verdict != audit.Accepted || r.Env.SenderPK != hostPK {
+			continue
+		}
+		var p struct {
+			AuditRoot string `json:"audit_root"`
+		}
+		if json.Unmarshal(r.Env.Payload, &p) == nil && p.AuditRoot != "" {
+			signed[p.AuditRoot] = ti
+		}
+	}
+	for c := len(inputs) - 1; c >= 0; c-- {
+		cd, ok := inputs[c].Input.(*protocol.CheckpointDue)
+		if !ok {
+			continue
+		}
+		env := signed[cd.AuditRoot]
+		if env == nil {
+			continue // not published (the node stopped first): an earlier one
+		}
+		if _, err := envelope.Verify(env.Record.Envelope); err != nil {
+			return 0, "", &audit.TamperError{Thread: env.Thread, Line: uint64(env.Line), Problem: "the CHECKPOINT no longer verifies: " + err.Error()}
+		}
+		if root := audit.MerkleRoot(headsBefore(inputs[:c])); root != cd.AuditRoot {
+			return 0, "", &Divergence{Thread: inputs[c].Thread, Line: inputs[c].Line,
+				Expected: "a checkpoint over audit root " + cd.AuditRoot, Found: "the trail before it has root " + root}
+		}
+		return c, env.Input.(*protocol.Received).Env.ID, nil
+	}
+	return 0, "", nil
+}
+
 // headsBefore computes every thread's head from the lines stepped so far.
 func headsBefore(before []host.TrailInput) []audit.ThreadHead {
 	last := map[string]host.TrailInput{}
@@ -352,8 +452,12 @@ func (r *replayer) print(w io.Writer, inputs []host.TrailInput) {
 		}
 		fmt.Fprintf(w, "thread %s: ok, %d envelopes, %s\n", th, per[th], state)
 	}
-	fmt.Fprintf(w, "replay: ok, %d threads, %d envelopes, %d decisions (%d evaluations and %d agent calls re-run), plan %s\n",
-		r.report.Threads, r.report.Envelopes, r.report.Decisions, r.report.Evals, r.report.Agents, r.report.PlanDigest)
+	from := ""
+	if r.report.Checkpoint != "" {
+		from = fmt.Sprintf(", from checkpoint %s (%d lines covered: not re-verified or re-run)", r.report.Checkpoint, r.report.Covered)
+	}
+	fmt.Fprintf(w, "replay: ok, %d threads, %d envelopes, %d decisions (%d evaluations and %d agent calls re-run), plan %s%s\n",
+		r.report.Threads, r.report.Envelopes, r.report.Decisions, r.report.Evals, r.report.Agents, r.report.PlanDigest, from)
 }
 
 func describe(v protocol.Verdict) string {
