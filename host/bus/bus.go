@@ -41,7 +41,9 @@ type Config struct {
 	// all (the audit trail, not the bus, is the record). It may not be
 	// shorter than DedupWindow.
 	MaxAge time.Duration
-	// Replicas of the stream on a cluster; 0 is 1.
+	// Replicas of the stream on a cluster; 0 is 1, except on an external
+	// server whose stream exists already: 0 then keeps its replica count
+	// (a node connecting to a cluster must not shrink its stream).
 	Replicas int
 	// AckWait is how long a delivered envelope may stay unacknowledged
 	// before the server delivers it again; 0 is DefaultAckWait.
@@ -81,6 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		// takes nothing more.
 		cfg.Replicas = min(3, 1+len(cfg.Cluster.Routes))
 	}
+	keepReplicas := cfg.URL != "" && cfg.Replicas == 0
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
@@ -120,7 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		}
 		return nil, fmt.Errorf("bus: connect %s: %w", orEmbedded(cfg.URL), err)
 	}
-	b, err := newBus(ctx, nc, emb, cfg)
+	b, err := newBus(ctx, nc, emb, cfg, keepReplicas)
 	if err != nil {
 		nc.Close()
 		if emb != nil {
@@ -139,10 +142,22 @@ func Connect(ctx context.Context, url string) (*Bus, error) {
 	return Open(ctx, Config{URL: url})
 }
 
-func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config) (*Bus, error) {
+func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config, keepReplicas bool) (*Bus, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if keepReplicas {
+		// An external server's stream keeps the replicas it was made with
+		// (updating it to 1 would cut a cluster's copies down to one), and
+		// consumers follow it.
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if s, err := js.Stream(ictx, StreamName); err == nil {
+			if info, err := s.Info(ictx); err == nil && info.Config.Replicas > 0 {
+				cfg.Replicas = info.Config.Replicas
+			}
+		}
+		cancel()
 	}
 	var stream jetstream.Stream
 	// A clustered JetStream answers only once its meta group has a leader:

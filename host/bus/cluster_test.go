@@ -66,4 +66,24 @@ func TestClusteredStreamIsReplicated(t *testing.T) {
 	if info.Config.Replicas != 3 {
 		t.Fatalf("the stream has %d replicas, want 3", info.Config.Replicas)
 	}
+
+	// A client of the cluster opening the bus with default settings (a node
+	// given --nats-url) keeps the stream's three replicas, and its
+	// consumers follow them.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := bus.Connect(ctx, buses[2].Embedded().ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if r := client.Replicas(); r != 3 {
+		t.Fatalf("a client's Replicas() = %d, want the stream's 3", r)
+	}
+	if info, err = s.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Replicas != 3 {
+		t.Fatalf("after a client opened the bus the stream has %d replicas, want 3", info.Config.Replicas)
+	}
 }
