@@ -101,6 +101,10 @@ type Host struct {
 
 	ctx       context.Context
 	cancel    context.CancelFunc
+	haltOnce  sync.Once
+	halted    chan struct{} // closed when the node stopped itself (haltErr says why)
+	haltErr   error
+	unstepped []*bus.Delivery // read, never stepped: handed back on close (mu)
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	agentS    chan struct{} // bounds concurrent agent and policy runs
@@ -142,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024),
+	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}}
 	defer func() {
 		if err != nil {
@@ -285,6 +289,23 @@ func (h *Host) close() {
 		h.Consensus.Close()
 	}
 	h.wg.Wait()
+	// Deliveries read but never stepped go back to the server at once,
+	// not after their ack wait: the next reader of this host's consumer
+	// (the node restarted) has them without delay.
+	for drained := false; !drained; {
+		select {
+		case it := <-h.inputs:
+			h.giveBack(it)
+		default:
+			drained = true
+		}
+	}
+	h.mu.Lock()
+	for _, d := range h.unstepped {
+		d.Nak()
+	}
+	h.unstepped = nil
+	h.mu.Unlock()
 	if h.Bus != nil {
 		h.Bus.Close()
 	}

@@ -53,6 +53,47 @@ func (h *Host) push(it item) {
 	select {
 	case h.inputs <- it:
 	case <-h.ctx.Done():
+		h.giveBack(it) // stopping: delivered again to the next reader
+	}
+}
+
+// giveBack keeps a delivery that will not be stepped, for close to hand
+// back to the server (a Nak) once this host has stopped pulling: a Nak
+// sent while a pull is pending would go straight back to that pull.
+func (h *Host) giveBack(it item) {
+	if it.delivery == nil {
+		return
+	}
+	h.mu.Lock()
+	h.unstepped = append(h.unstepped, it.delivery)
+	h.mu.Unlock()
+}
+
+// halt stops the node after a failure it cannot step past: a line the
+// trail did not take. The core has already stepped the input, so going on
+// would act on state the trail lacks, and a redelivery would be judged a
+// duplicate and acknowledged with no line: nothing more is stepped or
+// acknowledged, and a restart rebuilds the core from the trail while the
+// bus delivers again what was not acknowledged. Halted and Err say so.
+func (h *Host) halt(err error) {
+	h.haltOnce.Do(func() {
+		h.haltErr = fmt.Errorf("host stopped: the audit trail refused a line (%w); restart the node: it recovers from the trail, and the bus delivers again what was not acknowledged", err)
+		h.log.Error("audit", "error", err, "action", "node stopped")
+		close(h.halted)
+		h.cancel()
+	})
+}
+
+// Halted is closed when the node stopped itself; Err then says why.
+func (h *Host) Halted() <-chan struct{} { return h.halted }
+
+// Err is why the node stopped itself, or nil.
+func (h *Host) Err() error {
+	select {
+	case <-h.halted:
+		return h.haltErr
+	default:
+		return nil
 	}
 }
 
@@ -79,6 +120,9 @@ func (h *Host) process(first item) {
 	for len(queue) > 0 {
 		it := queue[0]
 		queue = queue[1:]
+		if h.ctx.Err() != nil {
+			return // stopping, or halted: what is left is delivered again
+		}
 		if cd, ok := it.in.(*protocol.CheckpointDue); ok {
 			// The root of every line written so far: the loop is the
 			// trail's only writer, so this is the trail just before the
@@ -106,6 +150,9 @@ func (h *Host) process(first item) {
 			thread = v.Thread
 		}
 		if !h.record(it, thread, v) {
+			if h.Err() != nil {
+				h.giveBack(it) // halted: delivered again to the next reader
+			}
 			continue
 		}
 		for _, a := range actions {
@@ -166,11 +213,14 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 		if it.newClock {
 			h.recordClock(thread, in.At)
 		}
+		if h.Err() != nil {
+			return false
+		}
 		if v.Accepted {
 			rl := h.tick(in.Env.Lamport)
 			if _, err := h.Trail.AppendEnvelope(in.Env, rl); err != nil && !errors.Is(err, audit.ErrDuplicate) {
-				h.log.Error("audit", "error", err)
-				return false // not acknowledged: delivered again
+				h.halt(err)
+				return false // not acknowledged: delivered again after the restart
 			}
 			h.event(thread, "%s %s from %s: accepted", in.Env.Verb, short(in.Env.ID), h.who(in.Env.SenderPK))
 		} else {
@@ -180,7 +230,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 				raw = in.Env.Wire()
 			}
 			if _, err := h.Trail.AppendRejected(raw, v.Code, rl); err != nil {
-				h.log.Error("audit", "error", err)
+				h.halt(err)
 				return false
 			}
 			verb := "envelope"
@@ -199,7 +249,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 			h.event(thread, "consensus: %s epoch %d accepted (fence %d)", a.Cmd.Op, a.Cmd.Epoch, a.Fence)
 		}
 	}
-	return true
+	return h.Err() == nil // halted: no effect leaves for a line the trail lacks
 }
 
 // inputKind is the audit kind a non-envelope input is recorded under.
@@ -251,7 +301,7 @@ func (h *Host) append(thread string, e audit.Entry) {
 	}
 	e.ReceivedLamport = h.tick(0)
 	if _, err := h.Trail.Append(thread, e); err != nil {
-		h.log.Error("audit", "thread", thread, "error", err)
+		h.halt(fmt.Errorf("thread %s: %w", thread, err))
 	}
 }
 

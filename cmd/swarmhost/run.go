@@ -96,7 +96,11 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				fmt.Fprintf(e.stdout, "agent %s: %s\n", file, pk)
 			}
 			fmt.Fprintln(e.stdout, "ready")
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case <-h.Halted():
+				return h.Err() // the node stopped itself: exit 1 with the reason
+			}
 			fmt.Fprintln(e.stdout, "stopping")
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/internal/atomicfile"
@@ -27,6 +28,18 @@ type Trail struct {
 
 	mu      sync.Mutex
 	threads map[string]*threadLog
+	fault   atomic.Pointer[error] // FailWrites
+}
+
+// FailWrites makes every append fail with err, writing nothing, until it is
+// called with nil: fault injection, for tests of what a node does when its
+// trail refuses a line (a full or failing disk).
+func (t *Trail) FailWrites(err error) {
+	if err == nil {
+		t.fault.Store(nil)
+		return
+	}
+	t.fault.Store(&err)
 }
 
 // threadLog is one thread's open file and its position in the chain.
@@ -142,6 +155,9 @@ func (t *Trail) Append(thread string, entry Entry) (Record, error) {
 }
 
 func (t *Trail) appendLocked(tl *threadLog, entry Entry) (Record, error) {
+	if f := t.fault.Load(); f != nil {
+		return Record{}, fmt.Errorf("audit thread %s: %w", tl.name, *f)
+	}
 	if tl.file == nil {
 		return Record{}, fmt.Errorf("audit thread %s: trail closed", tl.name)
 	}

@@ -269,7 +269,9 @@ func (b *Bus) Close() error {
 	for c := range consumers {
 		c.close()
 	}
-	// Every publish and ack is synchronous, so nothing is left to flush.
+	// Publishes and acks are synchronous; naks are not: flush them, or a
+	// message handed back on the way out would wait out its ack wait.
+	b.nc.FlushTimeout(2 * time.Second)
 	b.nc.Close()
 	if b.emb != nil {
 		b.emb.Shutdown()

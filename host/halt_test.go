@@ -1,0 +1,80 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/replay"
+	"github.com/canswarm/swarmhost/internal/plugintest"
+)
+
+// openAt opens a node on dir with the given plugins.
+func openAt(t *testing.T, dir string, plugins map[string]string) *host.Host {
+	t.Helper()
+	pdir := filepath.Join(dir, "plugins")
+	os.MkdirAll(pdir, 0o755)
+	for file, name := range plugins {
+		b, err := os.ReadFile(plugintest.Path(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(pdir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// A node whose trail refuses a line stops itself (nothing stepped is acted
+// on without its line, nothing unrecorded acknowledged); restarted on the
+// same data, it gets the NEED again from the bus and finalizes it, and the
+// trail replays: nothing accepted is lost.
+func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, honest)
+	t0 := time.Now()
+	h.Trail.FailWrites(errors.New("no space left on device (injected)"))
+	id := submit(t, h, 3, 3, 10_000)
+	select {
+	case <-h.Halted():
+	case <-time.After(30 * time.Second):
+		h.Close()
+		t.Fatal("the node went on without its trail")
+	}
+	if err := h.Err(); err == nil || !strings.Contains(err.Error(), "no space left on device (injected)") {
+		t.Fatalf("Err() = %v", err)
+	}
+	if info, ok := h.Need(id); ok && info.Phase == protocol.PhaseFinal {
+		t.Fatal("the NEED finalized on a node whose trail took nothing")
+	}
+	h.Close()
+	t.Logf("halted and closed after %v: %v", time.Since(t0), h.Err())
+
+	h = openAt(t, dir, honest)
+	t.Logf("reopened after %v", time.Since(t0))
+	info := wait(t, h, id)
+	t.Logf("finalized after %v", time.Since(t0))
+	if info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("after the restart the NEED ended %s", info.Phase)
+	}
+	time.Sleep(200 * time.Millisecond)
+	h.Close()
+	var out strings.Builder
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out, NoRerun: true}); err != nil {
+		t.Fatalf("replay after the restart: %v", err)
+	}
+}
