@@ -135,3 +135,31 @@ func benchLoad(b *testing.B, warm bool) {
 		rt.Close(ctx)
 	}
 }
+
+// BenchmarkHandleGoPlugin: a call of the Go echo plugin (an SDK agent, the
+// Go runtime's data and heap), each on a fresh instance from the pool,
+// which refills in the background: what an agent call costs a node.
+func BenchmarkHandleGoPlugin(b *testing.B) {
+	ctx := context.Background()
+	data, err := os.ReadFile(goPlugin(b, "echo"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	m, err := rt.Load(ctx, "echo", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(ctx)
+	e, _ := env(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := m.Handle(ctx, []byte(someInput), 100_000_000, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -142,7 +142,12 @@ func (in *instrumenter) payload(b []byte, id byte, s *section, code []byte, decl
 		}
 	case secCode:
 		b = append(b, code...)
-	default: // table, memory, data count, data: unchanged
+	case secData:
+		if merged := m.mergeData(); merged != nil {
+			return append(b, merged...)
+		}
+		b = append(b, m.buf[s.start:s.end]...)
+	default: // table, memory, data count: unchanged
 		b = append(b, m.buf[s.start:s.end]...)
 	}
 	return b

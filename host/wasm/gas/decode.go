@@ -133,6 +133,15 @@ type module struct {
 	dataCount  uint32
 	codes      []codeEntry
 	numData    int
+	data       []dataSegment // the data section's segments, decoded
+}
+
+// dataSegment is one data segment: active ones at a constant offset in
+// memory 0 are the ones mergeData may merge.
+type dataSegment struct {
+	active bool   // active in memory 0 at offset (an i32.const)
+	offset uint32 // as the engine reads it (the s32 taken as unsigned)
+	init   []byte // the bytes, a sub-slice of the module
 }
 
 // use records that the module uses feature f at offset at; in strict mode an

@@ -108,8 +108,14 @@
 // added functions (two charge helpers, thunks, wrappers) follow the original
 // ones. The "name" custom section is dropped (its indices are stale); every
 // other section the rewrite does not change (custom sections, memories,
-// tables, data, data count) is copied byte for byte, in its place. The
-// output is a function of the input bytes and the options alone.
+// tables, data count) is copied byte for byte, in its place. The data
+// section too, except that where nothing could tell (every segment active
+// in the module's own memory at a constant offset, none overlapping, no
+// data count section) segments closer than 1 KiB are merged, zeros written
+// between them: Go's linker emits tens of thousands of small segments, and
+// an engine evaluates and copies each one on every instantiation.
+// Instantiation is not metered, so gas is the same. The output is a
+// function of the input bytes and the options alone.
 //
 // # Supported features
 //

@@ -1,5 +1,10 @@
 package gas
 
+import (
+	"cmp"
+	"slices"
+)
+
 // maxLocals bounds the locals a function may declare.
 const maxLocals = 50000
 
@@ -270,18 +275,115 @@ func (m *module) decodeData(r *reader) error {
 			r.pos = at
 			return r.errorf("invalid data segment flags %d", flags)
 		}
+		seg := dataSegment{}
+		var mem uint32
+		if flags == 2 {
+			// Read again: decoded and checked above.
+			rr := reader{buf: r.buf, pos: at, end: r.end}
+			rr.u32()
+			mem, _ = rr.u32()
+		}
 		if flags != 1 {
-			if _, err := m.constExpr(r); err != nil {
+			e, err := m.constExpr(r)
+			if err != nil {
 				return err
+			}
+			if e.op == opI32Const && mem == 0 {
+				cr := reader{buf: e.raw, end: len(e.raw), pos: 1}
+				if off, err := cr.s32(); err == nil && len(e.raw) == cr.pos+1 {
+					seg.active, seg.offset = true, uint32(off)
+				}
 			}
 		}
 		k, err := r.count(1)
 		if err != nil {
 			return err
 		}
-		if _, err := r.bytes(k); err != nil {
+		if seg.init, err = r.bytes(k); err != nil {
 			return err
 		}
+		m.data = append(m.data, seg)
 	}
 	return nil
+}
+
+// maxDataGap is the longest run of zeros mergeData writes to join two data
+// segments (see mergeData).
+const maxDataGap = 1024
+
+// mergeData returns the data section's payload with neighbouring segments
+// merged, or nil to keep it as it is. Go's linker cuts its data wherever
+// zeros are (44,706 segments for a small agent, ~34 bytes each), and an
+// engine evaluates every segment's offset and copies it on every
+// instantiation: a fresh instance per call pays that each time. Merging
+// writes the zeros between two segments explicitly and may reorder the
+// segments by offset, which changes nothing the module can observe, as long
+// as:
+//   - every segment is active in memory 0 at an i32.const offset (no
+//     passive segment, so no memory.init or data.drop can name one; and a
+//     module using those needs a data count section, which we also refuse);
+//   - no two segments overlap, so each byte is written by one segment at
+//     most, in any order, and the zeros written land where no segment
+//     writes and fresh memory is zero already;
+//   - the memory is the module's own, not imported: a segment out of bounds
+//     fails the instantiation, and only an imported memory would let anyone
+//     see which segments were written before it failed.
+//
+// Instantiation is not metered, so gas is unchanged.
+func (m *module) mergeData() []byte {
+	if m.hasDataCnt || m.numImpMem > 0 || len(m.data) < 2 {
+		return nil
+	}
+	sorted := make([]dataSegment, len(m.data))
+	copy(sorted, m.data)
+	slices.SortStableFunc(sorted, func(a, b dataSegment) int { return cmp.Compare(a.offset, b.offset) })
+	for i, d := range sorted {
+		if !d.active || uint64(d.offset)+uint64(len(d.init)) > 1<<32 {
+			return nil
+		}
+		if i > 0 {
+			prev := sorted[i-1]
+			if uint64(prev.offset)+uint64(len(prev.init)) > uint64(d.offset) {
+				return nil
+			}
+		}
+	}
+	type run struct {
+		offset uint32
+		parts  []dataSegment
+		size   int
+	}
+	var runs []run
+	for _, d := range sorted {
+		if n := len(runs); n > 0 {
+			last := &runs[n-1]
+			end := uint64(last.offset) + uint64(last.size)
+			if gap := uint64(d.offset) - end; gap <= maxDataGap {
+				last.parts = append(last.parts, d)
+				last.size += int(gap) + len(d.init)
+				continue
+			}
+		}
+		runs = append(runs, run{offset: d.offset, parts: []dataSegment{d}, size: len(d.init)})
+	}
+	if len(runs) == len(m.data) {
+		return nil
+	}
+	b := appendU32(nil, uint32(len(runs)))
+	for _, rn := range runs {
+		b = append(b, 0) // active, memory 0
+		b = append(b, opI32Const)
+		b = appendS32(b, int32(rn.offset))
+		b = append(b, opEnd)
+		b = appendU32(b, uint32(rn.size))
+		at := rn.offset
+		for _, p := range rn.parts {
+			for ; at < p.offset; at++ {
+				b = append(b, 0)
+			}
+			b = append(b, p.init...)
+			at += uint32(len(p.init))
+		}
+	}
+	return b
 }
