@@ -1,8 +1,10 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -37,7 +39,9 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 		if err != nil {
 			done.Fault = err.Error()
 		} else {
-			res, err := mod.Handle(h.ctx, a.Input, a.Gas, h.AgentEnv(a.Policy, la.info.Name))
+			env := h.AgentEnv(a.Policy, la.info.Name)
+			env.PlanQuery = RecordPlanAnswers(env.PlanQuery, &done.PlanAnswers)
+			res, err := mod.Handle(h.ctx, a.Input, a.Gas, env)
 			release()
 			switch {
 			case err != nil:
@@ -66,6 +70,53 @@ func (h *Host) AgentEnv(std *protocol.EvalPolicy, name string) *wasm.Env {
 		defer h.mu.Unlock()
 		return h.core.Plan().QueryJSON(request)
 	})
+}
+
+// RecordPlanAnswers wraps a plan_query function so that every call it
+// answers is appended to answers (one agent call's, in order).
+func RecordPlanAnswers(query func(context.Context, []byte) ([]byte, error), answers *[]protocol.PlanAnswer) func(context.Context, []byte) ([]byte, error) {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
+		ans, err := query(ctx, req)
+		pa := protocol.PlanAnswer{Request: append(json.RawMessage(nil), req...)}
+		if err != nil {
+			pa.Err = err.Error()
+		} else {
+			pa.Answer = append(json.RawMessage(nil), ans...)
+		}
+		*answers = append(*answers, pa)
+		return ans, err
+	}
+}
+
+// RecordedPlanAnswers is a plan_query function that answers from an agent
+// call's recorded answers, in order, for the same call run again; a
+// request that is not the recorded one (or one too many) fails and is
+// noted in *mismatch.
+func RecordedPlanAnswers(answers []protocol.PlanAnswer, mismatch *string) func(context.Context, []byte) ([]byte, error) {
+	next := 0
+	return func(_ context.Context, req []byte) ([]byte, error) {
+		if next >= len(answers) {
+			*mismatch = fmt.Sprintf("plan_query %s: the live call made only %d", clip(req), len(answers))
+			return nil, errors.New(*mismatch)
+		}
+		pa := answers[next]
+		next++
+		if !bytes.Equal(pa.Request, req) {
+			*mismatch = fmt.Sprintf("plan_query %d is %s, live it was %s", next, clip(req), clip(pa.Request))
+			return nil, errors.New(*mismatch)
+		}
+		if pa.Err != "" {
+			return nil, errors.New(pa.Err)
+		}
+		return pa.Answer, nil
+	}
+}
+
+func clip(b []byte) string {
+	if len(b) > 120 {
+		return string(b[:120]) + "..."
+	}
+	return string(b)
 }
 
 // AgentEnv builds an agent's host functions from their parts (the live node

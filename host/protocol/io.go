@@ -57,13 +57,25 @@ type Applied struct {
 }
 
 // AgentDone is the outcome of a RunAgent action: the agent's AgentOutput
-// JSON (nil for no output) or the fault that ended the call.
+// JSON (nil for no output) or the fault that ended the call. PlanAnswers
+// are the agent's plan_query calls, in order, as the live plan answered
+// them: the core does not read them; replay hands them to the agent run
+// again, so that the rerun sees what the live call saw.
 type AgentDone struct {
-	At      int64           `json:"at"`
-	ReqID   string          `json:"req"`
-	Output  json.RawMessage `json:"output"`
-	Fault   string          `json:"fault"`
-	GasUsed uint64          `json:"gas_used"`
+	At          int64           `json:"at"`
+	ReqID       string          `json:"req"`
+	Output      json.RawMessage `json:"output"`
+	Fault       string          `json:"fault"`
+	GasUsed     uint64          `json:"gas_used"`
+	PlanAnswers []PlanAnswer    `json:"plan_answers,omitempty"`
+}
+
+// PlanAnswer is one plan_query call of an agent: the request, and the
+// answer or the error it got.
+type PlanAnswer struct {
+	Request json.RawMessage `json:"request"`
+	Answer  json.RawMessage `json:"answer,omitempty"`
+	Err     string          `json:"error,omitempty"`
 }
 
 // PolicyDone is the outcome of an EvalPolicy action (PROTOCOL.md section 7):

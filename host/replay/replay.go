@@ -15,7 +15,6 @@ import (
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
-	"github.com/canswarm/swarmhost/host/policy"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/wasm"
 )
@@ -83,16 +82,16 @@ type replayer struct {
 	core     *protocol.Core
 	hostPK   string
 	agents   map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
-	modules  map[string]*wasm.Module       // by module ref
-	policies map[string]*policy.Policy
+	reruns   *reruns
 
 	runs    map[string]*protocol.RunAgent
 	evals   map[string]*protocol.EvalPolicy
 	outcome map[string][]json.RawMessage // per thread, emitted Records not yet matched
 	emitted map[string]map[string]bool   // per thread, ids of envelopes the core published
-	report  Report
-	noRerun bool
-	covered int // inputs before this index are covered by a checkpoint
+	report   Report
+	noRerun  bool
+	covered  int // inputs before this index are covered by a checkpoint
+	stepping int // the index of the input being stepped
 }
 
 // Run replays the trail of opts.DataDir. It returns the report, or the
@@ -162,14 +161,16 @@ func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []h
 		return nil, err
 	}
 	defer rt.Close(ctx)
-	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{},
-		modules: map[string]*wasm.Module{}, policies: map[string]*policy.Policy{},
+	rr := newReruns(ctx, inputs)
+	defer rr.stop()
+	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{}, reruns: rr,
 		runs: map[string]*protocol.RunAgent{}, evals: map[string]*protocol.EvalPolicy{},
 		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}, noRerun: opts.NoRerun,
 		covered: covered}
 	threads := map[string]bool{}
 	for i, ti := range inputs {
 		threads[ti.Thread] = true
+		r.stepping = i
 		if err := r.step(ti, inputs[:i], i < r.covered); err != nil {
 			return nil, err
 		}
@@ -292,8 +293,14 @@ func (r *replayer) collect() {
 			r.emitted[th][a.Env.ID] = true
 		case *protocol.RunAgent:
 			r.runs[a.ReqID] = a
+			if !r.noRerun && r.stepping >= r.covered {
+				r.startAgent(a)
+			}
 		case *protocol.EvalPolicy:
 			r.evals[a.ReqID] = a
+			if !r.noRerun && r.stepping >= r.covered {
+				r.startEval(a)
+			}
 		case *protocol.Record:
 			r.outcome[a.Thread] = append(r.outcome[a.Thread], a.Body)
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/policy"
@@ -11,9 +13,150 @@ import (
 	"github.com/canswarm/swarmhost/host/wasm"
 )
 
-// rerunAgent runs the agent again on the input the rules asked for, with
-// the module recorded in the configuration, and compares its output and gas
-// with what the trail records.
+// Agent calls and capsule evaluations are run again concurrently, ahead of
+// the core: a run's inputs are fixed when the core asks for it (the agent's
+// input, gas and capsule; its plan_query answers are the ones recorded with
+// its outcome), so it starts at once on a free core, and the stepping
+// compares its result when it reaches the recorded outcome's line.
+
+// reruns holds the runs in flight and what they share.
+type reruns struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	slots  chan struct{} // bounds the runs at once to the cores
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	modules  map[string]*loaded[*wasm.Module] // by module ref
+	policies map[string]*loaded[*policy.Policy]
+	agents   map[string]*agentRun // by request id
+	evals    map[string]*evalRun
+
+	recorded map[string]*protocol.AgentDone // every agent outcome in the trail, by request id
+}
+
+// loaded is a module or capsule loaded once, by whichever run needs it first.
+type loaded[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+type agentRun struct {
+	done     chan struct{}
+	name     string
+	out      []byte
+	gas      uint64
+	fault    string
+	mismatch string // the rerun's plan_query calls differ from the live ones
+	err      error  // the module could not be loaded
+}
+
+type evalRun struct {
+	done chan struct{}
+	res  *policy.Result
+	err  error // the evaluation failed
+	load error // the capsule could not be loaded
+}
+
+func newReruns(ctx context.Context, inputs []host.TrailInput) *reruns {
+	rctx, cancel := context.WithCancel(ctx)
+	rr := &reruns{ctx: rctx, cancel: cancel, slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		modules: map[string]*loaded[*wasm.Module]{}, policies: map[string]*loaded[*policy.Policy]{},
+		agents: map[string]*agentRun{}, evals: map[string]*evalRun{}, recorded: map[string]*protocol.AgentDone{}}
+	for _, ti := range inputs {
+		if d, ok := ti.Input.(*protocol.AgentDone); ok {
+			rr.recorded[d.ReqID] = d
+		}
+	}
+	return rr
+}
+
+// stop abandons the runs not yet started and waits for the others.
+func (rr *reruns) stop() {
+	rr.cancel()
+	rr.wg.Wait()
+}
+
+// startAgent runs the agent again in the background, with the module its
+// configuration names.
+func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
+	rr := r.reruns
+	ar := &agentRun{done: make(chan struct{})}
+	rr.mu.Lock()
+	rr.agents[run.ReqID] = ar
+	rr.mu.Unlock()
+	info, known := r.agents[run.Agent]
+	ar.name = info.Name
+	var answers []protocol.PlanAnswer
+	if d := rr.recorded[run.ReqID]; d != nil {
+		answers = d.PlanAnswers
+	}
+	rr.wg.Add(1)
+	go func() {
+		defer rr.wg.Done()
+		defer close(ar.done)
+		if !known || info.Module == "" {
+			ar.err = fmt.Errorf("no module recorded for agent %s", run.Agent)
+			return
+		}
+		select {
+		case rr.slots <- struct{}{}:
+		case <-rr.ctx.Done():
+			ar.err = rr.ctx.Err()
+			return
+		}
+		defer func() { <-rr.slots }()
+		mod, err := r.module(info.Module, info.Name)
+		if err != nil {
+			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, info.Module, err)
+			return
+		}
+		env := host.AgentEnv(r.store, r.policy, run.Policy, func(int32, string) {}, nil)
+		env.PlanQuery = host.RecordedPlanAnswers(answers, &ar.mismatch)
+		res, err := mod.Handle(rr.ctx, run.Input, run.Gas, env)
+		if err != nil {
+			ar.fault = err.Error()
+			if f, ok := err.(*wasm.Fault); ok {
+				ar.gas = f.GasUsed
+			}
+			return
+		}
+		ar.out, ar.gas = host.RecordedOutput(res.Output), res.GasUsed
+	}()
+	return ar
+}
+
+// startEval evaluates the capsule again in the background.
+func (r *replayer) startEval(ev *protocol.EvalPolicy) *evalRun {
+	rr := r.reruns
+	er := &evalRun{done: make(chan struct{})}
+	rr.mu.Lock()
+	rr.evals[ev.ReqID] = er
+	rr.mu.Unlock()
+	rr.wg.Add(1)
+	go func() {
+		defer rr.wg.Done()
+		defer close(er.done)
+		select {
+		case rr.slots <- struct{}{}:
+		case <-rr.ctx.Done():
+			er.load = rr.ctx.Err()
+			return
+		}
+		defer func() { <-rr.slots }()
+		pol, err := r.policy(rr.ctx, ev.Capsule)
+		if err != nil {
+			er.load = err
+			return
+		}
+		er.res, er.err = host.Evaluate(rr.ctx, r.store, pol, ev)
+	}()
+	return er
+}
+
+// rerunAgent compares the agent run again on the input the rules asked for
+// (started when they asked) with the output and gas the trail records.
 func (r *replayer) rerunAgent(ti host.TrailInput, rec *protocol.AgentDone) error {
 	run := r.runs[rec.ReqID]
 	diverge := func(expected, found string) error {
@@ -23,39 +166,33 @@ func (r *replayer) rerunAgent(ti host.TrailInput, rec *protocol.AgentDone) error
 		return diverge("the outcome of agent call "+rec.ReqID, "the rules asked for no such call")
 	}
 	delete(r.runs, rec.ReqID)
-	info, ok := r.agents[run.Agent]
-	if !ok || info.Module == "" {
-		return diverge("a run of agent "+run.Agent, "no module recorded for it")
+	r.reruns.mu.Lock()
+	ar := r.reruns.agents[rec.ReqID]
+	delete(r.reruns.agents, rec.ReqID)
+	r.reruns.mu.Unlock()
+	if ar == nil {
+		ar = r.startAgent(run) // asked for inside a checkpoint's cover
+		r.reruns.mu.Lock()
+		delete(r.reruns.agents, rec.ReqID)
+		r.reruns.mu.Unlock()
 	}
-	mod, err := r.module(info.Module, info.Name)
-	if err != nil {
-		return diverge("agent "+info.Name+"'s module "+info.Module, err.Error())
+	<-ar.done
+	if ar.err != nil {
+		return diverge("a run of agent "+run.Agent, ar.err.Error())
 	}
-	env := host.AgentEnv(r.store, r.policy, run.Policy, func(int32, string) {}, func(req []byte) ([]byte, error) {
-		return r.core.Plan().QueryJSON(req)
-	})
-	res, err := mod.Handle(r.ctx, run.Input, run.Gas, env)
-	var out []byte
-	var gas uint64
-	fault := ""
-	if err != nil {
-		fault = err.Error()
-		if f, ok := err.(*wasm.Fault); ok {
-			gas = f.GasUsed
-		}
-	} else {
-		out, gas = host.RecordedOutput(res.Output), res.GasUsed
+	if ar.mismatch != "" {
+		return diverge(fmt.Sprintf("agent %s's plan_query calls as recorded", ar.name), ar.mismatch)
 	}
-	if fault != rec.Fault || gas != rec.GasUsed || !bytes.Equal(canon(out), canon(rec.Output)) {
-		return diverge(fmt.Sprintf("agent %s: output %s, gas %d, fault %q", info.Name, trim(rec.Output), rec.GasUsed, rec.Fault),
-			fmt.Sprintf("output %s, gas %d, fault %q", trim(out), gas, fault))
+	if ar.fault != rec.Fault || ar.gas != rec.GasUsed || !bytes.Equal(canon(ar.out), canon(rec.Output)) {
+		return diverge(fmt.Sprintf("agent %s: output %s, gas %d, fault %q", ar.name, trim(rec.Output), rec.GasUsed, rec.Fault),
+			fmt.Sprintf("output %s, gas %d, fault %q", trim(ar.out), ar.gas, ar.fault))
 	}
 	r.report.Agents++
 	return nil
 }
 
-// reevaluate evaluates the capsule again on the evaluation the rules asked
-// for and compares result, gas and digest with the trail.
+// reevaluate compares the capsule evaluated again on the evaluation the
+// rules asked for with the result, gas and digest the trail records.
 func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) error {
 	ev := r.evals[rec.ReqID]
 	diverge := func(expected, found string) error {
@@ -65,23 +202,31 @@ func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) erro
 		return diverge("the outcome of evaluation "+rec.ReqID, "the rules asked for no such evaluation")
 	}
 	delete(r.evals, rec.ReqID)
+	r.reruns.mu.Lock()
+	er := r.reruns.evals[rec.ReqID]
+	delete(r.reruns.evals, rec.ReqID)
+	r.reruns.mu.Unlock()
+	if er == nil {
+		er = r.startEval(ev)
+		r.reruns.mu.Lock()
+		delete(r.reruns.evals, rec.ReqID)
+		r.reruns.mu.Unlock()
+	}
+	<-er.done
 	want := fmt.Sprintf("%s: result %s, gas %d, digest %s, error %q", ev.Entrypoint, trim(rec.Result), rec.GasUsed, rec.Digest, rec.Err)
-	pol, err := r.policy(r.ctx, ev.Capsule)
-	if err != nil {
-		if rec.Err != "" {
-			r.report.Evals++
-			return nil // it failed live too (a missing capsule)
-		}
-		return diverge(want, "the capsule cannot be loaded: "+err.Error())
+	switch {
+	case er.load != nil && rec.Err != "":
+		r.report.Evals++
+		return nil // it failed live too (a missing capsule)
+	case er.load != nil:
+		return diverge(want, "the capsule cannot be loaded: "+er.load.Error())
+	case er.err != nil && rec.Err == er.err.Error():
+		r.report.Evals++
+		return nil
+	case er.err != nil:
+		return diverge(want, "error "+er.err.Error())
 	}
-	res, err := host.Evaluate(r.ctx, r.store, pol, ev)
-	if err != nil {
-		if rec.Err == err.Error() {
-			r.report.Evals++
-			return nil
-		}
-		return diverge(want, "error "+err.Error())
-	}
+	res := er.res
 	if res.Digest != rec.Digest || res.GasUsed != rec.GasUsed || !bytes.Equal(res.Result, rec.Result) || rec.Err != "" {
 		return diverge(want, fmt.Sprintf("result %s, gas %d, digest %s", trim(res.Result), res.GasUsed, res.Digest))
 	}
@@ -89,32 +234,37 @@ func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) erro
 	return nil
 }
 
+// module loads an agent's module from the CAS once.
 func (r *replayer) module(ref, name string) (*wasm.Module, error) {
-	if m := r.modules[ref]; m != nil {
-		return m, nil
+	r.reruns.mu.Lock()
+	l := r.reruns.modules[ref]
+	if l == nil {
+		l = &loaded[*wasm.Module]{}
+		r.reruns.modules[ref] = l
 	}
-	b, err := r.store.Get(r.ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	m, err := r.rt.Load(r.ctx, name, b)
-	if err != nil {
-		return nil, err
-	}
-	r.modules[ref] = m
-	return m, nil
+	r.reruns.mu.Unlock()
+	l.once.Do(func() {
+		b, err := r.store.Get(r.ctx, ref)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.v, l.err = r.rt.Load(r.ctx, name, b)
+	})
+	return l.v, l.err
 }
 
+// policy loads a capsule from the CAS once.
 func (r *replayer) policy(_ context.Context, ref string) (*policy.Policy, error) {
-	if p := r.policies[ref]; p != nil {
-		return p, nil
+	r.reruns.mu.Lock()
+	l := r.reruns.policies[ref]
+	if l == nil {
+		l = &loaded[*policy.Policy]{}
+		r.reruns.policies[ref] = l
 	}
-	p, err := host.LoadCapsule(r.ctx, r.rt, r.store, ref)
-	if err != nil {
-		return nil, err
-	}
-	r.policies[ref] = p
-	return p, nil
+	r.reruns.mu.Unlock()
+	l.once.Do(func() { l.v, l.err = host.LoadCapsule(r.ctx, r.rt, r.store, ref) })
+	return l.v, l.err
 }
 
 func trim(b []byte) string {
