@@ -3,8 +3,10 @@ package host_test
 import (
 	"context"
 	"crypto/ed25519"
+	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +32,7 @@ func BenchmarkFlow(b *testing.B) {
 		lats []time.Duration
 		envs int
 	)
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, flowsInFlight())
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
@@ -105,4 +107,13 @@ func nodeB(b *testing.B, plugins map[string]string) interface {
 	Wait(context.Context, string) (protocol.ThreadInfo, error)
 } {
 	return nodeTB(b, plugins)
+}
+
+// flowsInFlight is how many flows BenchmarkFlow keeps going at once: 8, or
+// SWARMHOST_FLOWS_IN_FLIGHT.
+func flowsInFlight() int {
+	if n, err := strconv.Atoi(os.Getenv("SWARMHOST_FLOWS_IN_FLIGHT")); err == nil && n > 0 {
+		return n
+	}
+	return 8
 }
