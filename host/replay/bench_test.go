@@ -90,12 +90,13 @@ func benchTrail(b *testing.B) string {
 	return benchDir
 }
 
-func benchReplay(b *testing.B, noRerun bool) {
+func benchReplay(b *testing.B, noRerun bool, fromCheckpoint ...bool) {
 	dir := benchTrail(b)
 	b.ResetTimer()
 	var envs int
 	for i := 0; i < b.N; i++ {
-		rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: noRerun})
+		rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: noRerun,
+			FromCheckpoint: len(fromCheckpoint) > 0 && fromCheckpoint[0]})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -111,6 +112,10 @@ func BenchmarkReplay(b *testing.B) { benchReplay(b, false) }
 // BenchmarkReplayNoRerun steps the recorded outcomes without running
 // WebAssembly again.
 func BenchmarkReplayNoRerun(b *testing.B) { benchReplay(b, true) }
+
+// BenchmarkReplayFromCheckpoint is the whole replay from the CHECKPOINT the
+// node wrote when it stopped, which covers all but that envelope.
+func BenchmarkReplayFromCheckpoint(b *testing.B) { benchReplay(b, false, true) }
 
 // BenchmarkReplayVerifyBound is the bound: verifying the trail's envelopes'
 // signatures alone, on every core.
