@@ -76,18 +76,18 @@ var decisive = map[envelope.Verb]bool{envelope.VerbDecide: true, envelope.VerbRe
 
 // replayer holds one replay's state.
 type replayer struct {
-	ctx      context.Context
-	store    cas.Store
-	rt       *wasm.Runtime
-	core     *protocol.Core
-	hostPK   string
-	agents   map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
-	reruns   *reruns
+	ctx    context.Context
+	store  cas.Store
+	rt     *wasm.Runtime
+	core   *protocol.Core
+	hostPK string
+	agents map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
+	reruns *reruns
 
-	runs    map[string]*protocol.RunAgent
-	evals   map[string]*protocol.EvalPolicy
-	outcome map[string][]json.RawMessage // per thread, emitted Records not yet matched
-	emitted map[string]map[string]bool   // per thread, ids of envelopes the core published
+	runs     map[string]*protocol.RunAgent
+	evals    map[string]*protocol.EvalPolicy
+	outcome  map[string][]json.RawMessage // per thread, emitted Records not yet matched
+	emitted  map[string]map[string]bool   // per thread, ids of envelopes the core published
 	report   Report
 	noRerun  bool
 	covered  int // inputs before this index are covered by a checkpoint
