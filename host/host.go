@@ -169,6 +169,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	// The loop makes a round's lines durable at once, before their effects
+	// leave (see process).
+	h.Trail.SetGroupCommit(true)
 	if h.clock, err = lamport.Open(filepath.Join(cfg.DataDir, "host.lamport"), 1024); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -97,71 +97,145 @@ func (h *Host) Err() error {
 	}
 }
 
-// loop steps the core, one input at a time, and performs its actions.
+// maxBatch bounds how many waiting inputs the loop takes at once.
+const maxBatch = 64
+
+// loop steps the core and performs its actions, taking the inputs waiting
+// in batches (see process).
 func (h *Host) loop() {
 	defer h.wg.Done()
 	for {
 		select {
 		case it := <-h.inputs:
-			h.process(it)
+			batch := []item{it}
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case it := <-h.inputs:
+					batch = append(batch, it)
+				default:
+					break fill
+				}
+			}
+			h.process(batch)
 		case <-h.ctx.Done():
 			return
 		}
 	}
 }
 
-// process steps one input and everything it leads to locally (envelopes
-// this host publishes are stepped right after, in order).
-func (h *Host) process(first item) {
-	if first.done != nil {
-		defer close(first.done)
+// stepped is an input stepped and recorded in a round, with what is left to
+// do once its line is durable.
+type stepped struct {
+	it      item
+	thread  string
+	actions []protocol.Action
+	ack     bool // acknowledge its delivery
+}
+
+// process steps a batch of inputs and everything they lead to locally, in
+// rounds: every input of a round is stepped and its line written; the trail
+// then makes the round's lines durable at once (group commit: an fsync per
+// thread written); only then do the round's effects leave: its actions are
+// performed and its deliveries acknowledged. The envelopes a round
+// publishes are stepped in the next round. So an input is still recorded,
+// durably, before any of its effects leave, at one fsync per thread per
+// round rather than two per line.
+func (h *Host) process(batch []item) {
+	for _, it := range batch {
+		if it.done != nil {
+			defer close(it.done)
+		}
 	}
-	queue := []item{first}
+	queue := batch
 	for len(queue) > 0 {
-		it := queue[0]
-		queue = queue[1:]
-		if h.ctx.Err() != nil {
-			return // stopping, or halted: what is left is delivered again
-		}
-		if cd, ok := it.in.(*protocol.CheckpointDue); ok {
-			// The root of every line written so far: the loop is the
-			// trail's only writer, so this is the trail just before the
-			// checkpoint's own line.
-			root, err := h.Trail.Root()
-			if err != nil {
-				h.log.Warn("checkpoint", "error", err)
-				continue
+		round := queue
+		queue = nil
+		var done []stepped
+		for i, it := range round {
+			if h.ctx.Err() != nil {
+				for _, rest := range round[i:] {
+					h.giveBack(rest) // stopping, or halted: delivered again
+				}
+				break
 			}
-			cd.AuditRoot = root
-		}
-		h.mu.Lock()
-		thread := h.core.ThreadOf(it.in)
-		if r, ok := it.in.(*protocol.Received); ok {
-			if thread == "" {
-				thread = audit.ThreadOfRaw(r.Raw)
-			}
-			r.At, it.newClock = h.receiptTime(thread)
-		}
-		v := h.core.Step(it.in)
-		actions := h.core.Ready()
-		h.core.Advance()
-		h.mu.Unlock()
-		if v.Thread != "" {
-			thread = v.Thread
-		}
-		if !h.record(it, thread, v) {
-			if h.Err() != nil {
-				h.giveBack(it) // halted: delivered again to the next reader
-			}
-			continue
-		}
-		for _, a := range actions {
-			if next, ok := h.perform(a); ok {
-				queue = append(queue, next)
+			if s, ok := h.step(it); ok {
+				done = append(done, s)
 			}
 		}
-		h.watchers.notify(thread)
+		if err := h.Trail.Commit(); err != nil {
+			h.halt(err)
+		}
+		if h.Err() != nil {
+			for _, s := range done {
+				h.giveBack(s.it) // its line may not be durable: delivered again
+			}
+			return
+		}
+		for _, s := range done {
+			if s.ack {
+				h.ack(h.ctx, s.it)
+			}
+			for _, a := range s.actions {
+				if next, ok := h.perform(a); ok {
+					queue = append(queue, next)
+				}
+			}
+			h.watchers.notify(s.thread)
+		}
+		// Lines the actions wrote (outcomes) are made durable with the next
+		// round's, or here at the end.
+		if len(queue) == 0 {
+			if err := h.Trail.Commit(); err != nil {
+				h.halt(err)
+			}
+		}
 	}
+}
+
+// step steps one input and writes its line; ok false when there is nothing
+// left to do for it once the round's lines are durable.
+func (h *Host) step(it item) (stepped, bool) {
+	if cd, ok := it.in.(*protocol.CheckpointDue); ok {
+		// The root of every line written so far: the loop is the trail's
+		// only writer, so this is the trail just before the checkpoint's
+		// own line.
+		if err := h.Trail.Commit(); err != nil {
+			h.halt(err)
+			return stepped{}, false
+		}
+		root, err := h.Trail.Root()
+		if err != nil {
+			h.log.Warn("checkpoint", "error", err)
+			return stepped{}, false
+		}
+		cd.AuditRoot = root
+	}
+	h.mu.Lock()
+	thread := h.core.ThreadOf(it.in)
+	if r, ok := it.in.(*protocol.Received); ok {
+		if thread == "" {
+			thread = audit.ThreadOfRaw(r.Raw)
+		}
+		r.At, it.newClock = h.receiptTime(thread)
+	}
+	v := h.core.Step(it.in)
+	actions := h.core.Ready()
+	h.core.Advance()
+	h.mu.Unlock()
+	if v.Thread != "" {
+		thread = v.Thread
+	}
+	act, ack := h.record(it, thread, v)
+	if h.Err() != nil {
+		h.giveBack(it) // halted: delivered again to the next reader
+		return stepped{}, false
+	}
+	s := stepped{it: it, thread: thread, ack: ack}
+	if act {
+		s.actions = actions
+	}
+	return s, act || ack
 }
 
 // receiptTime is the time a received envelope on the thread is stepped
@@ -183,15 +257,14 @@ func (h *Host) recordClock(thread string, at int64) {
 	h.lastAt[thread] = at
 }
 
-// record writes the input's line in the trail and settles its bus
-// delivery. It returns false when the input had no effect to act on.
-func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
-	ctx := h.ctx
+// record writes the input's line in the trail and says what is left to do
+// once it is durable: act on the core's actions, acknowledge the bus
+// delivery.
+func (h *Host) record(it item, thread string, v protocol.Verdict) (act, ack bool) {
 	switch in := it.in.(type) {
 	case *protocol.Received:
 		if v.Duplicate {
-			h.ack(ctx, it)
-			return false
+			return false, true
 		}
 		if v.Retry && v.Held && in.Env != nil {
 			// Its first arrival is an input too: the core will judge its
@@ -205,22 +278,22 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 		}
 		if v.Retry && it.delivery != nil && it.delivery.NumDelivered < maxRetries {
 			it.delivery.NakAfter(100 * time.Millisecond)
-			return false
+			return false, false
 		}
 		if v.Retry && it.delivery == nil && it.local {
-			return false // published here: the bus delivers it again
+			return false, false // published here: the bus delivers it again
 		}
 		if it.newClock {
 			h.recordClock(thread, in.At)
 		}
 		if h.Err() != nil {
-			return false
+			return false, false
 		}
 		if v.Accepted {
 			rl := h.tick(in.Env.Lamport)
 			if _, err := h.Trail.AppendEnvelope(in.Env, rl); err != nil && !errors.Is(err, audit.ErrDuplicate) {
 				h.halt(err)
-				return false // not acknowledged: delivered again after the restart
+				return false, false // not acknowledged: delivered again after the restart
 			}
 			h.event(thread, "%s %s from %s: accepted", in.Env.Verb, short(in.Env.ID), h.who(in.Env.SenderPK))
 		} else {
@@ -231,7 +304,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 			}
 			if _, err := h.Trail.AppendRejected(raw, v.Code, rl); err != nil {
 				h.halt(err)
-				return false
+				return false, false
 			}
 			verb := "envelope"
 			if in.Env != nil {
@@ -239,8 +312,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 			}
 			h.event(thread, "%s: rejected: %s: %s", verb, v.Code, v.Detail)
 		}
-		h.ack(ctx, it)
-		return v.Accepted
+		return v.Accepted, true
 	default:
 		// Every other input is recorded as itself, under its kind.
 		body, _ := json.Marshal(in)
@@ -249,7 +321,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) bool {
 			h.event(thread, "consensus: %s epoch %d accepted (fence %d)", a.Cmd.Op, a.Cmd.Epoch, a.Fence)
 		}
 	}
-	return h.Err() == nil // halted: no effect leaves for a line the trail lacks
+	return h.Err() == nil, false // halted: no effect leaves for a line the trail lacks
 }
 
 // inputKind is the audit kind a non-envelope input is recorded under.

@@ -306,3 +306,46 @@ func TestMerkleRoot(t *testing.T) {
 		t.Fatalf("empty root %s", got)
 	}
 }
+
+// Under group commit an append writes its line and leaves the fsync and
+// the head to Commit: before it, the head lags (Verify says lines were
+// appended after it); after it, and after Close, the trail verifies.
+func TestGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetGroupCommit(true)
+	need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(1))
+	if _, err := tr.AppendEnvelope(need, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		p, _ := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbHeartbeat, Lamport: uint64(i + 2)}, key(2))
+		if _, err := tr.AppendEnvelope(p, uint64(i+2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var te *audit.TamperError
+	if _, err := audit.Verify(dir); !errors.As(err, &te) || te.Line != 2 || !strings.Contains(te.Problem, "appended after the head") {
+		t.Fatalf("before Commit: %v", err)
+	}
+	if err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.Verify(dir); err != nil || rep.Records != 4 {
+		t.Fatalf("after Commit: %+v %v", rep, err)
+	}
+	p, _ := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbHeartbeat, Lamport: 9}, key(2))
+	if _, err := tr.AppendEnvelope(p, 9); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if rep, err := audit.Verify(dir); err != nil || rep.Records != 5 {
+		t.Fatalf("after Close: %+v %v", rep, err)
+	}
+}

@@ -18,6 +18,9 @@
 //     acknowledged again and not written twice ([ErrDuplicate]).
 //   - Beside each thread's file a head file records its last seq and line
 //     hash, so that editing or deleting the last line is detected too.
+//   - An append is durable when it returns (the line fsynced, then the
+//     head), or, under [Trail.SetGroupCommit], once [Trail.Commit] returns:
+//     the writer then commits before any effect of its lines leaves.
 //   - [Verify] walks every file and reports the first broken line by thread
 //     and line number as a [*TamperError]: a line edited, deleted, inserted,
 //     reordered or torn, an envelope whose id or signature no longer holds, a

@@ -71,7 +71,8 @@ func Heads(dir string) ([]ThreadHead, error) {
 	return heads, nil
 }
 
-// Root is the Merkle root over the trail's heads as they are on disk now.
+// Root is the Merkle root over the trail's heads as they are on disk now
+// (under group commit, Commit first).
 func (t *Trail) Root() (string, error) {
 	heads, err := Heads(t.dir)
 	if err != nil {
