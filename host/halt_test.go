@@ -78,3 +78,48 @@ func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
 		t.Fatalf("replay after the restart: %v", err)
 	}
 }
+
+// A running node writes a CHECKPOINT every CheckpointEvery, and replay from
+// the last one re-runs only what came after it.
+func TestPeriodicCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "plugins")
+	os.MkdirAll(pdir, 0o755)
+	for file, name := range honest {
+		b, err := os.ReadFile(plugintest.Path(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(pdir, file), b, 0o644)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache, CheckpointEvery: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := submit(t, h, 3, 3, 10_000)
+	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	time.Sleep(700 * time.Millisecond) // a checkpoint or two after the flow
+	h.Close()
+	sw := trailLines(t, h, protocol.SwarmThread)
+	n := 0
+	for _, l := range sw {
+		if l.Kind == host.KindCheckpoint {
+			n++
+		}
+	}
+	if n < 3 { // at least two while running, and the one on the clean stop
+		t.Fatalf("%d checkpoints on the swarm thread, want periodic ones too", n)
+	}
+	rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, FromCheckpoint: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checkpoint == "" || rep.Agents != 0 {
+		t.Fatalf("from the last checkpoint: %+v", rep)
+	}
+}

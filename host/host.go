@@ -65,7 +65,15 @@ type Config struct {
 	// ConsensusOff runs without the DECIDE shards: only for tools that read
 	// a node's data (need show on a stopped node). Not for serving.
 	ConsensusOff bool
+	// CheckpointEvery is how often the node writes a CHECKPOINT while it
+	// runs (besides the one on a clean stop), so that `replay
+	// --from-checkpoint` of a long-running node's trail has a recent one:
+	// 0 is DefaultCheckpointEvery, a negative value none.
+	CheckpointEvery time.Duration
 }
+
+// DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
+const DefaultCheckpointEvery = 10 * time.Minute
 
 // Event is one thing the node did, for a human watching.
 type Event struct {
@@ -226,6 +234,13 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		h.wg.Add(1)
 		go h.readApplied()
 	}
+	if every := cfg.CheckpointEvery; every >= 0 {
+		if every == 0 {
+			every = DefaultCheckpointEvery
+		}
+		h.wg.Add(1)
+		go h.checkpoints(every)
+	}
 	h.API = &api.Server{Needs: h}
 	if h.Consensus != nil {
 		h.API.Consensus = h.Consensus
@@ -355,6 +370,22 @@ func (cfg Config) natsLog(l *slog.Logger) *slog.Logger {
 		return l
 	}
 	return nil
+}
+
+// checkpoints has the core publish a CHECKPOINT every interval while the
+// node runs.
+func (h *Host) checkpoints(every time.Duration) {
+	defer h.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			h.push(item{in: &protocol.CheckpointDue{At: nowMS()}})
+		case <-h.ctx.Done():
+			return
+		}
+	}
 }
 
 // checkpoint has the core publish a CHECKPOINT over the trail as it stands
