@@ -40,7 +40,15 @@ func node(t *testing.T, plugins map[string]string) *host.Host {
 
 func nodeTB(t testing.TB, plugins map[string]string) *host.Host {
 	t.Helper()
-	dir := t.TempDir()
+	h := openAt(t, t.TempDir(), plugins, host.Config{})
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// openAt opens a node on dir with the given plugins (copied into
+// dir/plugins) and cfg's other settings; the caller closes it.
+func openAt(t testing.TB, dir string, plugins map[string]string, cfg host.Config) *host.Host {
+	t.Helper()
 	pdir := filepath.Join(dir, "plugins")
 	os.MkdirAll(pdir, 0o755)
 	for file, name := range plugins {
@@ -54,11 +62,11 @@ func nodeTB(t testing.TB, plugins map[string]string) *host.Host {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache})
+	cfg.DataDir, cfg.WasmCacheDir = dir, wasmCache
+	h, err := host.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.Close() })
 	return h
 }
 

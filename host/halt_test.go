@@ -3,8 +3,6 @@ package host_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,31 +10,7 @@ import (
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
-	"github.com/canswarm/swarmhost/internal/plugintest"
 )
-
-// openAt opens a node on dir with the given plugins.
-func openAt(t *testing.T, dir string, plugins map[string]string) *host.Host {
-	t.Helper()
-	pdir := filepath.Join(dir, "plugins")
-	os.MkdirAll(pdir, 0o755)
-	for file, name := range plugins {
-		b, err := os.ReadFile(plugintest.Path(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(pdir, file), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // A node whose trail refuses a line stops itself (nothing stepped is acted
 // on without its line, nothing unrecorded acknowledged); restarted on the
@@ -44,7 +18,7 @@ func openAt(t *testing.T, dir string, plugins map[string]string) *host.Host {
 // trail replays: nothing accepted is lost.
 func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	h := openAt(t, dir, honest)
+	h := openAt(t, dir, honest, host.Config{})
 	t0 := time.Now()
 	h.Trail.FailWrites(errors.New("no space left on device (injected)"))
 	id := submit(t, h, 3, 3, 10_000)
@@ -63,7 +37,7 @@ func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
 	h.Close()
 	t.Logf("halted and closed after %v: %v", time.Since(t0), h.Err())
 
-	h = openAt(t, dir, honest)
+	h = openAt(t, dir, honest, host.Config{})
 	t.Logf("reopened after %v", time.Since(t0))
 	info := wait(t, h, id)
 	t.Logf("finalized after %v", time.Since(t0))
@@ -83,21 +57,7 @@ func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
 // the last one re-runs only what came after it.
 func TestPeriodicCheckpoints(t *testing.T) {
 	dir := t.TempDir()
-	pdir := filepath.Join(dir, "plugins")
-	os.MkdirAll(pdir, 0o755)
-	for file, name := range honest {
-		b, err := os.ReadFile(plugintest.Path(t, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(pdir, file), b, 0o644)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	h, err := host.Open(ctx, host.Config{DataDir: dir, WasmCacheDir: wasmCache, CheckpointEvery: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openAt(t, dir, honest, host.Config{CheckpointEvery: 300 * time.Millisecond})
 	id := submit(t, h, 3, 3, 10_000)
 	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
 		h.Close()

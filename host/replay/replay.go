@@ -294,12 +294,12 @@ func (r *replayer) collect() {
 		case *protocol.RunAgent:
 			r.runs[a.ReqID] = a
 			if !r.noRerun && r.stepping >= r.covered {
-				r.startAgent(a)
+				r.reruns.agents[a.ReqID] = r.startAgent(a)
 			}
 		case *protocol.EvalPolicy:
 			r.evals[a.ReqID] = a
 			if !r.noRerun && r.stepping >= r.covered {
-				r.startEval(a)
+				r.reruns.evals[a.ReqID] = r.startEval(a)
 			}
 		case *protocol.Record:
 			r.outcome[a.Thread] = append(r.outcome[a.Thread], a.Body)

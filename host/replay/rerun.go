@@ -26,11 +26,12 @@ type reruns struct {
 	slots  chan struct{} // bounds the runs at once to the cores
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
+	agents map[string]*agentRun // by request id (the stepping goroutine's)
+	evals  map[string]*evalRun
+
+	mu       sync.Mutex                       // the runs load modules and capsules
 	modules  map[string]*loaded[*wasm.Module] // by module ref
 	policies map[string]*loaded[*policy.Policy]
-	agents   map[string]*agentRun // by request id
-	evals    map[string]*evalRun
 
 	recorded map[string]*protocol.AgentDone // every agent outcome in the trail, by request id
 }
@@ -72,6 +73,18 @@ func newReruns(ctx context.Context, inputs []host.TrailInput) *reruns {
 	return rr
 }
 
+// acquire waits for a free core; false when replay is over.
+func (rr *reruns) acquire() bool {
+	select {
+	case rr.slots <- struct{}{}:
+		return true
+	case <-rr.ctx.Done():
+		return false
+	}
+}
+
+func (rr *reruns) release() { <-rr.slots }
+
 // stop abandons the runs not yet started and waits for the others.
 func (rr *reruns) stop() {
 	rr.cancel()
@@ -83,9 +96,6 @@ func (rr *reruns) stop() {
 func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 	rr := r.reruns
 	ar := &agentRun{done: make(chan struct{})}
-	rr.mu.Lock()
-	rr.agents[run.ReqID] = ar
-	rr.mu.Unlock()
 	info, known := r.agents[run.Agent]
 	ar.name = info.Name
 	var answers []protocol.PlanAnswer
@@ -100,13 +110,11 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 			ar.err = fmt.Errorf("no module recorded for agent %s", run.Agent)
 			return
 		}
-		select {
-		case rr.slots <- struct{}{}:
-		case <-rr.ctx.Done():
+		if !rr.acquire() {
 			ar.err = rr.ctx.Err()
 			return
 		}
-		defer func() { <-rr.slots }()
+		defer rr.release()
 		mod, err := r.module(info.Module, info.Name)
 		if err != nil {
 			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, info.Module, err)
@@ -131,20 +139,15 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 func (r *replayer) startEval(ev *protocol.EvalPolicy) *evalRun {
 	rr := r.reruns
 	er := &evalRun{done: make(chan struct{})}
-	rr.mu.Lock()
-	rr.evals[ev.ReqID] = er
-	rr.mu.Unlock()
 	rr.wg.Add(1)
 	go func() {
 		defer rr.wg.Done()
 		defer close(er.done)
-		select {
-		case rr.slots <- struct{}{}:
-		case <-rr.ctx.Done():
+		if !rr.acquire() {
 			er.load = rr.ctx.Err()
 			return
 		}
-		defer func() { <-rr.slots }()
+		defer rr.release()
 		pol, err := r.policy(rr.ctx, ev.Capsule)
 		if err != nil {
 			er.load = err
@@ -166,15 +169,10 @@ func (r *replayer) rerunAgent(ti host.TrailInput, rec *protocol.AgentDone) error
 		return diverge("the outcome of agent call "+rec.ReqID, "the rules asked for no such call")
 	}
 	delete(r.runs, rec.ReqID)
-	r.reruns.mu.Lock()
-	ar := r.reruns.agents[rec.ReqID]
+	ar, started := r.reruns.agents[rec.ReqID]
 	delete(r.reruns.agents, rec.ReqID)
-	r.reruns.mu.Unlock()
-	if ar == nil {
+	if !started {
 		ar = r.startAgent(run) // asked for inside a checkpoint's cover
-		r.reruns.mu.Lock()
-		delete(r.reruns.agents, rec.ReqID)
-		r.reruns.mu.Unlock()
 	}
 	<-ar.done
 	if ar.err != nil {
@@ -202,15 +200,10 @@ func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) erro
 		return diverge("the outcome of evaluation "+rec.ReqID, "the rules asked for no such evaluation")
 	}
 	delete(r.evals, rec.ReqID)
-	r.reruns.mu.Lock()
-	er := r.reruns.evals[rec.ReqID]
+	er, started := r.reruns.evals[rec.ReqID]
 	delete(r.reruns.evals, rec.ReqID)
-	r.reruns.mu.Unlock()
-	if er == nil {
-		er = r.startEval(ev)
-		r.reruns.mu.Lock()
-		delete(r.reruns.evals, rec.ReqID)
-		r.reruns.mu.Unlock()
+	if !started {
+		er = r.startEval(ev) // asked for inside a checkpoint's cover
 	}
 	<-er.done
 	want := fmt.Sprintf("%s: result %s, gas %d, digest %s, error %q", ev.Entrypoint, trim(rec.Result), rec.GasUsed, rec.Digest, rec.Err)
