@@ -19,9 +19,11 @@ import (
 // resumes after the last acknowledged message.
 //
 // Delivery is at least once. Next pulls one message at a time and nothing
-// is prefetched, so the only unacknowledged message is the one the caller
-// holds; if the caller dies before Ack, the server delivers it again after
-// AckWait. Receivers de-duplicate by envelope id, as the protocol requires.
+// is prefetched, so the unacknowledged messages are the ones the caller
+// holds (a caller that calls Next again before acknowledging, as the node
+// does to batch its work, holds several); if the caller dies before Ack,
+// the server delivers them again after AckWait, or at once after a Nak.
+// Receivers de-duplicate by envelope id, as the protocol requires.
 type Consumer struct {
 	b       *Bus
 	cons    jetstream.Consumer
