@@ -90,9 +90,10 @@ type thread struct {
 	phase   Phase
 	epoch   uint64
 
-	windowEnd  int64 // PhaseOpen: bids accepted until then
-	leaseUntil int64 // decided/claimed: claim/heartbeat deadline; committed: verification deadline
-	deadline   int64 // the NEED's deadline; 0 for none
+	windowEnd  int64  // PhaseOpen: bids accepted until then
+	leaseUntil int64  // decided/claimed: claim/heartbeat deadline; committed: verification deadline
+	leaseMS    uint64 // claimed: the lease the CLAIM took, which a HEARTBEAT renews
+	deadline   int64  // the NEED's deadline; 0 for none
 
 	seen        map[string]*envelope.Envelope // accepted envelopes by id
 	order       []string                      // accepted envelope ids in order
@@ -157,7 +158,7 @@ func (t *thread) resetEpoch() {
 	t.decideEnv, t.commit, t.commitResult = nil, nil, ""
 	t.hostVerify, t.hostResult, t.attests, t.tally = nil, false, nil, nil
 	t.finalizing, t.myFinalize = false, nil
-	t.leaseUntil = 0
+	t.leaseUntil, t.leaseMS = 0, 0
 }
 
 // view is the thread as an agent sees it (abi.ThreadView).

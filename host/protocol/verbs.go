@@ -274,6 +274,7 @@ func applyClaim(c *Core, t *thread, e *envelope.Envelope, p any, in *Received) e
 		lease = fp.LeaseMS
 	}
 	t.phase = PhaseClaimed
+	t.leaseMS = lease
 	t.leaseUntil = in.At + int64(lease)
 	c.arm(t, t.leaseUntil)
 	return nil
@@ -290,7 +291,9 @@ func applyHeartbeat(c *Core, t *thread, e *envelope.Envelope, p any, in *Receive
 	if t.phase != PhaseClaimed {
 		return envelope.Reject(envelope.CodeWrongState, "", "the NEED is %s; a HEARTBEAT renews a claimed lease", t.phaseName())
 	}
-	t.leaseUntil = in.At + int64(t.np.LeaseMS)
+	// The lease the CLAIM took (at most the NEED's), not the NEED's own: a
+	// worker that claimed a short lease keeps it short.
+	t.leaseUntil = in.At + int64(t.leaseMS)
 	c.arm(t, t.leaseUntil)
 	return nil
 }
