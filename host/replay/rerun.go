@@ -158,6 +158,17 @@ func (r *replayer) startEval(ev *protocol.EvalPolicy) *evalRun {
 	return er
 }
 
+// inFlight takes the run started for a request when the core asked for it,
+// or starts it now (asked for inside a checkpoint's cover, where none was).
+func inFlight[T any](runs map[string]T, id string, start func() T) T {
+	run, started := runs[id]
+	delete(runs, id)
+	if !started {
+		run = start()
+	}
+	return run
+}
+
 // rerunAgent compares the agent run again on the input the rules asked for
 // (started when they asked) with the output and gas the trail records.
 func (r *replayer) rerunAgent(ti host.TrailInput, rec *protocol.AgentDone) error {
@@ -169,11 +180,7 @@ func (r *replayer) rerunAgent(ti host.TrailInput, rec *protocol.AgentDone) error
 		return diverge("the outcome of agent call "+rec.ReqID, "the rules asked for no such call")
 	}
 	delete(r.runs, rec.ReqID)
-	ar, started := r.reruns.agents[rec.ReqID]
-	delete(r.reruns.agents, rec.ReqID)
-	if !started {
-		ar = r.startAgent(run) // asked for inside a checkpoint's cover
-	}
+	ar := inFlight(r.reruns.agents, rec.ReqID, func() *agentRun { return r.startAgent(run) })
 	<-ar.done
 	if ar.err != nil {
 		return diverge("a run of agent "+run.Agent, ar.err.Error())
@@ -200,11 +207,7 @@ func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) erro
 		return diverge("the outcome of evaluation "+rec.ReqID, "the rules asked for no such evaluation")
 	}
 	delete(r.evals, rec.ReqID)
-	er, started := r.reruns.evals[rec.ReqID]
-	delete(r.reruns.evals, rec.ReqID)
-	if !started {
-		er = r.startEval(ev) // asked for inside a checkpoint's cover
-	}
+	er := inFlight(r.reruns.evals, rec.ReqID, func() *evalRun { return r.startEval(ev) })
 	<-er.done
 	want := fmt.Sprintf("%s: result %s, gas %d, digest %s, error %q", ev.Entrypoint, trim(rec.Result), rec.GasUsed, rec.Digest, rec.Err)
 	switch {
