@@ -1,0 +1,25 @@
+package wasm_test
+
+import (
+	"context"
+	"testing"
+)
+
+// Every call's instance starts from zeroed memory, though instances reuse
+// the mappings of earlier ones: fresh.wasm traps unless its memory (grown
+// to its maximum) reads as zeros, then fills it, so a call that got an
+// earlier call's memory uncleared fails.
+func TestCallsStartFromZeroedMemory(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(string(engine), func(t *testing.T) {
+			rt := newRuntime(t, engine)
+			m := load(t, rt, "testdata/fresh.wasm")
+			e, _ := env(t)
+			for i := 0; i < 40; i++ {
+				if _, err := m.Handle(context.Background(), []byte(someInput), 10_000_000, e); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
