@@ -54,19 +54,50 @@ func (t *Trail) Commit() error {
 	dirty := t.dirty
 	t.dirty = nil
 	t.dirtyMu.Unlock()
-	var errs []error
+	// Threads are committed side by side: their fsyncs are independent, and
+	// the file system makes concurrent ones durable together (one journal
+	// commit for many files), where one after another each waits out the
+	// disk.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, commitConcurrency)
+	)
 	for tl := range dirty {
-		tl.mu.Lock()
-		if tl.file != nil {
-			if err := tl.file.Sync(); err != nil {
-				errs = append(errs, t.poison(tl, fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err)))
-			} else if err := writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
-				errs = append(errs, t.poison(tl, err))
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := t.commitThread(tl); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-		}
-		tl.mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// commitConcurrency bounds how many threads Commit makes durable at once.
+const commitConcurrency = 32
+
+// commitThread makes one thread's lines durable and writes its head.
+func (t *Trail) commitThread(tl *threadLog) error {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if tl.file == nil {
+		return nil
+	}
+	if err := tl.file.Sync(); err != nil {
+		return t.poison(tl, fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err))
+	}
+	if err := writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
+		return t.poison(tl, err)
+	}
+	return nil
 }
 
 // FailWrites makes every append fail with err, writing nothing, until it is
