@@ -19,6 +19,7 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	if t.final() && e.Verb != envelope.VerbFinalize {
 		return
 	}
+	var inputs *agentInputs // encoded once the first agent wants e
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
 		if !a.wants(e.Verb) || a.PK == e.SenderPK {
@@ -27,10 +28,11 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if t.np.Capability != "" && !a.can(t.np.Capability) {
 			continue
 		}
-		in, err := json.Marshal(abi.AgentInput{Envelope: e.Wire(), SelfPK: a.PK, Thread: t.view()})
-		if err != nil {
-			continue
+		if inputs == nil {
+			x := newAgentInputs(e.Wire(), t.view())
+			inputs = &x
 		}
+		in := inputs.forAgent(a.PK)
 		id := c.nextReq("agent")
 		gas := c.cfg.AgentGas
 		if t.np.GasBudget > 0 {
