@@ -142,8 +142,12 @@ func CanonicalPayload(v any) ([]byte, error) {
 			return nil, Reject(CodeMalformed, "payload", "cannot encode: %v", err)
 		}
 	}
-	if err := CheckSafeIntegers(text, "payload"); err != nil {
-		return nil, err
+	// isCanonical and jcs.Transform below refuse text that is not JSON, so
+	// only a literal long enough to be beyond 2^53 needs the full walk.
+	if mayHoldUnsafeInteger(text) {
+		if err := CheckSafeIntegers(text, "payload"); err != nil {
+			return nil, err
+		}
 	}
 	var canon []byte
 	if isCanonical(text) {
@@ -155,12 +159,23 @@ func CanonicalPayload(v any) ([]byte, error) {
 	if len(canon) == 0 || canon[0] != '{' {
 		return nil, Reject(CodeMalformed, "payload", "must be a JSON object")
 	}
+	// A float whose value is an integer beyond 2^53 (1e20) is written by
+	// JCS as an integer literal (100000000000000000000): refused too, or the
+	// envelope would be refused by every reader of its canonical form.
+	if mayHoldUnsafeInteger(canon) {
+		if err := CheckSafeIntegers(canon, "payload"); err != nil {
+			return nil, err
+		}
+	}
 	return canon, nil
 }
 
 // CheckSafeIntegers walks JSON text and refuses any number written as an
 // integer literal of magnitude above 2^53, naming its path under root.
 func CheckSafeIntegers(text []byte, root string) error {
+	if !mayHoldUnsafeInteger(text) && json.Valid(text) {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	var v any
@@ -168,6 +183,42 @@ func CheckSafeIntegers(text []byte, root string) error {
 		return Reject(CodeMalformed, root, "not valid JSON: %v", err)
 	}
 	return walkSafeIntegers(v, root)
+}
+
+// maxSafeDigits is the most digits an integer literal can have and be
+// within 2^53 whatever its digits (10^15 < 2^53 < 10^16).
+const maxSafeDigits = 15
+
+// mayHoldUnsafeInteger reports whether JSON text has, outside its strings,
+// a run of more than maxSafeDigits digits: the only way it can hold an
+// integer literal beyond 2^53. A cheap scan (no decoding), so that the
+// common payload skips walkSafeIntegers.
+func mayHoldUnsafeInteger(text []byte) bool {
+	inString, escaped, digits := false, false, 0
+	for _, c := range text {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch {
+		case '0' <= c && c <= '9':
+			if digits++; digits > maxSafeDigits {
+				return true
+			}
+		case c == '"':
+			inString, digits = true, 0
+		default:
+			digits = 0
+		}
+	}
+	return false
 }
 
 func walkSafeIntegers(v any, path string) error {
