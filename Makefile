@@ -30,7 +30,8 @@ FUZZ_TARGETS := \
 	./host/bus:FuzzParseChaos \
 	./host/protocol:FuzzStepPayload \
 	./host/protocol/route:FuzzParseBid \
-	./host/protocol/plan:FuzzParseOps
+	./host/protocol/plan:FuzzParseOps \
+	./host/protocol/plan:FuzzSplitAgreesWithDecoder
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

@@ -162,8 +162,9 @@ func checkJSON(raw []byte, field string) error {
 	if !utf8.Valid(raw) {
 		return fieldErr(field, "not valid UTF-8")
 	}
-	var v json.RawMessage
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if !json.Valid(raw) {
+		var v json.RawMessage
+		err := json.Unmarshal(raw, &v) // what is wrong, and where
 		return &FieldError{Field: field, Detail: "not valid JSON", Err: err}
 	}
 	return nil
@@ -179,27 +180,13 @@ func parseObject(raw []byte, field string) ([]member, error) {
 	if k := jsonKind(raw); k != "object" {
 		return nil, fieldErr(field, "must be an object, got "+k)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, &FieldError{Field: field, Detail: "not valid JSON", Err: err}
-	}
-	var members []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, &FieldError{Field: field, Detail: "not valid JSON", Err: err}
-		}
-		key, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, &FieldError{Field: field, Detail: "not valid JSON", Err: err}
-		}
-		for _, m := range members {
-			if m.key == key {
-				return nil, fieldErr(field, "duplicate field "+quote(key))
+	members := splitObject(raw)
+	for i, m := range members {
+		for _, earlier := range members[:i] {
+			if earlier.key == m.key {
+				return nil, fieldErr(field, "duplicate field "+quote(m.key))
 			}
 		}
-		members = append(members, member{key, v})
 	}
 	return members, nil
 }
@@ -212,11 +199,7 @@ func parseArray(raw []byte, field string) ([]json.RawMessage, error) {
 	if k := jsonKind(bytes.TrimSpace(raw)); k != "array" {
 		return nil, fieldErr(field, "must be an array, got "+k)
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return nil, &FieldError{Field: field, Detail: "not valid JSON", Err: err}
-	}
-	return elems, nil
+	return splitArray(raw), nil
 }
 
 func decodeString(field string, raw json.RawMessage) (string, error) {
