@@ -31,7 +31,7 @@ FUZZ_TARGETS := \
 	./host/protocol:FuzzStepPayload \
 	./host/protocol/route:FuzzParseBid \
 	./host/protocol/plan:FuzzParseOps \
-	./host/protocol/plan:FuzzSplitAgreesWithDecoder
+	./host/protocol/jsontext:FuzzSplitAgreesWithDecoder
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

@@ -19,7 +19,10 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	if t.final() && e.Verb != envelope.VerbFinalize {
 		return
 	}
-	var inputs *agentInputs // encoded once the first agent wants e
+	var (
+		inputs *agentInputs // encoded once the first agent wants e
+		pol    *EvalPolicy  // likewise; shared, read-only, by the runs
+	)
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
 		if !a.wants(e.Verb) || a.PK == e.SenderPK {
@@ -31,6 +34,7 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if inputs == nil {
 			x := newAgentInputs(e.Wire(), t.view())
 			inputs = &x
+			pol, _ = c.PolicyRequestFor(t.id, e, "")
 		}
 		in := inputs.forAgent(a.PK)
 		id := c.nextReq("agent")
@@ -38,7 +42,6 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if t.np.GasBudget > 0 {
 			gas = t.np.GasBudget
 		}
-		pol, _ := c.PolicyRequestFor(t.id, e, "")
 		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas, Policy: pol}
 		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK, action: run}
 		c.emit(run)

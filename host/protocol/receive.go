@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol/jsontext"
 )
 
 // reject builds a rejection verdict.
@@ -181,6 +183,10 @@ func payloadOf(e *envelope.Envelope, v any) *envelope.RejectError {
 
 // has reports whether the payload object has key.
 func has(e *envelope.Envelope, key string) bool {
+	if isObject(e.Payload) {
+		_, ok := jsontext.HasKeys(e.Payload, key)
+		return ok
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(e.Payload, &m) != nil {
 		return false
@@ -190,6 +196,12 @@ func has(e *envelope.Envelope, key string) bool {
 }
 
 func required(e *envelope.Envelope, keys ...string) *envelope.RejectError {
+	if isObject(e.Payload) {
+		if k, ok := jsontext.HasKeys(e.Payload, keys...); !ok {
+			return envelope.Reject(envelope.CodeMalformed, "payload."+k, "is required in a %s", e.Verb)
+		}
+		return nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(e.Payload, &m); err != nil {
 		return envelope.Reject(envelope.CodeMalformed, "payload", "%v", err)
@@ -200,6 +212,12 @@ func required(e *envelope.Envelope, keys ...string) *envelope.RejectError {
 		}
 	}
 	return nil
+}
+
+// isObject reports whether a payload is one valid UTF-8 JSON object (a
+// decoded envelope's always is), so that jsontext may split it.
+func isObject(payload []byte) bool {
+	return len(payload) > 0 && payload[0] == '{' && json.Valid(payload) && utf8.Valid(payload)
 }
 
 func mustRef(field, v string) *envelope.RejectError {

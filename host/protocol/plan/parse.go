@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/canswarm/swarmhost/host/protocol/jsontext"
 )
 
 // ParseOps decodes the "ops" array of an UPDATE_PLAN payload. It is strict:
@@ -180,13 +182,15 @@ func parseObject(raw []byte, field string) ([]member, error) {
 	if k := jsonKind(raw); k != "object" {
 		return nil, fieldErr(field, "must be an object, got "+k)
 	}
-	members := splitObject(raw)
-	for i, m := range members {
-		for _, earlier := range members[:i] {
-			if earlier.key == m.key {
-				return nil, fieldErr(field, "duplicate field "+quote(m.key))
+	split := jsontext.SplitObject(raw)
+	members := make([]member, len(split))
+	for i, m := range split {
+		for _, earlier := range split[:i] {
+			if earlier.Key == m.Key {
+				return nil, fieldErr(field, "duplicate field "+quote(m.Key))
 			}
 		}
+		members[i] = member{key: m.Key, raw: m.Raw}
 	}
 	return members, nil
 }
@@ -199,7 +203,7 @@ func parseArray(raw []byte, field string) ([]json.RawMessage, error) {
 	if k := jsonKind(bytes.TrimSpace(raw)); k != "array" {
 		return nil, fieldErr(field, "must be an array, got "+k)
 	}
-	return splitArray(raw), nil
+	return jsontext.SplitArray(raw), nil
 }
 
 func decodeString(field string, raw json.RawMessage) (string, error) {

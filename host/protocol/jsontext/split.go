@@ -1,19 +1,44 @@
-package plan
+package jsontext
 
 import (
 	"bytes"
 	"encoding/json"
 )
 
-// splitObject returns the members of raw, in order: raw must be one valid
-// JSON text whose value is an object (checkJSON, then jsonKind, say so),
-// so nothing is validated again. It is what decoding the members with a
-// json.Decoder gives (TestSplitAgreesWithDecoder), without the decoder's
-// per-token allocations: a plan op is parsed on every agent output and
-// every UPDATE_PLAN received.
-func splitObject(raw []byte) []member {
+// HasKeys reports whether raw, one valid JSON object, has a member under
+// each of keys (a missing one is returned).
+func HasKeys(raw []byte, keys ...string) (missing string, ok bool) {
+	members := SplitObject(raw)
+	for _, k := range keys {
+		found := false
+		for _, m := range members {
+			if m.Key == k {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return k, false
+		}
+	}
+	return "", true
+}
+
+// Member is one member of a JSON object: its key, decoded, and its
+// value's text.
+type Member struct {
+	Key string
+	Raw json.RawMessage
+}
+
+// SplitObject returns the members of raw, in order. raw must be one valid
+// UTF-8 JSON text whose value is an object: nothing is validated again
+// (the caller has, e.g. with json.Valid and utf8.Valid). It is what decoding
+// the members with a json.Decoder gives (FuzzSplitAgreesWithDecoder),
+// without the decoder's per-token allocations.
+func SplitObject(raw []byte) []Member {
 	i := skipSpace(raw, 0) + 1 // past {
-	var members []member
+	var members []Member
 	for {
 		i = skipSpace(raw, i)
 		if raw[i] == '}' {
@@ -27,14 +52,14 @@ func splitObject(raw []byte) []member {
 		i = skipSpace(raw, end)
 		i = skipSpace(raw, i+1) // past :
 		vend := skipValue(raw, i)
-		members = append(members, member{key: decodeKey(key), raw: raw[i:vend:vend]})
+		members = append(members, Member{Key: decodeKey(key), Raw: raw[i:vend:vend]})
 		i = vend
 	}
 }
 
-// splitArray returns the elements of raw, one valid JSON text whose value
-// is an array.
-func splitArray(raw []byte) []json.RawMessage {
+// SplitArray returns the elements of raw, one valid UTF-8 JSON text whose
+// value is an array, under the same terms as SplitObject.
+func SplitArray(raw []byte) []json.RawMessage {
 	i := skipSpace(raw, 0) + 1 // past [
 	var elems []json.RawMessage
 	for {

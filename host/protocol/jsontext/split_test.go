@@ -1,4 +1,4 @@
-package plan
+package jsontext
 
 import (
 	"bytes"
@@ -8,14 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// decoderMembers is what splitObject replaced: the members as a
+// decoderMembers is what SplitObject replaced: the members as a
 // json.Decoder reads them.
-func decoderMembers(t *testing.T, raw []byte) []member {
+func decoderMembers(t *testing.T, raw []byte) []Member {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil {
 		t.Fatal(err)
 	}
-	var members []member
+	var members []Member
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -25,13 +25,13 @@ func decoderMembers(t *testing.T, raw []byte) []member {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
-		members = append(members, member{tok.(string), v})
+		members = append(members, Member{tok.(string), v})
 	}
 	return members
 }
 
 // FuzzSplitAgreesWithDecoder: on every valid UTF-8 JSON object or array,
-// splitObject and splitArray give what encoding/json gives.
+// SplitObject and SplitArray give what encoding/json gives.
 func FuzzSplitAgreesWithDecoder(f *testing.F) {
 	for _, seed := range []string{
 		`{"op":"ADD_TASK","task":"t1","spec":{"b":[1,2.5,"\u00e9"],"a":null}}`,
@@ -45,23 +45,23 @@ func FuzzSplitAgreesWithDecoder(f *testing.F) {
 		if !json.Valid(raw) || !utf8.Valid(raw) { // what checkJSON lets through
 			return
 		}
-		switch jsonKind(bytes.TrimSpace(raw)) {
-		case "object":
-			got, want := splitObject(raw), decoderMembers(t, raw)
+		switch bytes.TrimSpace(raw)[0] {
+		case '{':
+			got, want := SplitObject(raw), decoderMembers(t, raw)
 			if len(got) != len(want) {
 				t.Fatalf("%s: %d members, the decoder %d", raw, len(got), len(want))
 			}
 			for i := range got {
-				if got[i].key != want[i].key || !bytes.Equal(got[i].raw, want[i].raw) {
-					t.Fatalf("%s: member %d is %q=%s, the decoder's %q=%s", raw, i, got[i].key, got[i].raw, want[i].key, want[i].raw)
+				if got[i].Key != want[i].Key || !bytes.Equal(got[i].Raw, want[i].Raw) {
+					t.Fatalf("%s: member %d is %q=%s, the decoder's %q=%s", raw, i, got[i].Key, got[i].Raw, want[i].Key, want[i].Raw)
 				}
 			}
-		case "array":
+		case '[':
 			var want []json.RawMessage
 			if err := json.Unmarshal(raw, &want); err != nil {
 				t.Fatal(err)
 			}
-			got := splitArray(raw)
+			got := SplitArray(raw)
 			if len(got) == 0 && len(want) == 0 {
 				return
 			}
