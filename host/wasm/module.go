@@ -33,6 +33,7 @@ type Module struct {
 	manifest abi.Manifest
 	info     *gas.ModuleInfo
 	ext      *extismPlugin // set for an Extism plugin; compiled is nil then
+	image    *image        // set when instances start from an image
 
 	mu      sync.Mutex
 	pool    []*instance
@@ -55,6 +56,10 @@ func (m *Module) Manifest() abi.Manifest { return m.manifest }
 // extism/go-sdk) rather than a native swarm_v1 one.
 func (m *Module) Extism() bool { return m.ext != nil }
 
+// FromImage reports whether the module's instances start from an image of
+// an initialised instance rather than running _initialize (image.go).
+func (m *Module) FromImage() bool { return m.image != nil }
+
 // Info is what the decoder saw in the module: imports, exports, features.
 func (m *Module) Info() *gas.ModuleInfo { return m.info }
 
@@ -75,7 +80,8 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	}
 	instrumented := wasm
 	if !r.unmetered {
-		if instrumented, err = gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth}); err != nil {
+		if instrumented, err = gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth,
+			ExportGlobals: true}); err != nil {
 			return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 		}
 	}
@@ -90,6 +96,12 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
 	m.manifest = manifest
+	if !r.unmetered && !r.cfg.FreshInstances && gas.CheckImage(instrumented) == nil {
+		if m.image, err = m.buildImage(ctx, instrumented); err != nil {
+			compiled.Close(ctx)
+			return nil, fmt.Errorf("load %s: %w", name, err)
+		}
+	}
 	return m, nil
 }
 
@@ -198,23 +210,38 @@ func validateManifest(man abi.Manifest) error {
 	return nil
 }
 
-// instance is a module instance and what it wrote to stderr.
+// instance is a module instance and its WASI state: what it wrote, its
+// clock and random stream.
 type instance struct {
 	api.Module
-	stderr *lineWriter
+	stdout, stderr *lineWriter
+	clock          *fakeClock
+	rand           *randStream
 }
 
-// instantiate makes a fresh instance and runs its _initialize.
+// instantiate makes an initialised instance: from the module's image when
+// it has one, else a fresh one that runs its _initialize.
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	if !m.rt.live.enter() {
 		return nil, errRuntimeClosed
 	}
 	defer m.rt.live.exit()
+	if m.image != nil {
+		return m.fromImage(ctx)
+	}
+	return m.initialise(ctx, nil)
+}
+
+// initialise makes a fresh instance and runs its _initialize; before, when
+// not nil, receives a copy of the memory as instantiated, before
+// _initialize (for an image).
+func (m *Module) initialise(ctx context.Context, before *[]byte) (*instance, error) {
 	stdout := &lineWriter{module: m.name, stream: "stdout", log: m.rt.cfg.Log}
 	stderr := &lineWriter{module: m.name, stream: "stderr", log: m.rt.cfg.Log}
-	cfg := deterministicWASI(wazero.NewModuleConfig().
+	clock, rand := &fakeClock{t: 1_000_000}, &randStream{}
+	cfg := wasiWith(wazero.NewModuleConfig().
 		WithName(fmt.Sprintf("%s#%d", m.name, m.seq.Add(1))).
-		WithStartFunctions(), stdout, stderr)
+		WithStartFunctions(), stdout, stderr, clock, rand)
 	// A start section, metered like everything else, runs while
 	// instantiating: with the init budget, shared with _initialize.
 	st := m.newCallState(m.rt.cfg.InitGas, nil)
@@ -222,7 +249,13 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiate: %w", err)
 	}
-	inst := &instance{Module: mod, stderr: stderr}
+	inst := &instance{Module: mod, stdout: stdout, stderr: stderr, clock: clock, rand: rand}
+	if before != nil {
+		if mem := mod.Memory(); mem != nil {
+			b, _ := mem.Read(0, mem.Size())
+			*before = append([]byte(nil), b...)
+		}
+	}
 	if init := inst.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(withCallState(ctx, st)); err != nil {
 			fault := m.classify(inst, st, err)

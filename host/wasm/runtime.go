@@ -41,6 +41,10 @@ type Config struct {
 	MaxCallDepth uint32
 	// PoolSize is how many initialised instances each module keeps ready.
 	PoolSize int
+	// FreshInstances initialises every instance of an agent by running its
+	// _initialize, instead of starting it from an image of an instance that
+	// did (see image.go): slower; for tests that compare the two.
+	FreshInstances bool
 	// Costs are the instruction costs (nil: gas.V1); HostCosts the host
 	// functions' (nil: HostCostsV1).
 	Costs     *gas.CostTable
@@ -228,3 +232,11 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*lineWriter)(nil)
+
+// clone is a copy of the writer's state, forwarding to the same log.
+func (w *lineWriter) clone() *lineWriter {
+	c := *w
+	c.buf = append([]byte(nil), w.buf...)
+	c.tail = append([]byte(nil), w.tail...)
+	return &c
+}

@@ -18,9 +18,15 @@ import (
 // FixedWalltime is the wall-clock time every plugin sees: 2026-01-01T00:00:00Z.
 const FixedWalltime = 1_767_225_600
 
-// deterministicWASI configures an instance's WASI.
+// deterministicWASI configures an instance's WASI, with a fresh clock and
+// random stream.
 func deterministicWASI(cfg wazero.ModuleConfig, stdout, stderr io.Writer) wazero.ModuleConfig {
-	clock := &fakeClock{t: 1_000_000}
+	return wasiWith(cfg, stdout, stderr, &fakeClock{t: 1_000_000}, &randStream{})
+}
+
+// wasiWith configures an instance's WASI with the given clock and random
+// stream, whose state is the instance's (an image copies them).
+func wasiWith(cfg wazero.ModuleConfig, stdout, stderr io.Writer, clock *fakeClock, rand *randStream) wazero.ModuleConfig {
 	return cfg.
 		WithStdout(stdout).
 		WithStderr(stderr).
@@ -28,7 +34,11 @@ func deterministicWASI(cfg wazero.ModuleConfig, stdout, stderr io.Writer) wazero
 		WithNanotime(clock.now, 1).
 		WithNanosleep(clock.sleep).
 		WithOsyield(func() {}).
-		WithRandSource(&randStream{})
+		WithRandSource(rand)
+}
+
+func (r *randStream) clone() *randStream {
+	return &randStream{counter: r.counter, buf: append([]byte(nil), r.buf...)}
 }
 
 type fakeClock struct{ t int64 }

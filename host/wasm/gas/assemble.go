@@ -1,5 +1,7 @@
 package gas
 
+import "fmt"
+
 // Assembling the output module: the original sections in their order, with
 // the ones the instrumenter changes rebuilt and the ones it needs but the
 // module lacks inserted where the format wants them.
@@ -103,7 +105,21 @@ func (in *instrumenter) payload(b []byte, id byte, s *section, code []byte, decl
 		b = append(b, valI64, 1, opI64Const, 0, opEnd) // the remaining gas
 		b = append(b, valI32, 1, opI32Const, 0, opEnd) // the call depth
 	case secExport:
-		b = appendU32(b, uint32(len(m.exports)+1))
+		var mutable []uint32 // defined mutable globals, ours included
+		if in.exportGlobals {
+			for i, g := range m.globals {
+				if g.typ.mutable {
+					mutable = append(mutable, uint32(len(m.globTypes)-len(m.globals)+i))
+				}
+			}
+			mutable = append(mutable, in.gGas, in.gDepth)
+		}
+		b = appendU32(b, uint32(len(m.exports)+1+len(mutable)))
+		for _, g := range mutable {
+			b = appendName(b, fmt.Sprintf("%s%d", GlobalExportPrefix, g))
+			b = append(b, kindGlobal)
+			b = appendU32(b, g)
+		}
 		for _, e := range m.exports {
 			b = appendName(b, e.name)
 			b = append(b, e.kind)

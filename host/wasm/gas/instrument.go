@@ -1,6 +1,9 @@
 package gas
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // ImportModule is the module of the functions the instrumenter imports.
 const ImportModule = "swarm_gas"
@@ -29,7 +32,15 @@ type Options struct {
 	// MaxCallDepth bounds the number of nested calls to defined functions
 	// that contain calls; 0 means DefaultMaxCallDepth.
 	MaxCallDepth uint32
+	// ExportGlobals exports every mutable global the output module defines
+	// (the module's own and the instrumenter's) as GlobalExportPrefix
+	// followed by its index, so that a host can read an instance's globals
+	// and set another's to them (see CheckImage).
+	ExportGlobals bool
 }
+
+// GlobalExportPrefix names the globals Options.ExportGlobals exports.
+const GlobalExportPrefix = "swarm_global_"
 
 // Instrument rewrites a WebAssembly binary module so that running it is gas
 // metered and depth limited (see the package documentation for the
@@ -61,11 +72,12 @@ func Instrument(module []byte, opts Options) ([]byte, error) {
 		}
 	}
 	for _, e := range m.exports {
-		if e.name == GasGlobalExport {
+		if e.name == GasGlobalExport || opts.ExportGlobals && strings.HasPrefix(e.name, GlobalExportPrefix) {
 			return nil, fmt.Errorf("%w: it exports %s", ErrAlreadyInstrumented, e.name)
 		}
 	}
 	in := newInstrumenter(m, cc, depth)
+	in.exportGlobals = opts.ExportGlobals
 	out, err := in.run()
 	if err != nil {
 		return nil, fmt.Errorf("gas: instrument: %w", err)
@@ -100,6 +112,8 @@ type instrumenter struct {
 	wrapped   []uint32 // defined functions that get a wrapper, in index order
 	gGas      uint32
 	gDepth    uint32
+
+	exportGlobals bool
 
 	thunkDeclared map[uint32]bool // thunks referenced outside code
 	thunkInCode   map[uint32]bool // thunks referenced by ref.func in code

@@ -1,0 +1,160 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/canswarm/swarmhost/host/wasm/gas"
+)
+
+// An agent's instance runs only after its _initialize (for a Go agent, the
+// Go runtime starting up: most of what a fresh instance costs), and every
+// call needs an instance in that state (RATIONALE.md: a fresh instance for
+// every call). Running _initialize is deterministic, so its outcome is the
+// same for every instance: an image of it, taken once per module, is that
+// state. An instance starts from the image when gas.CheckImage says
+// nothing of an instance's state escapes what a host can read and set. It
+// is instantiated as usual (data and element segments applied, no start
+// function: CheckImage refuses one), then its memory is grown to the
+// image's size and given the image's bytes where they differ from a just
+// instantiated memory, its mutable globals are set to the image's, and so
+// are its WASI clock, random stream and output buffers. The instance is
+// then in exactly the state a fresh one reaches by running _initialize,
+// which it does not run; a call on it uses the same gas and gives the same
+// result (TestImageInstancesAreFresh).
+
+// image is a module's instance state after _initialize.
+type image struct {
+	pages   uint32       // the memory's size, in pages
+	runs    []imageRun   // where the memory differs from a just instantiated one
+	globals []imageValue // every exported mutable global
+	stdout  *lineWriter
+	stderr  *lineWriter
+	clock   fakeClock
+	rand    *randStream
+}
+
+// imageRun is a stretch of memory and its bytes in the image.
+type imageRun struct {
+	offset uint32
+	bytes  []byte
+}
+
+type imageValue struct {
+	name  string
+	value uint64
+}
+
+// imageGranule is the size of the blocks compared when the image is taken:
+// only blocks _initialize changed are copied into each instance.
+const imageGranule = 4096
+
+// buildImage initialises an instance and keeps its state.
+func (m *Module) buildImage(ctx context.Context, instrumented []byte) (*image, error) {
+	if !m.rt.live.enter() {
+		return nil, errRuntimeClosed
+	}
+	defer m.rt.live.exit()
+	var before []byte
+	inst, err := m.initialise(ctx, &before)
+	if err != nil {
+		return nil, err
+	}
+	defer inst.Close(ctx)
+	img := &image{stdout: inst.stdout.clone(), stderr: inst.stderr.clone(), clock: *inst.clock, rand: inst.rand.clone()}
+	info, err := gas.Inspect(instrumented)
+	if err != nil {
+		return nil, err
+	}
+	for _, ex := range info.Exports {
+		if ex.Kind == "global" && strings.HasPrefix(ex.Name, gas.GlobalExportPrefix) {
+			g := inst.ExportedGlobal(ex.Name)
+			if g == nil {
+				return nil, fmt.Errorf("image: global %s not exported", ex.Name)
+			}
+			img.globals = append(img.globals, imageValue{ex.Name, g.Get()})
+		}
+	}
+	sort.Slice(img.globals, func(i, j int) bool { return img.globals[i].name < img.globals[j].name })
+	mem := inst.Memory()
+	img.pages = mem.Size() / 65536
+	after, ok := mem.Read(0, mem.Size())
+	if !ok {
+		return nil, fmt.Errorf("image: cannot read the memory")
+	}
+	img.runs = diffRuns(before, after)
+	return img, nil
+}
+
+// diffRuns lists the stretches, in whole granules, where after differs
+// from before (read as zeros past its end), with after's bytes.
+func diffRuns(before, after []byte) []imageRun {
+	var runs []imageRun
+	zeros := make([]byte, imageGranule)
+	for off := 0; off < len(after); off += imageGranule {
+		end := min(off+imageGranule, len(after))
+		var was []byte
+		switch {
+		case off >= len(before):
+			was = zeros[:end-off]
+		case end > len(before):
+			was = append(append([]byte(nil), before[off:]...), zeros[:end-len(before)]...)
+		default:
+			was = before[off:end]
+		}
+		if bytes.Equal(was, after[off:end]) {
+			continue
+		}
+		if n := len(runs); n > 0 && int(runs[n-1].offset)+len(runs[n-1].bytes) == off {
+			runs[n-1].bytes = append(runs[n-1].bytes, after[off:end]...)
+			continue
+		}
+		runs = append(runs, imageRun{offset: uint32(off), bytes: append([]byte(nil), after[off:end]...)})
+	}
+	return runs
+}
+
+// fromImage makes an instance in the image's state.
+func (m *Module) fromImage(ctx context.Context) (*instance, error) {
+	img := m.image
+	stdout, stderr := img.stdout.clone(), img.stderr.clone()
+	clock, rand := img.clock, img.rand.clone()
+	cfg := wasiWith(wazero.NewModuleConfig().
+		WithName(fmt.Sprintf("%s#%d", m.name, m.seq.Add(1))).
+		WithStartFunctions(), stdout, stderr, &clock, rand)
+	st := m.newCallState(m.rt.cfg.InitGas, nil)
+	mod, err := m.rt.rt.InstantiateModule(withLinearMemory(withCallState(ctx, st)), m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate from image: %w", err)
+	}
+	inst := &instance{Module: mod, stdout: stdout, stderr: stderr, clock: &clock, rand: rand}
+	fail := func(format string, args ...any) (*instance, error) {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("instantiate from image: "+format, args...)
+	}
+	mem := mod.Memory()
+	if have := mem.Size() / 65536; have < img.pages {
+		if _, ok := mem.Grow(img.pages - have); !ok {
+			return fail("cannot grow the memory to %d pages", img.pages)
+		}
+	}
+	for _, r := range img.runs {
+		if !mem.Write(r.offset, r.bytes) {
+			return fail("cannot write %d bytes at %d", len(r.bytes), r.offset)
+		}
+	}
+	for _, g := range img.globals {
+		mg, ok := mod.ExportedGlobal(g.name).(api.MutableGlobal)
+		if !ok {
+			return fail("global %s is not mutable", g.name)
+		}
+		mg.Set(g.value)
+	}
+	return inst, nil
+}
