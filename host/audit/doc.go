@@ -31,6 +31,10 @@
 //     or trusts some lines by a signed checkpoint.
 //   - [Root] is a Merkle tree (RFC 6962 shape) over every thread's head:
 //     what a CHECKPOINT signs.
+//   - At most [DefaultMaxOpenThreads] thread files are open at once
+//     ([Trail.SetMaxOpenThreads]): past it the least recently used thread
+//     is committed and closed, and reopened (read back) when written again,
+//     so a node that sees NEEDs for months holds a bounded number of files.
 //
 // Thread files are named by the 64 hex digits of the thread id.
 package audit

@@ -27,7 +27,9 @@ type Trail struct {
 	warn func(string)
 
 	mu      sync.Mutex
-	threads map[string]*threadLog
+	threads map[string]*threadLog // the open ones: at most maxOpen
+	maxOpen int
+	uses    uint64                // counts thread lookups, for least recently used
 	fault   atomic.Pointer[error] // FailWrites
 
 	// group: appends write their lines and leave making them durable to
@@ -35,6 +37,7 @@ type Trail struct {
 	group   atomic.Bool
 	dirtyMu sync.Mutex
 	dirty   map[*threadLog]struct{}
+	failed  error // a commit that failed while closing a thread, for the next Commit
 }
 
 // SetGroupCommit switches group commit on or off. With it on, Append
@@ -51,8 +54,8 @@ func (t *Trail) SetGroupCommit(on bool) { t.group.Store(on) }
 // to date. Without group commit there is nothing to do.
 func (t *Trail) Commit() error {
 	t.dirtyMu.Lock()
-	dirty := t.dirty
-	t.dirty = nil
+	dirty, failed := t.dirty, t.failed
+	t.dirty, t.failed = nil, nil
 	t.dirtyMu.Unlock()
 	// Threads are committed side by side: their fsyncs are independent, and
 	// the file system makes concurrent ones durable together (one journal
@@ -60,7 +63,7 @@ func (t *Trail) Commit() error {
 	// disk.
 	var (
 		mu   sync.Mutex
-		errs []error
+		errs = []error{failed}
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, commitConcurrency)
 	)
@@ -88,16 +91,22 @@ const commitConcurrency = 32
 func (t *Trail) commitThread(tl *threadLog) error {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
+	if err := commitLocked(tl, t.dir); err != nil {
+		return t.poison(tl, err)
+	}
+	return nil
+}
+
+// commitLocked makes a thread's lines durable and writes its head; on an
+// error the caller poisons or closes the thread.
+func commitLocked(tl *threadLog, dir string) error {
 	if tl.file == nil {
 		return nil
 	}
 	if err := tl.file.Sync(); err != nil {
-		return t.poison(tl, fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err))
+		return fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err)
 	}
-	if err := writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
-		return t.poison(tl, err)
-	}
-	return nil
+	return writeHead(dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 }
 
 // FailWrites makes every append fail with err, writing nothing, until it is
@@ -119,6 +128,30 @@ type threadLog struct {
 	seq      uint64
 	lastHash string
 	accepted map[string]bool // ids of accepted envelopes
+	lastUse  uint64          // Trail.uses when last looked up
+	closed   bool            // closed to bound the open files: look the thread up again
+}
+
+// DefaultMaxOpenThreads is how many thread files a trail keeps open at
+// once. A node writes to a thread for the seconds its NEED is alive, then
+// rarely again; without a bound a long-running node would hold a file per
+// NEED it ever saw and run out of file descriptors. Past the bound the
+// least recently used thread is committed and closed; writing to it again
+// reopens it (reading its file back).
+const DefaultMaxOpenThreads = 256
+
+// SetMaxOpenThreads changes the bound on open thread files (at least 1).
+func (t *Trail) SetMaxOpenThreads(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.maxOpen = max(n, 1)
+}
+
+// OpenThreads is how many thread files are open.
+func (t *Trail) OpenThreads() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.threads)
 }
 
 // head is the content of a thread's head file.
@@ -136,7 +169,7 @@ func Open(dir string, warn func(string)) (*Trail, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	return &Trail{dir: dir, warn: warn, threads: map[string]*threadLog{}}, nil
+	return &Trail{dir: dir, warn: warn, threads: map[string]*threadLog{}, maxOpen: DefaultMaxOpenThreads}, nil
 }
 
 // Dir is the folder the trail lives in.
@@ -189,11 +222,10 @@ func threadOfFile(name string) (string, bool) {
 // AppendEnvelope records an accepted envelope on its thread, unless it was
 // accepted before, in which case it returns ErrDuplicate and writes nothing.
 func (t *Trail) AppendEnvelope(e *envelope.Envelope, receivedLamport uint64) (Record, error) {
-	tl, err := t.thread(ThreadOf(e))
+	tl, err := t.lockThread(ThreadOf(e))
 	if err != nil {
 		return Record{}, err
 	}
-	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	if tl.accepted[e.ID] {
 		return Record{}, fmt.Errorf("%s on thread %s: %w", e.ID, tl.name, ErrDuplicate)
@@ -214,13 +246,27 @@ func (t *Trail) AppendRejected(raw []byte, code envelope.Code, receivedLamport u
 // Append records an entry on a thread and returns the record once it is on
 // disk.
 func (t *Trail) Append(thread string, entry Entry) (Record, error) {
-	tl, err := t.thread(thread)
+	tl, err := t.lockThread(thread)
 	if err != nil {
 		return Record{}, err
 	}
-	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	return t.appendLocked(tl, entry)
+}
+
+// lockThread returns a thread's open log, locked.
+func (t *Trail) lockThread(name string) (*threadLog, error) {
+	for {
+		tl, err := t.thread(name)
+		if err != nil {
+			return nil, err
+		}
+		tl.mu.Lock()
+		if !tl.closed {
+			return tl, nil
+		}
+		tl.mu.Unlock() // closed since it was looked up: open it again
+	}
 }
 
 func (t *Trail) appendLocked(tl *threadLog, entry Entry) (Record, error) {
@@ -285,15 +331,67 @@ func (t *Trail) poison(tl *threadLog, err error) error {
 func (t *Trail) thread(name string) (*threadLog, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.uses++
 	if tl, ok := t.threads[name]; ok {
+		tl.lastUse = t.uses
 		return tl, nil
 	}
 	tl, err := t.openThread(name)
 	if err != nil {
 		return nil, err
 	}
+	tl.lastUse = t.uses
 	t.threads[name] = tl
+	t.closeLeastUsedLocked(tl)
 	return tl, nil
+}
+
+// closeLeastUsedLocked closes the least recently used threads while more
+// than maxOpen are open, committing what they wrote first. A thread in use
+// (its lock held) is passed over; keep is never closed.
+func (t *Trail) closeLeastUsedLocked(keep *threadLog) {
+	for len(t.threads) > t.maxOpen {
+		var victims []*threadLog
+		for _, tl := range t.threads {
+			if tl != keep {
+				victims = append(victims, tl)
+			}
+		}
+		sort.Slice(victims, func(i, j int) bool { return victims[i].lastUse < victims[j].lastUse })
+		closed := false
+		for _, tl := range victims {
+			if !tl.mu.TryLock() {
+				continue
+			}
+			t.dirtyMu.Lock()
+			_, dirty := t.dirty[tl]
+			delete(t.dirty, tl)
+			t.dirtyMu.Unlock()
+			var err error
+			if dirty {
+				err = commitLocked(tl, t.dir)
+			}
+			if tl.file != nil {
+				tl.file.Close()
+				tl.file = nil
+			}
+			tl.closed = true
+			tl.mu.Unlock()
+			delete(t.threads, tl.name)
+			if err != nil {
+				// The next Commit reports it: its caller counts on every
+				// line appended before it being durable.
+				t.dirtyMu.Lock()
+				t.failed = errors.Join(t.failed, err)
+				t.dirtyMu.Unlock()
+			}
+			closed = true
+			break
+		}
+		if !closed {
+			return // every other thread is in use: over the bound until one is not
+		}
+	}
 }
 
 func (t *Trail) openThread(name string) (*threadLog, error) {

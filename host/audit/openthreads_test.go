@@ -1,0 +1,123 @@
+package audit_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/audit"
+)
+
+func openFDs(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd to count open files")
+	}
+	return len(entries)
+}
+
+// A trail keeps at most SetMaxOpenThreads thread files open, however many
+// threads it writes to: the least recently used are committed and closed,
+// and writing to one again reopens it where it was, duplicates still known.
+// Nothing written is lost, under group commit too.
+func TestOpenThreadsAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetGroupCommit(true)
+	tr.SetMaxOpenThreads(4)
+	before := openFDs(t)
+	var needs []*envelope.Envelope
+	for i := 0; i < 20; i++ {
+		need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: uint64(i + 1),
+			Payload: map[string]any{"n": i}}, key(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		needs = append(needs, need)
+	}
+	const rounds = 5
+	for round := 0; round < rounds; round++ {
+		for i, need := range needs {
+			if round == 0 {
+				if _, err := tr.AppendEnvelope(need, 1); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			hb, _ := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbHeartbeat, Lamport: uint64(round + 1),
+				Payload: map[string]any{"i": i}}, key(2))
+			if _, err := tr.AppendEnvelope(hb, uint64(round+1)); err != nil {
+				t.Fatalf("round %d, thread %d: %v", round, i, err)
+			}
+			if n := tr.OpenThreads(); n > 4 {
+				t.Fatalf("%d thread files open, bound 4", n)
+			}
+		}
+		if round == 2 {
+			if err := tr.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if extra := openFDs(t) - before; extra > 4 {
+		t.Fatalf("%d more files open than before, bound 4", extra)
+	}
+	// The first NEED's thread was closed long ago: its NEED is still known.
+	if _, err := tr.AppendEnvelope(needs[0], 99); !errors.Is(err, audit.ErrDuplicate) {
+		t.Fatalf("a NEED appended again after its thread was closed: %v, want ErrDuplicate", err)
+	}
+	if err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Threads != len(needs) || rep.Records != uint64(len(needs)*rounds) {
+		t.Fatalf("verified %d threads, %d records; want %d, %d", rep.Threads, rep.Records, len(needs), len(needs)*rounds)
+	}
+	tr.Close()
+}
+
+// Writers on many threads at once, with room for two open files: threads
+// are closed under them and reopened, and every line lands once, in its
+// chain (run with -race).
+func TestConcurrentAppendsWithFewOpenThreads(t *testing.T) {
+	dir := t.TempDir()
+	tr, _ := audit.Open(dir, nil)
+	tr.SetGroupCommit(true)
+	tr.SetMaxOpenThreads(2)
+	done := make(chan error)
+	for g := 0; g < 6; g++ {
+		go func() {
+			need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Payload: map[string]any{"g": g}}, key(1))
+			var err error
+			if _, err = tr.AppendEnvelope(need, 1); err == nil {
+				for i := 0; i < 15 && err == nil; i++ {
+					p, _ := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbHeartbeat, Lamport: uint64(i + 2)}, key(2))
+					_, err = tr.AppendEnvelope(p, 0)
+					if i%5 == 0 && err == nil {
+						err = tr.Commit()
+					}
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 6; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(dir)
+	if err != nil || rep.Threads != 6 || rep.Records != 6*16 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+}
