@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -68,18 +67,16 @@ func (m *Module) buildImage(ctx context.Context, instrumented []byte) (*image, e
 	}
 	defer inst.Close(ctx)
 	img := &image{stdout: inst.stdout.clone(), stderr: inst.stderr.clone(), clock: *inst.clock, rand: inst.rand.clone()}
-	info, err := gas.Inspect(instrumented)
+	names, err := gas.ImageGlobals(instrumented)
 	if err != nil {
 		return nil, err
 	}
-	for _, ex := range info.Exports {
-		if ex.Kind == "global" && strings.HasPrefix(ex.Name, gas.GlobalExportPrefix) {
-			g := inst.ExportedGlobal(ex.Name)
-			if g == nil {
-				return nil, fmt.Errorf("image: global %s not exported", ex.Name)
-			}
-			img.globals = append(img.globals, imageValue{ex.Name, g.Get()})
+	for _, name := range names {
+		g := inst.ExportedGlobal(name)
+		if g == nil {
+			return nil, fmt.Errorf("image: global %s not exported", name)
 		}
+		img.globals = append(img.globals, imageValue{name, g.Get()})
 	}
 	sort.Slice(img.globals, func(i, j int) bool { return img.globals[i].name < img.globals[j].name })
 	mem := inst.Memory()

@@ -1,6 +1,9 @@
 package gas
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // CheckImage says whether an instrumented module's instances may start from
 // an image of another instance's state, taken after its initialisation,
@@ -80,4 +83,21 @@ func CheckImage(instrumented []byte) error {
 		}
 	}
 	return nil
+}
+
+// ImageGlobals lists the names under which an instrumented module exports
+// its mutable globals (Options.ExportGlobals), for a host that copies them
+// between instances. It reads the sections, not the function bodies.
+func ImageGlobals(instrumented []byte) ([]string, error) {
+	m, err := decodeModule(instrumented, false)
+	if err != nil {
+		return nil, fmt.Errorf("gas: image globals: %w", err)
+	}
+	var names []string
+	for _, e := range m.exports {
+		if e.kind == kindGlobal && strings.HasPrefix(e.name, GlobalExportPrefix) {
+			names = append(names, e.name)
+		}
+	}
+	return names, nil
 }
