@@ -257,6 +257,42 @@ func TestTornLine(t *testing.T) {
 	}
 }
 
+// Heads are not fsynced: a crash while one is replaced can leave it empty
+// or torn. Verification reports such a head; opening the trail rebuilds it
+// from the (fsynced) lines, says so, and appends on.
+func TestDamagedHeadIsRebuiltOnOpen(t *testing.T) {
+	for name, content := range map[string]string{"empty": "", "torn": `{"seq":5,"hash":"sha256:9a`} {
+		t.Run(name, func(t *testing.T) {
+			dir, need := fixture(t)
+			headFile := strings.TrimSuffix(threadFile(t, dir, need), ".jsonl") + ".head"
+			if err := os.WriteFile(headFile, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var te *audit.TamperError
+			if _, err := audit.Verify(dir); !errors.As(err, &te) || te.Thread != need {
+				t.Fatalf("verify with a damaged head: %v, want a TamperError on %s", err, need)
+			}
+			var warned []string
+			tr, err := audit.Open(dir, func(s string) { warned = append(warned, s) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := envelope.Sign(envelope.Draft{ThreadID: need, Verb: envelope.VerbYield, Lamport: 50}, key(3))
+			rec, err := tr.AppendEnvelope(p, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.Close()
+			if rec.Seq != 6 || len(warned) != 1 || !strings.Contains(warned[0], "rebuilding") {
+				t.Fatalf("seq %d, warnings %q", rec.Seq, warned)
+			}
+			if _, err := audit.Verify(dir); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 func TestRejectedReasonMustBeTrue(t *testing.T) {
 	dir := t.TempDir()
 	tr, _ := audit.Open(dir, nil)

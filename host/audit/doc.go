@@ -17,7 +17,10 @@
 //   - A duplicate envelope (an id already accepted on the thread) is
 //     acknowledged again and not written twice ([ErrDuplicate]).
 //   - Beside each thread's file a head file records its last seq and line
-//     hash, so that editing or deleting the last line is detected too.
+//     hash, so that editing or deleting the last line is detected too. It
+//     is written after its lines are durable and is not fsynced itself:
+//     one a crash left lagging, empty or torn is rebuilt when the trail is
+//     opened.
 //   - An append is durable when it returns (the line fsynced, then the
 //     head), or, under [Trail.SetGroupCommit], once [Trail.Commit] returns:
 //     the writer then commits before any effect of its lines leaves.

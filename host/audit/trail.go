@@ -455,12 +455,18 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 // date; a head ahead of the file, or naming a different line, is damage.
 func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 	h, err := readHead(t.dir, tl.name)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		if tl.seq == 0 {
 			return nil
 		}
 		h = head{} // the head of the first line was never written
-	} else if err != nil {
+	case errors.Is(err, errHeadDamaged):
+		// Heads are not fsynced (writeHead): a crash while one was replaced
+		// can leave it empty or torn. Rebuilt from the lines, which are.
+		t.warn(fmt.Sprintf("audit thread %s: %v; rebuilding it from the thread's %d lines", tl.name, err, tl.seq))
+		return writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
+	case err != nil:
 		return fmt.Errorf("open audit thread %s: %w", tl.name, err)
 	}
 	switch {
@@ -507,7 +513,7 @@ func readHead(dir, thread string) (head, error) {
 	}
 	var h head
 	if err := json.Unmarshal(text, &h); err != nil {
-		return head{}, fmt.Errorf("head file %s is damaged: %v", p, err)
+		return head{}, fmt.Errorf("%w: %s: %v", errHeadDamaged, p, err)
 	}
 	return h, nil
 }
@@ -518,13 +524,24 @@ func writeHead(dir, thread string, h head) error {
 		return err
 	}
 	text, _ := json.Marshal(h)
-	// The folder is not fsynced: a head lost in a crash only lags the file,
-	// and opening the trail brings it up to date from the fsynced lines.
-	if err := atomicfile.Write(p, text, atomicfile.Options{Perm: 0o644, SkipDirSync: true}); err != nil {
+	// Written under a temporary name and renamed, so that a reader never
+	// sees half of one, but not fsynced: the lines a head names are durable
+	// before it is written, so a head lost, emptied or torn by a crash can
+	// only lag the file, and opening the trail rebuilds it from the lines
+	// (reconcileHead). A commit then waits for one fsync per thread, not two.
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, text, 0o644); err != nil {
+		return fmt.Errorf("audit head %s: %w", thread, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		return fmt.Errorf("audit head %s: %w", thread, err)
 	}
 	return nil
 }
+
+// errHeadDamaged is a head file that is not a head: torn or emptied by a
+// crash while it was replaced, or edited.
+var errHeadDamaged = errors.New("head file is damaged")
 
 // Threads lists the threads that have a trail file, sorted.
 func Threads(dir string) ([]string, error) {
