@@ -183,8 +183,9 @@ func (h *Host) process(batch []item) {
 			}
 			h.watchers.notify(s.thread)
 		}
-		// Lines the actions wrote (outcomes) are made durable with the next
-		// round's, or here at the end.
+		// Lines the actions wrote, if any (outcomes are written when their
+		// input is stepped), are made durable with the next round's, or here
+		// at the end: with none written, this commit has nothing to do.
 		if len(queue) == 0 {
 			if err := h.Trail.Commit(); err != nil {
 				h.halt(err)
@@ -233,7 +234,17 @@ func (h *Host) step(it item) (stepped, bool) {
 	}
 	s := stepped{it: it, thread: thread, ack: ack}
 	if act {
-		s.actions = actions
+		// Outcomes are lines, not effects: written now, after the input's,
+		// they are made durable with the round, not by a commit of their own
+		// after it.
+		for _, a := range actions {
+			if r, ok := a.(*protocol.Record); ok {
+				h.append(r.Thread, audit.Entry{Kind: r.Kind, Body: r.Body, Verdict: audit.Accepted})
+				h.event(r.Thread, "%s", outcomeText(r.Body))
+				continue
+			}
+			s.actions = append(s.actions, a)
+		}
 	}
 	return s, act || ack
 }
