@@ -238,6 +238,16 @@ func TestTornLine(t *testing.T) {
 	}
 	// Opening the trail cuts the torn (never acknowledged) line off, and
 	// appending goes on from line 5.
+	if seq, warned := reopenAndAppend(t, dir, need); seq != 6 || len(warned) != 1 {
+		t.Fatalf("seq %d, warnings %q", seq, warned)
+	}
+}
+
+// reopenAndAppend opens the trail in dir, appends a YIELD to thread need,
+// closes it and checks that it verifies; it returns the YIELD's seq and
+// what opening the trail warned of.
+func reopenAndAppend(t *testing.T, dir, need string) (uint64, []string) {
+	t.Helper()
 	var warned []string
 	tr, err := audit.Open(dir, func(s string) { warned = append(warned, s) })
 	if err != nil {
@@ -249,12 +259,10 @@ func TestTornLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
-	if rec.Seq != 6 || len(warned) != 1 {
-		t.Fatalf("seq %d, warnings %q", rec.Seq, warned)
-	}
 	if _, err := audit.Verify(dir); err != nil {
 		t.Fatal(err)
 	}
+	return rec.Seq, warned
 }
 
 // Heads are not fsynced: a crash while one is replaced can leave it empty
@@ -272,22 +280,8 @@ func TestDamagedHeadIsRebuiltOnOpen(t *testing.T) {
 			if _, err := audit.Verify(dir); !errors.As(err, &te) || te.Thread != need {
 				t.Fatalf("verify with a damaged head: %v, want a TamperError on %s", err, need)
 			}
-			var warned []string
-			tr, err := audit.Open(dir, func(s string) { warned = append(warned, s) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, _ := envelope.Sign(envelope.Draft{ThreadID: need, Verb: envelope.VerbYield, Lamport: 50}, key(3))
-			rec, err := tr.AppendEnvelope(p, 50)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr.Close()
-			if rec.Seq != 6 || len(warned) != 1 || !strings.Contains(warned[0], "rebuilding") {
-				t.Fatalf("seq %d, warnings %q", rec.Seq, warned)
-			}
-			if _, err := audit.Verify(dir); err != nil {
-				t.Fatal(err)
+			if seq, warned := reopenAndAppend(t, dir, need); seq != 6 || len(warned) != 1 || !strings.Contains(warned[0], "rebuilding") {
+				t.Fatalf("seq %d, warnings %q", seq, warned)
 			}
 		})
 	}

@@ -37,42 +37,43 @@ type Member struct {
 // the members with a json.Decoder gives (FuzzSplitAgreesWithDecoder),
 // without the decoder's per-token allocations.
 func SplitObject(raw []byte) []Member {
-	i := skipSpace(raw, 0) + 1 // past {
 	var members []Member
-	for {
-		i = skipSpace(raw, i)
-		if raw[i] == '}' {
-			return members
-		}
-		if raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
+	walk(raw, '}', func(i int) int {
 		end := skipString(raw, i)
 		key := raw[i:end]
-		i = skipSpace(raw, end)
-		i = skipSpace(raw, i+1) // past :
+		i = skipSpace(raw, skipSpace(raw, end)+1) // past :
 		vend := skipValue(raw, i)
 		members = append(members, Member{Key: decodeKey(key), Raw: raw[i:vend:vend]})
-		i = vend
-	}
+		return vend
+	})
+	return members
 }
 
 // SplitArray returns the elements of raw, one valid UTF-8 JSON text whose
 // value is an array, under the same terms as SplitObject.
 func SplitArray(raw []byte) []json.RawMessage {
-	i := skipSpace(raw, 0) + 1 // past [
 	var elems []json.RawMessage
+	walk(raw, ']', func(i int) int {
+		end := skipValue(raw, i)
+		elems = append(elems, raw[i:end:end])
+		return end
+	})
+	return elems
+}
+
+// walk calls elem with the start of each member or element of the object
+// or array raw (which closes with closing); elem returns where it ends.
+func walk(raw []byte, closing byte, elem func(start int) (end int)) {
+	i := skipSpace(raw, 0) + 1 // past { or [
 	for {
 		i = skipSpace(raw, i)
-		if raw[i] == ']' {
-			return elems
+		if raw[i] == closing {
+			return
 		}
 		if raw[i] == ',' {
 			i = skipSpace(raw, i+1)
 		}
-		end := skipValue(raw, i)
-		elems = append(elems, raw[i:end:end])
-		i = end
+		i = elem(i)
 	}
 }
 
