@@ -3,12 +3,9 @@
 package sdk
 
 import (
-	"encoding/json"
-	"strings"
 	"unsafe"
 
 	"github.com/canswarm/swarmhost/abi"
-	"github.com/canswarm/swarmhost/abi/envelope"
 )
 
 // The swarm_v1 exports. Buffers handed to the host stay referenced from Go
@@ -128,38 +125,8 @@ func (wasmHost) PlanQuery(req []byte) ([]byte, error) {
 	return callGrowing(abi.HostPlanQuery, req, planQuery)
 }
 
-// init runs, once, in _initialize, what every call does (decode an agent
-// input, encode an output): encoding/json builds its per-type codecs on first
-// use, and the host starts every call's instance from an image of the
-// initialised instance (host/wasm/image.go), so what is built here is not
-// built again in each call. It is deterministic, as _initialize must be.
-func init() {
-	e, err := envelope.Prepare(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1,
-		Payload: map[string]any{"capability": "warm", "input": []string{"a"}}}, strings.Repeat("0", 64))
-	if err != nil {
-		return
-	}
-	e.Sig = strings.Repeat("0", 128)
-	in, err := json.Marshal(abi.AgentInput{Envelope: e.Wire(), SelfPK: strings.Repeat("1", 64),
-		Thread: abi.ThreadView{State: "open", Epoch: 1, Need: e.Payload, Decide: json.RawMessage(`{"fence":1}`)}})
-	if err != nil {
-		return
-	}
-	HandleJSON(warmAgent{}, in)
-}
-
-type warmAgent struct{}
-
-func (warmAgent) Describe() abi.Manifest { return abi.Manifest{} }
-
-func (warmAgent) Handle(in *Input) (*abi.AgentOutput, error) {
-	var p map[string]any
-	if err := in.Payload(&p); err != nil {
-		return nil, err
-	}
-	act, err := Action(envelope.VerbPropose, map[string]any{"epoch": 1, "bid": map[string]any{"price": 1}})
-	if err != nil {
-		return nil, err
-	}
-	return &abi.AgentOutput{Actions: []abi.Action{act}}, nil
-}
+// init runs, once, in _initialize, what every call does (warmUp): the
+// host starts every call's instance from an image of the initialised
+// instance (host/wasm/image.go), so what is built here is not built again
+// in each call.
+func init() { warmUp() }
