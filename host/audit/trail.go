@@ -106,6 +106,7 @@ func commitLocked(tl *threadLog, dir string) error {
 	if err := tl.file.Sync(); err != nil {
 		return fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err)
 	}
+	tl.unsynced = false
 	return writeHead(dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 }
 
@@ -130,6 +131,7 @@ type threadLog struct {
 	accepted map[string]bool // ids of accepted envelopes
 	lastUse  uint64          // Trail.uses when last looked up
 	closed   bool            // closed to bound the open files: look the thread up again
+	unsynced bool            // lines written since the last fsync (group commit)
 }
 
 // DefaultMaxOpenThreads is how many thread files a trail keeps open at
@@ -295,6 +297,7 @@ func (t *Trail) appendLocked(tl *threadLog, entry Entry) (Record, error) {
 	}
 	if t.group.Load() {
 		tl.seq, tl.lastHash = rec.Seq, LineHash(line)
+		tl.unsynced = true
 		t.dirtyMu.Lock()
 		if t.dirty == nil {
 			t.dirty = map[*threadLog]struct{}{}
@@ -364,11 +367,12 @@ func (t *Trail) closeLeastUsedLocked(keep *threadLog) {
 				continue
 			}
 			t.dirtyMu.Lock()
-			_, dirty := t.dirty[tl]
 			delete(t.dirty, tl)
 			t.dirtyMu.Unlock()
 			var err error
-			if dirty {
+			if tl.unsynced {
+				// Not the dirty set: a Commit in progress may hold this
+				// thread in its own, and would find it closed.
 				err = commitLocked(tl, t.dir)
 			}
 			if tl.file != nil {
