@@ -99,11 +99,22 @@ fuzz-short:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME_SHORT) -fuzzminimizetime 2s $$pkg; \
 	done
 
+# A long run's duration can meet Go 1.26's fuzzing-coordinator race
+# (golang/go#75804): a bare "context deadline exceeded" with no failing
+# input written. Such an end counts as a pass, said so; a failing input
+# (written under testdata/fuzz) or any other error fails the run.
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+		log=$$(mktemp); \
+		{ $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg && echo 0 > $$log.rc || echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+		rc=$$(cat $$log.rc); \
+		if [ "$$rc" != 0 ] && grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+			echo "fuzz $$name: ended by the fuzztime deadline race (golang/go#75804), no failing input: counted as a pass"; rc=0; \
+		fi; \
+		rm -f $$log $$log.rc; \
+		[ "$$rc" = 0 ]; \
 	done
 
 chaos:
