@@ -112,7 +112,8 @@ type Host struct {
 	haltOnce  sync.Once
 	halted    chan struct{} // closed when the node stopped itself (haltErr says why)
 	haltErr   error
-	unstepped []*bus.Delivery // read, never stepped: handed back on close (mu)
+	unstepped []*bus.Delivery      // read, never stepped: handed back on close (mu)
+	republish []*envelope.Envelope // this host's latest envelopes, published again on start (ownTail)
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	agentS    chan struct{} // bounds concurrent agent and policy runs
@@ -214,6 +215,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := h.rebuild(); err != nil {
 		return nil, err
 	}
+	h.publishAgain(ctx)
 	if !cfg.ConsensusOff {
 		if h.Consensus, err = consensus.Open(ctx, cfg.Consensus); err != nil {
 			return nil, fmt.Errorf("host: %w", err)

@@ -130,17 +130,20 @@ type stepped struct {
 	it      item
 	thread  string
 	actions []protocol.Action
-	ack     bool // acknowledge its delivery
+	publish []*envelope.Envelope // this host's envelopes, signed and stepped: published first
+	ack     bool                 // acknowledge its delivery
 }
 
 // process steps a batch of inputs and everything they lead to locally, in
 // rounds: every input of a round is stepped and its line written; the trail
 // then makes the round's lines durable at once (group commit: an fsync per
 // thread written); only then do the round's effects leave: its actions are
-// performed and its deliveries acknowledged. The envelopes a round
-// publishes are stepped in the next round. So an input is still recorded,
-// durably, before any of its effects leave, at one fsync per thread per
-// round rather than two per line.
+// performed and its deliveries acknowledged. The envelopes a round's inputs
+// make this host publish are signed and stepped in the same round, and
+// published with its effects, once their lines are durable (ownTail
+// publishes a starting node's latest ones again, for a crash in between).
+// So an input is still recorded, durably, before any of its effects leave,
+// at one fsync per thread per round rather than two per line.
 func (h *Host) process(batch []item) {
 	for _, it := range batch {
 		if it.done != nil {
@@ -152,16 +155,35 @@ func (h *Host) process(batch []item) {
 		round := queue
 		queue = nil
 		var done []stepped
-		for i, it := range round {
+		for i := 0; i < len(round); i++ {
+			it := round[i]
 			if h.ctx.Err() != nil {
 				for _, rest := range round[i:] {
 					h.giveBack(rest) // stopping, or halted: delivered again
 				}
 				break
 			}
-			if s, ok := h.step(it); ok {
-				done = append(done, s)
+			s, ok := h.step(it)
+			if !ok {
+				continue
 			}
+			// This host's own envelopes are signed and stepped in this
+			// round, so that their lines commit with it, and published with
+			// its effects, once they are durable.
+			actions := s.actions
+			s.actions = nil
+			for _, a := range actions {
+				p, isPublish := a.(*protocol.Publish)
+				if !isPublish {
+					s.actions = append(s.actions, a)
+					continue
+				}
+				if next, ok := h.sign(p); ok {
+					s.publish = append(s.publish, p.Env)
+					round = append(round, next)
+				}
+			}
+			done = append(done, s)
 		}
 		if err := h.Trail.Commit(); err != nil {
 			h.halt(err)
@@ -175,6 +197,11 @@ func (h *Host) process(batch []item) {
 		for _, s := range done {
 			if s.ack {
 				h.ack(h.ctx, s.it)
+			}
+			for _, e := range s.publish {
+				if _, err := h.Bus.Publish(h.ctx, e); err != nil {
+					h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
+				}
 			}
 			for _, a := range s.actions {
 				if next, ok := h.perform(a); ok {
@@ -410,6 +437,20 @@ func (h *Host) perform(a protocol.Action) (item, bool) {
 }
 
 func (h *Host) publish(a *protocol.Publish) (item, bool) {
+	next, ok := h.sign(a)
+	if !ok {
+		return item{}, false
+	}
+	if _, err := h.Bus.Publish(h.ctx, a.Env); err != nil {
+		h.log.Error("publish", "error", err)
+		return item{}, false
+	}
+	return next, true
+}
+
+// sign signs an envelope the core prepared with its sender's key and
+// returns it as the input this host steps for it.
+func (h *Host) sign(a *protocol.Publish) (item, bool) {
 	e := a.Env
 	key, ok := h.id.key(e.SenderPK)
 	if !ok {
@@ -418,10 +459,6 @@ func (h *Host) publish(a *protocol.Publish) (item, bool) {
 	}
 	if err := envelope.SignPrepared(e, key.Private); err != nil {
 		h.log.Error("publish: sign", "error", err)
-		return item{}, false
-	}
-	if _, err := h.Bus.Publish(h.ctx, e); err != nil {
-		h.log.Error("publish", "error", err)
 		return item{}, false
 	}
 	tok, _ := h.token(e.Capability)

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -286,5 +287,41 @@ func (h *Host) rebuild() error {
 		h.core.Step(ti.Input)
 		h.core.Advance()
 	}
+	h.republish = ownTail(inputs, republishLines, func(pk string) bool { _, ok := h.id.key(pk); return ok })
 	return nil
+}
+
+// republishLines is how far back from the end of the trail a starting node
+// publishes its own envelopes again: more lines than one round writes (up to
+// maxBatch inputs, each with its clock, outcome and published lines).
+const republishLines = 8 * maxBatch
+
+// ownTail is the envelopes sent by this host's keys and accepted in the
+// last n lines of the trail, in order. The loop steps this host's envelopes
+// in the round that made them and publishes them once the round is durable,
+// so a crash in between leaves envelopes recorded here but never sent;
+// publishing them again on start closes that window (the stream drops an id
+// it holds, and receivers drop duplicates).
+func ownTail(inputs []TrailInput, n int, own func(pk string) bool) []*envelope.Envelope {
+	var out []*envelope.Envelope
+	for _, ti := range inputs[max(len(inputs)-n, 0):] {
+		r, ok := ti.Input.(*protocol.Received)
+		if ok && r.Env != nil && ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict == audit.Accepted && own(r.Env.SenderPK) {
+			out = append(out, r.Env)
+		}
+	}
+	return out
+}
+
+// publishAgain sends the envelopes of ownTail.
+func (h *Host) publishAgain(ctx context.Context) {
+	for _, e := range h.republish {
+		if _, err := h.Bus.Publish(ctx, e); err != nil {
+			h.log.Warn("republish", "verb", e.Verb, "id", e.ID, "error", err)
+		}
+	}
+	if len(h.republish) > 0 {
+		h.log.Info("republished this host's latest envelopes", "count", len(h.republish))
+	}
+	h.republish = nil
 }
