@@ -134,90 +134,73 @@ type stepped struct {
 	ack     bool                 // acknowledge its delivery
 }
 
-// process steps a batch of inputs and everything they lead to locally, in
-// rounds: every input of a round is stepped and its line written; the trail
-// then makes the round's lines durable at once (group commit: an fsync per
-// thread written); only then do the round's effects leave: its actions are
-// performed and its deliveries acknowledged. The envelopes a round's inputs
-// make this host publish are signed and stepped in the same round, and
-// published with its effects, once their lines are durable (ownTail
-// publishes a starting node's latest ones again, for a crash in between).
-// So an input is still recorded, durably, before any of its effects leave,
-// at one fsync per thread per round rather than two per line.
+// process steps a batch of inputs as one round: every input is stepped and
+// its line written, and so are the envelopes the inputs make this host
+// publish (signed, stepped, and their lines written, in the same round); the
+// trail then makes the round's lines durable at once (group commit: an fsync
+// per thread written); only then do the round's effects leave: its
+// deliveries are acknowledged, its envelopes published and its actions
+// performed. So an input is recorded, durably, before any of its effects
+// leave, at one fsync per thread per round. A crash between the commit and
+// the publications leaves envelopes recorded and not sent: a starting node
+// publishes its latest ones again (ownTail).
 func (h *Host) process(batch []item) {
 	for _, it := range batch {
 		if it.done != nil {
 			defer close(it.done)
 		}
 	}
-	queue := batch
-	for len(queue) > 0 {
-		round := queue
-		queue = nil
-		var done []stepped
-		for i := 0; i < len(round); i++ {
-			it := round[i]
-			if h.ctx.Err() != nil {
-				for _, rest := range round[i:] {
-					h.giveBack(rest) // stopping, or halted: delivered again
-				}
-				break
+	round := batch
+	var done []stepped
+	for i := 0; i < len(round); i++ {
+		it := round[i]
+		if h.ctx.Err() != nil {
+			for _, rest := range round[i:] {
+				h.giveBack(rest) // stopping, or halted: delivered again
 			}
-			s, ok := h.step(it)
-			if !ok {
+			break
+		}
+		s, ok := h.step(it)
+		if !ok {
+			continue
+		}
+		actions := s.actions
+		s.actions = nil
+		for _, a := range actions {
+			p, isPublish := a.(*protocol.Publish)
+			if !isPublish {
+				s.actions = append(s.actions, a)
 				continue
 			}
-			// This host's own envelopes are signed and stepped in this
-			// round, so that their lines commit with it, and published with
-			// its effects, once they are durable.
-			actions := s.actions
-			s.actions = nil
-			for _, a := range actions {
-				p, isPublish := a.(*protocol.Publish)
-				if !isPublish {
-					s.actions = append(s.actions, a)
-					continue
-				}
-				if next, ok := h.sign(p); ok {
-					s.publish = append(s.publish, p.Env)
-					round = append(round, next)
-				}
+			if next, ok := h.sign(p); ok {
+				s.publish = append(s.publish, p.Env)
+				round = append(round, next)
 			}
-			done = append(done, s)
 		}
-		if err := h.Trail.Commit(); err != nil {
-			h.halt(err)
-		}
-		if h.Err() != nil {
-			for _, s := range done {
-				h.giveBack(s.it) // its line may not be durable: delivered again
-			}
-			return
-		}
+		done = append(done, s)
+	}
+	if err := h.Trail.Commit(); err != nil {
+		h.halt(err)
+	}
+	if h.Err() != nil {
 		for _, s := range done {
-			if s.ack {
-				h.ack(h.ctx, s.it)
-			}
-			for _, e := range s.publish {
-				if _, err := h.Bus.Publish(h.ctx, e); err != nil {
-					h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
-				}
-			}
-			for _, a := range s.actions {
-				if next, ok := h.perform(a); ok {
-					queue = append(queue, next)
-				}
-			}
-			h.watchers.notify(s.thread)
+			h.giveBack(s.it) // its line may not be durable: delivered again
 		}
-		// Lines the actions wrote, if any (outcomes are written when their
-		// input is stepped), are made durable with the next round's, or here
-		// at the end: with none written, this commit has nothing to do.
-		if len(queue) == 0 {
-			if err := h.Trail.Commit(); err != nil {
-				h.halt(err)
+		return
+	}
+	for _, s := range done {
+		if s.ack {
+			h.ack(h.ctx, s.it)
+		}
+		for _, e := range s.publish {
+			if _, err := h.Bus.Publish(h.ctx, e); err != nil {
+				h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
 			}
 		}
+		for _, a := range s.actions {
+			h.perform(a)
+		}
+		h.watchers.notify(s.thread)
 	}
 }
 
@@ -415,12 +398,11 @@ func (h *Host) append(thread string, e audit.Entry) {
 	}
 }
 
-// perform takes one action. A published envelope comes back as the next
-// input to step.
-func (h *Host) perform(a protocol.Action) (item, bool) {
+// perform takes one of a round's effects. A round's envelopes are
+// published by process, and outcomes are written by step, with the lines of
+// their round.
+func (h *Host) perform(a protocol.Action) {
 	switch a := a.(type) {
-	case *protocol.Publish:
-		return h.publish(a)
 	case *protocol.Propose:
 		h.propose(a)
 	case *protocol.RunAgent:
@@ -429,23 +411,9 @@ func (h *Host) perform(a protocol.Action) (item, bool) {
 		h.evalPolicy(a, nil)
 	case *protocol.ArmTimer:
 		h.armTimer(a)
-	case *protocol.Record:
-		h.append(a.Thread, audit.Entry{Kind: a.Kind, Body: a.Body, Verdict: audit.Accepted})
-		h.event(a.Thread, "%s", outcomeText(a.Body))
+	default:
+		h.log.Error("perform: not an effect", "action", fmt.Sprintf("%T", a))
 	}
-	return item{}, false
-}
-
-func (h *Host) publish(a *protocol.Publish) (item, bool) {
-	next, ok := h.sign(a)
-	if !ok {
-		return item{}, false
-	}
-	if _, err := h.Bus.Publish(h.ctx, a.Env); err != nil {
-		h.log.Error("publish", "error", err)
-		return item{}, false
-	}
-	return next, true
 }
 
 // sign signs an envelope the core prepared with its sender's key and
