@@ -25,11 +25,16 @@ const PolicyGas = 200_000_000
 // outcome.
 func (h *Host) runAgent(a *protocol.RunAgent) {
 	la := h.id.agents[a.Agent]
+	h.wg.Add(1)
 	if la == nil {
-		h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: "no such local agent"}})
+		// Pushed from a goroutine, as every outcome is: this runs on the
+		// loop, which would wait on itself were the input queue full.
+		go func() {
+			defer h.wg.Done()
+			h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: "no such local agent"}})
+		}()
 		return
 	}
-	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		h.agentS <- struct{}{}
