@@ -12,11 +12,14 @@
 //     describe itself. A module that fails any step is refused with an error
 //     naming the step and the reason.
 //   - Every [Module.Handle] call runs on a fresh instance taken from a small
-//     pool of instances that have run their _initialize and nothing else.
-//     The output and the gas of a call are therefore a function of the
-//     module, the input, what the host functions answer, and the budget —
-//     never of earlier calls — which is what replay needs. An instance is
-//     closed after its one call, faulted or not.
+//     pool of instances in the state _initialize leaves and nothing else:
+//     either they ran it, or (when gas.CheckImage allows) they were put in
+//     that state from an image taken once per module (image.go). The output
+//     and the gas of a call are therefore a function of the module, the
+//     input, what the host functions answer, and the budget — never of
+//     earlier calls — which is what replay needs. An instance is closed
+//     after its one call, faulted or not; its memory's mapping is cleared
+//     and reused by a later instance (memory_linux.go).
 //   - Nothing outside reaches a plugin: WASI clocks start at a fixed time
 //     and advance only when the plugin sleeps, random bytes are a fixed
 //     stream, there are no arguments, environment, files or network;
