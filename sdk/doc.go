@@ -32,4 +32,9 @@
 //   - The SDK imports only abi/ and the standard library.
 //   - An agent must be deterministic: the host gives it no clock, randomness,
 //     files or network, and replays it from its recorded input.
+//   - In _initialize the SDK decodes a sample input and encodes a sample
+//     output once (warm.go), so that encoding/json's codecs exist before the
+//     host takes its image of the initialised instance; every call then
+//     starts with them. An agent may warm its own types the same way, in
+//     its init: work done there is done once, not per call.
 package sdk
