@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/internal/parallel"
 )
 
 // TrailInput is one recorded input of a trail, in the order it was stepped.
@@ -113,7 +111,7 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 
 	errs := make([]error, len(all))
 	clocks := make([]int64, len(all))
-	inParallel(len(all), func(i int) {
+	parallel.For(len(all), func(i int) {
 		clocks[i], errs[i] = decodeTrailInput(&all[i], src[i], rejected, trustUnchecked)
 	})
 	lastAt := map[string]int64{}
@@ -216,23 +214,6 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 		ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 	}
 	return 0, err
-}
-
-// inParallel runs f(0..n-1) on GOMAXPROCS goroutines.
-func inParallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), max(n/64, 1))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func decodeInput[T any, P interface {

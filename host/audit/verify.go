@@ -8,14 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gowebpki/jcs"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/internal/parallel"
 )
 
 // TamperError locates the first broken line of a trail. Line 0 means the
@@ -77,7 +75,7 @@ func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (
 	heads := make([]ThreadHead, len(threads))
 	lines := make([][]Line, len(threads))
 	errs := make([]error, len(threads))
-	parallel(len(threads), func(i int) {
+	parallel.For(len(threads), func(i int) {
 		var c func(uint64, *Record) bool
 		if check != nil {
 			c = func(seq uint64, rec *Record) bool { return check(threads[i], seq, rec) }
@@ -122,7 +120,7 @@ func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec
 		}
 	}
 	errs := make([]error, len(all))
-	parallel(len(all), func(k int) {
+	parallel.For(len(all), func(k int) {
 		th, i := all[k].thread, all[k].i
 		l := &lines[th][i]
 		if l.Checked || (check != nil && !check(th, uint64(i+1), l.Record)) {
@@ -148,7 +146,7 @@ func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec
 // and returns the first that fails as a *TamperError.
 func CheckLines(thread string, lines []Line, check func(seq uint64, rec *Record) bool) error {
 	errs := make([]error, len(lines))
-	parallel(len(lines), func(i int) {
+	parallel.For(len(lines), func(i int) {
 		l := &lines[i]
 		if l.Checked || (check != nil && !check(uint64(i+1), l.Record)) {
 			return
@@ -223,7 +221,7 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 	// Hashing, decoding and checking each record (its signature above all)
 	// are independent per line: done in parallel; the chain is then walked
 	// in order, so the first broken line is the one reported.
-	parallel(len(raw), func(i int) {
+	parallel.For(len(raw), func(i int) {
 		l := &lines[i]
 		l.Hash = LineHash(raw[i])
 		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] == nil && (check == nil || check(uint64(i+1), l.Record)) {
@@ -429,33 +427,4 @@ func isStatelessCode(c envelope.Code) bool {
 		}
 	}
 	return false
-}
-
-// parallel runs f(0..n-1) on GOMAXPROCS goroutines, in chunks.
-func parallel(n int, f func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 64 || workers == 1 {
-		for i := 0; i < n; i++ {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				start := int(next.Add(32)) - 32
-				if start >= n {
-					return
-				}
-				for i := start; i < min(start+32, n); i++ {
-					f(i)
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
