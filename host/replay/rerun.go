@@ -85,6 +85,23 @@ func (rr *reruns) acquire() bool {
 
 func (rr *reruns) release() { <-rr.slots }
 
+// start runs f in the background on a free core and closes done when it
+// returns; when replay is over before a core frees, stopped is told why and
+// f does not run.
+func (rr *reruns) start(done chan struct{}, stopped func(error), f func()) {
+	rr.wg.Add(1)
+	go func() {
+		defer rr.wg.Done()
+		defer close(done)
+		if !rr.acquire() {
+			stopped(rr.ctx.Err())
+			return
+		}
+		defer rr.release()
+		f()
+	}()
+}
+
 // stop abandons the runs not yet started and waits for the others.
 func (rr *reruns) stop() {
 	rr.cancel()
@@ -102,19 +119,12 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 	if d := rr.recorded[run.ReqID]; d != nil {
 		answers = d.PlanAnswers
 	}
-	rr.wg.Add(1)
-	go func() {
-		defer rr.wg.Done()
-		defer close(ar.done)
-		if !known || info.Module == "" {
-			ar.err = fmt.Errorf("no module recorded for agent %s", run.Agent)
-			return
-		}
-		if !rr.acquire() {
-			ar.err = rr.ctx.Err()
-			return
-		}
-		defer rr.release()
+	if !known || info.Module == "" {
+		ar.err = fmt.Errorf("no module recorded for agent %s", run.Agent)
+		close(ar.done)
+		return ar
+	}
+	rr.start(ar.done, func(err error) { ar.err = err }, func() {
 		mod, err := r.module(info.Module, info.Name)
 		if err != nil {
 			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, info.Module, err)
@@ -131,7 +141,7 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 			return
 		}
 		ar.out, ar.gas = host.RecordedOutput(res.Output), res.GasUsed
-	}()
+	})
 	return ar
 }
 
@@ -139,22 +149,14 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 func (r *replayer) startEval(ev *protocol.EvalPolicy) *evalRun {
 	rr := r.reruns
 	er := &evalRun{done: make(chan struct{})}
-	rr.wg.Add(1)
-	go func() {
-		defer rr.wg.Done()
-		defer close(er.done)
-		if !rr.acquire() {
-			er.load = rr.ctx.Err()
-			return
-		}
-		defer rr.release()
+	rr.start(er.done, func(err error) { er.load = err }, func() {
 		pol, err := r.policy(rr.ctx, ev.Capsule)
 		if err != nil {
 			er.load = err
 			return
 		}
 		er.res, er.err = host.Evaluate(rr.ctx, r.store, pol, ev)
-	}()
+	})
 	return er
 }
 
