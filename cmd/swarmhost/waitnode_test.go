@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,16 +55,67 @@ func waitNode(ts *testscript.TestScript, dir string) {
 }
 
 // cmdFreePort is "freeport VAR": sets VAR to a loopback TCP port that was
-// free a moment ago.
+// free a moment ago, below the kernel's ephemeral range when it can: a port
+// the kernel hands out for ":0" may be handed out again, before the node
+// binds it, as the source port of another node's outgoing connection (a
+// cluster test failed on "address already in use" that way).
 func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: freeport VAR")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort()
 	ts.Check(err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// freePort is a loopback port no listener holds now and no test was given
+// before: picked at random below the ephemeral range, where no outgoing
+// connection takes its source port, else (no range known) from the kernel.
+func freePort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	low := 10000
+	if high := ephemeralLow(); high > low+1000 {
+		for try := 0; try < 200; try++ {
+			port := low + rand.IntN(high-low)
+			if portsGiven[port] {
+				continue
+			}
+			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				l.Close()
+				portsGiven[port] = true
+				return port, nil
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	portsGiven[port] = true
+	return port, nil
+}
+
+// ephemeralLow is the lowest port the kernel uses for outgoing
+// connections, or 0 when it does not say.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
 }
 
 // cmdCheckTrails is "checktrails [-stream FILE] DIR...": P1 and P2
