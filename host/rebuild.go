@@ -184,6 +184,9 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 			if e, err = check(rec.Envelope); err != nil {
 				return 0, err
 			}
+			if trustUnchecked {
+				l.Env = e // decoded, not checked: the check spares decoding again
+			}
 		}
 		ti.Input = &protocol.Received{Raw: rec.Envelope, Env: e}
 	case KindHeld:

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 
 	"github.com/gowebpki/jcs"
@@ -55,6 +56,9 @@ type Line struct {
 	// VerifyThread does for every line); then Env is an accepted envelope
 	// line's envelope, verified, and Err a rejected text's verification
 	// error (nil when it verifies and was rejected for a stateful reason).
+	// Before that, Env may hold an accepted line's envelope decoded from
+	// its text and not yet checked (host.TrailFromLines leaves it there):
+	// checking it then spares decoding the text again.
 	Checked bool
 	Env     *envelope.Envelope
 	Err     error
@@ -104,6 +108,23 @@ func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (
 // them), the lines of all threads checked in parallel; the error is the
 // first failing line of the first failing thread, in thread order.
 func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec *Record) bool) error {
+	c := StartCheck(lines, check, runtime.GOMAXPROCS(0)-1)
+	c.Help()
+	return c.Wait()
+}
+
+// Checking is a CheckAll under way: StartCheck begins it on some
+// goroutines and returns; Help lends the caller's goroutine to it.
+type Checking struct {
+	work *parallel.Work
+	errs []error
+}
+
+// StartCheck begins CheckAll's work on workers goroutines and returns at
+// once; the lines must not be touched until Wait returns. A caller with
+// serial work of its own (the replayer steps its core meanwhile) starts
+// it on one goroutine fewer than the cores and calls Help when done.
+func StartCheck(lines map[string][]Line, check func(thread string, seq uint64, rec *Record) bool, workers int) *Checking {
 	type ref struct {
 		thread string
 		i      int
@@ -119,21 +140,31 @@ func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec
 			all = append(all, ref{th, i})
 		}
 	}
-	errs := make([]error, len(all))
-	parallel.For(len(all), func(k int) {
+	c := &Checking{errs: make([]error, len(all))}
+	c.work = parallel.Start(len(all), workers, func(k int) {
 		th, i := all[k].thread, all[k].i
 		l := &lines[th][i]
 		if l.Checked || (check != nil && !check(th, uint64(i+1), l.Record)) {
 			return
 		}
 		var err error
-		l.Env, l.Err, err = checkRecord(l.Record, th)
+		l.Env, l.Err, err = checkRecord(l.Record, th, l.Env)
 		if err != nil {
-			errs[k] = &TamperError{Thread: th, Line: uint64(i + 1), Problem: err.Error()}
+			c.errs[k] = &TamperError{Thread: th, Line: uint64(i + 1), Problem: err.Error()}
 		}
 		l.Checked = err == nil
 	})
-	for _, err := range errs {
+	return c
+}
+
+// Help checks lines on the calling goroutine until none is left unbegun.
+func (c *Checking) Help() { c.work.Help() }
+
+// Wait returns CheckAll's result once every line is checked. If StartCheck
+// began no goroutine, Help must have been called.
+func (c *Checking) Wait() error {
+	c.work.Wait()
+	for _, err := range c.errs {
 		if err != nil {
 			return err
 		}
@@ -151,7 +182,7 @@ func CheckLines(thread string, lines []Line, check func(seq uint64, rec *Record)
 		if l.Checked || (check != nil && !check(uint64(i+1), l.Record)) {
 			return
 		}
-		l.Env, l.Err, errs[i] = checkRecord(l.Record, thread)
+		l.Env, l.Err, errs[i] = checkRecord(l.Record, thread, l.Env)
 		l.Checked = errs[i] == nil
 	})
 	for i, err := range errs {
@@ -225,7 +256,7 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 		l := &lines[i]
 		l.Hash = LineHash(raw[i])
 		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] == nil && (check == nil || check(uint64(i+1), l.Record)) {
-			l.Env, l.Err, checkErrs[i] = checkRecord(l.Record, thread)
+			l.Env, l.Err, checkErrs[i] = checkRecord(l.Record, thread, nil)
 			l.Checked = checkErrs[i] == nil
 		}
 	})
@@ -288,7 +319,7 @@ func ParseLine(line []byte) (*Record, error) { return decodeLine(line) }
 // CheckRecord checks that a record says something true of its envelope on
 // the given thread (see VerifyThread).
 func CheckRecord(rec *Record, thread string) error {
-	_, _, err := checkRecord(rec, thread)
+	_, _, err := checkRecord(rec, thread, nil)
 	return err
 }
 
@@ -375,7 +406,7 @@ func plainUint(raw []byte) (uint64, bool) {
 // checkRecord checks that a record says something true of its envelope: an
 // accepted envelope still verifies and belongs to the thread; a rejected
 // text still fails the way its reason says.
-func checkRecord(rec *Record, thread string) (env *envelope.Envelope, envErr error, err error) {
+func checkRecord(rec *Record, thread string, decoded *envelope.Envelope) (env *envelope.Envelope, envErr error, err error) {
 	switch rec.Verdict {
 	case Accepted:
 		if rec.Reason != "" {
@@ -392,7 +423,12 @@ func checkRecord(rec *Record, thread string) (env *envelope.Envelope, envErr err
 		return nil, nil, nil
 	}
 	if rec.Verdict == Accepted {
-		e, err := envelope.Verify(rec.Envelope)
+		e, err := decoded, error(nil)
+		if e != nil {
+			err = e.Check()
+		} else {
+			e, err = envelope.Verify(rec.Envelope)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("the accepted envelope no longer verifies: %v", err)
 		}

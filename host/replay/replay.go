@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"sort"
 
 	"github.com/gowebpki/jcs"
@@ -134,12 +135,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	// The lines a checkpoint does not cover (all, without one) are checked
 	// in full, concurrently with the stepping: a line that fails its
 	// checks is reported before any divergence, which it may explain.
-	checked := make(chan error, 1)
-	go func() {
-		checked <- audit.CheckAll(lines, func(th string, seq uint64, _ *audit.Record) bool { return int(seq) > coveredSeq[th] })
-	}()
+	// The stepping is serial: the checks take the other cores, and this
+	// goroutine's too once it has stepped every input.
+	checking := audit.StartCheck(lines, func(th string, seq uint64, _ *audit.Record) bool { return int(seq) > coveredSeq[th] },
+		runtime.GOMAXPROCS(0)-1)
 	r, err := replayInputs(ctx, opts, store, inputs, covered)
-	if cerr := <-checked; cerr != nil {
+	checking.Help()
+	if cerr := checking.Wait(); cerr != nil {
 		return nil, cerr
 	}
 	if err != nil {
@@ -156,11 +158,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []host.TrailInput, covered int) (*replayer, error) {
 	// The node's compiled modules, when they are there, spare compiling
 	// again (the cache is keyed by the module's bytes).
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(opts.DataDir, "wasm-cache")})
-	if err != nil {
-		return nil, err
+	var rt *wasm.Runtime
+	if !opts.NoRerun {
+		var err error
+		if rt, err = wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(opts.DataDir, "wasm-cache")}); err != nil {
+			return nil, err
+		}
+		defer rt.Close(ctx)
 	}
-	defer rt.Close(ctx)
 	rr := newReruns(ctx, inputs)
 	defer rr.stop()
 	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{}, reruns: rr,

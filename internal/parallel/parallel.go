@@ -6,17 +6,16 @@ import (
 	"sync/atomic"
 )
 
-// serialBelow is the smallest n For spreads over goroutines; chunk is how
-// many indices a goroutine takes at once.
 const (
+	// serialBelow is the n under which For runs f on the calling
+	// goroutine alone: starting goroutines costs more than it saves.
 	serialBelow = 64
-	chunk       = 32
+	// chunk is how many indices a goroutine takes at a time.
+	chunk = 32
 )
 
-// For calls f(i) for every i in [0, n), on GOMAXPROCS goroutines taking
-// chunks of indices in turn, and returns when every call has returned.
-// Below 64 indices (or on one core) it calls f in order on the caller's
-// goroutine. f must be safe to call concurrently for different i.
+// For calls f(i) for every i in [0, n), on every core, and returns when
+// all calls have returned. f must be safe to call concurrently.
 func For(n int, f func(i int)) {
 	workers := runtime.GOMAXPROCS(0)
 	if n < serialBelow || workers == 1 {
@@ -25,22 +24,49 @@ func For(n int, f func(i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				start := int(next.Add(chunk)) - chunk
-				if start >= n {
-					return
-				}
-				for i := start; i < min(start+chunk, n); i++ {
-					f(i)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	w := Start(n, workers-1, f)
+	w.Help()
+	w.Wait()
 }
+
+// Work is a set of independent calls f(0..n-1) shared out in chunks to
+// the goroutines Start began and to any goroutine that calls Help.
+type Work struct {
+	n    int
+	f    func(i int)
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// Start begins calling f(i) for every i in [0, n) on workers goroutines
+// (none when workers <= 0: the calls then wait for Help). It returns at
+// once. Wait returns when every call has returned.
+func Start(n int, workers int, f func(i int)) *Work {
+	w := &Work{n: n, f: f}
+	w.wg.Add(n)
+	for range max(workers, 0) {
+		go w.Help()
+	}
+	return w
+}
+
+// Help makes the calling goroutine take chunks of the calls not yet begun
+// until none is left. A goroutine that has finished its own work lends
+// its core this way instead of leaving it to the scheduler.
+func (w *Work) Help() {
+	for {
+		start := int(w.next.Add(chunk)) - chunk
+		if start >= w.n {
+			return
+		}
+		end := min(start+chunk, w.n)
+		for i := start; i < end; i++ {
+			w.f(i)
+		}
+		w.wg.Add(start - end)
+	}
+}
+
+// Wait returns when every call has returned. Unless Start began at least
+// one goroutine, someone must call Help, or Wait never returns.
+func (w *Work) Wait() { w.wg.Wait() }

@@ -18,3 +18,26 @@ func TestForCallsEveryIndexOnce(t *testing.T) {
 		}
 	}
 }
+
+// Work started with no goroutine of its own is done by its helpers alone,
+// each index once; with goroutines of its own, Wait returns without help.
+func TestStartCallsEveryIndexOnce(t *testing.T) {
+	for _, workers := range []int{0, 1, 3} {
+		for _, n := range []int{0, 1, 33, 1000} {
+			counts := make([]atomic.Int32, n)
+			w := Start(n, workers, func(i int) { counts[i].Add(1) })
+			if workers == 0 {
+				done := make(chan struct{})
+				go func() { w.Help(); close(done) }()
+				w.Help()
+				<-done
+			}
+			w.Wait()
+			for i := range counts {
+				if c := counts[i].Load(); c != 1 {
+					t.Fatalf("workers=%d n=%d: f(%d) called %d times", workers, n, i, c)
+				}
+			}
+		}
+	}
+}
