@@ -26,6 +26,7 @@ FUZZ_TARGETS := \
 	./host/keys:FuzzParseKeyFile \
 	./host/audit:FuzzAuditLine \
 	./host/wasm/gas:FuzzInstrument \
+	./host/wasm:FuzzDecodeInstEntry \
 	./host/policy/compile:FuzzParseCapsule \
 	./host/policy:FuzzReadValue \
 	./consensus/shard:FuzzApply \

@@ -9,7 +9,11 @@
 //     compiles it once (with wazero's on-disk compilation cache when a cache
 //     folder is configured: the key is the instrumented bytes, so it changes
 //     with the module and with the cost-table version), and asks the agent to
-//     describe itself. A module that fails any step is refused with an error
+//     describe itself. The same folder keeps the instrumented module and
+//     whether it qualifies for images (instcache.go), keyed by the module,
+//     the instrumentation options and the running executable's bytes, so a
+//     node's restart or a replay does not instrument its agents again; an
+//     entry that does not read back whole is ignored and rewritten. A module that fails any step is refused with an error
 //     naming the step and the reason.
 //   - Every [Module.Handle] call runs on a fresh instance taken from a small
 //     pool of instances in the state _initialize leaves and nothing else:

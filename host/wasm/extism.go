@@ -61,7 +61,7 @@ func (r *Runtime) loadExtism(ctx context.Context, name string, wasm []byte, info
 			return nil, fmt.Errorf("load %s: an Extism plugin must export %s as func() -> i32 (got %q)", name, fn, ex.Signature)
 		}
 	}
-	instrumented, err := gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
+	instrumented, _, err := r.instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 	}

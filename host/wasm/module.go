@@ -78,9 +78,9 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	if err := checkExports(info); err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
-	instrumented := wasm
+	instrumented, imageErr := wasm, errors.New("the module is not metered")
 	if !r.unmetered {
-		if instrumented, err = gas.Instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth,
+		if instrumented, imageErr, err = r.instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth,
 			ExportGlobals: true}); err != nil {
 			return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 		}
@@ -96,7 +96,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
 	m.manifest = manifest
-	if !r.unmetered && !r.cfg.FreshInstances && gas.CheckImage(instrumented) == nil {
+	if !r.cfg.FreshInstances && imageErr == nil {
 		if m.image, err = m.buildImage(ctx, instrumented); err != nil {
 			compiled.Close(ctx)
 			return nil, fmt.Errorf("load %s: %w", name, err)

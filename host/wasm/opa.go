@@ -85,7 +85,7 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 	if minPages > r.cfg.MemoryLimitPages {
 		return nil, fmt.Errorf("load policy %s: needs %d pages of memory, the limit is %d", name, minPages, r.cfg.MemoryLimitPages)
 	}
-	instrumented, err := gas.Instrument(module, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
+	instrumented, _, err := r.instrument(module, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: instrument: %w", name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -100,7 +101,14 @@ type Runtime struct {
 	// live counts the operations running WebAssembly: Close waits for them,
 	// since closing the runtime unmaps the memories they run in.
 	live liveness
+	// instHits counts loads that took their instrumented module from the
+	// cache (instcache.go).
+	instHits atomic.Int64
 }
+
+// InstrumentedCacheHits says how many loads took their instrumented module
+// from the cache in Config.CacheDir instead of instrumenting it.
+func (r *Runtime) InstrumentedCacheHits() int64 { return r.instHits.Load() }
 
 // liveness counts operations in progress and refuses new ones once closed.
 // Operations nest (a policy evaluated from inside an agent call), which a
