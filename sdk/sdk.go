@@ -96,8 +96,8 @@ func handle(a Agent, input []byte) (*abi.AgentOutput, error) {
 	if a == nil {
 		return nil, errors.New("sdk: no agent registered (call sdk.Register in init)")
 	}
-	var raw abi.AgentInput
-	if err := json.Unmarshal(input, &raw); err != nil {
+	raw, err := decodeInput(input)
+	if err != nil {
 		return nil, fmt.Errorf("sdk: agent input is not JSON: %w", err)
 	}
 	e, err := envelope.Decode(raw.Envelope)

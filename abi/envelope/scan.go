@@ -85,6 +85,18 @@ func ScanCanonicalObject(text []byte, names []string, values [][]byte) bool {
 	return s.value() && s.pos == len(text)
 }
 
+// ScanCanonicalValue reports the length of the canonical JSON value (as
+// IsCanonical would judge it alone) that text starts with; text may go on
+// after it. Like IsCanonical it is one-sided: false says only that text
+// does not start with a canonical value.
+func ScanCanonicalValue(text []byte) (int, bool) {
+	s := canonScanner{in: text}
+	if !s.value() {
+		return 0, false
+	}
+	return s.pos, true
+}
+
 type canonScanner struct {
 	in    []byte
 	pos   int
