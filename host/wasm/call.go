@@ -44,7 +44,12 @@ func (m *Module) Handle(ctx context.Context, input []byte, budget uint64, env *E
 	if err != nil {
 		return nil, err
 	}
-	defer inst.Close(ctx)
+	inst.clean = false
+	defer func() {
+		if !m.recycle(inst) {
+			inst.Close(ctx)
+		}
+	}()
 	st := m.newCallState(budget, env)
 	cctx := withCallState(ctx, st)
 
@@ -65,6 +70,7 @@ func (m *Module) Handle(ctx context.Context, input []byte, budget uint64, env *E
 	if err != nil {
 		return nil, err
 	}
+	inst.clean = true
 	return st.result(out)
 }
 

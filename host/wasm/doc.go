@@ -13,17 +13,21 @@
 //     whether it qualifies for images (instcache.go), keyed by the module,
 //     the instrumentation options and the running executable's bytes, so a
 //     node's restart or a replay does not instrument its agents again; an
-//     entry that does not read back whole is ignored and rewritten. A module that fails any step is refused with an error
-//     naming the step and the reason.
-//   - Every [Module.Handle] call runs on a fresh instance taken from a small
+//     entry that does not read back whole is ignored and rewritten. A
+//     module that fails any step is refused with an error naming the step
+//     and the reason.
+//   - Every [Module.Handle] call runs on an instance taken from a small
 //     pool of instances in the state _initialize leaves and nothing else:
 //     either they ran it, or (when gas.CheckImage allows) they were put in
 //     that state from an image taken once per module (image.go). The output
 //     and the gas of a call are therefore a function of the module, the
 //     input, what the host functions answer, and the budget — never of
-//     earlier calls — which is what replay needs. An instance is closed
-//     after its one call, faulted or not; its memory's mapping is cleared
-//     and reused by a later instance (memory_linux.go).
+//     earlier calls — which is what replay needs. After its call an
+//     instance from an image is set back to the image's state (memory,
+//     globals, WASI state) and pooled again, when the call returned
+//     normally and did not grow the memory (image.go, recycle); any other
+//     is closed, and its memory's mapping is cleared and reused by a later
+//     instance (memory_linux.go).
 //   - Nothing outside reaches a plugin: WASI clocks start at a fixed time
 //     and advance only when the plugin sleeps, random bytes are a fixed
 //     stream, there are no arguments, environment, files or network;

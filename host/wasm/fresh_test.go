@@ -23,3 +23,28 @@ func TestCallsStartFromZeroedMemory(t *testing.T) {
 		})
 	}
 }
+
+// Instances are put back in the pool after a call, in the image's state:
+// reuse.wasm traps unless a global, a memory cell and its allocator's bump
+// pointer are as instantiated, then changes them; every call succeeds,
+// and calls did run on recycled instances.
+func TestRecycledInstancesStartFromTheImage(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(string(engine), func(t *testing.T) {
+			rt := newRuntime(t, engine)
+			m := load(t, rt, "testdata/reuse.wasm")
+			if !m.FromImage() {
+				t.Fatal("reuse.wasm does not start from an image")
+			}
+			e, _ := env(t)
+			for i := 0; i < 40; i++ {
+				if _, err := m.Handle(context.Background(), []byte(someInput), 10_000_000, e); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if m.Recycled() == 0 {
+				t.Fatal("no instance was recycled")
+			}
+		})
+	}
+}

@@ -32,6 +32,7 @@ import (
 type image struct {
 	pages   uint32       // the memory's size, in pages
 	runs    []imageRun   // where the memory differs from a just instantiated one
+	memory  []byte       // the whole memory, for putting a used instance back (recycle)
 	globals []imageValue // every exported mutable global
 	stdout  *lineWriter
 	stderr  *lineWriter
@@ -86,6 +87,7 @@ func (m *Module) buildImage(ctx context.Context, instrumented []byte) (*image, e
 		return nil, fmt.Errorf("image: cannot read the memory")
 	}
 	img.runs = diffRuns(before, after)
+	img.memory = append([]byte(nil), after...)
 	return img, nil
 }
 
@@ -123,7 +125,7 @@ func (m *Module) fromImage(ctx context.Context) (*instance, error) {
 	stdout, stderr := img.stdout.clone(), img.stderr.clone()
 	clock, rand := img.clock, img.rand.clone()
 	cfg := wasiWith(wazero.NewModuleConfig().
-		WithName(fmt.Sprintf("%s#%d", m.name, m.seq.Add(1))).
+		WithName(fmt.Sprintf("%s#%d", m.name, m.rt.instanceSeq.Add(1))).
 		WithStartFunctions(), stdout, stderr, &clock, rand)
 	st := m.newCallState(m.rt.cfg.InitGas, nil)
 	mod, err := m.rt.rt.InstantiateModule(withLinearMemory(withCallState(ctx, st)), m.compiled, cfg)
@@ -152,6 +154,45 @@ func (m *Module) fromImage(ctx context.Context) (*instance, error) {
 			return fail("global %s is not mutable", g.name)
 		}
 		mg.Set(g.value)
+		inst.globals = append(inst.globals, mg)
 	}
 	return inst, nil
+}
+
+// recycle puts an instance that has answered a call back in the image's
+// state and into the pool, so that the next call does not pay for an
+// instantiation (for a Go agent: its function table's thousands of
+// element entries, its data segments, and clearing the memory when the
+// instance closes). What an instance holds is its memory, its mutable
+// globals (all exported: gas.CheckImage), its tables (never changed:
+// CheckImage) and the WASI state the host keeps (clock, random stream,
+// output buffers); all are set back to the image's. The memory must not
+// have grown: a wasm memory cannot shrink, and its size is observable.
+// recycle reports false, leaving the instance to the caller, when it cannot
+// be put back.
+func (m *Module) recycle(inst *instance) bool {
+	img := m.image
+	if img == nil || !inst.clean {
+		return false
+	}
+	mem := inst.Memory()
+	if mem == nil || mem.Size() != img.pages*65536 || !mem.Write(0, img.memory) {
+		return false
+	}
+	if len(inst.globals) != len(img.globals) {
+		return false
+	}
+	for i, g := range img.globals {
+		inst.globals[i].Set(g.value)
+	}
+	*inst.stdout, *inst.stderr = *img.stdout.clone(), *img.stderr.clone()
+	*inst.clock, *inst.rand = img.clock, *img.rand.clone()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || len(m.pool) >= m.rt.cfg.PoolSize {
+		return false
+	}
+	m.pool = append(m.pool, inst)
+	m.recycled.Add(1)
+	return true
 }

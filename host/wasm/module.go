@@ -40,8 +40,13 @@ type Module struct {
 	filling bool
 	closed  bool
 	wg      sync.WaitGroup
-	seq     atomic.Uint64
+	// recycled counts instances put back in the pool after a call.
+	recycled atomic.Int64
 }
+
+// Recycled says how many instances were put back in the image's state
+// after a call and used again, instead of being closed (image.go).
+func (m *Module) Recycled() int64 { return m.recycled.Load() }
 
 // Name is the name the module was loaded under.
 func (m *Module) Name() string { return m.name }
@@ -217,6 +222,12 @@ type instance struct {
 	stdout, stderr *lineWriter
 	clock          *fakeClock
 	rand           *randStream
+	// globals are the image's globals in this instance, in the image's
+	// order (set only for an instance made from an image).
+	globals []api.MutableGlobal
+	// clean says the instance's last call returned normally: only then
+	// may it be recycled (image.go).
+	clean bool
 }
 
 // instantiate makes an initialised instance: from the module's image when
@@ -240,7 +251,7 @@ func (m *Module) initialise(ctx context.Context, before *[]byte) (*instance, err
 	stderr := &lineWriter{module: m.name, stream: "stderr", log: m.rt.cfg.Log}
 	clock, rand := &fakeClock{t: 1_000_000}, &randStream{}
 	cfg := wasiWith(wazero.NewModuleConfig().
-		WithName(fmt.Sprintf("%s#%d", m.name, m.seq.Add(1))).
+		WithName(fmt.Sprintf("%s#%d", m.name, m.rt.instanceSeq.Add(1))).
 		WithStartFunctions(), stdout, stderr, clock, rand)
 	// A start section, metered like everything else, runs while
 	// instantiating: with the init budget, shared with _initialize.
@@ -282,7 +293,9 @@ func (m *Module) take(ctx context.Context) (*instance, error) {
 	if n := len(m.pool); n > 0 {
 		inst, m.pool = m.pool[n-1], m.pool[:n-1]
 	}
-	if !m.filling {
+	// Instances that start from an image mostly come back after their
+	// call (recycle): the pool is refilled only once it is empty.
+	if !m.filling && (m.image == nil || len(m.pool) == 0) {
 		m.filling = true
 		m.wg.Add(1)
 		go m.refill()

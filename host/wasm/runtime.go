@@ -104,6 +104,10 @@ type Runtime struct {
 	// instHits counts loads that took their instrumented module from the
 	// cache (instcache.go).
 	instHits atomic.Int64
+	// instanceSeq numbers instances: wazero wants every live instance's
+	// name unique in the runtime, and pooled instances of two modules
+	// loaded under one name live side by side.
+	instanceSeq atomic.Uint64
 }
 
 // InstrumentedCacheHits says how many loads took their instrumented module
