@@ -176,9 +176,14 @@ func (m *Module) recycle(inst *instance) bool {
 		return false
 	}
 	mem := inst.Memory()
-	if mem == nil || mem.Size() != img.pages*65536 || !mem.Write(0, img.memory) {
+	if mem == nil || mem.Size() != img.pages*65536 {
 		return false
 	}
+	view, ok := mem.Read(0, mem.Size())
+	if !ok || len(view) != len(img.memory) {
+		return false
+	}
+	restore(view, img.memory)
 	if len(inst.globals) != len(img.globals) {
 		return false
 	}
@@ -195,4 +200,16 @@ func (m *Module) recycle(inst *instance) bool {
 	m.pool = append(m.pool, inst)
 	m.recycled.Add(1)
 	return true
+}
+
+// restore makes dst equal to src (of the same length), writing only the
+// blocks that differ: a call writes a small part of an instance's memory,
+// and reading is cheaper than writing.
+func restore(dst, src []byte) {
+	for off := 0; off < len(src); off += imageGranule {
+		end := min(off+imageGranule, len(src))
+		if !bytes.Equal(dst[off:end], src[off:end]) {
+			copy(dst[off:end], src[off:end])
+		}
+	}
 }
