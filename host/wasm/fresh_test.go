@@ -2,7 +2,10 @@ package wasm_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/canswarm/swarmhost/host/wasm"
 )
 
 // Every call's instance starts from zeroed memory, though instances reuse
@@ -29,22 +32,29 @@ func TestCallsStartFromZeroedMemory(t *testing.T) {
 // pointer are as instantiated, then changes them; every call succeeds,
 // and calls did run on recycled instances.
 func TestRecycledInstancesStartFromTheImage(t *testing.T) {
-	for _, engine := range engines {
-		t.Run(string(engine), func(t *testing.T) {
-			rt := newRuntime(t, engine)
-			m := load(t, rt, "testdata/reuse.wasm")
-			if !m.FromImage() {
-				t.Fatal("reuse.wasm does not start from an image")
-			}
-			e, _ := env(t)
-			for i := 0; i < 40; i++ {
-				if _, err := m.Handle(context.Background(), []byte(someInput), 10_000_000, e); err != nil {
-					t.Fatalf("call %d: %v", i, err)
-				}
-			}
-			if m.Recycled() == 0 {
-				t.Fatal("no instance was recycled")
-			}
-		})
+	for _, tracked := range []bool{true, false} {
+		for _, engine := range engines {
+			t.Run(fmt.Sprintf("%s/tracked=%v", engine, tracked), func(t *testing.T) {
+				defer wasm.SetDirtyPageTracking(wasm.SetDirtyPageTracking(tracked))
+				recycledStartFromTheImage(t, engine)
+			})
+		}
+	}
+}
+
+func recycledStartFromTheImage(t *testing.T, engine wasm.Engine) {
+	rt := newRuntime(t, engine)
+	m := load(t, rt, "testdata/reuse.wasm")
+	if !m.FromImage() {
+		t.Fatal("reuse.wasm does not start from an image")
+	}
+	e, _ := env(t)
+	for i := 0; i < 40; i++ {
+		if _, err := m.Handle(context.Background(), []byte(someInput), 10_000_000, e); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if m.Recycled() == 0 {
+		t.Fatal("no instance was recycled")
 	}
 }

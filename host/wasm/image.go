@@ -128,11 +128,12 @@ func (m *Module) fromImage(ctx context.Context) (*instance, error) {
 		WithName(fmt.Sprintf("%s#%d", m.name, m.rt.instanceSeq.Add(1))).
 		WithStartFunctions(), stdout, stderr, &clock, rand)
 	st := m.newCallState(m.rt.cfg.InitGas, nil)
-	mod, err := m.rt.rt.InstantiateModule(withLinearMemory(withCallState(ctx, st)), m.compiled, cfg)
+	var lm imageMemory
+	mod, err := m.rt.rt.InstantiateModule(withImageMemory(withCallState(ctx, st), &lm), m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate from image: %w", err)
 	}
-	inst := &instance{Module: mod, stdout: stdout, stderr: stderr, clock: &clock, rand: rand}
+	inst := &instance{Module: mod, stdout: stdout, stderr: stderr, clock: &clock, rand: rand, mem: lm}
 	fail := func(format string, args ...any) (*instance, error) {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("instantiate from image: "+format, args...)
@@ -156,6 +157,7 @@ func (m *Module) fromImage(ctx context.Context) (*instance, error) {
 		mg.Set(g.value)
 		inst.globals = append(inst.globals, mg)
 	}
+	inst.mem.track(len(img.memory))
 	return inst, nil
 }
 
@@ -183,7 +185,10 @@ func (m *Module) recycle(inst *instance) bool {
 	if !ok || len(view) != len(img.memory) {
 		return false
 	}
-	restore(view, img.memory)
+	if !inst.mem.restoreWritten(img.memory) {
+		restore(view, img.memory)
+		inst.mem.track(len(img.memory))
+	}
 	if len(inst.globals) != len(img.globals) {
 		return false
 	}

@@ -30,8 +30,65 @@ func withLinearMemory(ctx context.Context) context.Context {
 // instance touches (a Go agent touches ~700 per call, ~2 ms of system time),
 // where clearing pages that stay resident costs a memclr.
 type mmapMemory struct {
-	buf  []byte // the whole mapping
-	used uint64 // the longest slice handed out: nothing beyond it was reachable
+	buf     []byte // the whole mapping
+	used    uint64 // the longest slice handed out: nothing beyond it was reachable
+	tracked bool   // registered for write tracking (dirty_linux.go)
+}
+
+// imageMemory is the linear memory of an instance that starts from an
+// image, when it is an mmapMemory: recycling it copies back only the pages
+// its call wrote, which the kernel tracks (dirtyPages).
+type imageMemory struct{ m *mmapMemory }
+
+// withImageMemory is withLinearMemory, and sets dst to the memory made.
+func withImageMemory(ctx context.Context, dst *imageMemory) context.Context {
+	return experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(min, max uint64) experimental.LinearMemory {
+		lm := newMmapMemory(min, max)
+		if mm, ok := lm.(*mmapMemory); ok {
+			dst.m = mm
+		}
+		return lm
+	}))
+}
+
+// track write-protects the first n bytes, which hold the image, so that
+// the pages a call writes can be found; without the kernel's support it
+// does nothing.
+func (im imageMemory) track(n int) {
+	d := dirty()
+	if d == nil || im.m == nil || n <= 0 || n > len(im.m.buf) {
+		return
+	}
+	if !im.m.tracked {
+		if d.register(im.m.buf) != nil {
+			return
+		}
+		im.m.tracked = true
+	}
+	if d.protect(im.m.buf[:n]) != nil {
+		im.m.untrack()
+	}
+}
+
+// restoreWritten copies image back over the pages written since track (or
+// the last restoreWritten); false when the memory is not tracked or the
+// kernel failed (the caller then compares it all, and tracks again).
+func (im imageMemory) restoreWritten(image []byte) bool {
+	if im.m == nil || !im.m.tracked {
+		return false
+	}
+	if !dirty().restoreWritten(im.m.buf, image) {
+		im.m.untrack()
+		return false
+	}
+	return true
+}
+
+func (m *mmapMemory) untrack() {
+	if m.tracked {
+		dirty().unregister(m.buf)
+		m.tracked = false
+	}
 }
 
 func newMmapMemory(_, max uint64) experimental.LinearMemory {
@@ -62,6 +119,7 @@ func (m *mmapMemory) Free() {
 	if m.buf == nil {
 		return
 	}
+	m.untrack()
 	buf, used := m.buf, m.used
 	m.buf, m.used = nil, 0
 	if !zero(buf[:used]) || !pool.put(buf, used) {

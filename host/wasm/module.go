@@ -228,6 +228,8 @@ type instance struct {
 	// clean says the instance's last call returned normally: only then
 	// may it be recycled (image.go).
 	clean bool
+	// mem is the linear memory of an instance from an image.
+	mem imageMemory
 }
 
 // instantiate makes an initialised instance: from the module's image when
