@@ -25,9 +25,11 @@
 //     earlier calls — which is what replay needs. After its call an
 //     instance from an image is set back to the image's state (memory,
 //     globals, WASI state) and pooled again, when the call returned
-//     normally and did not grow the memory (image.go, recycle); any other
-//     is closed, and its memory's mapping is cleared and reused by a later
-//     instance (memory_linux.go).
+//     normally and did not grow the memory (image.go, recycle): on Linux
+//     6.7+ only the pages the kernel reports written are copied back
+//     (dirty_linux.go), elsewhere the memory is compared with the image.
+//     Any other instance is closed, and its memory's mapping is cleared
+//     and reused by a later instance (memory_linux.go).
 //   - Nothing outside reaches a plugin: WASI clocks start at a fixed time
 //     and advance only when the plugin sleeps, random bytes are a fixed
 //     stream, there are no arguments, environment, files or network;
