@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 
@@ -211,6 +212,15 @@ func (s *canonScanner) array() bool {
 func (s *canonScanner) str() ([]byte, bool) {
 	start := s.pos + 1
 	for i := start; i < len(s.in); {
+		// Eight plain bytes at a time: most of an envelope's text is hex
+		// and plain words (and inside a WebAssembly agent every byte
+		// costs gas).
+		for i+8 <= len(s.in) && plainWord(binary.LittleEndian.Uint64(s.in[i:])) {
+			i += 8
+		}
+		if i >= len(s.in) {
+			break
+		}
 		if plainStringByte[s.in[i]] {
 			i++
 			continue
@@ -236,6 +246,17 @@ func (s *canonScanner) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// plainWord says whether all eight bytes of w stand for themselves in a
+// canonical string (as plainStringByte): printable ASCII, no quote, no
+// backslash. Each test says exactly whether some byte matches.
+func plainWord(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(x uint64) bool { return (x-ones)&^x&highs != 0 }
+	return w&highs == 0 && // ASCII only: then the next test is exact too
+		(w-0x20*ones)&^w&highs == 0 && // no control character
+		!hasZero(w^(0x22*ones)) && !hasZero(w^(0x5c*ones))
 }
 
 // plainStringByte says which bytes stand for themselves in a canonical

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -75,7 +76,7 @@ const dirtyRegions = 128
 
 // dirtyPagesOff turns the tracking off (tests of the comparing path);
 // SWARMHOST_DIRTY_PAGES=off in the environment does for a process.
-var dirtyPagesOff = false
+var dirtyPagesOff atomic.Bool
 
 var openDirtyPages = sync.OnceValue(func() *dirtyPages {
 	if os.Getenv("SWARMHOST_DIRTY_PAGES") == "off" {
@@ -91,7 +92,7 @@ var openDirtyPages = sync.OnceValue(func() *dirtyPages {
 // dirty returns the process's tracker, or nil where the kernel lacks one
 // of the two features (the caller then compares).
 func dirty() *dirtyPages {
-	if dirtyPagesOff || sysUserfaultfd == 0 {
+	if dirtyPagesOff.Load() || sysUserfaultfd == 0 {
 		return nil
 	}
 	return openDirtyPages()

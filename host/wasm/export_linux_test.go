@@ -4,7 +4,5 @@ package wasm
 // instances' memory on or off (off: recycling compares the whole memory)
 // and returns what it was.
 func SetDirtyPageTracking(on bool) bool {
-	was := !dirtyPagesOff
-	dirtyPagesOff = !on
-	return was
+	return !dirtyPagesOff.Swap(!on)
 }

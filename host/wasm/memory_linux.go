@@ -30,9 +30,9 @@ func withLinearMemory(ctx context.Context) context.Context {
 // instance touches (a Go agent touches ~700 per call, ~2 ms of system time),
 // where clearing pages that stay resident costs a memclr.
 type mmapMemory struct {
-	buf     []byte // the whole mapping
-	used    uint64 // the longest slice handed out: nothing beyond it was reachable
-	tracked bool   // registered for write tracking (dirty_linux.go)
+	buf     []byte      // the whole mapping
+	used    uint64      // the longest slice handed out: nothing beyond it was reachable
+	tracker *dirtyPages // set while registered for write tracking (dirty_linux.go)
 }
 
 // imageMemory is the linear memory of an instance that starts from an
@@ -55,17 +55,17 @@ func withImageMemory(ctx context.Context, dst *imageMemory) context.Context {
 // the pages a call writes can be found; without the kernel's support it
 // does nothing.
 func (im imageMemory) track(n int) {
-	d := dirty()
-	if d == nil || im.m == nil || n <= 0 || n > len(im.m.buf) {
+	if im.m == nil || n <= 0 || n > len(im.m.buf) {
 		return
 	}
-	if !im.m.tracked {
-		if d.register(im.m.buf) != nil {
+	if im.m.tracker == nil {
+		d := dirty()
+		if d == nil || d.register(im.m.buf) != nil {
 			return
 		}
-		im.m.tracked = true
+		im.m.tracker = d
 	}
-	if d.protect(im.m.buf[:n]) != nil {
+	if im.m.tracker.protect(im.m.buf[:n]) != nil {
 		im.m.untrack()
 	}
 }
@@ -74,10 +74,10 @@ func (im imageMemory) track(n int) {
 // the last restoreWritten); false when the memory is not tracked or the
 // kernel failed (the caller then compares it all, and tracks again).
 func (im imageMemory) restoreWritten(image []byte) bool {
-	if im.m == nil || !im.m.tracked {
+	if im.m == nil || im.m.tracker == nil {
 		return false
 	}
-	if !dirty().restoreWritten(im.m.buf, image) {
+	if !im.m.tracker.restoreWritten(im.m.buf, image) {
 		im.m.untrack()
 		return false
 	}
@@ -85,9 +85,9 @@ func (im imageMemory) restoreWritten(image []byte) bool {
 }
 
 func (m *mmapMemory) untrack() {
-	if m.tracked {
-		dirty().unregister(m.buf)
-		m.tracked = false
+	if m.tracker != nil {
+		m.tracker.unregister(m.buf)
+		m.tracker = nil
 	}
 }
 
