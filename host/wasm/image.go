@@ -14,8 +14,7 @@ import (
 
 // An agent's instance runs only after its _initialize (for a Go agent, the
 // Go runtime starting up: most of what a fresh instance costs), and every
-// call needs an instance in that state (RATIONALE.md: a fresh instance for
-// every call). Running _initialize is deterministic, so its outcome is the
+// call needs an instance in that state and nothing else (RATIONALE.md). Running _initialize is deterministic, so its outcome is the
 // same for every instance: an image of it, taken once per module, is that
 // state. An instance starts from the image when gas.CheckImage says
 // nothing of an instance's state escapes what a host can read and set. It
@@ -26,13 +25,14 @@ import (
 // are its WASI clock, random stream and output buffers. The instance is
 // then in exactly the state a fresh one reaches by running _initialize,
 // which it does not run; a call on it uses the same gas and gives the same
-// result (TestImageInstancesAreFresh).
+// result (TestImageInstancesAreFresh). After a call, recycle puts the
+// instance back in that state, for the next call.
 
 // image is a module's instance state after _initialize.
 type image struct {
 	pages   uint32       // the memory's size, in pages
-	runs    []imageRun   // where the memory differs from a just instantiated one
-	memory  []byte       // the whole memory, for putting a used instance back (recycle)
+	memory  []byte       // the whole memory
+	runs    []imageRun   // where memory differs from a just instantiated one
 	globals []imageValue // every exported mutable global
 	stdout  *lineWriter
 	stderr  *lineWriter
@@ -40,7 +40,8 @@ type image struct {
 	rand    *randStream
 }
 
-// imageRun is a stretch of memory and its bytes in the image.
+// imageRun is a stretch of memory and its bytes in the image (a part of
+// image.memory).
 type imageRun struct {
 	offset uint32
 	bytes  []byte
@@ -86,13 +87,14 @@ func (m *Module) buildImage(ctx context.Context, instrumented []byte) (*image, e
 	if !ok {
 		return nil, fmt.Errorf("image: cannot read the memory")
 	}
-	img.runs = diffRuns(before, after)
 	img.memory = append([]byte(nil), after...)
+	img.runs = diffRuns(before, img.memory)
 	return img, nil
 }
 
 // diffRuns lists the stretches, in whole granules, where after differs
-// from before (read as zeros past its end), with after's bytes.
+// from before (read as zeros past its end), with after's bytes (parts of
+// after, not copies).
 func diffRuns(before, after []byte) []imageRun {
 	var runs []imageRun
 	zeros := make([]byte, imageGranule)
@@ -111,10 +113,10 @@ func diffRuns(before, after []byte) []imageRun {
 			continue
 		}
 		if n := len(runs); n > 0 && int(runs[n-1].offset)+len(runs[n-1].bytes) == off {
-			runs[n-1].bytes = append(runs[n-1].bytes, after[off:end]...)
+			runs[n-1].bytes = after[runs[n-1].offset:end]
 			continue
 		}
-		runs = append(runs, imageRun{offset: uint32(off), bytes: append([]byte(nil), after[off:end]...)})
+		runs = append(runs, imageRun{offset: uint32(off), bytes: after[off:end]})
 	}
 	return runs
 }
