@@ -6,7 +6,9 @@
 //  1. Discover: list *.wasm in the folder (not recursively), in name order.
 //  2. Load: read the bytes, load them on the runtime; a module that fails
 //     is reported by file name and reason (an Event of kind Failed) and
-//     skipped, and the rest load.
+//     skipped, and the rest load. Files are loaded side by side on the
+//     cores, one file of each distinct module first and then the files
+//     that repeat it (which find it compiled).
 //  3. Serve: [Registry.Acquire] hands out a loaded module and a release
 //     function; calls run while the module is acquired.
 //  4. Watch: [Registry.Rescan] (called by the watcher every PollInterval)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/wasm"
+	"github.com/canswarm/swarmhost/internal/parallel"
 )
 
 // EventKind says what happened to a plugin file.
@@ -134,6 +136,17 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 	}
 	var events []Event
 	present := map[string]bool{}
+	// What needs loading is loaded side by side (a cold compile of a Go
+	// agent takes seconds, on one core): first one file of each distinct
+	// module, then the files that repeat one, which find it compiled.
+	type pending struct {
+		name, ref string
+		data      []byte
+		old       *plugin
+		mod       *wasm.Module
+		err       error
+	}
+	var todo []*pending
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".wasm") || strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
@@ -153,24 +166,43 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 		if (old != nil && old.ref == ref) || failedRef == ref {
 			continue // unchanged, or known broken
 		}
-		mod, err := r.rt.Load(ctx, name, data)
-		if err != nil {
+		todo = append(todo, &pending{name: name, ref: ref, data: data, old: old})
+	}
+	var first, repeats []*pending
+	seen := map[string]bool{}
+	for _, p := range todo {
+		if seen[p.ref] {
+			repeats = append(repeats, p)
+		} else {
+			seen[p.ref] = true
+			first = append(first, p)
+		}
+	}
+	for _, batch := range [][]*pending{first, repeats} {
+		w := parallel.Start(len(batch), runtime.GOMAXPROCS(0)-1, func(i int) {
+			batch[i].mod, batch[i].err = r.rt.Load(ctx, batch[i].name, batch[i].data)
+		})
+		w.Help()
+		w.Wait()
+	}
+	for _, p := range todo {
+		if p.err != nil {
 			r.mu.Lock()
-			r.failed[name] = ref
+			r.failed[p.name] = p.ref
 			r.mu.Unlock()
-			events = append(events, Event{Kind: Failed, File: name, Err: err})
+			events = append(events, Event{Kind: Failed, File: p.name, Err: p.err})
 			continue
 		}
 		kind := Loaded
 		r.mu.Lock()
-		delete(r.failed, name)
-		if old != nil {
+		delete(r.failed, p.name)
+		if p.old != nil {
 			kind = Replaced
-			r.retireLocked(old)
+			r.retireLocked(p.old)
 		}
-		r.plugins[name] = &plugin{file: name, ref: ref, module: mod}
+		r.plugins[p.name] = &plugin{file: p.name, ref: p.ref, module: p.mod}
 		r.mu.Unlock()
-		events = append(events, Event{Kind: kind, File: name, Name: mod.Manifest().Name})
+		events = append(events, Event{Kind: kind, File: p.name, Name: p.mod.Manifest().Name})
 	}
 	r.mu.Lock()
 	for name, p := range r.plugins {

@@ -90,7 +90,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 			return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 		}
 	}
-	compiled, err := r.rt.CompileModule(ctx, instrumented)
+	compiled, err := r.compile(ctx, instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: compile: %w", name, err)
 	}

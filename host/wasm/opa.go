@@ -89,7 +89,7 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: instrument: %w", name, err)
 	}
-	compiled, err := r.rt.CompileModule(ctx, instrumented)
+	compiled, err := r.compile(ctx, instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: compile: %w", name, err)
 	}

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/canswarm/swarmhost/host/wasm/gas"
@@ -192,6 +194,12 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// compile compiles a module with wazero, its functions on every core
+// (wazero's machine code does not depend on how many compile it).
+func (r *Runtime) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+	return r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), module)
 }
 
 // Config returns the runtime's configuration, defaults filled in.

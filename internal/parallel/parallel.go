@@ -10,8 +10,10 @@ const (
 	// serialBelow is the n under which For runs f on the calling
 	// goroutine alone: starting goroutines costs more than it saves.
 	serialBelow = 64
-	// chunk is how many indices a goroutine takes at a time.
-	chunk = 32
+	// maxChunk is the most indices a goroutine takes at a time; fewer when
+	// there are few, so that a handful of long calls (loading modules) is
+	// shared out too.
+	maxChunk = 32
 )
 
 // For calls f(i) for every i in [0, n), on every core, and returns when
@@ -32,17 +34,20 @@ func For(n int, f func(i int)) {
 // Work is a set of independent calls f(0..n-1) shared out in chunks to
 // the goroutines Start began and to any goroutine that calls Help.
 type Work struct {
-	n    int
-	f    func(i int)
-	next atomic.Int64
-	wg   sync.WaitGroup
+	n     int
+	chunk int
+	f     func(i int)
+	next  atomic.Int64
+	wg    sync.WaitGroup
 }
 
 // Start begins calling f(i) for every i in [0, n) on workers goroutines
 // (none when workers <= 0: the calls then wait for Help). It returns at
 // once. Wait returns when every call has returned.
 func Start(n int, workers int, f func(i int)) *Work {
-	w := &Work{n: n, f: f}
+	// About four chunks per goroutine (the helper's included), so that
+	// goroutines that finish early take over the rest.
+	w := &Work{n: n, f: f, chunk: min(max(n/(4*(max(workers, 0)+1)), 1), maxChunk)}
 	w.wg.Add(n)
 	for range max(workers, 0) {
 		go w.Help()
@@ -55,11 +60,11 @@ func Start(n int, workers int, f func(i int)) *Work {
 // its core this way instead of leaving it to the scheduler.
 func (w *Work) Help() {
 	for {
-		start := int(w.next.Add(chunk)) - chunk
+		start := int(w.next.Add(int64(w.chunk))) - w.chunk
 		if start >= w.n {
 			return
 		}
-		end := min(start+chunk, w.n)
+		end := min(start+w.chunk, w.n)
 		for i := start; i < end; i++ {
 			w.f(i)
 		}

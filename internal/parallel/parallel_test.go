@@ -3,6 +3,7 @@ package parallel
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // For calls f once for every index, below the serial threshold and above
@@ -39,5 +40,27 @@ func TestStartCallsEveryIndexOnce(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A few long calls are shared out one by one: with five calls and one
+// goroutine besides the helper, both run some of them at once.
+func TestStartSharesFewLongCalls(t *testing.T) {
+	var running, most atomic.Int32
+	w := Start(5, 1, func(int) {
+		n := running.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+	})
+	w.Help()
+	w.Wait()
+	if most.Load() < 2 {
+		t.Fatalf("at most %d of the five calls ran at once, want 2", most.Load())
 	}
 }
