@@ -75,6 +75,12 @@ type pageRegion struct{ start, end, categories uint64 }
 // finds more stops and is resumed where it stopped.
 const dirtyRegions = 128
 
+// regionBufs holds the scans' output arrays. The kernel is handed their
+// address inside pm_scan_arg, where the compiler cannot see it: they must
+// live on the heap (which does not move), not on a goroutine's stack
+// (which does).
+var regionBufs = sync.Pool{New: func() any { return new([dirtyRegions]pageRegion) }}
+
 // dirtyPagesOff turns the tracking off (tests of the comparing path);
 // SWARMHOST_DIRTY_PAGES=off in the environment does for a process.
 var dirtyPagesOff atomic.Bool
@@ -184,7 +190,9 @@ func (d *dirtyPages) restoreWritten(mem, image []byte) bool {
 	}
 	base := uint64(uintptr(unsafe.Pointer(&mem[0])))
 	end := base + uint64(len(image))
-	vec := make([]pageRegion, dirtyRegions)
+	buf := regionBufs.Get().(*[dirtyRegions]pageRegion)
+	defer regionBufs.Put(buf)
+	vec := buf[:]
 	for start := base; start < end; {
 		n, walkEnd, err := d.scan(start, end, vec)
 		if err != nil || n > len(vec) {

@@ -32,7 +32,9 @@ func TestDirtyPagesReportsWrittenPages(t *testing.T) {
 	}
 	written := func() []int {
 		t.Helper()
-		vec := make([]pageRegion, dirtyRegions)
+		buf := regionBufs.Get().(*[dirtyRegions]pageRegion)
+		defer regionBufs.Put(buf)
+		vec := buf[:]
 		base := span(mem).start
 		n, end, err := d.scan(base, base+uint64(len(mem)), vec)
 		if err != nil || end != base+uint64(len(mem)) {
