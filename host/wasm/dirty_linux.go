@@ -122,7 +122,7 @@ func newDirtyPages() (*dirtyPages, error) {
 	}
 	d := &dirtyPages{uffd: int(fd), pagemap: pm}
 	// PAGEMAP_SCAN of an empty range tells whether the ioctl exists.
-	if _, _, err := d.scan(0, 0, nil); err != nil {
+	if _, _, err := d.scan(0, 0, nil, 0); err != nil {
 		d.close()
 		return nil, fmt.Errorf("PAGEMAP_SCAN: %w", err)
 	}
@@ -165,10 +165,11 @@ func (d *dirtyPages) protect(b []byte) error {
 	return ioctl(d.uffd, uffdioWriteprotect, unsafe.Pointer(arg))
 }
 
-// scan reports the written stretches of [start, end) into vec, and where
-// the scan stopped (end, unless vec filled up first).
-func (d *dirtyPages) scan(start, end uint64, vec []pageRegion) (int, uint64, error) {
-	arg := &pmScanArg{size: uint64(unsafe.Sizeof(pmScanArg{})), start: start, end: end,
+// scan reports the written stretches of [start, end) into vec (none when
+// vec is empty), and where the scan stopped (end, unless vec filled up
+// first). flags pmScanWPMatching write-protects the pages it matches.
+func (d *dirtyPages) scan(start, end uint64, vec []pageRegion, flags uint64) (int, uint64, error) {
+	arg := &pmScanArg{size: uint64(unsafe.Sizeof(pmScanArg{})), flags: flags, start: start, end: end,
 		categoryMask: pageIsWritten, returnMask: pageIsWritten}
 	if len(vec) > 0 {
 		arg.vec, arg.vecLen = uint64(uintptr(unsafe.Pointer(&vec[0]))), uint64(len(vec))
@@ -194,7 +195,7 @@ func (d *dirtyPages) restoreWritten(mem, image []byte) bool {
 	defer regionBufs.Put(buf)
 	vec := buf[:]
 	for start := base; start < end; {
-		n, walkEnd, err := d.scan(start, end, vec)
+		n, walkEnd, err := d.scan(start, end, vec, 0)
 		if err != nil || n > len(vec) {
 			return false
 		}
@@ -215,18 +216,6 @@ func (d *dirtyPages) restoreWritten(mem, image []byte) bool {
 	// where UFFDIO_WRITEPROTECT over the whole image changed every page's
 	// entry (~0.2 ms a Go agent call) and one call per written stretch
 	// paid a TLB flush each (worse).
-	_, walkEnd, err := d.scanProtect(base, end)
+	_, walkEnd, err := d.scan(base, end, nil, pmScanWPMatching)
 	return err == nil && walkEnd == end
-}
-
-// scanProtect write-protects the written pages of [start, end) and
-// returns where it stopped.
-func (d *dirtyPages) scanProtect(start, end uint64) (int, uint64, error) {
-	arg := &pmScanArg{size: uint64(unsafe.Sizeof(pmScanArg{})), flags: pmScanWPMatching, start: start, end: end,
-		categoryMask: pageIsWritten}
-	n, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(d.pagemap), pagemapScan, uintptr(unsafe.Pointer(arg)))
-	if errno != 0 {
-		return 0, 0, errno
-	}
-	return int(n), arg.walkEnd, nil
 }

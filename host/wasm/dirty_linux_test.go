@@ -36,7 +36,7 @@ func TestDirtyPagesReportsWrittenPages(t *testing.T) {
 		defer regionBufs.Put(buf)
 		vec := buf[:]
 		base := span(mem).start
-		n, end, err := d.scan(base, base+uint64(len(mem)), vec)
+		n, end, err := d.scan(base, base+uint64(len(mem)), vec, 0)
 		if err != nil || end != base+uint64(len(mem)) {
 			t.Fatalf("scan: %v, stopped at %x", err, end)
 		}
