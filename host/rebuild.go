@@ -53,25 +53,40 @@ func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool) ([]Tr
 	if err != nil {
 		return nil, err
 	}
-	lines := map[string][]audit.Line{}
-	for _, th := range threads {
-		name, err := audit.FileName(th)
-		if err != nil {
-			return nil, err
+	// Threads are read and parsed side by side; the first error in thread
+	// order is the one reported.
+	per := make([][]audit.Line, len(threads))
+	errs := make([]error, len(threads))
+	parallel.ForLong(len(threads), func(i int) { per[i], errs[i] = readThreadLines(dir, threads[i]) })
+	lines := make(map[string][]audit.Line, len(threads))
+	for i, th := range threads {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		text, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		for i, l := range splitLines(text) {
-			rec, err := audit.ParseLine(l)
-			if err != nil {
-				return nil, fmt.Errorf("audit %s line %d: %w", th, i+1, err)
-			}
-			lines[th] = append(lines[th], audit.Line{Hash: audit.LineHash(l), Record: rec})
-		}
+		lines[th] = per[i]
 	}
 	return buildTrail(lines, tokenOf, rejected, false)
+}
+
+// readThreadLines reads and parses one thread's lines.
+func readThreadLines(dir, thread string) ([]audit.Line, error) {
+	name, err := audit.FileName(thread)
+	if err != nil {
+		return nil, err
+	}
+	text, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	var lines []audit.Line
+	for i, l := range splitLines(text) {
+		rec, err := audit.ParseLine(l)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s line %d: %w", thread, i+1, err)
+		}
+		lines = append(lines, audit.Line{Hash: audit.LineHash(l), Record: rec})
+	}
+	return lines, nil
 }
 
 // buildTrail decodes every line's input (in parallel: they are independent)

@@ -79,7 +79,7 @@ func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (
 	heads := make([]ThreadHead, len(threads))
 	lines := make([][]Line, len(threads))
 	errs := make([]error, len(threads))
-	parallel.For(len(threads), func(i int) {
+	parallel.ForLong(len(threads), func(i int) {
 		var c func(uint64, *Record) bool
 		if check != nil {
 			c = func(seq uint64, rec *Record) bool { return check(threads[i], seq, rec) }

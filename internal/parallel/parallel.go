@@ -26,7 +26,14 @@ func For(n int, f func(i int)) {
 		}
 		return
 	}
-	w := Start(n, workers-1, f)
+	ForLong(n, f)
+}
+
+// ForLong is For without its serial threshold, for calls long enough (a
+// whole file read and decoded) that even two are worth running side by
+// side.
+func ForLong(n int, f func(i int)) {
+	w := Start(n, runtime.GOMAXPROCS(0)-1, f)
 	w.Help()
 	w.Wait()
 }
