@@ -44,9 +44,9 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 		if err != nil {
 			done.Fault = err.Error()
 		} else {
-			env := h.AgentEnv(a.Policy, la.info.Name)
+			env := h.AgentEnv(a.Policy(), la.info.Name)
 			env.PlanQuery = RecordPlanAnswers(env.PlanQuery, &done.PlanAnswers)
-			res, err := mod.Handle(h.ctx, a.Input, a.Gas, env)
+			res, err := mod.Handle(h.ctx, a.Input(), a.Gas, env)
 			release()
 			switch {
 			case err != nil:

@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -19,10 +20,7 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	if t.final() && e.Verb != envelope.VerbFinalize {
 		return
 	}
-	var (
-		inputs *agentInputs // encoded once the first agent wants e
-		pol    *EvalPolicy  // likewise; shared, read-only, by the runs
-	)
+	var job *agentJob // made once the first agent wants e, shared by the runs
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
 		if !a.wants(e.Verb) || a.PK == e.SenderPK {
@@ -31,21 +29,62 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if t.np.Capability != "" && !a.can(t.np.Capability) {
 			continue
 		}
-		if inputs == nil {
-			x := newAgentInputs(e.Wire(), t.view())
-			inputs = &x
-			pol, _ = c.PolicyRequestFor(t.id, e, "")
+		if job == nil {
+			job = newAgentJob(t, e)
 		}
-		in := inputs.forAgent(a.PK)
 		id := c.nextReq("agent")
 		gas := c.cfg.AgentGas
 		if t.np.GasBudget > 0 {
 			gas = t.np.GasBudget
 		}
-		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Input: in, Gas: gas, Policy: pol}
+		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Gas: gas, job: job}
 		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK, action: run}
 		c.emit(run)
 	}
+}
+
+// agentJob is what the runs of one delivery are made from: the envelope,
+// the thread view and the policy request's inputs as they were when the
+// runs were asked for (values and references to envelopes and payloads,
+// which never change), encoded when a shell first asks for them.
+type agentJob struct {
+	wire   []byte
+	view   abi.ThreadView // without Decide, which decide encodes
+	decide *decision
+	pol    policySnapshot
+	hasPol bool
+
+	inputsOnce sync.Once
+	inputs     agentInputs
+	polOnce    sync.Once
+	evalPolicy *EvalPolicy
+}
+
+func newAgentJob(t *thread, e *envelope.Envelope) *agentJob {
+	j := &agentJob{wire: e.Wire(), view: t.viewRefs(), decide: t.decisions[t.epoch]}
+	if evaluated, ok := t.standardEvaluated(e); ok {
+		j.pol, j.hasPol = t.policySnapshot(evaluated), true
+	}
+	return j
+}
+
+func (j *agentJob) input(agentPK string) []byte {
+	j.inputsOnce.Do(func() {
+		v := j.view
+		if j.decide != nil {
+			v.Decide, _ = json.Marshal(j.decide)
+		}
+		j.inputs = newAgentInputs(j.wire, v)
+	})
+	return j.inputs.forAgent(agentPK)
+}
+
+func (j *agentJob) policy() *EvalPolicy {
+	if !j.hasPol {
+		return nil
+	}
+	j.polOnce.Do(func() { j.evalPolicy = j.pol.request("") })
+	return j.evalPolicy
 }
 
 // PolicyRequestFor returns the standard evaluation an agent's policy_eval
@@ -57,15 +96,11 @@ func (c *Core) PolicyRequestFor(thread string, e *envelope.Envelope, entrypoint 
 	if t == nil || e == nil {
 		return nil, false
 	}
-	if e.Verb == envelope.VerbAttest || e.Verb == envelope.VerbChallenge {
-		// About a COMMIT: the evaluation is the commit's.
-		if t.commit == nil {
-			return nil, false
-		}
-		e = t.commit
+	evaluated, ok := t.standardEvaluated(e)
+	if !ok {
+		return nil, false
 	}
-	ctx, resolve := c.policyContext(t, e)
-	return &EvalPolicy{Thread: thread, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e, Context: ctx, Resolve: resolve}, true
+	return t.policySnapshot(evaluated).request(entrypoint), true
 }
 
 func (c *Core) agentDone(in *AgentDone) string {

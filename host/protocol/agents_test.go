@@ -45,7 +45,7 @@ func (h *harness) agentInfo(name string) protocol.AgentInfo {
 func (h *harness) runAgent(a *protocol.RunAgent) {
 	name := h.byPK[a.Agent]
 	var in abi.AgentInput
-	if err := json.Unmarshal(a.Input, &in); err != nil {
+	if err := json.Unmarshal(a.Input(), &in); err != nil {
 		h.fatalf("agent input: %v", err)
 	}
 	e, err := envelope.Decode(in.Envelope)

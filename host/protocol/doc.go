@@ -77,8 +77,10 @@
 //     not stepped: the core learns what won from its Applied. The core
 //     proposes each command once (one DECIDE and one RELEASE per epoch, one
 //     FINALIZE), so the shell must not drop one.
-//   - [RunAgent]: the shell runs the local agent Agent on Input (an
-//     abi.AgentInput) with the gas budget Gas and steps AgentDone{ReqID}.
+//   - [RunAgent]: the shell runs the local agent Agent on Input() (an
+//     abi.AgentInput, encoded when first asked for: a replay that steps
+//     recorded outputs never encodes it) with the gas budget Gas and steps
+//     AgentDone{ReqID}.
 //     The core publishes the agent's actions under the agent's key when its
 //     roles may send them (plan_ops become an UPDATE_PLAN) and records those
 //     it refuses.

@@ -153,14 +153,22 @@ type RunAgent struct {
 	ReqID  string
 	Thread string
 	Agent  string // the agent's public key
-	Input  []byte // abi.AgentInput JSON
 	Gas    uint64 // the call's gas budget
-	// Policy is the standard evaluation (without ReqID) the agent's
-	// policy_eval gets for its envelope, fixed when the run is asked for so
-	// that it does not depend on when the run happens; nil when the thread
-	// has no capsule yet.
-	Policy *EvalPolicy
+	job    *agentJob
 }
+
+// Input is the agent's abi.AgentInput JSON. It is fixed when the run is
+// asked for and encoded when first asked for (a shell that does not run
+// the agent, such as a replay that steps recorded outputs, never pays for
+// it); safe to call from any goroutine.
+func (r *RunAgent) Input() []byte { return r.job.input(r.Agent) }
+
+// Policy is the standard evaluation (without ReqID) the agent's
+// policy_eval gets for its envelope, fixed when the run is asked for so
+// that it does not depend on when the run happens; nil when the thread has
+// no capsule yet. Made when first asked for, shared by the runs of one
+// delivery (read-only); safe to call from any goroutine.
+func (r *RunAgent) Policy() *EvalPolicy { return r.job.policy() }
 
 // EvalPolicy asks the shell to evaluate a capsule entrypoint on the input
 // {entrypoint, envelope (without sig), context} of PROTOCOL.md section 7

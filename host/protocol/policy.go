@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 )
@@ -37,32 +38,67 @@ func (c *Core) requests() map[string]*request {
 	return c.reqMap
 }
 
-// policyContext is the recorded data an evaluation about envelope e on
-// thread t sees (PROTOCOL.md section 7): the NEED's payload, the epoch, the
-// NEED's input, and for a COMMIT its result, as JSON read from the CAS by
-// the shell (Resolve).
-func (c *Core) policyContext(t *thread, e *envelope.Envelope) (map[string]json.RawMessage, map[string]string) {
+// policySnapshot is what an evaluation about an envelope on a thread reads
+// of the thread (PROTOCOL.md section 7), taken when it is asked for: values
+// and envelopes, which never change, so that the request may be made later
+// and on another goroutine.
+type policySnapshot struct {
+	thread, capsule string
+	epoch           uint64
+	e               *envelope.Envelope // the envelope evaluated
+	need            *envelope.Envelope // the NEED the evaluation is about (e itself for a NEED)
+	needPayload     json.RawMessage    // the thread's NEED payload, given to evaluations of other envelopes
+	input           json.RawMessage    // the NEED's inline input
+}
+
+// policySnapshot takes what an evaluation about e sees.
+func (t *thread) policySnapshot(e *envelope.Envelope) policySnapshot {
+	s := policySnapshot{thread: t.id, capsule: t.capsule, epoch: t.epoch, e: e, need: t.need, input: t.np.Input}
+	if t.need != nil && e.Verb != envelope.VerbNeed {
+		s.needPayload = t.need.Payload
+	}
+	if e.Verb == envelope.VerbNeed {
+		s.need = e
+	}
+	return s
+}
+
+// standardEvaluated is the envelope the standard evaluation an agent gets
+// for e is about: e itself, or for an ATTEST or a CHALLENGE the thread's
+// COMMIT (false without one: there is nothing to evaluate).
+func (t *thread) standardEvaluated(e *envelope.Envelope) (*envelope.Envelope, bool) {
+	if e.Verb == envelope.VerbAttest || e.Verb == envelope.VerbChallenge {
+		return t.commit, t.commit != nil
+	}
+	return e, true
+}
+
+// request is the evaluation of entrypoint (without ReqID).
+func (s policySnapshot) request(entrypoint string) *EvalPolicy {
+	ctx, resolve := s.context()
+	return &EvalPolicy{Thread: s.thread, Capsule: s.capsule, Entrypoint: entrypoint, Envelope: s.e, Context: ctx, Resolve: resolve}
+}
+
+// context is the recorded data the evaluation sees: the NEED's payload,
+// the epoch, the NEED's input, and for a COMMIT its result, as JSON read
+// from the CAS by the shell (Resolve).
+func (s policySnapshot) context() (map[string]json.RawMessage, map[string]string) {
 	ctx := map[string]json.RawMessage{}
 	resolve := map[string]string{}
-	ep, _ := json.Marshal(t.epoch)
-	ctx["epoch"] = ep
-	if t.need != nil && e.Verb != envelope.VerbNeed {
-		ctx["need"] = t.need.Payload
+	ctx["epoch"] = strconv.AppendUint(nil, s.epoch, 10)
+	if s.needPayload != nil {
+		ctx["need"] = s.needPayload
 	}
-	need := t.need
-	if e.Verb == envelope.VerbNeed {
-		need = e
-	}
-	if need != nil {
-		if len(t.np.Input) > 0 {
-			ctx["input"] = t.np.Input
-		} else if len(need.ContentRefs) > 0 {
-			resolve["input"] = need.ContentRefs[0]
+	if s.need != nil {
+		if len(s.input) > 0 {
+			ctx["input"] = s.input
+		} else if len(s.need.ContentRefs) > 0 {
+			resolve["input"] = s.need.ContentRefs[0]
 		}
 	}
-	if e.Verb == envelope.VerbCommit {
+	if s.e.Verb == envelope.VerbCommit {
 		var cp commitPayload
-		if json.Unmarshal(e.Payload, &cp) == nil && envelope.IsRef(cp.Result) {
+		if json.Unmarshal(s.e.Payload, &cp) == nil && envelope.IsRef(cp.Result) {
 			resolve["result"] = cp.Result
 		}
 	}
@@ -72,11 +108,10 @@ func (c *Core) policyContext(t *thread, e *envelope.Envelope) (map[string]json.R
 // evalPolicy asks for an evaluation of the thread's capsule.
 func (c *Core) evalPolicy(t *thread, entrypoint string, e *envelope.Envelope, purpose string, chal *challengeRef) {
 	id := c.nextReq("policy")
-	ctx, resolve := c.policyContext(t, e)
-	a := &EvalPolicy{ReqID: id, Thread: t.id, Capsule: t.capsule, Entrypoint: entrypoint, Envelope: e,
-		Context: ctx, Resolve: resolve}
-	c.requests()[id] = &request{thread: t.id, purpose: purpose, env: e, epoch: t.epoch, chal: chal, action: a}
-	c.emit(a)
+	req := t.policySnapshot(e).request(entrypoint)
+	req.ReqID = id
+	c.requests()[id] = &request{thread: t.id, purpose: purpose, env: e, epoch: t.epoch, chal: chal, action: req}
+	c.emit(req)
 }
 
 // isTrue reports whether a policy result is the JSON value true.

@@ -161,8 +161,10 @@ func (t *thread) resetEpoch() {
 	t.leaseUntil, t.leaseMS = 0, 0
 }
 
-// view is the thread as an agent sees it (abi.ThreadView).
-func (t *thread) view() abi.ThreadView {
+// viewRefs is the thread as an agent sees it (abi.ThreadView) without
+// Decide, the one part that is encoded (agentJob does it when an input is
+// needed): values, and references to what never changes (payloads, refs).
+func (t *thread) viewRefs() abi.ThreadView {
 	v := abi.ThreadView{State: string(t.phase), Epoch: t.epoch}
 	if t.need != nil {
 		v.Need = t.need.Payload
@@ -170,8 +172,6 @@ func (t *thread) view() abi.ThreadView {
 	}
 	if d := t.decisions[t.epoch]; d != nil {
 		v.Fence = d.Fence
-		b, _ := json.Marshal(d)
-		v.Decide = b
 	}
 	return v
 }

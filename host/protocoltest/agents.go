@@ -30,7 +30,7 @@ import (
 func (w *World) runAgent(a *protocol.RunAgent) json.RawMessage {
 	p := w.people[a.Agent]
 	var in abi.AgentInput
-	if p == nil || json.Unmarshal(a.Input, &in) != nil {
+	if p == nil || json.Unmarshal(a.Input(), &in) != nil {
 		return nil
 	}
 	e, err := envelope.Decode(in.Envelope)

@@ -130,9 +130,9 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, info.Module, err)
 			return
 		}
-		env := host.AgentEnv(r.store, r.policy, run.Policy, func(int32, string) {}, nil)
+		env := host.AgentEnv(r.store, r.policy, run.Policy(), func(int32, string) {}, nil)
 		env.PlanQuery = host.RecordedPlanAnswers(answers, &ar.mismatch)
-		res, err := mod.Handle(rr.ctx, run.Input, run.Gas, env)
+		res, err := mod.Handle(rr.ctx, run.Input(), run.Gas, env)
 		if err != nil {
 			ar.fault = err.Error()
 			if f, ok := err.(*wasm.Fault); ok {
