@@ -61,7 +61,8 @@ func (r *Runtime) loadExtism(ctx context.Context, name string, wasm []byte, info
 			return nil, fmt.Errorf("load %s: an Extism plugin must export %s as func() -> i32 (got %q)", name, fn, ex.Signature)
 		}
 	}
-	instrumented, _, err := r.instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
+	sum, ref := moduleSum(wasm)
+	instrumented, _, err := r.instrument(wasm, sum, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 	}
@@ -93,7 +94,7 @@ func (r *Runtime) loadExtism(ctx context.Context, name string, wasm []byte, info
 		return nil, fmt.Errorf("load %s: extism: %w", name, err)
 	}
 	ep.compiled = cp
-	m := &Module{rt: r, name: name, ref: envelope.HashRef(wasm), info: info, ext: ep}
+	m := &Module{rt: r, name: name, ref: ref, info: info, ext: ep}
 	man, err := m.describeExtism(ctx)
 	if err != nil {
 		cp.Close(ctx)

@@ -65,13 +65,14 @@ func (m *Module) Extism() bool { return m.ext != nil }
 // an initialised instance rather than running _initialize (image.go).
 func (m *Module) FromImage() bool { return m.image != nil }
 
-// Info is what the decoder saw in the module: imports, exports, features.
+// Info is what the decoder saw of the module's interface (gas.InspectInterface):
+// imports, exports, memories, tables; not the features its bodies use.
 func (m *Module) Info() *gas.ModuleInfo { return m.info }
 
 // Load validates, instruments and compiles a module, then asks it to
 // describe itself. name is for messages and logs (the file name).
 func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, error) {
-	info, err := gas.Inspect(wasm)
+	info, err := gas.InspectInterface(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
@@ -83,9 +84,10 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	if err := checkExports(info); err != nil {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
+	sum, ref := moduleSum(wasm)
 	instrumented, imageErr := wasm, errors.New("the module is not metered")
 	if !r.unmetered {
-		if instrumented, imageErr, err = r.instrument(wasm, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth,
+		if instrumented, imageErr, err = r.instrument(wasm, sum, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth,
 			ExportGlobals: true}); err != nil {
 			return nil, fmt.Errorf("load %s: instrument: %w", name, err)
 		}
@@ -94,7 +96,7 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 	if err != nil {
 		return nil, fmt.Errorf("load %s: compile: %w", name, err)
 	}
-	m := &Module{rt: r, name: name, ref: envelope.HashRef(wasm), compiled: compiled, info: info}
+	m := &Module{rt: r, name: name, ref: ref, compiled: compiled, info: info}
 	manifest, err := m.describe(ctx)
 	if err != nil {
 		compiled.Close(ctx)

@@ -3,6 +3,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -63,7 +64,7 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 	if err := r.defineOPAHost(ctx); err != nil {
 		return nil, err
 	}
-	info, err := gas.Inspect(module)
+	info, err := gas.InspectInterface(module)
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: %w", name, err)
 	}
@@ -85,7 +86,7 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 	if minPages > r.cfg.MemoryLimitPages {
 		return nil, fmt.Errorf("load policy %s: needs %d pages of memory, the limit is %d", name, minPages, r.cfg.MemoryLimitPages)
 	}
-	instrumented, _, err := r.instrument(module, gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
+	instrumented, _, err := r.instrument(module, sha256.Sum256(module), gas.Options{Costs: r.cfg.Costs, MaxCallDepth: r.cfg.MaxCallDepth})
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: instrument: %w", name, err)
 	}

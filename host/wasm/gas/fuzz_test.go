@@ -32,6 +32,7 @@ func FuzzInstrument(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := Instrument(data, Options{})
 		_, _ = Inspect(data)
+		_, _ = InspectInterface(data)
 		if err != nil {
 			// Only the absence of panics is checked on input the instrumenter
 			// refuses. wazero v1.12 is not safe on arbitrary bytes: an 84-byte

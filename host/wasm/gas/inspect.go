@@ -61,26 +61,33 @@ type Table struct {
 
 // Inspect decodes a module without rewriting it. Unlike Instrument it does
 // not stop at unsupported features it can decode past: it lists them.
-func Inspect(module []byte) (*ModuleInfo, error) {
+func Inspect(module []byte) (*ModuleInfo, error) { return inspect(module, true) }
+
+// InspectInterface is Inspect without decoding the functions' bodies (most
+// of a module, and of Inspect's time): what the module imports and exports,
+// its memories, tables and sections. Features and Unsupported are left
+// empty (the bodies say most of them); Instrument still refuses what it
+// cannot meter.
+func InspectInterface(module []byte) (*ModuleInfo, error) { return inspect(module, false) }
+
+func inspect(module []byte, bodies bool) (*ModuleInfo, error) {
 	m, err := decodeModule(module, true)
 	if err != nil {
 		return nil, fmt.Errorf("gas: inspect: %w", err)
 	}
-	d := &bodyDecoder{m: m}
-	for i, c := range m.codes {
-		if err := d.decode(c); err != nil {
-			var ufe *UnsupportedFeatureError
-			if errors.As(err, &ufe) {
-				continue // recorded in m.feats; skip the rest of this body
+	info := &ModuleInfo{Functions: len(m.codes), Start: m.hasStart}
+	if bodies {
+		d := &bodyDecoder{m: m}
+		for i, c := range m.codes {
+			if err := d.decode(c); err != nil {
+				var ufe *UnsupportedFeatureError
+				if errors.As(err, &ufe) {
+					continue // recorded in m.feats; skip the rest of this body
+				}
+				return nil, fmt.Errorf("gas: inspect: function %d: %w", m.numImpFunc+i, err)
 			}
-			return nil, fmt.Errorf("gas: inspect: function %d: %w", m.numImpFunc+i, err)
 		}
-	}
-	info := &ModuleInfo{
-		Functions:   len(m.codes),
-		Start:       m.hasStart,
-		Features:    m.feats.names(),
-		Unsupported: m.feats.unsupported().names(),
+		info.Features, info.Unsupported = m.feats.names(), m.feats.unsupported().names()
 	}
 	for _, s := range m.sections {
 		if s.id == secCustom {

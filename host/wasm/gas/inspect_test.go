@@ -56,6 +56,36 @@ func TestInspectFeatures(t *testing.T) {
 	}
 }
 
+// InspectInterface says what Inspect says of every fixture but the features
+// the bodies use, which it does not read.
+func TestInspectInterfaceIsInspectWithoutFeatures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.wasm")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		wasm, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := Inspect(wasm)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		iface, err := InspectInterface(wasm)
+		if err != nil {
+			t.Fatalf("%s: InspectInterface: %v", f, err)
+		}
+		if iface.Features != nil || iface.Unsupported != nil {
+			t.Errorf("%s: InspectInterface lists features %q %q", f, iface.Features, iface.Unsupported)
+		}
+		full.Features, full.Unsupported = nil, nil
+		if !reflect.DeepEqual(full, iface) {
+			t.Errorf("%s: Inspect %+v\nInspectInterface %+v", f, full, iface)
+		}
+	}
+}
+
 func TestInspectDetails(t *testing.T) {
 	wasm, err := os.ReadFile("testdata/calls.wasm")
 	if err != nil {
