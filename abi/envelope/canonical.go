@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"crypto/ed25519"
 	"strconv"
 )
 
@@ -74,6 +75,19 @@ func wireSizeHint(e *Envelope) int {
 		n += len(r) + 3
 	}
 	return n
+}
+
+// signedWireLen is the length of e's wire form once signed, from the
+// length of its signing form: the wire form adds three members, id,
+// payload and sig, each a comma, its key and its value (id and sig are hex,
+// quoted as they are).
+func signedWireLen(signingFormLen int, e *Envelope) int {
+	payload := len(e.Payload)
+	if payload == 0 {
+		payload = len("{}")
+	}
+	return signingFormLen + len(`,"id":""`) + len(e.ID) + len(`,"payload":`) + payload +
+		len(`,"sig":""`) + 2*ed25519.SignatureSize
 }
 
 // appendWire appends the JCS form of the whole envelope.

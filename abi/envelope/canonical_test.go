@@ -1,6 +1,8 @@
 package envelope_test
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"testing"
 
@@ -52,6 +54,27 @@ func TestWireIsCanonical(t *testing.T) {
 		}
 		if got.ID != e.ID || string(got.Payload) != string(e.Payload) {
 			t.Fatal("round trip changed the envelope")
+		}
+	})
+}
+
+// Prepare checks the size limits against the length the envelope's wire
+// form will have once signed, computed without writing it: the length it
+// has.
+func TestPreparedSizeIsTheSignedWiresLength(t *testing.T) {
+	key := testKey(1)
+	pk := hex.EncodeToString(key.Public().(ed25519.PublicKey))
+	rapid.Check(t, func(t *rapid.T) {
+		e, err := envelope.Prepare(drawDraft(t), pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		predicted := envelope.SignedWireLen(e)
+		if err := envelope.SignPrepared(e, key); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.Wire()); n != predicted {
+			t.Fatalf("signed wire is %d bytes, Prepare counted %d:\n%s", n, predicted, e.Wire())
 		}
 	})
 }

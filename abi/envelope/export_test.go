@@ -17,3 +17,7 @@ func DecodeSlow(wire []byte) (*Envelope, error) {
 	}
 	return decodeAny(wire)
 }
+
+// SignedWireLen is the length Prepare checks: what e's wire form will be
+// once signed.
+func SignedWireLen(e *Envelope) int { return signedWireLen(len(e.SigningForm()), e) }

@@ -73,8 +73,13 @@ func Prepare(d Draft, senderPK string) (*Envelope, error) {
 		return nil, err
 	}
 	e.PayloadHash = e.ComputePayloadHash()
-	e.ID = e.ComputeID()
-	if err := e.checkSizes(); err != nil {
+	var form [2048]byte
+	var id [RefLen]byte
+	signing := appendSigningForm(form[:0], e)
+	e.ID = string(appendHashRef(id[:0], signing))
+	// The size it will have once signed, without writing its wire form
+	// (SignPrepared writes it with the signature).
+	if err := e.checkSizesOf(signedWireLen(len(signing), e)); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -46,8 +46,12 @@ func (e *Envelope) Check() error {
 	return e.checkSignature()
 }
 
-func (e *Envelope) checkSizes() error {
-	if n := len(e.Wire()); n > MaxEnvelopeBytes {
+func (e *Envelope) checkSizes() error { return e.checkSizesOf(len(e.Wire())) }
+
+// checkSizesOf checks the limits of section 2 for an envelope whose wire
+// form is wireLen bytes long.
+func (e *Envelope) checkSizesOf(wireLen int) error {
+	if n := wireLen; n > MaxEnvelopeBytes {
 		return Reject(CodeTooLarge, "", "envelope is %d bytes in JCS form, limit %d", n, MaxEnvelopeBytes)
 	}
 	if n := len(e.Payload); n > MaxPayloadBytes {
