@@ -49,7 +49,8 @@ type Delivery struct {
 	// Seq is the message's sequence in the stream.
 	Seq uint64
 	// NumDelivered counts deliveries of this message to this consumer,
-	// 1 the first time.
+	// 1 the first time, and again 1 the first time after Subscribe opened
+	// the durable again (it resets what an earlier reader left pending).
 	NumDelivered uint64
 
 	msg jetstream.Msg
@@ -66,7 +67,9 @@ var durableRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // Subscribe opens, creating if needed, the durable consumer named durable
 // (letters, digits, '-' and '_', at most 64) that delivers the envelopes f
 // selects, oldest first. Opening an existing durable with a different filter
-// fails: a name means one position in one sequence of messages.
+// fails: a name means one position in one sequence of messages. A durable
+// has one reader: opening it again delivers at once what an earlier reader
+// left unacknowledged (a killed process), rather than after the ack wait.
 func (b *Bus) Subscribe(ctx context.Context, f Filter, durable string) (*Consumer, error) {
 	if !durableRe.MatchString(durable) {
 		return nil, fmt.Errorf("bus: subscribe: durable name %q: want 1 to 64 letters, digits, '-' or '_'", shorten(durable))
@@ -96,6 +99,17 @@ func (b *Bus) Subscribe(ctx context.Context, f Filter, durable string) (*Consume
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bus: subscribe %s to %s: %w", durable, subject, err)
+	}
+	// Messages a previous reader took and never acknowledged (it was
+	// killed) would otherwise come back only after their ack wait: the
+	// consumer goes back to its ack floor and delivers them now. Messages
+	// acknowledged out of order above the floor come again too; receivers
+	// de-duplicate.
+	if info := cons.CachedInfo(); info != nil && info.NumAckPending > 0 {
+		if _, err := b.js.ResetConsumer(ctx, StreamName, durable); err != nil {
+			return nil, fmt.Errorf("bus: subscribe %s: deliver again the %d messages a previous reader left unacknowledged: %w",
+				durable, info.NumAckPending, err)
+		}
 	}
 	done, cancel := context.WithCancel(context.Background())
 	c := &Consumer{b: b, cons: cons, durable: durable, filter: f, done: done, cancel: cancel}
