@@ -97,18 +97,20 @@ func (r *Runtime) Load(ctx context.Context, name string, wasm []byte) (*Module, 
 		return nil, fmt.Errorf("load %s: compile: %w", name, err)
 	}
 	m := &Module{rt: r, name: name, ref: ref, compiled: compiled, info: info}
-	manifest, err := m.describe(ctx)
-	if err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("load %s: %w", name, err)
-	}
-	m.manifest = manifest
+	// The image first: describe then runs on an instance made from it
+	// rather than running _initialize a second time.
 	if !r.cfg.FreshInstances && imageErr == nil {
 		if m.image, err = m.buildImage(ctx, instrumented); err != nil {
 			compiled.Close(ctx)
 			return nil, fmt.Errorf("load %s: %w", name, err)
 		}
 	}
+	manifest, err := m.describe(ctx)
+	if err != nil {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	m.manifest = manifest
 	return m, nil
 }
 
