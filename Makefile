@@ -37,7 +37,8 @@ FUZZ_TARGETS := \
 	./host/protocol/route:FuzzParseBid \
 	./host/protocol/plan:FuzzParseOps \
 	./host/protocol/jsontext:FuzzSplitAgreesWithDecoder \
-	./sdk:FuzzDecodeInputAgreesWithJSON
+	./sdk:FuzzDecodeInputAgreesWithJSON \
+	./host:FuzzFlatRecordsAgreeWithJSON
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

@@ -211,21 +211,15 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 		}
 		ti.Input = &protocol.Received{Raw: rec.Envelope, Env: e}
 	case KindClock:
-		var c struct {
-			At int64 `json:"at"`
-		}
-		if err := json.Unmarshal(rec.Envelope, &c); err != nil {
-			return 0, err
-		}
-		return c.At, nil
+		return decodeClock(rec.Envelope)
 	case KindConsensus:
 		ti.Input, err = decodeInput[protocol.Applied](rec.Envelope)
 	case KindAgent:
-		ti.Input, err = decodeInput[protocol.AgentDone](rec.Envelope)
+		ti.Input, err = decodeAgentDone(rec.Envelope)
 	case KindPolicy:
-		ti.Input, err = decodeInput[protocol.PolicyDone](rec.Envelope)
+		ti.Input, err = decodePolicyDone(rec.Envelope)
 	case KindTimer:
-		ti.Input, err = decodeInput[protocol.TimerFired](rec.Envelope)
+		ti.Input, err = decodeTimerFired(rec.Envelope)
 	case KindConfig:
 		ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
 	case KindCheckpoint:

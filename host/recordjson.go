@@ -1,0 +1,154 @@
+package host
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/protocol/jsontext"
+)
+
+// A trail's records are flat objects this host wrote (canonical JSON: no
+// whitespace, plain strings and integers). Reading one with encoding/json
+// validates the whole body again, reflects over the type and copies every
+// raw member: for the agent records, whose output is most of a trail, a
+// replay's largest cost after the signatures. decodeFlat reads the plain
+// form directly and declines anything else, for which encoding/json, the
+// reference, decides (FuzzFlatRecordsAgreeWithJSON holds the two equal).
+
+// flatField is one member decodeFlat may fill: exactly one of the
+// pointers is set.
+type flatField struct {
+	key string
+	str *string
+	i64 *int64
+	u64 *uint64
+	raw *json.RawMessage
+}
+
+// decodeFlat fills fields from obj, a valid JSON text (a record's body,
+// parsed with its line), when it is an object whose every member is one of
+// fields, each at most once, in the plain form the field takes: a string
+// of printable ASCII without escapes, an integer of at most 18 digits
+// (signed for i64), any value for a raw field (which then shares obj's
+// memory). Otherwise it returns false, having maybe filled some fields:
+// the caller decodes into a fresh value.
+func decodeFlat(obj []byte, fields []flatField) bool {
+	if len(obj) < 2 || obj[0] != '{' {
+		return false
+	}
+	seen := uint32(0)
+	for _, m := range jsontext.SplitObject(obj) {
+		i := indexOfField(fields, m.Key)
+		if i < 0 || seen&(1<<i) != 0 {
+			return false
+		}
+		seen |= 1 << i
+		f, v := fields[i], m.Raw
+		switch {
+		case f.str != nil:
+			s, ok := plainString(v)
+			if !ok {
+				return false
+			}
+			*f.str = s
+		case f.i64 != nil:
+			n, ok := plainInt(v, true)
+			if !ok {
+				return false
+			}
+			*f.i64 = n
+		case f.u64 != nil:
+			n, ok := plainInt(v, false)
+			if !ok {
+				return false
+			}
+			*f.u64 = uint64(n)
+		case f.raw != nil:
+			*f.raw = v
+		}
+	}
+	return true
+}
+
+func indexOfField(fields []flatField, key string) int {
+	for i := range fields {
+		if fields[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// plainString is the value of a JSON string of printable ASCII without
+// escapes.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	return string(v[1 : len(v)-1]), true
+}
+
+// plainInt is the value of a JSON integer of at most 18 digits (never
+// overflowing), with a minus sign only when signed.
+func plainInt(v []byte, signed bool) (int64, bool) {
+	digits := v
+	if signed && len(v) > 0 && v[0] == '-' {
+		digits = v[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil
+}
+
+func decodeAgentDone(b []byte) (protocol.Input, error) {
+	var d protocol.AgentDone
+	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "req", str: &d.ReqID}, {key: "output", raw: &d.Output},
+		{key: "fault", str: &d.Fault}, {key: "gas_used", u64: &d.GasUsed}}) {
+		return &d, nil
+	}
+	return decodeInput[protocol.AgentDone](b)
+}
+
+func decodePolicyDone(b []byte) (protocol.Input, error) {
+	var d protocol.PolicyDone
+	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "req", str: &d.ReqID}, {key: "result", raw: &d.Result},
+		{key: "gas_used", u64: &d.GasUsed}, {key: "digest", str: &d.Digest}, {key: "error", str: &d.Err}}) {
+		return &d, nil
+	}
+	return decodeInput[protocol.PolicyDone](b)
+}
+
+func decodeTimerFired(b []byte) (protocol.Input, error) {
+	var d protocol.TimerFired
+	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "thread", str: &d.Thread}}) {
+		return &d, nil
+	}
+	return decodeInput[protocol.TimerFired](b)
+}
+
+// decodeClock is a clock record's time.
+func decodeClock(b []byte) (int64, error) {
+	var c struct {
+		At int64 `json:"at"`
+	}
+	if decodeFlat(b, []flatField{{key: "at", i64: &c.At}}) {
+		return c.At, nil
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return 0, err
+	}
+	return c.At, nil
+}

@@ -1,0 +1,58 @@
+package host
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// The flat readers of trail records give what encoding/json gives, on
+// every valid JSON text: the same value when they decode one, and the
+// reference's own answer (a value or an error) when they decline.
+func FuzzFlatRecordsAgreeWithJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"at":1795727599022,"fault":"","gas_used":1058827,"output":{"actions":[{"payload":{"bid":{"eta_ms":220,"price":2},"epoch":1},"verb":"PROPOSE"}]},"req":"agent-3"}`,
+		`{"at":1795727599326,"fault":"","gas_used":1756946,"output":null,"req":"agent-10"}`,
+		`{"at":1,"fault":"trap: out of gas","gas_used":0,"output":null,"plan_answers":[{"request":{},"answer":[]}],"req":"agent-1"}`,
+		`{"at":1795727599019,"digest":"sha256:69c3","error":"","gas_used":224436,"req":"policy-1","result":true}`,
+		`{"at":1795727599319,"thread":"sha256:ae3d4a29f1a6c0a7f8c45af1601e8d73915ac61c8729f1627c64d435d4e2ba43"}`,
+		`{"at":1795727598935}`,
+		`{"at":-0,"req":"a\u0062","fault":"caf\u00e9 é","gas_used":18446744073709551615}`,
+		`{"At":5,"at":6,"req":null,"output":"x"}`,
+		`{"at":1.5e3,"gas_used":-1}`,
+		`{ "at" : 12 , "req" : "x" }`,
+		`[1,2]`, `"at"`, `null`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return // record bodies are parsed with their line first
+		}
+		agree(t, "AgentDone", b, decodeAgentDone, decodeInput[protocol.AgentDone])
+		agree(t, "PolicyDone", b, decodePolicyDone, decodeInput[protocol.PolicyDone])
+		agree(t, "TimerFired", b, decodeTimerFired, decodeInput[protocol.TimerFired])
+		got, err := decodeClock(b)
+		var ref struct {
+			At int64 `json:"at"`
+		}
+		refErr := json.Unmarshal(b, &ref)
+		if (err == nil) != (refErr == nil) || (err == nil && got != ref.At) {
+			t.Fatalf("clock %s: got %d, %v; encoding/json %d, %v", b, got, err, ref.At, refErr)
+		}
+	})
+}
+
+func agree(t *testing.T, what string, b []byte, flat, reference func([]byte) (protocol.Input, error)) {
+	t.Helper()
+	got, err := flat(b)
+	want, refErr := reference(b)
+	if (err == nil) != (refErr == nil) {
+		t.Fatalf("%s %s: error %v, encoding/json's %v", what, b, err, refErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s %s:\n got %+v\nwant %+v", what, b, got, want)
+	}
+}
