@@ -11,11 +11,11 @@
 //     with the module and with the cost-table version), and asks the agent to
 //     describe itself. The same folder keeps the instrumented module and
 //     whether it qualifies for images (instcache.go), keyed by the module,
-//     the instrumentation options and the running executable's bytes, so a
-//     node's restart or a replay does not instrument its agents again; an
-//     entry that does not read back whole is ignored and rewritten. A
-//     module that fails any step is refused with an error naming the step
-//     and the reason.
+//     the instrumentation options and the running executable (its Go build
+//     ID, else its bytes), so a node's restart or a replay does not
+//     instrument its agents again; an entry that does not read back whole
+//     is ignored and rewritten. A module that fails any step is refused
+//     with an error naming the step and the reason.
 //   - Every [Module.Handle] call runs on an instance taken from a small
 //     pool of instances in the state _initialize leaves and nothing else:
 //     either they ran it, or (when gas.CheckImage allows) they were put in
