@@ -29,8 +29,9 @@ import (
 //
 // An entry is named by a hash of everything its content depends on: the
 // module's bytes, the instrumentation options (cost table, call depth,
-// exported globals) and the running executable's own bytes, so that a
-// build with another instrumenter never reads an entry an older one wrote.
+// exported globals) and the running executable's identity (exeDigest), so
+// that a build with another instrumenter never reads an entry an older one
+// wrote.
 // An entry that does not read back whole (a torn write, a stray file) is
 // ignored and written again. An entry is trusted as the compiled-code
 // cache is: whoever can write the cache folder can change what runs.
