@@ -69,6 +69,9 @@ func newAgentJob(t *thread, e *envelope.Envelope) *agentJob {
 }
 
 func (j *agentJob) input(agentPK string) []byte {
+	if j == nil {
+		return nil // a RunAgent the core did not make
+	}
 	j.inputsOnce.Do(func() {
 		v := j.view
 		if j.decide != nil {
@@ -80,7 +83,7 @@ func (j *agentJob) input(agentPK string) []byte {
 }
 
 func (j *agentJob) policy() *EvalPolicy {
-	if !j.hasPol {
+	if j == nil || !j.hasPol {
 		return nil
 	}
 	j.polOnce.Do(func() { j.evalPolicy = j.pol.request("") })
