@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
@@ -93,6 +94,42 @@ func cutPrefix(s, p string) (string, bool) {
 
 // encode returns the JCS bytes of a record (no newline).
 func (r *Record) encode() ([]byte, error) {
+	if line, ok := r.appendCanonical(make([]byte, 0, len(r.Envelope)+160)); ok {
+		return line, nil
+	}
+	return r.encodeSlow()
+}
+
+// appendCanonical writes the line directly in its RFC 8785 form when that
+// is plain: a body already canonical (an envelope's wire form, a record
+// the host encoded), strings of valid UTF-8, integers JCS writes as
+// decimals. Otherwise it declines and encodeSlow decides (the two agree:
+// TestRecordEncodingAgreesWithJCS).
+func (r *Record) appendCanonical(b []byte) ([]byte, bool) {
+	if n, ok := envelope.ScanCanonicalValue(r.Envelope); !ok || n != len(r.Envelope) ||
+		r.Seq > envelope.MaxSafeInteger || r.ReceivedLamport > envelope.MaxSafeInteger ||
+		!utf8.ValidString(r.Kind) || !utf8.ValidString(r.Prev) || !utf8.ValidString(r.Reason) || !utf8.ValidString(r.Verdict) {
+		return nil, false
+	}
+	b = append(b, `{"envelope":`...)
+	b = append(b, r.Envelope...)
+	b = append(b, `,"kind":`...)
+	b = envelope.AppendJCSString(b, r.Kind)
+	b = append(b, `,"prev":`...)
+	b = envelope.AppendJCSString(b, r.Prev)
+	b = append(b, `,"reason":`...)
+	b = envelope.AppendJCSString(b, r.Reason)
+	b = append(b, `,"received_lamport":`...)
+	b = strconv.AppendUint(b, r.ReceivedLamport, 10)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, r.Seq, 10)
+	b = append(b, `,"verdict":`...)
+	b = envelope.AppendJCSString(b, r.Verdict)
+	return append(b, '}'), true
+}
+
+// encodeSlow is the line as JCS of encoding/json's encoding of the record.
+func (r *Record) encodeSlow() ([]byte, error) {
 	text, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encode audit record: %w", err)
