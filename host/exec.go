@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
+	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -213,12 +215,7 @@ func Evaluate(ctx context.Context, store cas.Store, pol *policy.Policy, a *proto
 // PolicyInput is JCS {entrypoint, envelope (without sig), context} with the
 // context's CAS refs resolved (PROTOCOL.md section 7).
 func PolicyInput(ctx context.Context, store cas.Store, a *protocol.EvalPolicy) ([]byte, error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(a.Envelope.Wire(), &env); err != nil {
-		return nil, fmt.Errorf("policy input: %w", err)
-	}
-	delete(env, "sig")
-	c := map[string]json.RawMessage{}
+	c := make(map[string]json.RawMessage, len(a.Context)+len(a.Resolve))
 	for k, v := range a.Context {
 		c[k] = v
 	}
@@ -229,7 +226,63 @@ func PolicyInput(ctx context.Context, store cas.Store, a *protocol.EvalPolicy) (
 			c[name] = b
 		}
 	}
-	return envelope.CanonicalPayload(map[string]any{"entrypoint": a.Entrypoint, "envelope": env, "context": c})
+	if input, ok := appendPolicyInput(nil, a.Entrypoint, a.Envelope, c); ok {
+		return envelope.CanonicalPayload(json.RawMessage(input)) // its integer checks; canonical text is kept as it is
+	}
+	return policyInputSlow(a.Entrypoint, a.Envelope, c)
+}
+
+// appendPolicyInput writes {context, entrypoint, envelope (without sig)}
+// directly in its RFC 8785 form when every part is plain: context values
+// already canonical (payloads, the NEED's input, blobs stored canonical)
+// under ASCII keys, and an entrypoint of valid UTF-8. Otherwise it declines and
+// policyInputSlow decides (TestPolicyInputAgreesWithJCS holds the two
+// byte for byte equal).
+func appendPolicyInput(b []byte, entrypoint string, e *envelope.Envelope, context map[string]json.RawMessage) ([]byte, bool) {
+	if !utf8.ValidString(entrypoint) {
+		return nil, false
+	}
+	keys := make([]string, 0, len(context))
+	for k, v := range context {
+		if n, ok := envelope.ScanCanonicalValue(v); !ok || n != len(v) || !isASCII(k) {
+			return nil, false
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // ASCII keys: byte order is JCS's UTF-16 order
+	b = append(b, `{"context":{`...)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = envelope.AppendJCSString(b, k)
+		b = append(b, ':')
+		b = append(b, context[k]...)
+	}
+	b = append(b, `},"entrypoint":`...)
+	b = envelope.AppendJCSString(b, entrypoint)
+	b = append(b, `,"envelope":`...)
+	b = envelope.AppendUnsigned(b, e)
+	return append(b, '}'), true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// policyInputSlow is the input as JCS of encoding/json's encoding.
+func policyInputSlow(entrypoint string, e *envelope.Envelope, c map[string]json.RawMessage) ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(e.Wire(), &env); err != nil {
+		return nil, fmt.Errorf("policy input: %w", err)
+	}
+	delete(env, "sig")
+	return envelope.CanonicalPayload(map[string]any{"entrypoint": entrypoint, "envelope": env, "context": c})
 }
 
 // policy loads (once) the capsule at ref from the CAS.

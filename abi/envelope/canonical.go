@@ -93,20 +93,28 @@ func signedWireLen(signingFormLen int, e *Envelope) int {
 // appendWire appends the JCS form of the whole envelope.
 func appendWire(b []byte, e *Envelope) []byte { return appendFields(b, e, true) }
 
+// AppendUnsigned appends the JCS form of the envelope without its sig
+// member: what a policy evaluation sees of it (PROTOCOL.md section 7).
+func AppendUnsigned(b []byte, e *Envelope) []byte { return appendMembers(b, e, true, false) }
+
 // appendFields writes the envelope's fields in JCS key order; whole adds id,
 // payload and sig (the wire form), without them it is the signing form.
-func appendFields(b []byte, e *Envelope, whole bool) []byte {
+func appendFields(b []byte, e *Envelope, whole bool) []byte { return appendMembers(b, e, whole, whole) }
+
+// appendMembers is appendFields with the sig member apart: withIDPayload
+// adds id and payload, withSig the signature.
+func appendMembers(b []byte, e *Envelope, withIDPayload, withSig bool) []byte {
 	b = append(b, `{"capability":`...)
 	b = appendJCSString(b, e.Capability)
 	b = append(b, `,"content_refs":`...)
 	b = appendStringList(b, e.ContentRefs)
-	if whole {
+	if withIDPayload {
 		b = append(b, `,"id":`...)
 		b = appendJCSString(b, e.ID)
 	}
 	b = append(b, `,"lamport":`...)
 	b = strconv.AppendUint(b, e.Lamport, 10)
-	if whole {
+	if withIDPayload {
 		b = append(b, `,"payload":`...)
 		if len(e.Payload) == 0 {
 			b = append(b, "{}"...)
@@ -122,7 +130,7 @@ func appendFields(b []byte, e *Envelope, whole bool) []byte {
 	b = appendJCSString(b, e.PolicyEvalDigest)
 	b = append(b, `,"sender_pk":`...)
 	b = appendJCSString(b, e.SenderPK)
-	if whole {
+	if withSig {
 		b = append(b, `,"sig":`...)
 		b = appendJCSString(b, e.Sig)
 	}

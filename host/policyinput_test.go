@@ -1,0 +1,67 @@
+package host
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"testing"
+
+	"github.com/gowebpki/jcs"
+	"pgregory.net/rapid"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
+// The policy input written directly is byte for byte what the JCS of
+// encoding/json's encoding gives, for random envelopes, entrypoints and
+// contexts (canonical values, values in other forms, null); where the
+// direct writer declines, PolicyInput's answer is the slow path's.
+func TestPolicyInputAgreesWithJCS(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(bytes.NewReader(make([]byte, 64)))
+	value := rapid.OneOf(
+		rapid.Just[any](nil),
+		rapid.Map(rapid.String(), func(s string) any { return s }),
+		rapid.Map(rapid.Float64(), func(f float64) any { return f }),
+		rapid.Map(rapid.Int64Range(-1<<60, 1<<60), func(n int64) any { return n }),
+		rapid.Map(rapid.SliceOfN(rapid.String(), 0, 4), func(s []string) any { return s }),
+		rapid.Map(rapid.MapOf(rapid.String(), rapid.Int64Range(-1<<53, 1<<53)), func(m map[string]int64) any { return m }),
+	)
+	rapid.Check(t, func(t *rapid.T) {
+		payload := map[string]any{}
+		for _, k := range rapid.SliceOfN(rapid.String(), 0, 4).Draw(t, "payload keys") {
+			payload[k] = rapid.String().Draw(t, "payload value")
+		}
+		e, err := envelope.Sign(envelope.Draft{ThreadID: envelope.HashRef([]byte(rapid.String().Draw(t, "thread"))),
+			Verb: rapid.SampledFrom(envelope.Verbs).Draw(t, "verb"), Lamport: rapid.Uint64Range(1, 1<<53).Draw(t, "lamport"),
+			ContentRefs: []string{}, Payload: payload}, key)
+		if err != nil {
+			t.Skip(err)
+		}
+		context := map[string]json.RawMessage{}
+		allCanonical := rapid.IntRange(0, 3).Draw(t, "all canonical") > 0 // mostly: the direct writer's case
+		keys := rapid.SampledFrom([]string{"epoch", "need", "input", "result", "a", "B", "z1"})
+		for _, k := range rapid.SliceOfN(rapid.OneOf(keys, keys, rapid.String()), 0, 6).Draw(t, "context keys") {
+			raw, err := json.Marshal(value.Draw(t, "context value"))
+			if err != nil {
+				continue
+			}
+			if allCanonical || rapid.Bool().Draw(t, "canonical") {
+				if canon, err := jcs.Transform(raw); err == nil {
+					raw = canon
+				}
+			}
+			context[k] = raw
+		}
+		entrypoint := rapid.OneOf(rapid.SampledFrom([]string{"admit", "bid", "verify", "route", ""}), rapid.String()).Draw(t, "entrypoint")
+		slow, slowErr := policyInputSlow(entrypoint, e, context)
+		direct, ok := appendPolicyInput(nil, entrypoint, e, context)
+		if ok {
+			// Written canonical as it is (not left for CanonicalPayload's
+			// jcs.Transform to mend), and judged as the slow path is.
+			_, err := envelope.CanonicalPayload(json.RawMessage(direct))
+			if (err == nil) != (slowErr == nil) || (err == nil && !bytes.Equal(direct, slow)) {
+				t.Fatalf("direct:\n%s (%v)\nJCS:\n%s (%v)", direct, err, slow, slowErr)
+			}
+		}
+	})
+}
