@@ -336,8 +336,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) (act, ack bool
 		return v.Accepted, true
 	default:
 		// Every other input is recorded as itself, under its kind.
-		body, _ := json.Marshal(in)
-		h.append(thread, audit.Entry{Kind: inputKind(in), Body: body, Verdict: audit.Accepted})
+		h.append(thread, audit.Entry{Kind: inputKind(in), Body: recordBody(in), Verdict: audit.Accepted})
 		if a, ok := in.(*protocol.Applied); ok {
 			h.event(thread, "consensus: %s epoch %d accepted (fence %d)", a.Cmd.Op, a.Cmd.Epoch, a.Fence)
 		}

@@ -3,7 +3,11 @@ package host
 import (
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
+	"github.com/gowebpki/jcs"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/protocol/jsontext"
 )
@@ -152,3 +156,87 @@ func decodeClock(b []byte) (int64, error) {
 	}
 	return c.At, nil
 }
+
+// recordBody is the body an input other than an envelope is recorded
+// under: its encoding/json encoding, written directly in its canonical
+// form for the agent and policy outcomes (most of a trail's lines), so
+// that the trail need not canonicalise the whole line again
+// (TestRecordBodiesAreCanonicalJSON holds the two equal).
+func recordBody(in protocol.Input) json.RawMessage {
+	switch d := in.(type) {
+	case *protocol.AgentDone:
+		if b, ok := appendAgentDone(nil, d); ok {
+			return b
+		}
+	case *protocol.PolicyDone:
+		if b, ok := appendPolicyDone(nil, d); ok {
+			return b
+		}
+	}
+	body, _ := json.Marshal(in)
+	return body
+}
+
+// appendAgentDone writes d as the JCS of its encoding/json encoding when
+// its parts are plain: strings of valid UTF-8, integers within 2^53, no
+// plan answers; its output is canonicalised on its own.
+func appendAgentDone(b []byte, d *protocol.AgentDone) ([]byte, bool) {
+	output, ok := canonicalRaw(d.Output)
+	if !ok || len(d.PlanAnswers) > 0 || !safeInt(d.At) || d.GasUsed > envelope.MaxSafeInteger ||
+		!utf8.ValidString(d.Fault) || !utf8.ValidString(d.ReqID) {
+		return nil, false
+	}
+	b = append(b, `{"at":`...)
+	b = strconv.AppendInt(b, d.At, 10)
+	b = append(b, `,"fault":`...)
+	b = envelope.AppendJCSString(b, d.Fault)
+	b = append(b, `,"gas_used":`...)
+	b = strconv.AppendUint(b, d.GasUsed, 10)
+	b = append(b, `,"output":`...)
+	b = append(b, output...)
+	b = append(b, `,"req":`...)
+	b = envelope.AppendJCSString(b, d.ReqID)
+	return append(b, '}'), true
+}
+
+// appendPolicyDone is appendAgentDone for a policy outcome.
+func appendPolicyDone(b []byte, d *protocol.PolicyDone) ([]byte, bool) {
+	result, ok := canonicalRaw(d.Result)
+	if !ok || !safeInt(d.At) || d.GasUsed > envelope.MaxSafeInteger || !utf8.ValidString(d.Digest) ||
+		!utf8.ValidString(d.Err) || !utf8.ValidString(d.ReqID) {
+		return nil, false
+	}
+	b = append(b, `{"at":`...)
+	b = strconv.AppendInt(b, d.At, 10)
+	b = append(b, `,"digest":`...)
+	b = envelope.AppendJCSString(b, d.Digest)
+	b = append(b, `,"error":`...)
+	b = envelope.AppendJCSString(b, d.Err)
+	b = append(b, `,"gas_used":`...)
+	b = strconv.AppendUint(b, d.GasUsed, 10)
+	b = append(b, `,"req":`...)
+	b = envelope.AppendJCSString(b, d.ReqID)
+	b = append(b, `,"result":`...)
+	b = append(b, result...)
+	return append(b, '}'), true
+}
+
+// canonicalRaw is a raw member's canonical text: null when empty (as
+// encoding/json writes a nil RawMessage), the text itself when canonical,
+// else its jcs.Transform; false when that fails (the slow path then says
+// what encoding/json says).
+func canonicalRaw(raw json.RawMessage) ([]byte, bool) {
+	if len(raw) == 0 {
+		return []byte("null"), true
+	}
+	if n, ok := envelope.ScanCanonicalValue(raw); ok && n == len(raw) {
+		return raw, true
+	}
+	if !json.Valid(raw) {
+		return nil, false
+	}
+	canon, err := jcs.Transform(raw)
+	return canon, err == nil
+}
+
+func safeInt(n int64) bool { return n >= -envelope.MaxSafeInteger && n <= envelope.MaxSafeInteger }

@@ -1,9 +1,13 @@
 package host
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/gowebpki/jcs"
+	"pgregory.net/rapid"
 
 	"github.com/canswarm/swarmhost/host/protocol"
 )
@@ -55,4 +59,57 @@ func agree(t *testing.T, what string, b []byte, flat, reference func([]byte) (pr
 	if err == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s %s:\n got %+v\nwant %+v", what, b, got, want)
 	}
+}
+
+// The agent and policy outcomes written directly are byte for byte the JCS
+// of their encoding/json encoding, the line the trail would write from it.
+func TestRecordBodiesAreCanonicalJSON(t *testing.T) {
+	text := rapid.OneOf(rapid.String(), rapid.SampledFrom([]string{"", "agent-3", "policy-1", "trap: out of gas", "<&>\u2028", "caf\u00e9"}),
+		rapid.Custom(func(t *rapid.T) string { return string(rapid.SliceOf(rapid.Byte()).Draw(t, "bytes")) }))
+	integer := rapid.OneOf(rapid.Int64Range(-1<<53, 1<<53), rapid.Int64())
+	raw := rapid.Custom(func(t *rapid.T) json.RawMessage {
+		v := rapid.OneOf(rapid.Just[any](nil), rapid.Map(rapid.String(), func(s string) any { return s }),
+			rapid.Map(rapid.Float64(), func(f float64) any { return f }),
+			rapid.Map(rapid.MapOf(rapid.String(), rapid.Int64Range(-1<<53, 1<<53)), func(m map[string]int64) any { return m }),
+		).Draw(t, "value")
+		b, _ := json.Marshal(v)
+		switch rapid.IntRange(0, 4).Draw(t, "form") {
+		case 0:
+			return nil
+		case 1:
+			return b // encoding/json's form: HTML escapes, Go's floats
+		case 2:
+			var indented bytes.Buffer
+			json.Indent(&indented, b, "", "  ")
+			return indented.Bytes()
+		default:
+			if c, err := jcs.Transform(b); err == nil {
+				return c
+			}
+			return b
+		}
+	})
+	check := func(t *rapid.T, in protocol.Input, direct []byte, ok bool) {
+		if !ok {
+			return
+		}
+		enc, err := json.Marshal(in)
+		if err != nil {
+			t.Fatalf("encoding/json refuses what was written directly (%v): %s", err, direct)
+		}
+		want, err := jcs.Transform(enc)
+		if err != nil || !bytes.Equal(direct, want) {
+			t.Fatalf("direct:\n%s\nJCS (%v):\n%s", direct, err, want)
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		a := &protocol.AgentDone{At: integer.Draw(t, "at"), ReqID: text.Draw(t, "req"), Output: raw.Draw(t, "output"),
+			Fault: text.Draw(t, "fault"), GasUsed: uint64(rapid.Int64Range(0, 1<<62).Draw(t, "gas"))}
+		b, ok := appendAgentDone(nil, a)
+		check(t, a, b, ok)
+		p := &protocol.PolicyDone{At: integer.Draw(t, "at"), ReqID: text.Draw(t, "req"), Result: raw.Draw(t, "result"),
+			GasUsed: uint64(rapid.Int64Range(0, 1<<62).Draw(t, "gas")), Digest: text.Draw(t, "digest"), Err: text.Draw(t, "error")}
+		b, ok = appendPolicyDone(nil, p)
+		check(t, p, b, ok)
+	})
 }
