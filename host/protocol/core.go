@@ -137,12 +137,21 @@ func (c *Core) Plan() *plan.Plan { return c.plan }
 // Step takes one input. For a Received it returns the verdict the audit
 // trail records; for the others, the thread the input belongs to.
 func (c *Core) Step(in Input) Verdict {
+	before := c.now
 	if t := in.at(); t > c.now {
 		c.now = t
 	}
 	switch in := in.(type) {
 	case *Received:
-		return c.receive(in)
+		v := c.receive(in)
+		if v.Duplicate || (v.Retry && !v.Held) {
+			// The shell records neither (a duplicate has no second effect;
+			// an envelope already held waits for its next delivery), so
+			// the time it came at must not move the clock either: replay,
+			// which never sees it, would run behind and decide otherwise.
+			c.now = before
+		}
+		return v
 	case *Applied:
 		c.applied(in)
 		return Verdict{Thread: in.Cmd.Need, Accepted: true}
