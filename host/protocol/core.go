@@ -144,11 +144,14 @@ func (c *Core) Step(in Input) Verdict {
 	switch in := in.(type) {
 	case *Received:
 		v := c.receive(in)
-		if v.Duplicate || (v.Retry && !v.Held) {
-			// The shell records neither (a duplicate has no second effect;
-			// an envelope already held waits for its next delivery), so
-			// the time it came at must not move the clock either: replay,
-			// which never sees it, would run behind and decide otherwise.
+		if v.Duplicate || (!v.Accepted && !v.Held) {
+			// Only an envelope accepted, or held back (a "held" line), moves
+			// the clock. The shell records neither a duplicate (no second
+			// effect) nor a retry of an envelope already held, and a node
+			// rebuilding from its trail steps no rejected envelope: the
+			// time such an input came at, unseen by replay or the rebuild,
+			// would make them run behind the live core and decide
+			// otherwise. Its own verdict was judged at its time.
 			c.now = before
 		}
 		return v

@@ -28,7 +28,12 @@
 // stepped, so the shell can write it to that thread's audit trail (PROTOCOL.md
 // section 10). Every input carries At, the time in Unix milliseconds the
 // shell recorded when it took it; the core's notion of "now" is the greatest
-// At stepped so far. Replay is stepping the recorded inputs, with their At,
+// At stepped so far, of the inputs a replay or a rebuild steps too: a
+// Received moves it only when accepted or held back (a duplicate, a retry
+// of an envelope already held and a rejected envelope leave it where it
+// was), since the shell does not record the first two and a node
+// rebuilding from its trail skips the last. Replay is stepping the
+// recorded inputs, with their At,
 // through the same Step: the core asks for the same actions and prepares
 // byte for byte the same envelopes.
 //

@@ -35,7 +35,10 @@
 //     no line), performs the actions in order (a Publish is signed with the
 //     key of Env.SenderPK, put on the bus and stepped back at once; Propose,
 //     EvalPolicy and RunAgent run asynchronously and come back later as
-//     inputs; ArmTimer arms a virtual timer), and steps what it published
+//     inputs, with the time they finished, drawn between when they were
+//     asked for and when they are stepped, as a node's outcomes wait in its
+//     input queue, so the core meets times out of order; ArmTimer arms a
+//     virtual timer), and steps what it published
 //     right after, like host/loop.go's process. Each start (the first and
 //     every restart) steps a protocol.Configure after the trail; now and
 //     then the scheduler offers a RECONCILE (Core.Reconcile) or steps a

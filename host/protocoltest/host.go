@@ -23,11 +23,17 @@ type Host struct {
 	tear    bool // crash after the next recorded input, before its actions
 	lives   int
 	trail   []entry
-	tasks   []protocol.Action // EvalPolicy and RunAgent in flight
+	tasks   []task // EvalPolicy and RunAgent in flight
 	timers  []timer
 	inbox   []*delivery
 	applied []int    // per shard: log entries stepped by the replica
 	emitted []string // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
+}
+
+// task is an evaluation or agent run in flight, and when it was asked for.
+type task struct {
+	action protocol.Action
+	since  int64
 }
 
 type timer struct {
@@ -191,7 +197,7 @@ func (h *Host) perform(acts []protocol.Action) []protocol.Input {
 		case *protocol.Propose:
 			w.props = append(w.props, &proposal{host: h.i, cmd: a.Cmd})
 		case *protocol.EvalPolicy, *protocol.RunAgent:
-			h.tasks = append(h.tasks, a)
+			h.tasks = append(h.tasks, task{action: a, since: w.now})
 		case *protocol.ArmTimer:
 			if !slices.Contains(h.timers, timer{a.At, a.Thread}) {
 				h.timers = append(h.timers, timer{a.At, a.Thread})
@@ -373,19 +379,26 @@ func (w *World) names2(list []string) []string {
 }
 
 // completeTask finishes task i: the agent's output or the capsule's answer.
+// Its time is when it finished, at some point since it was asked for: a
+// node steps an outcome after it has waited in the input queue, so the
+// core meets times out of order (the outcome's, then later envelopes').
 func (h *Host) completeTask(i int) {
-	a := h.tasks[i]
+	t := h.tasks[i]
 	h.tasks = slices.Delete(h.tasks, i, i+1)
 	w := h.w
-	switch a := a.(type) {
+	at := w.now
+	if w.now > t.since {
+		at = t.since + w.rng.Int64N(w.now-t.since+1)
+	}
+	switch a := t.action.(type) {
 	case *protocol.EvalPolicy:
 		res, gas, digest := w.evaluate(a.Capsule, a.Entrypoint, a.Envelope)
-		w.tracef("%s eval %s %s -> %s", h.name, a.Entrypoint, w.name(a.Envelope.ID), res)
-		h.step(&protocol.PolicyDone{At: w.now, ReqID: a.ReqID, Result: res, GasUsed: gas, Digest: digest})
+		w.tracef("%s eval %s %s -> %s (finished at +%d)", h.name, a.Entrypoint, w.name(a.Envelope.ID), res, at-startTime)
+		h.step(&protocol.PolicyDone{At: at, ReqID: a.ReqID, Result: res, GasUsed: gas, Digest: digest})
 	case *protocol.RunAgent:
 		out := w.runAgent(a)
-		w.tracef("%s run %s -> %s", h.name, w.name(a.Agent), w.substNames(string(out)))
-		h.step(&protocol.AgentDone{At: w.now, ReqID: a.ReqID, Output: out, GasUsed: 10})
+		w.tracef("%s run %s -> %s (finished at +%d)", h.name, w.name(a.Agent), w.substNames(string(out)), at-startTime)
+		h.step(&protocol.AgentDone{At: at, ReqID: a.ReqID, Output: out, GasUsed: 10})
 	}
 }
 
