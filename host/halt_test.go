@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 )
@@ -81,5 +82,35 @@ func TestPeriodicCheckpoints(t *testing.T) {
 	}
 	if rep.Checkpoint == "" || rep.Agents != 0 {
 		t.Fatalf("from the last checkpoint: %+v", rep)
+	}
+}
+
+// A running node offers a RECONCILE of the plan every ReconcileEvery: the
+// offer is an input of its trail (a reconcile line), its RECONCILE
+// envelope is accepted back, and replay publishes the same offers.
+func TestPeriodicReconcileOffers(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, honest, host.Config{ReconcileEvery: 250 * time.Millisecond})
+	id := submit(t, h, 3, 3, 10_000)
+	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	time.Sleep(600 * time.Millisecond) // an offer or two after the flow
+	h.Close()
+	due, offers := 0, 0
+	for _, l := range trailLines(t, h, protocol.SwarmThread) {
+		switch {
+		case l.Kind == host.KindReconcile:
+			due++
+		case l.Kind == audit.KindEnvelope && l.Verdict == audit.Accepted && strings.Contains(string(l.Envelope), `"verb":"RECONCILE"`):
+			offers++
+		}
+	}
+	if due < 2 || offers < due {
+		t.Fatalf("%d reconcile lines and %d RECONCILE envelopes accepted on the swarm thread, want periodic offers", due, offers)
+	}
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir}); err != nil {
+		t.Fatalf("replay of a trail with RECONCILE offers: %v", err)
 	}
 }

@@ -70,10 +70,18 @@ type Config struct {
 	// --from-checkpoint` of a long-running node's trail has a recent one:
 	// 0 is DefaultCheckpointEvery, a negative value none.
 	CheckpointEvery time.Duration
+	// ReconcileEvery is how often the node offers a RECONCILE of the plan
+	// to the other hosts (anti-entropy: the bus delivers every UPDATE_PLAN,
+	// but a host away longer than the stream keeps them lacks some): 0 is
+	// DefaultReconcileEvery, a negative value none.
+	ReconcileEvery time.Duration
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
 const DefaultCheckpointEvery = 10 * time.Minute
+
+// DefaultReconcileEvery is how often a running node offers a RECONCILE.
+const DefaultReconcileEvery = 5 * time.Minute
 
 // Event is one thing the node did, for a human watching.
 type Event struct {
@@ -241,7 +249,14 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			every = DefaultCheckpointEvery
 		}
 		h.wg.Add(1)
-		go h.checkpoints(every)
+		go h.every(every, func() protocol.Input { return &protocol.CheckpointDue{At: nowMS()} })
+	}
+	if every := cfg.ReconcileEvery; every >= 0 {
+		if every == 0 {
+			every = DefaultReconcileEvery
+		}
+		h.wg.Add(1)
+		go h.every(every, func() protocol.Input { return &protocol.ReconcileDue{At: nowMS()} })
 	}
 	h.API = &api.Server{Needs: h}
 	if h.Consensus != nil {
@@ -374,16 +389,16 @@ func (cfg Config) natsLog(l *slog.Logger) *slog.Logger {
 	return nil
 }
 
-// checkpoints has the core publish a CHECKPOINT every interval while the
-// node runs.
-func (h *Host) checkpoints(every time.Duration) {
+// every steps the input due() makes every interval while the node runs:
+// a CHECKPOINT, a RECONCILE offer.
+func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 	defer h.wg.Done()
-	t := time.NewTicker(every)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
-			h.push(item{in: &protocol.CheckpointDue{At: nowMS()}})
+			h.push(item{in: due()})
 		case <-h.ctx.Done():
 			return
 		}

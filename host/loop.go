@@ -27,6 +27,7 @@ const (
 	KindOutcome    = "outcome"    // a protocol.Record the core emitted
 	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start
 	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs
+	KindReconcile  = "reconcile"  // protocol.ReconcileDue: the anti-entropy timer's RECONCILE offer
 	KindHeld       = "held"       // an envelope's first arrival answered Retry (not yet decidable); its verdict comes later
 )
 
@@ -359,6 +360,8 @@ func inputKind(in protocol.Input) string {
 		return KindConfig
 	case *protocol.CheckpointDue:
 		return KindCheckpoint
+	case *protocol.ReconcileDue:
+		return KindReconcile
 	}
 	return fmt.Sprintf("unknown:%T", in)
 }

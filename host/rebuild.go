@@ -224,6 +224,8 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 		ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
 	case KindCheckpoint:
 		ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
+	case KindReconcile:
+		ti.Input, err = decodeInput[protocol.ReconcileDue](rec.Envelope)
 	}
 	return 0, err
 }

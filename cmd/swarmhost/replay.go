@@ -22,8 +22,9 @@ func newReplayCmd(e *env) *cobra.Command {
 		Long: `Verify every trail of the data folder (chains, signatures, canonical bytes),
 then feed the recorded inputs through the protocol core again, re-evaluate
 every capsule and re-run every agent from its recorded input, and compare:
-every verdict, every DECIDE, RELEASE, INVALIDATE, FINALIZE and CHECKPOINT (by
-id), every evaluation digest and gas figure, every agent output. Prints a
+every verdict, every DECIDE, RELEASE, INVALIDATE, FINALIZE, CHECKPOINT and
+RECONCILE of the host (by id), every evaluation digest and gas figure, every
+agent output. Prints a
 line per thread and a summary, or exits 1 naming the thread and line of the
 first divergence, what the trail records and what replay found. For a host
 of a cluster, --nats-url names a running server of the cluster, whose shared

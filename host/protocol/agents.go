@@ -228,14 +228,11 @@ func (c *Core) sendMissing(t *thread, entries []plan.Entry) {
 	}
 }
 
-// Reconcile asks the core to publish a RECONCILE offer: the plan digest and
+// reconcile publishes a RECONCILE offer (ReconcileDue): the plan digest and
 // the envelope ids whose ops this host holds (at most maxHave of them, the
-// latest), so that hosts that lack ops answer with them... and hosts that
-// hold more send them. Called by the shell on its anti-entropy timer.
-func (c *Core) Reconcile(at int64) {
-	if at > c.now {
-		c.now = at
-	}
+// latest), so that hosts that lack ops answer with them and hosts that hold
+// more send them.
+func (c *Core) reconcile() {
 	t := c.thread(SwarmThread)
 	have := c.plan.Have()
 	if len(have) > maxHave {

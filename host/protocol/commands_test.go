@@ -30,7 +30,7 @@ import (
 //	reconcile [sender=h2] have=plan1,plan2|none | entries=plan3
 //	checkpoint [sender=host upto=N]
 //	send VERB sender=x [thread=n1] payload=<json> [digest=name]
-//	reconcile-offer                                   (Core.Reconcile)
+//	reconcile-offer                                   (a ReconcileDue)
 //	corrupt malformed|bad_version|unknown_verb|too_large|payload_hash_mismatch|id_mismatch|bad_signature [of=name]
 //	raw <text>                                        (wire text as is)
 //	step name | dup [name|applied|eval|run]           (step again)
@@ -142,8 +142,7 @@ func (h *harness) dispatch(cmd string, a *args) {
 		}
 		h.send(a, "", "", d)
 	case "reconcile-offer":
-		h.core.Reconcile(h.now)
-		h.collect()
+		h.step(&protocol.ReconcileDue{At: h.now})
 	case "corrupt":
 		h.cmdCorrupt(a)
 	case "step":

@@ -171,6 +171,9 @@ func (c *Core) Step(in Input) Verdict {
 	case *CheckpointDue:
 		c.checkpoint(in)
 		return Verdict{Thread: SwarmThread, Accepted: true}
+	case *ReconcileDue:
+		c.reconcile()
+		return Verdict{Thread: SwarmThread, Accepted: true}
 	}
 	return Verdict{Code: envelope.CodeMalformed, Detail: fmt.Sprintf("unknown input %T", in)}
 }
@@ -195,7 +198,7 @@ func (c *Core) ThreadOf(in Input) string {
 		}
 	case *TimerFired:
 		return in.Thread
-	case *Configure, *CheckpointDue:
+	case *Configure, *CheckpointDue, *ReconcileDue:
 		return SwarmThread
 	}
 	return ""

@@ -59,13 +59,15 @@
 //     on every deadline of the thread At has reached (bid window, lease,
 //     verification window, the NEED's deadline); a timer whose deadline has
 //     moved on fires without effect, so timers are never cancelled.
+//   - [ReconcileDue]: the shell's anti-entropy timer: the core publishes a
+//     RECONCILE offer of the plan (its digest and the envelopes whose ops it
+//     holds).
 //
 // Outcomes the core no longer waits for (an unknown or already answered
-// ReqID, a bid or verify evaluation of a past epoch) are ignored. Two methods are inputs of their
-// own: [Core.Reconcile] (the shell's anti-entropy timer) asks for a
-// RECONCILE offer of the plan, and [Core.PolicyRequestFor] gives the
-// evaluation an agent's policy_eval host call gets, the same input the host
-// evaluates, so that an honest verifier's digest equals the host's.
+// ReqID, a bid or verify evaluation of a past epoch) are ignored.
+// [Core.PolicyRequestFor] gives the evaluation an agent's policy_eval host
+// call gets, the same input the host evaluates, so that an honest
+// verifier's digest equals the host's; it changes nothing in the core.
 //
 // # Actions
 //

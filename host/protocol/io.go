@@ -120,8 +120,18 @@ type CheckpointDue struct {
 	AuditRoot string `json:"audit_root"`
 }
 
+// ReconcileDue asks the core for a RECONCILE offer (PROTOCOL.md section 8,
+// the shell's anti-entropy timer): the plan digest and the envelope ids
+// whose ops this host holds, so that hosts that lack ops answer with them
+// and hosts that hold more send them. An input like the others, recorded,
+// so that replay publishes the same offers.
+type ReconcileDue struct {
+	At int64 `json:"at"`
+}
+
 func (c *Configure) at() int64     { return c.At }
 func (c *CheckpointDue) at() int64 { return c.At }
+func (r *ReconcileDue) at() int64  { return r.At }
 func (r *Received) at() int64      { return r.At }
 func (a *Applied) at() int64       { return a.At }
 func (a *AgentDone) at() int64     { return a.At }

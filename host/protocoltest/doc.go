@@ -41,8 +41,8 @@
 //     virtual timer), and steps what it published
 //     right after, like host/loop.go's process. Each start (the first and
 //     every restart) steps a protocol.Configure after the trail; now and
-//     then the scheduler offers a RECONCILE (Core.Reconcile) or steps a
-//     protocol.CheckpointDue.
+//     then the scheduler steps a protocol.ReconcileDue (a RECONCILE offer)
+//     or a protocol.CheckpointDue.
 //   - The bus is at-least-once: each published envelope is delivered to
 //     every host's durable consumer until the host settles it. A Retry
 //     verdict leaves it pending (delivered again after 100 ms of virtual

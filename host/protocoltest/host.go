@@ -94,6 +94,8 @@ func kindOf(in protocol.Input) string {
 		return "config"
 	case *protocol.CheckpointDue:
 		return "checkpoint"
+	case *protocol.ReconcileDue:
+		return "reconcile"
 	}
 	return "?"
 }
@@ -418,19 +420,11 @@ func (h *Host) apply(s int) {
 	h.step(h.w.appliedInput(r))
 }
 
-// reconcile is the shell's anti-entropy timer: Core.Reconcile, then its
-// RECONCILE offer published and stepped back.
+// reconcile is the shell's anti-entropy timer: a ReconcileDue, recorded
+// like every input, whose RECONCILE offer is published and stepped back.
 func (h *Host) reconcile() {
-	h.core.Reconcile(h.w.now)
-	acts := h.core.Ready()
-	h.core.Advance()
-	h.w.tracef("%s reconcile offer", h.name)
-	for _, in := range h.perform(acts) {
-		if !h.up {
-			return
-		}
-		h.step(in)
-	}
+	h.w.tracef("%s reconcile due", h.name)
+	h.step(&protocol.ReconcileDue{At: h.w.now})
 }
 
 // due reports whether the host has a timer due now.

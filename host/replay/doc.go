@@ -14,8 +14,8 @@
 //
 //   - an envelope line: the core's verdict equals the recorded one
 //     (accepted, or rejected with the same code); a host DECIDE, RELEASE,
-//     INVALIDATE, FINALIZE or CHECKPOINT in the trail is one the core
-//     itself published (the same id, so the same bytes);
+//     INVALIDATE, FINALIZE, CHECKPOINT or RECONCILE in the trail is one the
+//     core itself published (the same id, so the same bytes);
 //   - an agent line: the agent (its module, recorded by ref in the host's
 //     configuration line, read from the CAS) run again on the input the core
 //     asks for gives the recorded output, gas and fault;

@@ -71,9 +71,12 @@ func (d *Divergence) Error() string {
 	return fmt.Sprintf("replay: thread %s line %d: the trail records %s, replay finds %s", d.Thread, d.Line, d.Expected, d.Found)
 }
 
-// decisive verbs are the host's envelopes replay must reproduce by id.
+// decisive verbs are the host's envelopes replay must reproduce by id: its
+// decisions, and the CHECKPOINTs and RECONCILE offers and answers its
+// recorded inputs ask for.
 var decisive = map[envelope.Verb]bool{envelope.VerbDecide: true, envelope.VerbRelease: true,
-	envelope.VerbInvalidate: true, envelope.VerbFinalize: true, envelope.VerbCheckpoint: true}
+	envelope.VerbInvalidate: true, envelope.VerbFinalize: true, envelope.VerbCheckpoint: true,
+	envelope.VerbReconcile: true}
 
 // replayer holds one replay's state.
 type replayer struct {
@@ -274,7 +277,7 @@ func (r *replayer) step(ti host.TrailInput, before []host.TrailInput, covered bo
 				if !r.emitted[ti.Thread][e.ID] {
 					return diverge(fmt.Sprintf("the host's %s %s", e.Verb, e.ID), "the rules emit no such envelope")
 				}
-				if e.Verb != envelope.VerbCheckpoint {
+				if e.Verb != envelope.VerbCheckpoint && e.Verb != envelope.VerbReconcile {
 					r.report.Decisions++
 				}
 			}
