@@ -57,18 +57,9 @@ func TestTrailWriteFailureStopsTheNodeAndLosesNothing(t *testing.T) {
 // A running node writes a CHECKPOINT every CheckpointEvery, and replay from
 // the last one re-runs only what came after it.
 func TestPeriodicCheckpoints(t *testing.T) {
-	dir := t.TempDir()
-	h := openAt(t, dir, honest, host.Config{CheckpointEvery: 300 * time.Millisecond})
-	id := submit(t, h, 3, 3, 10_000)
-	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
-		h.Close()
-		t.Fatalf("ended %s", info.Phase)
-	}
-	time.Sleep(700 * time.Millisecond) // a checkpoint or two after the flow
-	h.Close()
-	sw := trailLines(t, h, protocol.SwarmThread)
+	dir, swarm := oneFlowThenIdle(t, host.Config{CheckpointEvery: 300 * time.Millisecond}, 700*time.Millisecond)
 	n := 0
-	for _, l := range sw {
+	for _, l := range swarm {
 		if l.Kind == host.KindCheckpoint {
 			n++
 		}
@@ -85,21 +76,30 @@ func TestPeriodicCheckpoints(t *testing.T) {
 	}
 }
 
-// A running node offers a RECONCILE of the plan every ReconcileEvery: the
-// offer is an input of its trail (a reconcile line), its RECONCILE
-// envelope is accepted back, and replay publishes the same offers.
-func TestPeriodicReconcileOffers(t *testing.T) {
+// oneFlowThenIdle runs a node with cfg through one flow to its FINALIZE,
+// lets it idle (its periodic inputs go on), stops it, and returns its data
+// folder and the lines of its swarm thread.
+func oneFlowThenIdle(t *testing.T, cfg host.Config, idle time.Duration) (string, []*audit.Record) {
+	t.Helper()
 	dir := t.TempDir()
-	h := openAt(t, dir, honest, host.Config{ReconcileEvery: 250 * time.Millisecond})
+	h := openAt(t, dir, honest, cfg)
 	id := submit(t, h, 3, 3, 10_000)
 	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
 		h.Close()
 		t.Fatalf("ended %s", info.Phase)
 	}
-	time.Sleep(600 * time.Millisecond) // an offer or two after the flow
+	time.Sleep(idle)
 	h.Close()
+	return dir, trailLines(t, h, protocol.SwarmThread)
+}
+
+// A running node offers a RECONCILE of the plan every ReconcileEvery: the
+// offer is an input of its trail (a reconcile line), its RECONCILE
+// envelope is accepted back, and replay publishes the same offers.
+func TestPeriodicReconcileOffers(t *testing.T) {
+	dir, swarm := oneFlowThenIdle(t, host.Config{ReconcileEvery: 250 * time.Millisecond}, 600*time.Millisecond)
 	due, offers := 0, 0
-	for _, l := range trailLines(t, h, protocol.SwarmThread) {
+	for _, l := range swarm {
 		switch {
 		case l.Kind == host.KindReconcile:
 			due++
