@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ var (
 	benchWires [][]byte // every envelope line's text, as recorded
 )
 
-// benchTrail makes, once, the trail of 20 flows (k = 3) on one node.
+// benchTrail makes, once, the trail of 20 flows (k = 3) on one node, or of
+// $SWARMHOST_REPLAY_BENCH_FLOWS (a multiple of 5): a longer trail shows the
+// replay's throughput with its fixed start (loading the agents) spread.
 func benchTrail(b *testing.B) string {
 	benchOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "swarmhost-replay-bench-")
@@ -48,7 +51,11 @@ func benchTrail(b *testing.B) string {
 		}
 		// In batches of five with a bid window the worker's bids make on
 		// two loaded cores: a trail of finished flows, as a node's would be.
-		for batch := 0; batch < 4; batch++ {
+		flows := 20
+		if n, err := strconv.Atoi(os.Getenv("SWARMHOST_REPLAY_BENCH_FLOWS")); err == nil && n >= 5 {
+			flows = n
+		}
+		for batch := 0; batch < flows/5; batch++ {
 			var ids []string
 			for i := 0; i < 5; i++ {
 				id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify",
