@@ -19,6 +19,9 @@ import (
 // replay's largest cost after the signatures. decodeFlat reads the plain
 // form directly and declines anything else, for which encoding/json, the
 // reference, decides (FuzzFlatRecordsAgreeWithJSON holds the two equal).
+// The other way, recordBody writes the agent and policy outcomes directly
+// in canonical form, so that the trail writes their lines directly too
+// (TestRecordBodiesAreCanonicalJSON).
 
 // flatField is one member decodeFlat may fill: exactly one of the
 // pointers is set.
