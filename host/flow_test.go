@@ -164,6 +164,11 @@ func TestFlowFinalizesWithK3(t *testing.T) {
 		t.Fatalf("result %s: %s %v", info.Result, blob, err)
 	}
 	planFinal(t, h, id)
+	// Its DECIDE, FINALIZE and its agents' envelopes came back from the
+	// stream and were taken as it signed them; the trail verifies below.
+	if n := h.OwnEnvelopesTrusted(); n < 8 {
+		t.Errorf("%d of the node's own envelopes taken back without a second verification, want its 8 at least", n)
+	}
 	verifyTrail(t, h)
 }
 

@@ -91,6 +91,7 @@ type Event struct {
 
 // Host is a running node: the pure protocol core in its I/O shell.
 type Host struct {
+	own       ownEnvelopes // published here, until the stream delivers them back
 	cfg       Config
 	log       *slog.Logger
 	Consensus *consensus.Node
@@ -233,6 +234,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.consumer, err = h.Bus.Subscribe(ctx, bus.Filter{}, durable); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	h.consumer.Trust(h.own.take)
 	h.wg.Add(2)
 	go h.loop()
 	// The agents, roots and verifiers of this start, as an input of their
@@ -422,4 +424,14 @@ func (h *Host) checkpoint() {
 	case <-time.After(10 * time.Second):
 		h.log.Warn("checkpoint: not recorded in time")
 	}
+}
+
+// OwnEnvelopesTrusted counts the envelopes this node published that the
+// stream delivered back to it and that were taken as signed rather than
+// verified again.
+func (h *Host) OwnEnvelopesTrusted() int64 {
+	if h.consumer == nil {
+		return 0
+	}
+	return h.consumer.TrustedDeliveries()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -194,6 +195,7 @@ func (h *Host) process(batch []item) {
 			h.ack(h.ctx, s.it)
 		}
 		for _, e := range s.publish {
+			h.own.add(e)
 			if _, err := h.Bus.Publish(h.ctx, e); err != nil {
 				h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
 			}
@@ -611,4 +613,38 @@ func outcomeText(body json.RawMessage) string {
 		reason, _ = m["error"].(string)
 	}
 	return fmt.Sprintf("%s: %s", ev, reason)
+}
+
+// ownEnvelopes holds the envelopes this node signed and published, by
+// their exact bytes, until the stream delivers each back to it once: the
+// consumer then takes the envelope as it is (bus.Consumer.Trust) instead
+// of verifying its signature again (a flow's own envelopes are most of
+// the ones its node receives).
+type ownEnvelopes struct {
+	mu sync.Mutex
+	m  map[string]*envelope.Envelope
+}
+
+// maxOwn bounds the envelopes held: past it (publications that never came
+// back, a stream that lost them) they are dropped and verified as others.
+const maxOwn = 4096
+
+func (o *ownEnvelopes) add(e *envelope.Envelope) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil || len(o.m) >= maxOwn {
+		o.m = map[string]*envelope.Envelope{}
+	}
+	o.m[string(e.Wire())] = e
+}
+
+// take returns the envelope whose bytes data are, once.
+func (o *ownEnvelopes) take(data []byte) *envelope.Envelope {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.m[string(data)]
+	if ok {
+		delete(o.m, string(data))
+	}
+	return e
 }

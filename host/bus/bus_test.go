@@ -253,3 +253,34 @@ func TestOpenConfigErrors(t *testing.T) {
 		t.Error("Connect(\"\") succeeded")
 	}
 }
+
+// A consumer told to trust certain bytes takes the envelope it is given for
+// exactly those bytes, without verifying them again, and verifies every
+// other message as before: a copy with one byte changed is rejected.
+func TestTrustedBytesAreNotVerifiedAgain(t *testing.T) {
+	checkLeaks(t)
+	b := openBus(t, t.TempDir())
+	own, other := need(t, 1), need(t, 2)
+	subj, _ := SubjectOf(own)
+	forged := bytes.Replace(own.Wire(), []byte(`"sig":"`+own.Sig[:2]), []byte(`"sig":"`+flipHex(own.Sig[:2])), 1)
+	publish(t, b, own, other)
+	if _, err := b.PublishRaw(testCtx(t), subj, forged, ""); err != nil {
+		t.Fatal(err)
+	}
+	c := subscribe(t, b, Filter{}, "trusting")
+	c.Trust(func(data []byte) *envelope.Envelope {
+		if bytes.Equal(data, own.Wire()) {
+			return own
+		}
+		return nil
+	})
+	if d := next(t, c); d.Envelope != own || d.Err != nil || c.TrustedDeliveries() != 1 {
+		t.Fatalf("own envelope: %s (same object %v), %d trusted", describe(d), d.Envelope == own, c.TrustedDeliveries())
+	}
+	if d := next(t, c); d.Envelope == nil || d.Envelope.ID != other.ID || d.Err != nil || c.TrustedDeliveries() != 1 {
+		t.Fatalf("other envelope: %s, %d trusted", describe(d), c.TrustedDeliveries())
+	}
+	if d := next(t, c); envelope.CodeOf(d.Err) != envelope.CodeBadSignature || c.TrustedDeliveries() != 1 {
+		t.Fatalf("forged copy of the trusted one: %s (%v), %d trusted", describe(d), d.Err, c.TrustedDeliveries())
+	}
+}
