@@ -90,22 +90,6 @@ func (j *agentJob) policy() *EvalPolicy {
 	return j.evalPolicy
 }
 
-// PolicyRequestFor returns the standard evaluation an agent's policy_eval
-// of entrypoint gets while it handles envelope e on thread: the same input
-// the host evaluates itself (PROTOCOL.md section 7), so that an honest
-// verifier's digest equals the host's.
-func (c *Core) PolicyRequestFor(thread string, e *envelope.Envelope, entrypoint string) (*EvalPolicy, bool) {
-	t := c.threads[thread]
-	if t == nil || e == nil {
-		return nil, false
-	}
-	evaluated, ok := t.standardEvaluated(e)
-	if !ok {
-		return nil, false
-	}
-	return t.policySnapshot(evaluated).request(entrypoint), true
-}
-
 func (c *Core) agentDone(in *AgentDone) string {
 	r := c.findReq(in.ReqID)
 	if r == nil {

@@ -65,9 +65,6 @@
 //
 // Outcomes the core no longer waits for (an unknown or already answered
 // ReqID, a bid or verify evaluation of a past epoch) are ignored.
-// [Core.PolicyRequestFor] gives the evaluation an agent's policy_eval host
-// call gets, the same input the host evaluates, so that an honest
-// verifier's digest equals the host's; it changes nothing in the core.
 //
 // # Actions
 //
@@ -87,7 +84,9 @@
 //   - [RunAgent]: the shell runs the local agent Agent on Input() (an
 //     abi.AgentInput, encoded when first asked for: a replay that steps
 //     recorded outputs never encodes it) with the gas budget Gas and steps
-//     AgentDone{ReqID}.
+//     AgentDone{ReqID}. Policy() is the evaluation the agent's policy_eval
+//     host call gets: the same input the host evaluates, so that an honest
+//     verifier's digest equals the host's.
 //     The core publishes the agent's actions under the agent's key when its
 //     roles may send them (plan_ops become an UPDATE_PLAN) and records those
 //     it refuses.
