@@ -98,7 +98,7 @@ func (c *Core) agentDone(in *AgentDone) string {
 	delete(c.reqMap, in.ReqID)
 	t := c.threads[r.thread]
 	a := c.agents[r.agent]
-	if t == nil || a == nil {
+	if t == nil || t.retired || a == nil {
 		return r.thread
 	}
 	refuse := func(what string, args ...any) {

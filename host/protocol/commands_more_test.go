@@ -288,7 +288,11 @@ func (h *harness) cmdShow(name string) {
 		h.line("%s unknown", name)
 		return
 	}
-	h.line("%s %s epoch=%d", name, info.Phase, info.Epoch)
+	retired := ""
+	if info.Retired {
+		retired = " retired"
+	}
+	h.line("%s %s epoch=%d%s", name, info.Phase, info.Epoch, retired)
 	if info.Refusal != "" {
 		h.line("refusal: %s", info.Refusal)
 	}

@@ -141,6 +141,14 @@ func (h *harness) dispatch(cmd string, a *args) {
 			d.PolicyEvalDigest = h.resolve(a.str("digest", ""))
 		}
 		h.send(a, "", "", d)
+	case "checkpoint-due":
+		// The shell's periodic input; retain=MS retires the threads that
+		// ended at least MS ago.
+		in := &protocol.CheckpointDue{At: h.now, AuditRoot: h.named("audit-root")}
+		if a.has("retain") {
+			in.RetireEndedBefore = h.now - int64(h.num(a, "retain", 0))
+		}
+		h.step(in)
 	case "reconcile-offer":
 		h.step(&protocol.ReconcileDue{At: h.now})
 	case "corrupt":

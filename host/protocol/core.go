@@ -332,4 +332,7 @@ func (c *Core) checkpoint(in *CheckpointDue) {
 	t := c.thread(SwarmThread)
 	c.publishHost(t, envelope.VerbCheckpoint, map[string]any{"upto_lamport": upto, "audit_root": in.AuditRoot,
 		"plan_digest": c.plan.Digest(), "decisions": map[string]any{"count": len(decided), "digest": envelope.HashRef(list)}}, nil)
+	if in.RetireEndedBefore != 0 {
+		c.retireEnded(in.RetireEndedBefore)
+	}
 }

@@ -161,6 +161,9 @@ func (c *Core) applied(a *Applied) {
 		return
 	}
 	t := c.thread(cmd.Need)
+	if t.retired {
+		return // ended: the shard answers nothing more about it but repeats
+	}
 	switch cmd.Op {
 	case "DECIDE":
 		if t.decisions[cmd.Epoch] != nil || cmd.Epoch < t.epoch {
@@ -199,6 +202,7 @@ func (c *Core) applied(a *Applied) {
 		mine := t.myRelease[cmd.Epoch]
 		if a.Abandoned {
 			t.phase = PhaseAbandoned
+			c.ended(t)
 			t.abandonedWhy = "released (" + cmd.Reason + ") with max_epochs used up"
 			t.resetEpoch()
 		} else {
@@ -218,6 +222,7 @@ func (c *Core) applied(a *Applied) {
 			return
 		}
 		t.phase, t.finalCommit, t.epoch = PhaseFinal, cmd.Commit, cmd.Epoch
+		c.ended(t)
 		if p := t.myFinalize; p != nil && p.key == cmd.FinalizeID {
 			var payload map[string]any
 			json.Unmarshal(p.payload, &payload)

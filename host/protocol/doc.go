@@ -158,6 +158,13 @@
 // RECONCILE entries all go into it. [Core.Thread] shows a thread as the CLI
 // and API see it.
 //
+// A thread that ended (final, abandoned, refused) is retired by a
+// CheckpointDue whose RetireEndedBefore is at or after the time it ended,
+// once no evaluation or agent run is outstanding for it and, when final,
+// its FINALIZE envelope is in: the core keeps its summary (Thread, with
+// Retired set), clock and decisions, and answers any later envelope on it
+// wrong_state. The input is recorded, so replay retires the same threads.
+//
 // In short: the admit evaluation opens epoch 1 and offers the NEED to the
 // local agents; PROPOSEs inside the bid window are evaluated (bid, route);
 // when the window closes and every evaluation is in, the router (package

@@ -124,7 +124,7 @@ func (c *Core) policyDone(in *PolicyDone) string {
 	}
 	delete(c.reqMap, in.ReqID)
 	t := c.threads[r.thread]
-	if t == nil {
+	if t == nil || t.retired {
 		return r.thread
 	}
 	switch r.purpose {
@@ -137,6 +137,7 @@ func (c *Core) policyDone(in *PolicyDone) string {
 			c.deliver(t, t.need)
 		} else {
 			t.phase = PhaseRefused
+			c.ended(t)
 			t.refusal = "the capsule's admit denied the NEED"
 			if in.Err != "" {
 				t.refusal = "the capsule's admit failed: " + in.Err

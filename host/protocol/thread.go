@@ -126,6 +126,14 @@ type thread struct {
 	finalCommit    string
 	refusal        string
 	abandonedWhy   string
+
+	// endedAt is the core's time when the thread ended (final, abandoned,
+	// refused); 0 while it has not.
+	endedAt int64
+	// retired: a CHECKPOINT retired the ended thread (CheckpointDue).
+	// Only id, phase, epoch, clock, decisions and summary are kept.
+	retired bool
+	summary ThreadInfo
 }
 
 func newThread(id string) *thread {
@@ -191,6 +199,9 @@ type ThreadInfo struct {
 	Abandoned   string            `json:"abandoned,omitempty"`
 	Envelopes   []EnvelopeSummary `json:"envelopes"`
 	Attestation []string          `json:"attestations,omitempty"`
+	// Retired: the thread ended and a CHECKPOINT retired it; this summary
+	// is all the core still holds of it (the audit trail holds the rest).
+	Retired bool `json:"retired,omitempty"`
 }
 
 // EnvelopeSummary names one accepted envelope of a thread.
@@ -206,6 +217,9 @@ func (c *Core) Thread(id string) (ThreadInfo, bool) {
 	t := c.threads[id]
 	if t == nil {
 		return ThreadInfo{}, false
+	}
+	if t.retired {
+		return t.summary, true
 	}
 	info := ThreadInfo{ID: id, Phase: t.phase, Epoch: t.epoch, Capability: t.np.Capability, Capsule: t.capsule,
 		Decision: t.decisions[t.epoch], Refusal: t.refusal, Abandoned: t.abandonedWhy, Envelopes: []EnvelopeSummary{}}

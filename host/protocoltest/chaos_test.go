@@ -116,6 +116,8 @@ func TestChaosSeeds(t *testing.T) {
 		ran      atomic.Int64
 		final    atomic.Int64
 		aband    atomic.Int64
+		retired  atomic.Int64
+		late     atomic.Int64
 		events   atomic.Int64
 		mu       sync.Mutex
 		failures []*Result
@@ -137,6 +139,8 @@ func TestChaosSeeds(t *testing.T) {
 				ran.Add(1)
 				final.Add(int64(res.Final))
 				aband.Add(int64(res.Abandoned))
+				retired.Add(int64(res.Retired))
+				late.Add(int64(res.Late))
 				events.Add(int64(res.Steps))
 				if *flagTrace {
 					mu.Lock()
@@ -152,8 +156,13 @@ func TestChaosSeeds(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d schedules from seed %d in %v, %d failed (%d events; NEEDs: %d final, %d abandoned)", ran.Load(), first,
-		time.Since(start).Round(time.Millisecond), len(failures), events.Load(), final.Load(), aband.Load())
+	t.Logf("%d schedules from seed %d in %v, %d failed (%d events; NEEDs: %d final, %d abandoned; %d retired on hosts, "+
+		"%d envelopes met a retired thread)", ran.Load(), first, time.Since(start).Round(time.Millisecond), len(failures),
+		events.Load(), final.Load(), aband.Load(), retired.Load(), late.Load())
+	if ran.Load() >= 100 && (retired.Load() == 0 || late.Load() == 0) {
+		t.Errorf("%d schedules retired %d threads and %d envelopes met one: the checkpoints' retiring went unexercised",
+			ran.Load(), retired.Load(), late.Load())
+	}
 	if len(failures) == 0 {
 		return
 	}

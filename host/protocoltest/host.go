@@ -71,12 +71,18 @@ func (h *Host) configure() {
 }
 
 // checkpoint is the shell's checkpoint timer: a CheckpointDue with a root
-// standing for the trail's Merkle root.
+// standing for the trail's Merkle root, retiring the threads that ended
+// retain() ago or more.
 func (h *Host) checkpoint() {
 	root := envelope.HashRef([]byte(fmt.Sprintf("%s audit root at %d lines", h.name, len(h.trail))))
 	h.w.tracef("%s checkpoint due", h.name)
-	h.step(&protocol.CheckpointDue{At: h.w.now, AuditRoot: root})
+	h.step(&protocol.CheckpointDue{At: h.w.now, AuditRoot: root, RetireEndedBefore: h.w.now - h.retain()})
 }
+
+// retain is how long a thread stays whole after it ended: short, and not
+// the same on every host, so that envelopes still in flight, duplicates and
+// late verifiers meet threads retired on some hosts and not on others.
+func (h *Host) retain() int64 { return 200 * int64(h.i+1) }
 
 func kindOf(in protocol.Input) string {
 	switch in.(type) {

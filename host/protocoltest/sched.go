@@ -20,6 +20,9 @@ type Result struct {
 	// How the NEEDs ended, in the shard: finalized, abandoned, refused by
 	// admit (never decided).
 	Final, Abandoned, Refused int
+	// Retired: threads a checkpoint retired, summed over the hosts; Late:
+	// envelopes that met a retired thread (rejected wrong_state).
+	Retired, Late int
 }
 
 // Failed reports whether a property broke.
@@ -44,6 +47,7 @@ func Run(opt Options) (res *Result) {
 		res.Violations, res.Trace, res.Steps, res.Envelopes = w.issues, w.trace, w.steps, len(w.bus)
 		res.VirtualMS = w.now - startTime
 		res.Final, res.Abandoned, res.Refused = w.outcomes()
+		res.Retired, res.Late = w.retirements()
 	}()
 	w.tracef("schedule seed=%d hosts=%d needs=%d shards=%d steps=%d faults=%v", w.opt.Seed, w.opt.Hosts,
 		w.opt.Needs, w.opt.Shards, w.opt.Steps, res.Faults)
@@ -380,9 +384,28 @@ func (w *World) outcomes() (final, abandoned, refused int) {
 	return final, abandoned, refused
 }
 
+// retirements counts the threads retired on every host and the envelopes
+// that met one.
+func (w *World) retirements() (retired, late int) {
+	for _, h := range w.hosts {
+		for _, id := range h.core.Threads() {
+			if info, _ := h.core.Thread(id); info.Retired {
+				retired++
+			}
+		}
+		for _, en := range h.trail {
+			if en.kind == "envelope" && !en.v.Accepted && strings.Contains(en.v.Detail, "a checkpoint retired it") {
+				late++
+			}
+		}
+	}
+	return retired, late
+}
+
 // Summary is one line about a result.
 func (r *Result) Summary() string {
 	return fmt.Sprintf("seed=%d hosts=%d needs=%d shards=%d steps=%d faults=%s: %d events, %d envelopes, %d ms virtual, "+
-		"%d final, %d abandoned, %d refused", r.Options.Seed, r.Options.Hosts, r.Options.Needs, r.Options.Shards,
-		r.Options.Steps, strings.Join(r.Faults, ","), r.Steps, r.Envelopes, r.VirtualMS, r.Final, r.Abandoned, r.Refused)
+		"%d final, %d abandoned, %d refused, %d retired, %d late", r.Options.Seed, r.Options.Hosts, r.Options.Needs, r.Options.Shards,
+		r.Options.Steps, strings.Join(r.Faults, ","), r.Steps, r.Envelopes, r.VirtualMS, r.Final, r.Abandoned, r.Refused,
+		r.Retired, r.Late)
 }

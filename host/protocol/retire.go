@@ -1,0 +1,50 @@
+package protocol
+
+// ended notes the time a thread ended (final, abandoned or refused): the
+// first time only, the core's time of the input that ended it.
+func (c *Core) ended(t *thread) {
+	if t.endedAt == 0 {
+		t.endedAt = max(c.now, 1)
+	}
+}
+
+// retireEnded retires every thread that ended at or before before, that
+// no evaluation or agent run still answers to and, when final, whose
+// FINALIZE envelope is in (CheckpointDue). A retired
+// thread keeps what Thread shows, its clock and its decisions (a later
+// CHECKPOINT counts them), and nothing else: a finished flow's envelopes,
+// bids, tallies and payloads no longer stay in memory for the life of the
+// node. Nothing more is taken on it (receive answers wrong_state): its
+// envelopes and outcomes are in the audit trail.
+func (c *Core) retireEnded(before int64) {
+	waiting := map[string]bool{}
+	for _, r := range c.reqMap {
+		waiting[r.thread] = true
+	}
+	for id, t := range c.threads {
+		// A final thread waits for its FINALIZE envelope too (the host's
+		// own, on its way back from the bus): without it, it is not done
+		// for a client waiting on it.
+		if t.retired || !t.final() || t.endedAt == 0 || t.endedAt > before || waiting[id] ||
+			t.phase == PhaseFinal && t.finalizeEnv == nil {
+			continue
+		}
+		info, _ := c.Thread(id)
+		info.Retired = true
+		c.threads[id] = &thread{id: id, phase: t.phase, epoch: t.epoch, clock: t.clock, decisions: t.decisions,
+			endedAt: t.endedAt, retired: true, summary: info}
+	}
+}
+
+// Retired reports whether a checkpoint retired the thread.
+func (c *Core) Retired(id string) bool {
+	t := c.threads[id]
+	return t != nil && t.retired
+}
+
+// Ended reports whether the thread ended (final, abandoned or refused): it
+// waits on no timer any more.
+func (c *Core) Ended(id string) bool {
+	t := c.threads[id]
+	return t != nil && t.final()
+}
