@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
@@ -116,4 +117,53 @@ func flowsInFlight() int {
 		return n
 	}
 	return 8
+}
+
+// BenchmarkRetainedMemory reports the heap a finished flow leaves behind
+// (retained-B/flow: live heap after b.N flows and a GC, less the live heap
+// before them), with the default of keeping a thread whole until a
+// checkpoint retires it and with retiring off (RetainEnded < 0). A long
+// running node's memory grows by this much per NEED.
+func BenchmarkRetainedMemory(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		retain time.Duration
+	}{{"retired", time.Millisecond}, {"kept-whole", -1}} {
+		b.Run(c.name, func(b *testing.B) {
+			h := openAt(b, b.TempDir(), map[string]string{"classifier-a.wasm": "classifier",
+				"verifier-a.wasm": "verifier", "verifier-b.wasm": "verifier", "verifier-c.wasm": "verifier"},
+				host.Config{CheckpointEvery: 100 * time.Millisecond, RetainEnded: c.retain})
+			defer h.Close()
+			for i := 0; i < 100; i++ { // warm: compiled, pooled, the bus's caches filled
+				runFlow(b, h, i)
+			}
+			time.Sleep(300 * time.Millisecond) // a checkpoint retires the warm-up's threads
+			before := liveHeap()
+			b.ResetTimer()
+			sem := make(chan struct{}, flowsInFlight())
+			var wg sync.WaitGroup
+			for i := 0; i < b.N; i++ {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					defer func() { <-sem }()
+					runFlow(b, h, 1000+i)
+				}(i)
+			}
+			wg.Wait()
+			b.StopTimer()
+			time.Sleep(300 * time.Millisecond)
+			b.ReportMetric(float64(int64(liveHeap())-int64(before))/float64(b.N), "retained-B/flow")
+		})
+	}
+}
+
+// liveHeap is the heap in use after two collections.
+func liveHeap() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -10,8 +10,15 @@
 // (the demonstration flow), api (the loopback HTTP API the CLI reaches a
 // running node through).
 //
-// [Host] is a running node. Today it runs the consensus shards
-// (package consensus) and the API; the protocol core (host/protocol) and
-// its wiring to the bus, agents, policy, CAS and audit arrive with issue
-// [5/6].
+// [Host] is a running node: one loop goroutine steps the protocol core
+// (host/protocol) with every input (bus deliveries, applied consensus
+// commands, agent and capsule outcomes, timers, checkpoint and reconcile
+// ticks), writes each input's audit line before any of its effects leaves
+// the node, then acts: publishes, proposes to the shards (package
+// consensus), runs agents, evaluates capsules, arms timers. A restarted
+// node rebuilds its core by stepping its own trail (rebuild.go).
+//
+// What a NEED holds in memory shrinks once it ends: its timers stop at
+// once, and after Config.RetainEnded the next checkpoint keeps only its
+// summary (Core.Thread); the summary itself stays for the node's life.
 package host

@@ -75,10 +75,21 @@ type Config struct {
 	// but a host away longer than the stream keeps them lacks some): 0 is
 	// DefaultReconcileEvery, a negative value none.
 	ReconcileEvery time.Duration
+	// RetainEnded is how long a thread that ended (final, abandoned,
+	// refused) stays whole in memory: the first checkpoint after retires
+	// it to its summary (what `need show` prints; the audit trail keeps
+	// everything), and the core takes no more envelopes on it. 0 is
+	// DefaultRetainEnded, a negative value keeps every thread whole for the
+	// life of the node (memory grows with every flow).
+	RetainEnded time.Duration
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
 const DefaultCheckpointEvery = 10 * time.Minute
+
+// DefaultRetainEnded is how long a thread that ended stays whole in memory
+// before a checkpoint retires it.
+const DefaultRetainEnded = 10 * time.Minute
 
 // DefaultReconcileEvery is how often a running node offers a RECONCILE.
 const DefaultReconcileEvery = 5 * time.Minute
@@ -115,6 +126,7 @@ type Host struct {
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
+	timers   threadTimers
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -251,7 +263,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			every = DefaultCheckpointEvery
 		}
 		h.wg.Add(1)
-		go h.every(every, func() protocol.Input { return &protocol.CheckpointDue{At: nowMS()} })
+		go h.every(every, func() protocol.Input { return h.checkpointDue() })
 	}
 	if every := cfg.ReconcileEvery; every >= 0 {
 		if every == 0 {
@@ -407,6 +419,20 @@ func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 	}
 }
 
+// checkpointDue is the input for a CHECKPOINT now, which retires the
+// threads that ended RetainEnded ago or more.
+func (h *Host) checkpointDue() *protocol.CheckpointDue {
+	in := &protocol.CheckpointDue{At: nowMS()}
+	retain := h.cfg.RetainEnded
+	if retain == 0 {
+		retain = DefaultRetainEnded
+	}
+	if retain > 0 {
+		in.RetireEndedBefore = in.At - retain.Milliseconds()
+	}
+	return in
+}
+
 // checkpoint has the core publish a CHECKPOINT over the trail as it stands
 // (on a clean stop), and waits until it is recorded.
 func (h *Host) checkpoint() {
@@ -415,7 +441,7 @@ func (h *Host) checkpoint() {
 	}
 	done := make(chan struct{})
 	select {
-	case h.inputs <- item{in: &protocol.CheckpointDue{At: nowMS()}, done: done}:
+	case h.inputs <- item{in: h.checkpointDue(), done: done}:
 	case <-h.ctx.Done():
 		return
 	}

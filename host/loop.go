@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,6 +237,18 @@ func (h *Host) step(it item) (stepped, bool) {
 	v := h.core.Step(it.in)
 	actions := h.core.Ready()
 	h.core.Advance()
+	if ended := cmp.Or(v.Thread, thread); ended != "" && h.core.Ended(ended) {
+		h.timers.stop(ended)
+	}
+	if cd, ok := it.in.(*protocol.CheckpointDue); ok && cd.RetireEndedBefore != 0 {
+		// The clock lines of retired threads are no longer needed: a late
+		// envelope on one gets a fresh line.
+		for th := range h.lastAt {
+			if h.core.Retired(th) {
+				delete(h.lastAt, th)
+			}
+		}
+	}
 	h.mu.Unlock()
 	if v.Thread != "" {
 		thread = v.Thread
@@ -476,6 +489,7 @@ func (h *Host) propose(a *protocol.Propose) {
 func (h *Host) armTimer(a *protocol.ArmTimer) {
 	d := time.Duration(a.At-nowMS()) * time.Millisecond
 	thread := a.Thread
+	ctx := h.timers.context(h.ctx, thread)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -484,9 +498,45 @@ func (h *Host) armTimer(a *protocol.ArmTimer) {
 		select {
 		case <-t.C:
 			h.push(item{in: &protocol.TimerFired{At: max(nowMS(), a.At), Thread: thread}})
-		case <-h.ctx.Done():
+		case <-ctx.Done():
 		}
 	}()
+}
+
+// threadTimers cancels a thread's armed timers once it ended: they would
+// fire into a core that ignores them (an ended thread has no deadline),
+// each a goroutine and a timer held until then, and a NEED's deadline may
+// be hours away.
+type threadTimers struct {
+	mu sync.Mutex
+	m  map[string]context.CancelFunc
+	cx map[string]context.Context
+}
+
+// context is the context of the thread's timers.
+func (tt *threadTimers) context(parent context.Context, thread string) context.Context {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if ctx, ok := tt.cx[thread]; ok {
+		return ctx
+	}
+	if tt.m == nil {
+		tt.m, tt.cx = map[string]context.CancelFunc{}, map[string]context.Context{}
+	}
+	ctx, cancel := context.WithCancel(parent)
+	tt.m[thread], tt.cx[thread] = cancel, ctx
+	return ctx
+}
+
+// stop cancels the thread's timers.
+func (tt *threadTimers) stop(thread string) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if cancel, ok := tt.m[thread]; ok {
+		cancel()
+		delete(tt.m, thread)
+		delete(tt.cx, thread)
+	}
 }
 
 // readBus turns bus deliveries into inputs.

@@ -96,6 +96,9 @@ func newNeedCmd(e *env) *cobra.Command {
 				return writeJSONLine(e, info)
 			}
 			fmt.Fprintf(e.stdout, "need %s\nstate %s  epoch %d  capability %s\n", info.ID, info.Phase, info.Epoch, info.Capability)
+			if info.Retired {
+				fmt.Fprintln(e.stdout, "retired: ended, and a checkpoint kept only this summary in memory (the audit trail has the rest)")
+			}
 			if d := info.Decision; d != nil {
 				fmt.Fprintf(e.stdout, "decision: worker %s fence %d verifiers %d\n", d.WorkerPK, d.Fence, len(d.Verifiers))
 			}

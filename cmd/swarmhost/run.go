@@ -27,6 +27,7 @@ func newRunCmd(e *env) *cobra.Command {
 		join                     bool
 		rtt, checkpointEvery     time.Duration
 		reconcileEvery           time.Duration
+		retainEnded              time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -59,7 +60,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
-				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery}
+				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
 				// the single-host default.
@@ -121,6 +122,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&trust, "trust", "", "other hosts' root public keys whose capability tokens this host accepts, comma-separated")
 	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running (default 10m; a negative value: only on a clean stop)")
 	f.DurationVar(&reconcileEvery, "reconcile-every", 0, "offer the other hosts a RECONCILE of the plan this often (default 5m; a negative value: never)")
+	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary (default 10m; a negative value: forever)")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

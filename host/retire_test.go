@@ -1,0 +1,127 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/replay"
+)
+
+// A running node retires a NEED that ended RetainEnded ago at its next
+// checkpoint: the summary stays (state, result, every accepted envelope's
+// id), an envelope that comes late is rejected wrong_state and recorded,
+// the trail replays, and a restart rebuilds the thread retired.
+func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	cfg := host.Config{CheckpointEvery: 150 * time.Millisecond, RetainEnded: time.Millisecond}
+	h := openAt(t, dir, honest, cfg)
+	id := submit(t, h, 3, 3, 10_000)
+	info := wait(t, h, id)
+	if info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	whole := info
+	for deadline := time.Now().Add(20 * time.Second); !info.Retired; info, _ = h.Need(id) {
+		if time.Now().After(deadline) {
+			h.Close()
+			t.Fatal("the final NEED was not retired by the checkpoints that followed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	accepted := 0
+	for _, r := range trailLines(t, h, id) {
+		if r.Kind == audit.KindEnvelope && r.Verdict == audit.Accepted {
+			accepted++
+		}
+	}
+	if info.Phase != protocol.PhaseFinal || info.Result != whole.Result || info.Finalize != whole.Finalize ||
+		len(info.Envelopes) != accepted {
+		h.Close()
+		t.Fatalf("retired summary %+v, want the thread as it finalized (%+v) with all %d envelopes its trail accepted",
+			info, whole, accepted)
+	}
+
+	// A late ATTEST from a verifier of the flow: rejected, recorded.
+	vKey, vTok, ok := h.AgentKey("verifier-a.wasm")
+	if !ok {
+		h.Close()
+		t.Fatal("no verifier-a.wasm")
+	}
+	late, err := envelope.Sign(envelope.Draft{ThreadID: id, Verb: envelope.VerbAttest, Lamport: 1 << 40, Capability: vTok,
+		PolicyEvalDigest: envelope.HashRef([]byte("late")),
+		Payload:          map[string]any{"commit": info.Commit, "epoch": info.Epoch, "verdict": "pass"}}, vKey.Private)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	if _, err := h.Bus.Publish(context.Background(), late); err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		verdict := ""
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind == audit.KindEnvelope && strings.Contains(string(r.Envelope), late.ID) {
+				verdict = r.Verdict + " " + r.Reason
+			}
+		}
+		if verdict == "rejected wrong_state" {
+			break
+		}
+		if verdict != "" || time.Now().After(deadline) {
+			h.Close()
+			t.Fatalf("the ATTEST sent after the NEED was retired was recorded %q, want rejected wrong_state", verdict)
+		}
+	}
+	h.Close()
+
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir}); err != nil {
+		t.Fatalf("replay of a trail with retired threads: %v", err)
+	}
+	h = openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
+	defer h.Close()
+	if again, ok := h.Need(id); !ok || !again.Retired || again.Phase != protocol.PhaseFinal || len(again.Envelopes) != accepted {
+		t.Fatalf("rebuilt from the trail, the NEED is %+v, want it final and retired as before", again)
+	}
+}
+
+// A NEED that ended leaves no timer behind: its lease and deadline timers
+// are stopped, not left to fire into a core that ignores them (each a
+// goroutine held until its time, a deadline possibly hours away).
+func TestEndedThreadsStopTheirTimers(t *testing.T) {
+	h := openAt(t, t.TempDir(), honest, host.Config{})
+	defer h.Close()
+	flow := func(i int) {
+		id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 3, N: 3,
+			BidWindowMS: 100, LeaseMS: 600_000, MaxEpochs: 3, DeadlineMS: 3_600_000, Nonce: fmt.Sprint(t.Name(), i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+			t.Fatalf("flow %d ended %s", i, info.Phase)
+		}
+	}
+	flow(0) // warm
+	time.Sleep(300 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	const flows = 10
+	for i := 1; i <= flows; i++ {
+		flow(i)
+	}
+	time.Sleep(300 * time.Millisecond)
+	// Each flow arms a window, a lease and a deadline timer; a few
+	// goroutines come and go on their own (the bus, the shards).
+	if grew := runtime.NumGoroutine() - before; grew >= flows {
+		t.Fatalf("%d goroutines more after %d finished flows: their timers are still waiting", grew, flows)
+	}
+}
