@@ -33,26 +33,17 @@ func BenchmarkFlow(b *testing.B) {
 		lats []time.Duration
 		envs int
 	)
-	sem := make(chan struct{}, flowsInFlight())
-	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			t0 := time.Now()
-			info := runFlow(b, h, i+1)
-			d := time.Since(t0)
-			mu.Lock()
-			lats = append(lats, d)
-			envs += len(info.Envelopes)
-			mu.Unlock()
-		}(i)
-	}
-	wg.Wait()
+	inFlight(b.N, func(i int) {
+		t0 := time.Now()
+		info := runFlow(b, h, i+1)
+		d := time.Since(t0)
+		mu.Lock()
+		lats = append(lats, d)
+		envs += len(info.Envelopes)
+		mu.Unlock()
+	})
 	elapsed := time.Since(start)
 	b.StopTimer()
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
@@ -110,6 +101,23 @@ func nodeB(b *testing.B, plugins map[string]string) interface {
 	return nodeTB(b, plugins)
 }
 
+// inFlight calls flow(0..n-1), flowsInFlight() of them at a time, and
+// returns when all have returned.
+func inFlight(n int, flow func(i int)) {
+	sem := make(chan struct{}, flowsInFlight())
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			flow(i)
+		}(i)
+	}
+	wg.Wait()
+}
+
 // flowsInFlight is how many flows BenchmarkFlow keeps going at once: 8, or
 // SWARMHOST_FLOWS_IN_FLIGHT.
 func flowsInFlight() int {
@@ -140,18 +148,7 @@ func BenchmarkRetainedMemory(b *testing.B) {
 			time.Sleep(300 * time.Millisecond) // a checkpoint retires the warm-up's threads
 			before := liveHeap()
 			b.ResetTimer()
-			sem := make(chan struct{}, flowsInFlight())
-			var wg sync.WaitGroup
-			for i := 0; i < b.N; i++ {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func(i int) {
-					defer wg.Done()
-					defer func() { <-sem }()
-					runFlow(b, h, 1000+i)
-				}(i)
-			}
-			wg.Wait()
+			inFlight(b.N, func(i int) { runFlow(b, h, 1000+i) })
 			b.StopTimer()
 			time.Sleep(300 * time.Millisecond)
 			b.ReportMetric(float64(int64(liveHeap())-int64(before))/float64(b.N), "retained-B/flow")
