@@ -121,10 +121,10 @@ type CheckpointDue struct {
 	// RetireEndedBefore, when not 0, retires every thread that ended
 	// (final, abandoned or refused) at or before that time, waits on no
 	// evaluation or agent run and, when final, has its FINALIZE envelope
-	// in: the core keeps its summary (what Thread
-	// shows, its decisions for later CHECKPOINTs) and forgets the rest, and
-	// answers any later envelope on it wrong_state. Part of the recorded
-	// input, so that replay and a rebuild retire the same threads.
+	// in: the core keeps its summary (what Thread shows, its decisions for
+	// later CHECKPOINTs) and forgets the rest, and answers any later
+	// envelope on it wrong_state. Part of the recorded input, so that
+	// replay and a rebuild retire the same threads.
 	RetireEndedBefore int64 `json:"retire_ended_before,omitempty"`
 }
 

@@ -10,12 +10,12 @@ func (c *Core) ended(t *thread) {
 
 // retireEnded retires every thread that ended at or before before, that
 // no evaluation or agent run still answers to and, when final, whose
-// FINALIZE envelope is in (CheckpointDue). A retired
-// thread keeps what Thread shows, its clock and its decisions (a later
-// CHECKPOINT counts them), and nothing else: a finished flow's envelopes,
-// bids, tallies and payloads no longer stay in memory for the life of the
-// node. Nothing more is taken on it (receive answers wrong_state): its
-// envelopes and outcomes are in the audit trail.
+// FINALIZE envelope is in (CheckpointDue). A retired thread keeps what
+// Thread shows, its clock and its decisions (a later CHECKPOINT counts
+// them), and nothing else: a finished flow's envelopes, bids, tallies and
+// payloads no longer stay in memory for the life of the node. Nothing more
+// is taken on it (receive answers wrong_state): its envelopes and outcomes
+// are in the audit trail.
 func (c *Core) retireEnded(before int64) {
 	waiting := map[string]bool{}
 	for _, r := range c.reqMap {
