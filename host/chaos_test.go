@@ -40,7 +40,10 @@ func liveChaos(t *testing.T, seed uint64) {
 		os.WriteFile(filepath.Join(pdir, file), b, 0o644)
 	}
 	chaos := &bus.Chaos{Seed: seed, Drop: 0.1, Dup: 0.15, Delay: 0.15, Reorder: 0.1, MaxDelay: 50 * time.Millisecond}
-	h, err := host.Open(context.Background(), host.Config{DataDir: dir, WasmCacheDir: wasmCache, Chaos: chaos})
+	// Checkpoints retire each NEED as soon as it ends, so that the late,
+	// duplicated and reordered deliveries meet retired threads too.
+	h, err := host.Open(context.Background(), host.Config{DataDir: dir, WasmCacheDir: wasmCache, Chaos: chaos,
+		CheckpointEvery: 200 * time.Millisecond, RetainEnded: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +63,13 @@ func liveChaos(t *testing.T, seed uint64) {
 		}
 		t.Logf("NEED %s: %s epoch %d %s%s", id[7:15], info.Phase, info.Epoch, info.Abandoned, info.Refusal)
 	}
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range ids {
+		if info, _ := h.Need(id); !info.Retired {
+			h.Close()
+			t.Fatalf("NEED %s ended %s but no checkpoint retired it", id, info.Phase)
+		}
+	}
 	h.Close()
 	if dr, du, de, re := h.ChaosCounts(); dr == 0 || du == 0 || de == 0 || re == 0 {
 		t.Fatalf("chaos did not bite: dropped %d, duplicated %d, delayed %d, reordered %d", dr, du, de, re)
