@@ -28,7 +28,7 @@ const (
 	KindTimer      = "timer"      // protocol.TimerFired
 	KindOutcome    = "outcome"    // a protocol.Record the core emitted
 	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start
-	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs
+	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs, the ended threads it retires
 	KindReconcile  = "reconcile"  // protocol.ReconcileDue: the anti-entropy timer's RECONCILE offer
 	KindHeld       = "held"       // an envelope's first arrival answered Retry (not yet decidable); its verdict comes later
 )
