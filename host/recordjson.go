@@ -45,14 +45,13 @@ func decodeFlat(obj []byte, fields []flatField) bool {
 		return false
 	}
 	seen := uint32(0)
-	for _, m := range jsontext.SplitObject(obj) {
-		i := indexOfField(fields, m.Key)
+	return jsontext.EachMember(obj, func(key []byte, v json.RawMessage) bool {
+		i := indexOfField(fields, key)
 		if i < 0 || seen&(1<<i) != 0 {
 			return false
 		}
 		seen |= 1 << i
-		f, v := fields[i], m.Raw
-		switch {
+		switch f := fields[i]; {
 		case f.str != nil:
 			s, ok := plainString(v)
 			if !ok {
@@ -74,13 +73,14 @@ func decodeFlat(obj []byte, fields []flatField) bool {
 		case f.raw != nil:
 			*f.raw = v
 		}
-	}
-	return true
+		return true
+	})
 }
 
-func indexOfField(fields []flatField, key string) int {
+// indexOfField is the index of the field a quoted key names, or -1.
+func indexOfField(fields []flatField, quotedKey []byte) int {
 	for i := range fields {
-		if fields[i].key == key {
+		if jsontext.KeyIs(quotedKey, fields[i].key) {
 			return i
 		}
 	}

@@ -8,6 +8,62 @@ import (
 // HasKeys reports whether raw, one valid JSON object, has a member under
 // each of keys (a missing one is returned).
 func HasKeys(raw []byte, keys ...string) (missing string, ok bool) {
+	if len(keys) > 64 {
+		return hasKeysSplit(raw, keys)
+	}
+	var found uint64
+	EachMember(raw, func(quoted []byte, _ json.RawMessage) bool {
+		for i, k := range keys {
+			if KeyIs(quoted, k) {
+				found |= 1 << i
+			}
+		}
+		return true
+	})
+	for i, k := range keys {
+		if found&(1<<i) == 0 {
+			return k, false
+		}
+	}
+	return "", true
+}
+
+// EachMember calls f with each member of raw in order, under the terms of
+// SplitObject: its key as written, quotes included (KeyIs compares it),
+// and its value's text; it stops, returning false, when f does. Unlike
+// SplitObject it allocates nothing.
+func EachMember(raw []byte, f func(quotedKey []byte, value json.RawMessage) bool) bool {
+	i := skipSpace(raw, 0) + 1 // past {
+	for {
+		i = skipSpace(raw, i)
+		if raw[i] == '}' {
+			return true
+		}
+		if raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+		end := skipString(raw, i)
+		key := raw[i:end]
+		i = skipSpace(raw, skipSpace(raw, end)+1) // past :
+		vend := skipValue(raw, i)
+		if !f(key, raw[i:vend:vend]) {
+			return false
+		}
+		i = vend
+	}
+}
+
+// KeyIs reports whether a quoted key, as EachMember gives it, is name once
+// decoded.
+func KeyIs(quoted []byte, name string) bool {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return len(quoted) == len(name)+2 && string(quoted[1:len(quoted)-1]) == name
+	}
+	return decodeKey(quoted) == name
+}
+
+// hasKeysSplit is HasKeys for more keys than its bit set holds.
+func hasKeysSplit(raw []byte, keys []string) (missing string, ok bool) {
 	members := SplitObject(raw)
 	for _, k := range keys {
 		found := false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -55,6 +56,34 @@ func FuzzSplitAgreesWithDecoder(f *testing.F) {
 				if got[i].Key != want[i].Key || !bytes.Equal(got[i].Raw, want[i].Raw) {
 					t.Fatalf("%s: member %d is %q=%s, the decoder's %q=%s", raw, i, got[i].Key, got[i].Raw, want[i].Key, want[i].Raw)
 				}
+			}
+			// EachMember walks the same members; KeyIs decodes its keys
+			// as the decoder does; HasKeys finds every key and no other.
+			i := 0
+			EachMember(raw, func(quoted []byte, v json.RawMessage) bool {
+				if i >= len(want) || !KeyIs(quoted, want[i].Key) || KeyIs(quoted, want[i].Key+"x") ||
+					!bytes.Equal(v, want[i].Raw) {
+					t.Fatalf("%s: EachMember's member %d is %s=%s, the decoder's %q=%s", raw, i, quoted, v, want[i].Key, want[i].Raw)
+				}
+				i++
+				return true
+			})
+			if i != len(want) {
+				t.Fatalf("%s: EachMember gave %d members, the decoder %d", raw, i, len(want))
+			}
+			var keys []string
+			for _, m := range want {
+				keys = append(keys, m.Key)
+			}
+			if missing, ok := HasKeys(raw, keys...); !ok {
+				t.Fatalf("%s: HasKeys misses %q", raw, missing)
+			}
+			absent := "absent"
+			for slices.Contains(keys, absent) {
+				absent += "!"
+			}
+			if missing, ok := HasKeys(raw, append(keys, absent)...); ok || missing != absent {
+				t.Fatalf("%s: HasKeys(%q) = %q, %v", raw, absent, missing, ok)
 			}
 		case '[':
 			var want []json.RawMessage
