@@ -42,7 +42,10 @@
 //     right after, like host/loop.go's process. Each start (the first and
 //     every restart) steps a protocol.Configure after the trail; now and
 //     then the scheduler steps a protocol.ReconcileDue (a RECONCILE offer)
-//     or a protocol.CheckpointDue.
+//     or a protocol.CheckpointDue, which retires the threads that ended
+//     200 virtual ms ago on h0, 400 on h1, and so on (so that late
+//     deliveries meet retired threads on some hosts and whole ones on
+//     others).
 //   - The bus is at-least-once: each published envelope is delivered to
 //     every host's durable consumer until the host settles it. A Retry
 //     verdict leaves it pending (delivered again after 100 ms of virtual

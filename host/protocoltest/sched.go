@@ -389,7 +389,7 @@ func (w *World) outcomes() (final, abandoned, refused int) {
 func (w *World) retirements() (retired, late int) {
 	for _, h := range w.hosts {
 		for _, id := range h.core.Threads() {
-			if info, _ := h.core.Thread(id); info.Retired {
+			if h.core.Retired(id) {
 				retired++
 			}
 		}
