@@ -82,6 +82,10 @@ type Config struct {
 	// DefaultRetainEnded, a negative value keeps every thread whole for the
 	// life of the node (memory grows with every flow).
 	RetainEnded time.Duration
+	// BusMaxAge drops envelopes older than this from the bus's stream (the
+	// audit trail is the record; the stream only carries them). 0 keeps
+	// them all; otherwise at least the stream's dedup window (24h).
+	BusMaxAge time.Duration
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
@@ -184,7 +188,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}()
 	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
-		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, Logger: cfg.natsLog(log)}); err != nil {
+		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if cfg.NATSURL != "" || cfg.NATSCluster != nil {

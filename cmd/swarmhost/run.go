@@ -27,7 +27,7 @@ func newRunCmd(e *env) *cobra.Command {
 		join                     bool
 		rtt, checkpointEvery     time.Duration
 		reconcileEvery           time.Duration
-		retainEnded              time.Duration
+		retainEnded, busMaxAge   time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -51,6 +51,10 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if len(members) > 0 && raftAddr == "" {
 				return usageError{fmt.Errorf("--peers needs --raft-addr (this host's address in the list)")}
 			}
+			if busMaxAge < 0 || busMaxAge > 0 && busMaxAge < bus.DefaultDedupWindow {
+				return usageError{fmt.Errorf("--bus-max-age %v: at least the stream's %v dedup window, or 0 to keep every envelope",
+					busMaxAge, bus.DefaultDedupWindow)}
+			}
 			if !consensus.ValidShardCount(shards) && shards != 0 {
 				return usageError{fmt.Errorf("--shards %d: a power of two from 1 to %d", shards, consensus.Buckets)}
 			}
@@ -60,7 +64,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
-				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded}
+				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
+				BusMaxAge: busMaxAge}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
 				// the single-host default.
@@ -123,6 +128,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running (default 10m; a negative value: only on a clean stop)")
 	f.DurationVar(&reconcileEvery, "reconcile-every", 0, "offer the other hosts a RECONCILE of the plan this often (default 5m; a negative value: never)")
 	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary (default 10m; a negative value: forever)")
+	f.DurationVar(&busMaxAge, "bus-max-age", 0, "drop envelopes older than this from the bus stream, at least 24h (default: keep all; the audit trail is the record)")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

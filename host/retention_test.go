@@ -12,6 +12,7 @@ import (
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 )
@@ -123,5 +124,31 @@ func TestEndedThreadsStopTheirTimers(t *testing.T) {
 	// goroutines come and go on their own (the bus, the shards).
 	if grew := runtime.NumGoroutine() - before; grew >= flows {
 		t.Fatalf("%d goroutines more after %d finished flows: their timers are still waiting", grew, flows)
+	}
+}
+
+// Config.BusMaxAge bounds the bus stream's age (the audit trail is the
+// record); a bound shorter than the stream's dedup window is refused when
+// the node opens, naming both.
+func TestBusMaxAgeBoundsTheStream(t *testing.T) {
+	h := openAt(t, t.TempDir(), nil, host.Config{BusMaxAge: 48 * time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := h.Bus.JetStream().Stream(ctx, bus.StreamName)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxAge != 48*time.Hour {
+		t.Fatalf("the stream keeps envelopes for %v, want 48h", info.Config.MaxAge)
+	}
+	_, err = host.Open(ctx, host.Config{DataDir: t.TempDir(), WasmCacheDir: wasmCache, BusMaxAge: time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "MaxAge 1h0m0s is shorter than the dedup window 24h0m0s") {
+		t.Fatalf("opening with a 1h bus bound: %v, want it refused for the 24h dedup window", err)
 	}
 }
