@@ -97,6 +97,7 @@ type Core struct {
 	now     int64
 	reqs    uint64 // request counter (ids are per core, deterministic)
 	reqMap  map[string]*request
+	shared  map[string]string // strings retired summaries share (shareStrings)
 }
 
 // New returns a core with no threads.

@@ -31,8 +31,43 @@ func (c *Core) retireEnded(before int64) {
 		}
 		info, _ := c.Thread(id)
 		info.Retired = true
+		c.shareStrings(&info)
 		c.threads[id] = &thread{id: id, phase: t.phase, epoch: t.epoch, clock: t.clock, decisions: t.decisions,
 			endedAt: t.endedAt, retired: true, summary: info}
+	}
+}
+
+// shareStrings makes a retired summary hold one copy of each string it
+// repeats: the senders' keys and verbs (a handful of principals across all
+// threads) and the attestation ids the envelope list already holds. What a
+// retired thread costs is mostly these strings.
+func (c *Core) shareStrings(info *ThreadInfo) {
+	if c.shared == nil {
+		c.shared = map[string]string{}
+	}
+	share := func(s string) string {
+		if v, ok := c.shared[s]; ok {
+			return v
+		}
+		c.shared[s] = s
+		return s
+	}
+	ids := make(map[string]string, len(info.Envelopes))
+	for i := range info.Envelopes {
+		e := &info.Envelopes[i]
+		e.Sender, e.Verb = share(e.Sender), share(e.Verb)
+		ids[e.ID] = e.ID
+	}
+	for i, a := range info.Attestation {
+		if id, ok := ids[a]; ok {
+			info.Attestation[i] = id
+		}
+	}
+	if d := info.Decision; d != nil {
+		d.WorkerPK = share(d.WorkerPK)
+		for i := range d.Verifiers {
+			d.Verifiers[i] = share(d.Verifiers[i])
+		}
 	}
 }
 
