@@ -265,23 +265,24 @@ func TestFlowLeaseExpiresThenStaleCommitRejected(t *testing.T) {
 	if _, err := h.Bus.Publish(context.Background(), late); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var verdict string
-		for _, r := range trailLines(t, h, id) {
-			if r.Kind == audit.KindEnvelope && strings.Contains(string(r.Envelope), late.ID) {
-				verdict = r.Verdict + " " + r.Reason
-			}
-		}
-		if verdict == "rejected stale_fence" {
-			break
-		}
-		if verdict != "" || time.Now().After(deadline) {
-			t.Fatalf("the late COMMIT was recorded %q, want rejected stale_fence", verdict)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if verdict := recordedVerdict(t, h, id, late.ID); verdict != "rejected stale_fence" {
+		t.Fatalf("the late COMMIT was recorded %q, want rejected stale_fence", verdict)
 	}
 	verifyTrail(t, h)
+}
+
+// recordedVerdict waits up to 20 s for the thread's trail to record the
+// envelope and returns its "verdict reason", or "" if it never does.
+func recordedVerdict(t *testing.T, h *host.Host, thread, envelopeID string) string {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, r := range trailLines(t, h, thread) {
+			if r.Kind == audit.KindEnvelope && strings.Contains(string(r.Envelope), envelopeID) {
+				return r.Verdict + " " + r.Reason
+			}
+		}
+	}
+	return ""
 }
 
 // A verifier that attests a digest nobody computed is challenged by an

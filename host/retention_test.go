@@ -69,20 +69,9 @@ func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
 		h.Close()
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		verdict := ""
-		for _, r := range trailLines(t, h, id) {
-			if r.Kind == audit.KindEnvelope && strings.Contains(string(r.Envelope), late.ID) {
-				verdict = r.Verdict + " " + r.Reason
-			}
-		}
-		if verdict == "rejected wrong_state" {
-			break
-		}
-		if verdict != "" || time.Now().After(deadline) {
-			h.Close()
-			t.Fatalf("the ATTEST sent after the NEED was retired was recorded %q, want rejected wrong_state", verdict)
-		}
+	if verdict := recordedVerdict(t, h, id, late.ID); verdict != "rejected wrong_state" {
+		h.Close()
+		t.Fatalf("the ATTEST sent after the NEED was retired was recorded %q, want rejected wrong_state", verdict)
 	}
 	h.Close()
 
