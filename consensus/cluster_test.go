@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -310,6 +312,35 @@ func TestClusterRestartCatchesUp(t *testing.T) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Its feed tells of every command, those it caught up on from the
+	// snapshot too (the protocol core learns of them only from there).
+	wantSeen := map[string]bool{}
+	for i := range 70 {
+		wantSeen[string(decide(needID(i), 1, 1).Encode())] = true
+	}
+	for i := range 10 {
+		wantSeen[string(release(needID(i), 1, shard.ReasonExpired).Encode())] = true
+		wantSeen[string(finalize(needID(10+i), 1, 1).Encode())] = true
+	}
+	recovered := 0
+	for len(wantSeen) > 0 {
+		select {
+		case a := <-c.node(3).Applied():
+			cmd, err := shard.Parse(a.Command)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delete(wantSeen, string(cmd.Encode()))
+			if a.Recovered {
+				recovered++
+			}
+		case <-ctx.Done():
+			t.Fatalf("host 3's feed never told of %d accepted commands, e.g. %s", len(wantSeen), slices.Collect(maps.Keys(wantSeen))[0])
+		}
+	}
+	if recovered == 0 {
+		t.Fatal("host 3 caught up without a snapshot: the test no longer covers the recovered commands")
 	}
 	for i := range 70 {
 		res := mustPropose(t, c.node(3), decide(needID(i), 1, 1))

@@ -24,10 +24,10 @@
 //   - [Node.Applied] streams every command a local replica accepted, for the
 //     protocol core, without ever blocking the shard; after a restart the
 //     entries since the last snapshot come again. The entries a snapshot
-//     covers do not: a replica restored from one (at a restart, or sent by
-//     a leader whose log no longer holds what the replica lacks) streams
-//     nothing for them. A known gap: the node's core then misses those
-//     commands unless it recorded them before.
+//     covers are not applied again: a replica restored from one (at a
+//     restart, or sent by a leader whose log no longer holds what the
+//     replica lacks) streams every accepted command of the snapshot it did
+//     not hold, marked Recovered, with the answer it got.
 //   - dragonboat's soft settings come from the file shipped in
 //     consensus/softsettings (see that package for how), and its logging is
 //     quiet below ERROR unless SWARMHOST_RAFT_LOG says otherwise.

@@ -16,6 +16,11 @@ type Applied struct {
 	Index   uint64       `json:"index"`
 	Command []byte       `json:"command"` // as proposed
 	Result  shard.Result `json:"result"`
+	// Recovered: not applied from the log but found in a snapshot the
+	// replica was restored from (Index is the snapshot's), which the
+	// replica held no record of: the reader may know it already (a
+	// restart restores every command of its last snapshot).
+	Recovered bool `json:"recovered,omitempty"`
 }
 
 // replica is the dragonboat IStateMachine of one shard: the pure rules of
@@ -80,12 +85,25 @@ func (r *replica) SaveSnapshot(w io.Writer, _ sm.ISnapshotFileCollection, _ <-ch
 	return nil
 }
 
+// RecoverFromSnapshot replaces the shard with a snapshot's. The commands
+// the snapshot covers are never applied from the log again, so those the
+// replica did not hold are handed to the feed (Recovered): a replica that
+// restarts, or that a leader brings up to date with a snapshot, would
+// otherwise never tell the core of them.
 func (r *replica) RecoverFromSnapshot(rd io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
 	fresh := shard.New()
 	if err := fresh.Load(rd); err != nil {
 		return fmt.Errorf("consensus: shard %d: restoring a snapshot: %w", r.shardID, err)
 	}
-	r.m.Store(fresh)
+	old := r.m.Swap(fresh)
+	if r.feed != nil {
+		index := fresh.Stats().LastIndex
+		fresh.EachAccepted(func(cmd shard.Command, res shard.Result) {
+			if old == nil || !old.HasAccepted(cmd) {
+				r.feed.push(Applied{Shard: r.shardID, Index: index, Command: cmd.Encode(), Result: res, Recovered: true})
+			}
+		})
+	}
 	return nil
 }
 

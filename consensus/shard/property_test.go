@@ -305,3 +305,60 @@ func TestPropertyStats(t *testing.T) {
 		}
 	})
 }
+
+// TestPropertyEachAccepted: EachAccepted gives every accepted command of a
+// NEED not collected, once, with its first accepted answer byte for byte,
+// and nothing else; HasAccepted says yes to exactly those.
+func TestPropertyEachAccepted(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := shard.New()
+		first := map[string][]byte{} // content -> first accepted answer
+		var accepted []shard.Command
+		run(t, m, 200, true, func(_ int, index uint64, s step) {
+			res := m.Apply(index, s.in)
+			content := string(s.cmd.Encode())
+			if res.Accepted && s.cmd.Op() != shard.OpGC && first[content] == nil {
+				first[content] = res.Encode()
+				accepted = append(accepted, s.cmd)
+			}
+		})
+		given := map[string]bool{}
+		m.EachAccepted(func(cmd shard.Command, res shard.Result) {
+			content := string(cmd.Encode())
+			if given[content] {
+				t.Fatalf("%s given twice", content)
+			}
+			given[content] = true
+			if first[content] == nil {
+				t.Fatalf("%s given, never accepted", content)
+			}
+			if !bytes.Equal(res.Encode(), first[content]) {
+				t.Fatalf("%s given with %s, first answered %s", content, res.Encode(), first[content])
+			}
+		})
+		for _, c := range accepted {
+			content := string(c.Encode())
+			held := !m.Collected(needOf(c))
+			if given[content] != held || m.HasAccepted(c) != held {
+				t.Fatalf("%s: given %v, HasAccepted %v, want %v (its NEED collected: %v)", content, given[content],
+					m.HasAccepted(c), held, !held)
+			}
+		}
+		if fresh := shard.New(); len(accepted) > 0 && fresh.HasAccepted(accepted[0]) {
+			t.Fatal("an empty shard has accepted something")
+		}
+	})
+}
+
+// needOf is the NEED a DECIDE, RELEASE or FINALIZE is about.
+func needOf(c shard.Command) string {
+	switch c := c.(type) {
+	case *shard.Decide:
+		return c.Need
+	case *shard.Release:
+		return c.Need
+	case *shard.Finalize:
+		return c.Need
+	}
+	return ""
+}
