@@ -46,8 +46,11 @@ type item struct {
 	in       protocol.Input
 	delivery *bus.Delivery
 	local    bool // published by this host: already on the bus
-	newClock bool // a Received stepped at a time its thread has no clock line for yet
-	done     chan struct{}
+	// recovered: an applied command a consensus replica found in a
+	// snapshot it was restored from; dropped if the core knows it.
+	recovered bool
+	newClock  bool // a Received stepped at a time its thread has no clock line for yet
+	done      chan struct{}
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -227,6 +230,10 @@ func (h *Host) step(it item) (stepped, bool) {
 		cd.AuditRoot = root
 	}
 	h.mu.Lock()
+	if a, ok := it.in.(*protocol.Applied); ok && it.recovered && h.core.KnowsApplied(a.Cmd) {
+		h.mu.Unlock()
+		return stepped{}, false
+	}
 	thread := h.core.ThreadOf(it.in)
 	if r, ok := it.in.(*protocol.Received); ok {
 		if thread == "" {
@@ -581,7 +588,7 @@ func (h *Host) readApplied() {
 				h.log.Warn("applied", "error", err)
 				continue
 			}
-			h.push(item{in: in})
+			h.push(item{in: in, recovered: a.Recovered})
 		case <-h.ctx.Done():
 			return
 		}

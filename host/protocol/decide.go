@@ -155,6 +155,32 @@ func (c *Core) tryFinalize(t *thread) {
 }
 
 // applied takes a command a shard accepted.
+// KnowsApplied reports whether stepping an Applied of cmd would tell the
+// core nothing new: the thread has that epoch's decision or release, or is
+// final for a FINALIZE, or was retired. A shell drops such a command when
+// a consensus replica hands it again from a snapshot (a restart restores
+// every command of the last one), rather than record it once more.
+func (c *Core) KnowsApplied(cmd Command) bool {
+	t := c.threads[cmd.Need]
+	switch {
+	case t == nil:
+		return false
+	case t.retired:
+		return true
+	}
+	switch cmd.Op {
+	case "DECIDE":
+		d := t.decisions[cmd.Epoch]
+		return d != nil && d.DecideID == cmd.DecideID
+	case "RELEASE":
+		_, ok := t.released[cmd.Epoch]
+		return ok
+	case "FINALIZE":
+		return t.phase == PhaseFinal
+	}
+	return false
+}
+
 func (c *Core) applied(a *Applied) {
 	cmd := a.Cmd
 	if !envelope.IsRef(cmd.Need) {
