@@ -516,22 +516,27 @@ func (h *Host) armTimer(a *protocol.ArmTimer) {
 // be hours away.
 type threadTimers struct {
 	mu sync.Mutex
-	m  map[string]context.CancelFunc
-	cx map[string]context.Context
+	m  map[string]timerScope
+}
+
+// timerScope is the context a thread's timers wait on, and its cancel.
+type timerScope struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // context is the context of the thread's timers.
 func (tt *threadTimers) context(parent context.Context, thread string) context.Context {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
-	if ctx, ok := tt.cx[thread]; ok {
-		return ctx
+	if sc, ok := tt.m[thread]; ok {
+		return sc.ctx
 	}
 	if tt.m == nil {
-		tt.m, tt.cx = map[string]context.CancelFunc{}, map[string]context.Context{}
+		tt.m = map[string]timerScope{}
 	}
 	ctx, cancel := context.WithCancel(parent)
-	tt.m[thread], tt.cx[thread] = cancel, ctx
+	tt.m[thread] = timerScope{ctx, cancel}
 	return ctx
 }
 
@@ -539,10 +544,9 @@ func (tt *threadTimers) context(parent context.Context, thread string) context.C
 func (tt *threadTimers) stop(thread string) {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
-	if cancel, ok := tt.m[thread]; ok {
-		cancel()
+	if sc, ok := tt.m[thread]; ok {
+		sc.cancel()
 		delete(tt.m, thread)
-		delete(tt.cx, thread)
 	}
 }
 
