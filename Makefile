@@ -34,6 +34,8 @@ FUZZ_TARGETS := \
 	./consensus:FuzzParsePeers \
 	./host/bus:FuzzParseChaos \
 	./host/protocol:FuzzStepPayload \
+	./host/protocol:FuzzAgentOutputAgreesWithJSON \
+	./host/protocol:FuzzPayloadsAgreeWithJSON \
 	./host/protocol/route:FuzzParseBid \
 	./host/protocol/plan:FuzzParseOps \
 	./host/protocol/jsontext:FuzzSplitAgreesWithDecoder \

@@ -213,7 +213,7 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 	case KindClock:
 		return decodeClock(rec.Envelope)
 	case KindConsensus:
-		ti.Input, err = decodeInput[protocol.Applied](rec.Envelope)
+		ti.Input, err = decodeApplied(rec.Envelope)
 	case KindAgent:
 		ti.Input, err = decodeAgentDone(rec.Envelope)
 	case KindPolicy:

@@ -16,123 +16,48 @@ import (
 // whitespace, plain strings and integers). Reading one with encoding/json
 // validates the whole body again, reflects over the type and copies every
 // raw member: for the agent records, whose output is most of a trail, a
-// replay's largest cost after the signatures. decodeFlat reads the plain
+// replay's largest cost after the signatures. jsontext.DecodeFlat reads the plain
 // form directly and declines anything else, for which encoding/json, the
 // reference, decides (FuzzFlatRecordsAgreeWithJSON holds the two equal).
 // The other way, recordBody writes the agent and policy outcomes directly
 // in canonical form, so that the trail writes their lines directly too
 // (TestRecordBodiesAreCanonicalJSON).
 
-// flatField is one member decodeFlat may fill: exactly one of the
-// pointers is set.
-type flatField struct {
-	key string
-	str *string
-	i64 *int64
-	u64 *uint64
-	raw *json.RawMessage
-}
-
-// decodeFlat fills fields from obj, a valid JSON text (a record's body,
-// parsed with its line), when it is an object whose every member is one of
-// fields, each at most once, in the plain form the field takes: a string
-// of printable ASCII without escapes, an integer of at most 18 digits
-// (signed for i64), any value for a raw field (which then shares obj's
-// memory). Otherwise it returns false, having maybe filled some fields:
-// the caller decodes into a fresh value.
-func decodeFlat(obj []byte, fields []flatField) bool {
-	if len(obj) < 2 || obj[0] != '{' {
-		return false
-	}
-	seen := uint32(0)
-	return jsontext.EachMember(obj, func(key []byte, v json.RawMessage) bool {
-		i := indexOfField(fields, key)
-		if i < 0 || seen&(1<<i) != 0 {
-			return false
-		}
-		seen |= 1 << i
-		switch f := fields[i]; {
-		case f.str != nil:
-			s, ok := plainString(v)
-			if !ok {
-				return false
-			}
-			*f.str = s
-		case f.i64 != nil:
-			n, ok := plainInt(v, true)
-			if !ok {
-				return false
-			}
-			*f.i64 = n
-		case f.u64 != nil:
-			n, ok := plainInt(v, false)
-			if !ok {
-				return false
-			}
-			*f.u64 = uint64(n)
-		case f.raw != nil:
-			*f.raw = v
-		}
-		return true
-	})
-}
-
-// indexOfField is the index of the field a quoted key names, or -1.
-func indexOfField(fields []flatField, quotedKey []byte) int {
-	for i := range fields {
-		if jsontext.KeyIs(quotedKey, fields[i].key) {
-			return i
-		}
-	}
-	return -1
-}
-
-// plainString is the value of a JSON string of printable ASCII without
-// escapes.
-func plainString(v []byte) (string, bool) {
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	for _, c := range v[1 : len(v)-1] {
-		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
-			return "", false
-		}
-	}
-	return string(v[1 : len(v)-1]), true
-}
-
-// plainInt is the value of a JSON integer of at most 18 digits (never
-// overflowing), with a minus sign only when signed.
-func plainInt(v []byte, signed bool) (int64, bool) {
-	digits := v
-	if signed && len(v) > 0 && v[0] == '-' {
-		digits = v[1:]
-	}
-	if len(digits) == 0 || len(digits) > 18 {
-		return 0, false
-	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
-}
-
 func decodeAgentDone(b []byte) (protocol.Input, error) {
 	var d protocol.AgentDone
-	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "req", str: &d.ReqID}, {key: "output", raw: &d.Output},
-		{key: "fault", str: &d.Fault}, {key: "gas_used", u64: &d.GasUsed}}) {
+	if jsontext.DecodeFlat(b, []jsontext.Field{{Key: "at", I64: &d.At}, {Key: "req", Str: &d.ReqID}, {Key: "output", Raw: &d.Output},
+		{Key: "fault", Str: &d.Fault}, {Key: "gas_used", U64: &d.GasUsed}}) {
 		return &d, nil
 	}
 	return decodeInput[protocol.AgentDone](b)
 }
 
+// decodeApplied reads a consensus record, its command included.
+func decodeApplied(b []byte) (protocol.Input, error) {
+	if a, ok := flatApplied(b); ok {
+		return a, nil
+	}
+	return decodeInput[protocol.Applied](b)
+}
+
+// flatApplied is decodeApplied's flat path.
+func flatApplied(b []byte) (*protocol.Applied, bool) {
+	var a protocol.Applied
+	var cmd json.RawMessage
+	c := &a.Cmd
+	ok := jsontext.DecodeFlat(b, []jsontext.Field{{Key: "at", I64: &a.At}, {Key: "index", U64: &a.Index}, {Key: "command", Raw: &cmd},
+		{Key: "fence", U64: &a.Fence}, {Key: "next_epoch", U64: &a.NextEpoch}, {Key: "abandoned", Bool: &a.Abandoned}}) &&
+		cmd != nil && jsontext.DecodeFlat(cmd, []jsontext.Field{{Key: "op", Str: &c.Op}, {Key: "need", Str: &c.Need},
+		{Key: "epoch", U64: &c.Epoch}, {Key: "proposal", Str: &c.Proposal}, {Key: "worker_pk", Str: &c.WorkerPK},
+		{Key: "verifiers", Strs: &c.Verifiers}, {Key: "decide_id", Str: &c.DecideID}, {Key: "reason", Str: &c.Reason},
+		{Key: "max_epochs", U64: &c.MaxEpochs}, {Key: "commit", Str: &c.Commit}, {Key: "finalize_id", Str: &c.FinalizeID}})
+	return &a, ok
+}
+
 func decodePolicyDone(b []byte) (protocol.Input, error) {
 	var d protocol.PolicyDone
-	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "req", str: &d.ReqID}, {key: "result", raw: &d.Result},
-		{key: "gas_used", u64: &d.GasUsed}, {key: "digest", str: &d.Digest}, {key: "error", str: &d.Err}}) {
+	if jsontext.DecodeFlat(b, []jsontext.Field{{Key: "at", I64: &d.At}, {Key: "req", Str: &d.ReqID}, {Key: "result", Raw: &d.Result},
+		{Key: "gas_used", U64: &d.GasUsed}, {Key: "digest", Str: &d.Digest}, {Key: "error", Str: &d.Err}}) {
 		return &d, nil
 	}
 	return decodeInput[protocol.PolicyDone](b)
@@ -140,7 +65,7 @@ func decodePolicyDone(b []byte) (protocol.Input, error) {
 
 func decodeTimerFired(b []byte) (protocol.Input, error) {
 	var d protocol.TimerFired
-	if decodeFlat(b, []flatField{{key: "at", i64: &d.At}, {key: "thread", str: &d.Thread}}) {
+	if jsontext.DecodeFlat(b, []jsontext.Field{{Key: "at", I64: &d.At}, {Key: "thread", Str: &d.Thread}}) {
 		return &d, nil
 	}
 	return decodeInput[protocol.TimerFired](b)
@@ -151,7 +76,7 @@ func decodeClock(b []byte) (int64, error) {
 	var c struct {
 		At int64 `json:"at"`
 	}
-	if decodeFlat(b, []flatField{{key: "at", i64: &c.At}}) {
+	if jsontext.DecodeFlat(b, []jsontext.Field{{Key: "at", I64: &c.At}}) {
 		return c.At, nil
 	}
 	if err := json.Unmarshal(b, &c); err != nil {

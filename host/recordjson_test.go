@@ -28,6 +28,9 @@ func FuzzFlatRecordsAgreeWithJSON(f *testing.F) {
 		`{"At":5,"at":6,"req":null,"output":"x"}`,
 		`{"at":1.5e3,"gas_used":-1}`,
 		`{ "at" : 12 , "req" : "x" }`,
+		`{"abandoned":false,"at":1795727599400,"command":{"decide_id":"sha256:0c1d","epoch":1,"need":"sha256:ab12","op":"DECIDE","proposal":"sha256:99","verifiers":["aa","bb"],"worker_pk":"cc"},"fence":7,"index":7,"next_epoch":0}`,
+		`{"abandoned":true,"at":1,"command":{"epoch":3,"max_epochs":3,"need":"sha256:ab12","op":"RELEASE","reason":"no_bids"},"fence":0,"index":9,"next_epoch":0}`,
+		`{"command":{"verifiers":[]},"abandoned":null}`, `{"command":null}`, `{"command":{"verifiers":["a",1]}}`,
 		`[1,2]`, `"at"`, `null`, `{}`,
 	} {
 		f.Add([]byte(s))
@@ -39,6 +42,7 @@ func FuzzFlatRecordsAgreeWithJSON(f *testing.F) {
 		agree(t, "AgentDone", b, decodeAgentDone, decodeInput[protocol.AgentDone])
 		agree(t, "PolicyDone", b, decodePolicyDone, decodeInput[protocol.PolicyDone])
 		agree(t, "TimerFired", b, decodeTimerFired, decodeInput[protocol.TimerFired])
+		agree(t, "Applied", b, decodeApplied, decodeInput[protocol.Applied])
 		got, err := decodeClock(b)
 		var ref struct {
 			At int64 `json:"at"`
@@ -92,4 +96,28 @@ func TestRecordBodiesAreCanonicalJSON(t *testing.T) {
 		b, ok = appendPolicyDone(nil, p)
 		check(t, p, b, ok)
 	})
+}
+
+// The flat path takes the consensus records a node writes (else the fuzz
+// test above would pass by always falling back to encoding/json).
+func TestFlatPathTakesConsensusRecords(t *testing.T) {
+	for _, in := range []*protocol.Applied{
+		{At: 1795727599400, Index: 7, Fence: 7, Cmd: protocol.Command{Op: "DECIDE", Need: "sha256:ab", Epoch: 1,
+			Proposal: "sha256:99", WorkerPK: "cc", Verifiers: []string{"aa", "bb"}, DecideID: "sha256:0c"}},
+		{At: 1, Index: 9, Abandoned: true, Cmd: protocol.Command{Op: "RELEASE", Need: "sha256:ab", Epoch: 3, Reason: "no_bids", MaxEpochs: 3}},
+		{At: 2, Index: 10, Fence: 7, Cmd: protocol.Command{Op: "FINALIZE", Need: "sha256:ab", Epoch: 1, Commit: "sha256:cd", FinalizeID: "sha256:ef"}},
+	} {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, _ := jcs.Transform(b)
+		if _, ok := flatApplied(canon); !ok {
+			t.Errorf("%s: the flat reader declines the record", canon)
+		}
+		got, err := decodeApplied(canon)
+		if err != nil || !reflect.DeepEqual(got, in) {
+			t.Errorf("%s: decoded %+v, %v", canon, got, err)
+		}
+	}
 }

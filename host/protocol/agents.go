@@ -112,8 +112,8 @@ func (c *Core) agentDone(in *AgentDone) string {
 	if len(in.Output) == 0 || string(in.Output) == "null" {
 		return t.id
 	}
-	var out abi.AgentOutput
-	if err := json.Unmarshal(in.Output, &out); err != nil {
+	out, err := decodeAgentOutput(in.Output)
+	if err != nil {
 		refuse("its output is not an AgentOutput: %v", err)
 		return t.id
 	}

@@ -270,14 +270,7 @@ func (c *Core) redo() {
 			continue
 		}
 		if d := t.myDecide[t.epoch]; d != nil && t.decisions[t.epoch] == nil {
-			var p struct {
-				Proposal  string   `json:"proposal"`
-				WorkerPK  string   `json:"worker_pk"`
-				Verifiers []string `json:"verifiers"`
-			}
-			json.Unmarshal(d.payload, &p)
-			c.emit(&Propose{Cmd: Command{Op: "DECIDE", Need: t.id, Epoch: t.epoch, Proposal: p.Proposal,
-				WorkerPK: p.WorkerPK, Verifiers: p.Verifiers, DecideID: d.key}})
+			c.emit(&Propose{Cmd: d.cmd})
 		}
 		if t.myRelease[t.epoch] {
 			reason := "expired"

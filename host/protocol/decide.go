@@ -1,8 +1,8 @@
 package protocol
 
 import (
-	"encoding/json"
 	"errors"
+	"maps"
 	"sort"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -53,10 +53,10 @@ func (c *Core) closeWindow(t *thread) {
 	payload := map[string]any{"epoch": t.epoch, "proposal": dec.ProposalID, "worker_pk": dec.WorkerPK,
 		"verifiers": verifiers, "considered": dec.Considered}
 	key := decisionKey(c.cfg.HostPK, payload)
-	b, _ := json.Marshal(payload)
-	t.myDecide[t.epoch] = &pending{key: key, payload: b}
-	c.emit(&Propose{Cmd: Command{Op: "DECIDE", Need: t.id, Epoch: t.epoch, Proposal: dec.ProposalID,
-		WorkerPK: dec.WorkerPK, Verifiers: verifiers, DecideID: key}})
+	cmd := Command{Op: "DECIDE", Need: t.id, Epoch: t.epoch, Proposal: dec.ProposalID, WorkerPK: dec.WorkerPK,
+		Verifiers: verifiers, DecideID: key}
+	t.myDecide[t.epoch] = &pending{key: key, body: payload, cmd: cmd}
+	c.emit(&Propose{Cmd: cmd})
 }
 
 // decisionKey names a decision this host proposes, before its fence (and
@@ -122,7 +122,7 @@ func (c *Core) startTally(t *thread) {
 
 func (c *Core) tallyAdd(t *thread, a *envelope.Envelope) {
 	var ap attestPayload
-	json.Unmarshal(a.Payload, &ap)
+	payloadOf(a, &ap) // accepted: it decodes
 	if _, err := t.tally.Add(quorum.Attestation{ID: a.ID, VerifierPK: a.SenderPK, Commit: ap.Commit,
 		Verdict: ap.Verdict, Digest: a.PolicyEvalDigest}); err != nil {
 		c.record(t.id, "outcome", map[string]any{"event": "attestation_not_counted", "attestation": a.ID, "error": err.Error()})
@@ -149,9 +149,9 @@ func (c *Core) tryFinalize(t *thread) {
 	payload := map[string]any{"epoch": t.epoch, "commit": t.commit.ID, "result": t.commitResult,
 		"attestations": t.tally.Attestations()}
 	key := decisionKey(c.cfg.HostPK, payload)
-	b, _ := json.Marshal(payload)
-	t.myFinalize = &pending{key: key, payload: b}
-	c.emit(&Propose{Cmd: Command{Op: "FINALIZE", Need: t.id, Epoch: t.epoch, Commit: t.commit.ID, FinalizeID: key}})
+	cmd := Command{Op: "FINALIZE", Need: t.id, Epoch: t.epoch, Commit: t.commit.ID, FinalizeID: key}
+	t.myFinalize = &pending{key: key, body: payload, cmd: cmd}
+	c.emit(&Propose{Cmd: cmd})
 }
 
 // applied takes a command a shard accepted.
@@ -212,8 +212,7 @@ func (c *Core) applied(a *Applied) {
 			c.arm(t, t.leaseUntil)
 		}
 		if p := t.myDecide[cmd.Epoch]; p != nil && p.key == cmd.DecideID {
-			var payload map[string]any
-			json.Unmarshal(p.payload, &payload)
+			payload := maps.Clone(p.body)
 			payload["fence"] = a.Fence
 			c.publishHost(t, envelope.VerbDecide, payload, nil)
 		}
@@ -250,9 +249,7 @@ func (c *Core) applied(a *Applied) {
 		t.phase, t.finalCommit, t.epoch = PhaseFinal, cmd.Commit, cmd.Epoch
 		c.ended(t)
 		if p := t.myFinalize; p != nil && p.key == cmd.FinalizeID {
-			var payload map[string]any
-			json.Unmarshal(p.payload, &payload)
-			c.publishHost(t, envelope.VerbFinalize, payload, nil)
+			c.publishHost(t, envelope.VerbFinalize, maps.Clone(p.body), nil)
 		}
 	}
 }

@@ -98,7 +98,7 @@ func (s policySnapshot) context() (map[string]json.RawMessage, map[string]string
 	}
 	if s.e.Verb == envelope.VerbCommit {
 		var cp commitPayload
-		if json.Unmarshal(s.e.Payload, &cp) == nil && envelope.IsRef(cp.Result) {
+		if payloadOf(s.e, &cp) == nil && envelope.IsRef(cp.Result) {
 			resolve["result"] = cp.Result
 		}
 	}

@@ -171,10 +171,15 @@ func short(pk string) string {
 	return pk
 }
 
-// payloadOf decodes an envelope's payload into v, naming the field of a
-// type mismatch.
-func payloadOf(e *envelope.Envelope, v any) *envelope.RejectError {
-	if err := json.Unmarshal(e.Payload, v); err != nil {
+// payloadOf decodes an envelope's payload into p, naming the field of a
+// type mismatch: flat when the payload is plain (payloadflat.go), else
+// with encoding/json.
+func payloadOf[T any, P flatPayload[T]](e *envelope.Envelope, p P) *envelope.RejectError {
+	if isObject(e.Payload) && jsontext.DecodeFlat(e.Payload, p.fields()) {
+		return nil
+	}
+	*p = *new(T) // DecodeFlat may have filled some
+	if err := json.Unmarshal(e.Payload, p); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return envelope.Reject(envelope.CodeMalformed, "payload."+te.Field, "must be a %s", te.Type)

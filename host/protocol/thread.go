@@ -78,8 +78,9 @@ type decision struct {
 // pending is a command this core proposed and the envelope it publishes
 // once the command is applied.
 type pending struct {
-	key     string          // decide_id / finalize_id
-	payload json.RawMessage // the envelope payload, fence still to fill for a DECIDE
+	key  string         // decide_id / finalize_id
+	body map[string]any // the envelope payload, fence still to fill for a DECIDE; never changed
+	cmd  Command        // the command proposed
 }
 
 type thread struct {
@@ -228,11 +229,8 @@ func (c *Core) Thread(id string) (ThreadInfo, bool) {
 	}
 	if t.finalizeEnv != nil {
 		info.Finalize = t.finalizeEnv.ID
-		var p struct {
-			Result       string   `json:"result"`
-			Attestations []string `json:"attestations"`
-		}
-		json.Unmarshal(t.finalizeEnv.Payload, &p)
+		var p finalizePayload
+		payloadOf(t.finalizeEnv, &p) // accepted: it decodes
 		info.Result, info.Attestation = p.Result, p.Attestations
 	}
 	for _, id := range t.order {

@@ -198,3 +198,38 @@ func skipValue(raw []byte, i int) int {
 	}
 	return i
 }
+
+// EachElement calls f with the text of each element of raw, one valid JSON
+// array, in order (under the terms of SplitArray); it stops, returning
+// false, when f does. It allocates nothing.
+func EachElement(raw []byte, f func(value json.RawMessage) bool) bool {
+	i := skipSpace(raw, 0) + 1 // past [
+	for {
+		i = skipSpace(raw, i)
+		if raw[i] == ']' {
+			return true
+		}
+		if raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+		end := skipValue(raw, i)
+		if !f(raw[i:end:end]) {
+			return false
+		}
+		i = end
+	}
+}
+
+// PlainString is the value of v when it is a JSON string of printable
+// ASCII without escapes: the string any decoder gives for it.
+func PlainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c < 0x20 || c >= 0x7f || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	return string(v[1 : len(v)-1]), true
+}

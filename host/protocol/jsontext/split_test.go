@@ -91,11 +91,25 @@ func FuzzSplitAgreesWithDecoder(f *testing.F) {
 				t.Fatal(err)
 			}
 			got := SplitArray(raw)
-			if len(got) == 0 && len(want) == 0 {
+			var each []json.RawMessage // EachElement walks the same elements
+			EachElement(raw, func(v json.RawMessage) bool { each = append(each, v); return true })
+			if len(got) == 0 && len(want) == 0 && len(each) == 0 {
 				return
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s: elements %q, encoding/json %q", raw, got, want)
+			}
+			if !reflect.DeepEqual(each, want) {
+				t.Fatalf("%s: EachElement gave %q, encoding/json %q", raw, each, want)
+			}
+		case '"':
+			// PlainString takes only strings every decoder reads as
+			// their bytes.
+			if s, ok := PlainString(bytes.TrimSpace(raw)); ok {
+				var want string
+				if err := json.Unmarshal(raw, &want); err != nil || s != want {
+					t.Fatalf("%s: PlainString %q, encoding/json %q (%v)", raw, s, want, err)
+				}
 			}
 		}
 	})
