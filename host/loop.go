@@ -46,11 +46,8 @@ type item struct {
 	in       protocol.Input
 	delivery *bus.Delivery
 	local    bool // published by this host: already on the bus
-	// recovered: an applied command a consensus replica found in a
-	// snapshot it was restored from; dropped if the core knows it.
-	recovered bool
-	newClock  bool // a Received stepped at a time its thread has no clock line for yet
-	done      chan struct{}
+	newClock bool // a Received stepped at a time its thread has no clock line for yet
+	done     chan struct{}
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -230,7 +227,12 @@ func (h *Host) step(it item) (stepped, bool) {
 		cd.AuditRoot = root
 	}
 	h.mu.Lock()
-	if a, ok := it.in.(*protocol.Applied); ok && it.recovered && h.core.KnowsApplied(a.Cmd) {
+	// A shard command the core knows already is not recorded again: a
+	// restarted replica hands on every command of the snapshot it was
+	// restored from (marked Recovered) and applies the log after it again
+	// (not marked), and a retried proposal may be committed twice. Its
+	// step would change nothing.
+	if a, ok := it.in.(*protocol.Applied); ok && h.core.KnowsApplied(a.Cmd) {
 		h.mu.Unlock()
 		return stepped{}, false
 	}
@@ -592,7 +594,7 @@ func (h *Host) readApplied() {
 				h.log.Warn("applied", "error", err)
 				continue
 			}
-			h.push(item{in: in, recovered: a.Recovered})
+			h.push(item{in: in})
 		case <-h.ctx.Done():
 			return
 		}

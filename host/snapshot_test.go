@@ -14,9 +14,11 @@ import (
 )
 
 // A node whose shards snapshot often restarts: each replica is restored
-// from its snapshot and hands every command of it again (Recovered), and
-// the node drops those its core knows from its trail instead of recording
-// them a second time; its NEEDs are still final and the trail replays.
+// from its snapshot and hands every command of it again (Recovered), then
+// applies the log after it again, and the node drops the commands its core
+// knows from its trail instead of recording them a second time (whether
+// the last snapshot covers all of them depends on when dragonboat took
+// it); its NEEDs are still final and the trail replays.
 func TestRestartFromSnapshotRecordsNoCommandTwice(t *testing.T) {
 	dir := t.TempDir()
 	cfg := host.Config{Consensus: consensus.Config{Shards: 1, SnapshotEntries: 4}, CheckpointEvery: -1}

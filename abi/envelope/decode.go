@@ -34,7 +34,21 @@ func Decode(wire []byte) (*Envelope, error) {
 	if len(wire) > MaxInputBytes {
 		return nil, Reject(CodeTooLarge, "", "%d bytes of input, more than the %d this receiver parses", len(wire), MaxInputBytes)
 	}
-	if e, ok := decodeCanonical(wire); ok {
+	if e, ok := decodeCanonical(wire, false); ok {
+		return e, nil
+	}
+	return decodeAny(wire)
+}
+
+// DecodeShared is Decode for wire text the caller keeps and never changes
+// (a trail read for replay): an envelope whose text is already canonical
+// keeps wire's memory (Wire() and Payload are parts of it) instead of a
+// copy. The checks and answers are Decode's.
+func DecodeShared(wire []byte) (*Envelope, error) {
+	if len(wire) > MaxInputBytes {
+		return Decode(wire)
+	}
+	if e, ok := decodeCanonical(wire, true); ok {
 		return e, nil
 	}
 	return decodeAny(wire)
@@ -44,10 +58,19 @@ func Decode(wire []byte) (*Envelope, error) {
 // JCS form, with every field well typed. It gives the envelope decodeAny
 // would, or false for anything else, which decodeAny then judges: the slow
 // path is the reference for every rejection and its message.
-func decodeCanonical(wire []byte) (*Envelope, bool) {
+func decodeCanonical(wire []byte, share bool) (*Envelope, bool) {
 	var raw [numFields][]byte
 	if !scanEnvelope(wire, &raw) {
 		return nil, false
+	}
+	if share {
+		n, p := len(wire), raw[fPayload]
+		raw[fPayload] = p[:len(p):len(p)] // an append to Payload copies
+		e := &Envelope{wire: wire[:n:n]}
+		if decodeFields(e, &raw, decodeRefListCanonical) != nil {
+			return nil, false
+		}
+		return e, true
 	}
 	// The text is its own canonical form. One allocation holds a copy of it
 	// and one of the payload, so that the envelope shares no memory with the
@@ -140,7 +163,7 @@ func decodeFields(e *Envelope, raw *[numFields][]byte, refList func(json.RawMess
 	if payload[0] != '{' {
 		return Reject(CodeMalformed, "payload", "must be a JSON object, got %s", jsonKind(payload))
 	}
-	e.Payload = payload
+	e.Payload, e.canonPayload = payload, payload
 	return nil
 }
 

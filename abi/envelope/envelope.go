@@ -88,6 +88,17 @@ type Envelope struct {
 	Sig               string
 
 	wire []byte // canonical form, set by Decode and Sign
+	// canonPayload is Payload as Decode or Prepare made it, canonical:
+	// PayloadIsCanonical holds while Payload is still that slice.
+	canonPayload []byte
+}
+
+// PayloadIsCanonical reports whether Payload is still the slice Decode or
+// Prepare gave it, the JCS text of a JSON object, so that a reader need
+// not validate it again. The bytes must not have been changed since (a
+// Payload is never to be changed in place).
+func (e *Envelope) PayloadIsCanonical() bool {
+	return len(e.Payload) > 0 && len(e.Payload) == len(e.canonPayload) && &e.Payload[0] == &e.canonPayload[0]
 }
 
 // Thread returns the id of the NEED this envelope belongs to: its thread_id,

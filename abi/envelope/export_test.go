@@ -6,7 +6,7 @@ func DecodeFast(wire []byte) (e *Envelope, ok bool) {
 	if len(wire) > MaxInputBytes {
 		return nil, false
 	}
-	return decodeCanonical(wire)
+	return decodeCanonical(wire, false)
 }
 
 // DecodeSlow is Decode with the fast path turned off: jcs.Transform and a

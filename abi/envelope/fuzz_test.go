@@ -2,10 +2,13 @@ package envelope_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 )
@@ -28,6 +31,22 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"v":1e400}`))
 	f.Fuzz(func(t *testing.T, wire []byte) {
+		// A decoded envelope's payload is a valid UTF-8 JSON object, and
+		// says so (readers skip validating it again).
+		d, err := envelope.Decode(wire)
+		if err == nil {
+			if !d.PayloadIsCanonical() || !json.Valid(d.Payload) || !utf8.Valid(d.Payload) || d.Payload[0] != '{' {
+				t.Fatalf("decoded payload %q: canonical %v", d.Payload, d.PayloadIsCanonical())
+			}
+		}
+		// DecodeShared answers as Decode does.
+		shared, serr := envelope.DecodeShared(bytes.Clone(wire))
+		if (err == nil) != (serr == nil) || (err != nil && err.Error() != serr.Error()) {
+			t.Fatalf("Decode: %v; DecodeShared: %v", err, serr)
+		}
+		if err == nil && (!reflect.DeepEqual(d, shared) || !bytes.Equal(d.Wire(), shared.Wire())) {
+			t.Fatalf("Decode %+v\nDecodeShared %+v", d, shared)
+		}
 		e, err := envelope.Verify(wire)
 		if err != nil {
 			if !envelope.CodeOf(err).Valid() {

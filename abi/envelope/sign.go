@@ -69,6 +69,7 @@ func Prepare(d Draft, senderPK string) (*Envelope, error) {
 	if e.ContentRefs == nil {
 		e.ContentRefs = []string{}
 	}
+	e.canonPayload = payload
 	if err := e.checkDraft(); err != nil {
 		return nil, err
 	}
@@ -138,6 +139,15 @@ func CanonicalPayload(v any) ([]byte, error) {
 	switch p := v.(type) {
 	case nil:
 		return []byte("{}"), nil
+	case map[string]any:
+		if p != nil {
+			if canon, ok := appendCanonicalValue(make([]byte, 0, 256), p); ok {
+				return canon, nil
+			}
+		}
+		if text, err = json.Marshal(v); err != nil {
+			return nil, Reject(CodeMalformed, "payload", "cannot encode: %v", err)
+		}
 	case json.RawMessage:
 		text = p
 	case []byte:

@@ -175,7 +175,7 @@ func short(pk string) string {
 // type mismatch: flat when the payload is plain (payloadflat.go), else
 // with encoding/json.
 func payloadOf[T any, P flatPayload[T]](e *envelope.Envelope, p P) *envelope.RejectError {
-	if isObject(e.Payload) && jsontext.DecodeFlat(e.Payload, p.fields()) {
+	if isObject(e) && jsontext.DecodeFlat(e.Payload, p.fields()) {
 		return nil
 	}
 	*p = *new(T) // DecodeFlat may have filled some
@@ -191,7 +191,7 @@ func payloadOf[T any, P flatPayload[T]](e *envelope.Envelope, p P) *envelope.Rej
 
 // has reports whether the payload object has key.
 func has(e *envelope.Envelope, key string) bool {
-	if isObject(e.Payload) {
+	if isObject(e) {
 		_, ok := jsontext.HasKeys(e.Payload, key)
 		return ok
 	}
@@ -204,7 +204,7 @@ func has(e *envelope.Envelope, key string) bool {
 }
 
 func required(e *envelope.Envelope, keys ...string) *envelope.RejectError {
-	if isObject(e.Payload) {
+	if isObject(e) {
 		if k, ok := jsontext.HasKeys(e.Payload, keys...); !ok {
 			return envelope.Reject(envelope.CodeMalformed, "payload."+k, "is required in a %s", e.Verb)
 		}
@@ -222,10 +222,15 @@ func required(e *envelope.Envelope, keys ...string) *envelope.RejectError {
 	return nil
 }
 
-// isObject reports whether a payload is one valid UTF-8 JSON object (a
-// decoded envelope's always is), so that jsontext may split it.
-func isObject(payload []byte) bool {
-	return len(payload) > 0 && payload[0] == '{' && json.Valid(payload) && utf8.Valid(payload)
+// isObject reports whether an envelope's payload is one valid UTF-8 JSON
+// object, so that jsontext may split it: a decoded or prepared envelope's
+// always is, and says so; any other is checked.
+func isObject(e *envelope.Envelope) bool {
+	if e.PayloadIsCanonical() {
+		return true
+	}
+	p := e.Payload
+	return len(p) > 0 && p[0] == '{' && json.Valid(p) && utf8.Valid(p)
 }
 
 func mustRef(field, v string) *envelope.RejectError {

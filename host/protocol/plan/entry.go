@@ -84,6 +84,9 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes one entry strictly, as ParseEntries does.
 func (e *Entry) UnmarshalJSON(raw []byte) error {
+	if err := checkJSON(raw, ""); err != nil { // when called directly
+		return err
+	}
 	n, err := parseEntry(raw)
 	if err != nil {
 		return err
@@ -128,7 +131,7 @@ func ParseEntries(raw []byte) ([]Entry, error) {
 }
 
 func parseEntry(raw []byte) (Entry, error) {
-	members, err := parseObject(raw, "")
+	members, err := splitObject(raw, "")
 	if err != nil {
 		return Entry{}, err
 	}

@@ -254,6 +254,9 @@ func (o Op) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes one op strictly, as ParseOps decodes each element.
 func (o *Op) UnmarshalJSON(raw []byte) error {
+	if err := checkJSON(raw, ""); err != nil { // when called directly
+		return err
+	}
 	n, err := parseOp(raw)
 	if err != nil {
 		return err

@@ -18,7 +18,15 @@ import (
 // and field, e.g. `ops[2].state: "doing" is not a plan state`. The ops
 // returned are normalized: Spec and Value in RFC 8785 form.
 func ParseOps(raw []byte) ([]Op, error) {
-	elems, err := parseArray(raw, "ops")
+	if err := checkJSON(raw, "ops"); err != nil {
+		return nil, err
+	}
+	return splitOps(raw)
+}
+
+// splitOps is ParseOps of a part of a text already checked.
+func splitOps(raw []byte) ([]Op, error) {
+	elems, err := splitArray(raw, "ops")
 	if err != nil {
 		return nil, err
 	}
@@ -51,12 +59,12 @@ func ParseUpdatePlan(payload []byte) ([]Op, error) {
 	if ops == nil {
 		return nil, fieldErr("ops", "missing")
 	}
-	return ParseOps(ops)
+	return splitOps(ops)
 }
 
 // parseOp decodes one op; field names in errors are relative to the op.
 func parseOp(raw []byte) (Op, error) {
-	members, err := parseObject(raw, "")
+	members, err := splitObject(raw, "")
 	if err != nil {
 		return Op{}, err
 	}
@@ -178,6 +186,13 @@ func parseObject(raw []byte, field string) ([]member, error) {
 	if err := checkJSON(raw, field); err != nil {
 		return nil, err
 	}
+	return splitObject(raw, field)
+}
+
+// splitObject is parseObject of a part of a text already checked: a value
+// inside valid UTF-8 JSON is valid UTF-8 JSON, so the check is not made
+// again at each level.
+func splitObject(raw []byte, field string) ([]member, error) {
 	raw = bytes.TrimSpace(raw)
 	if k := jsonKind(raw); k != "object" {
 		return nil, fieldErr(field, "must be an object, got "+k)
@@ -200,6 +215,11 @@ func parseArray(raw []byte, field string) ([]json.RawMessage, error) {
 	if err := checkJSON(raw, field); err != nil {
 		return nil, err
 	}
+	return splitArray(raw, field)
+}
+
+// splitArray is parseArray of a part of a text already checked.
+func splitArray(raw []byte, field string) ([]json.RawMessage, error) {
 	if k := jsonKind(bytes.TrimSpace(raw)); k != "array" {
 		return nil, fieldErr(field, "must be an array, got "+k)
 	}
