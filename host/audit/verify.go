@@ -141,7 +141,7 @@ func StartCheck(lines map[string][]Line, check func(thread string, seq uint64, r
 		}
 	}
 	c := &Checking{errs: make([]error, len(all))}
-	c.work = parallel.Start(len(all), workers, func(k int) {
+	c.work = parallel.StartEach(len(all), workers, func(k int) {
 		th, i := all[k].thread, all[k].i
 		l := &lines[th][i]
 		if l.Checked || (check != nil && !check(th, uint64(i+1), l.Record)) {

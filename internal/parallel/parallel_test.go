@@ -27,7 +27,11 @@ func TestStartCallsEveryIndexOnce(t *testing.T) {
 	for _, workers := range []int{0, 1, 3} {
 		for _, n := range []int{0, 1, 33, 1000} {
 			counts := make([]atomic.Int32, n)
-			w := Start(n, workers, func(i int) { counts[i].Add(1) })
+			start := Start
+			if n%2 == 1 {
+				start = StartEach
+			}
+			w := start(n, workers, func(i int) { counts[i].Add(1) })
 			if workers == 0 {
 				done := make(chan struct{})
 				go func() { w.Help(); close(done) }()
