@@ -129,11 +129,13 @@ func StartCheck(lines map[string][]Line, check func(thread string, seq uint64, r
 		thread string
 		i      int
 	}
-	var all []ref
 	threads := make([]string, 0, len(lines))
-	for th := range lines {
+	n := 0
+	for th, ls := range lines {
 		threads = append(threads, th)
+		n += len(ls)
 	}
+	all := make([]ref, 0, n)
 	sort.Strings(threads)
 	for _, th := range threads {
 		for i := range lines[th] {
