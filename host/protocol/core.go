@@ -98,6 +98,7 @@ type Core struct {
 	reqs    uint64 // request counter (ids are per core, deterministic)
 	reqMap  map[string]*request
 	shared  map[string]string // strings retired summaries share (shareStrings)
+	decided decidedList       // every decision, for the CHECKPOINTs
 }
 
 // New returns a core with no threads.
@@ -313,19 +314,13 @@ func pow10(k int) int {
 // "need epoch fence".
 func (c *Core) checkpoint(in *CheckpointDue) {
 	var upto uint64
-	var decided []string
-	for _, id := range c.Threads() {
-		t := c.threads[id]
+	for _, t := range c.threads {
 		upto = max(upto, t.clock)
-		for e, d := range t.decisions {
-			decided = append(decided, fmt.Sprintf("%s %d %d", id, e, d.Fence))
-		}
 	}
-	sort.Strings(decided)
-	list, _ := json.Marshal(decided)
+	count, digest := c.decided.digest()
 	t := c.thread(SwarmThread)
 	c.publishHost(t, envelope.VerbCheckpoint, map[string]any{"upto_lamport": upto, "audit_root": in.AuditRoot,
-		"plan_digest": c.plan.Digest(), "decisions": map[string]any{"count": len(decided), "digest": envelope.HashRef(list)}}, nil)
+		"plan_digest": c.plan.Digest(), "decisions": map[string]any{"count": count, "digest": digest}}, nil)
 	if in.RetireEndedBefore != 0 {
 		c.retireEnded(in.RetireEndedBefore)
 	}

@@ -198,6 +198,7 @@ func (c *Core) applied(a *Applied) {
 		d := &decision{Epoch: cmd.Epoch, Proposal: cmd.Proposal, WorkerPK: cmd.WorkerPK, Verifiers: cmd.Verifiers,
 			Fence: a.Fence, DecideID: cmd.DecideID}
 		t.decisions[cmd.Epoch] = d
+		c.decided.add(t.id, cmd.Epoch, a.Fence)
 		if cmd.Epoch > t.epoch { // epochs this host missed
 			t.epoch = cmd.Epoch
 			t.resetEpoch()
