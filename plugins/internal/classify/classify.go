@@ -7,15 +7,18 @@ import (
 	"unicode"
 )
 
-// Labels, in rule order: the first rule with a keyword in the text wins.
+// Labels, in rule order: the first rule with a keyword in the text wins. A
+// keyword of five letters or more also matches the words it begins
+// ("charge" matches "charged", "deliver" "delivery"); a shorter one only
+// itself ("bill" is not "billion").
 var rules = []struct {
 	label    string
 	keywords []string
 }{
-	{"billing", []string{"invoice", "payment", "refund", "charge", "bill", "overdue", "price"}},
-	{"shipping", []string{"parcel", "delivery", "shipping", "package", "tracking", "arrive"}},
-	{"praise", []string{"thanks", "thank", "great", "love", "excellent", "perfect"}},
-	{"complaint", []string{"broken", "bad", "terrible", "worst", "angry", "late"}},
+	{"billing", []string{"invoice", "payment", "refund", "charge", "bill", "billing", "overdue", "price", "subscription"}},
+	{"shipping", []string{"parcel", "deliver", "shipping", "package", "tracking", "arrive"}},
+	{"praise", []string{"thank", "great", "love", "excellent", "perfect", "wonderful"}},
+	{"complaint", []string{"broke", "bad", "terrible", "worst", "angry", "late", "rude", "damage", "unacceptable"}},
 }
 
 // Other is the label of a text no rule matches.
@@ -27,7 +30,7 @@ func Label(text string) string {
 	for _, r := range rules {
 		for _, w := range words {
 			for _, k := range r.keywords {
-				if w == k {
+				if w == k || len(k) >= 5 && strings.HasPrefix(w, k) {
 					return r.label
 				}
 			}

@@ -14,6 +14,15 @@ func TestLabel(t *testing.T) {
 		"terrible":                       "complaint",
 		"hello":                          Other,
 		"":                               Other,
+		// The demo's texts.
+		"I was charged twice for my subscription this month":     "billing",
+		"Please update the billing address on my account":        "billing",
+		"The product broke after two days, this is unacceptable": "complaint",
+		"The delivery driver was rude and the box was damaged":   "shipping",
+		"Thank you, the support team was wonderful":              "praise",
+		"Is the shop open on Sundays?":                           Other,
+		"a billion reasons":                                      Other, // short keywords match whole words only
+		"the latest news":                                        Other,
 	}
 	for text, want := range cases {
 		if got := Label(text); got != want {
