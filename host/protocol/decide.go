@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"errors"
-	"maps"
 	"sort"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -212,8 +211,9 @@ func (c *Core) applied(a *Applied) {
 			}
 			c.arm(t, t.leaseUntil)
 		}
-		if p := t.myDecide[cmd.Epoch]; p != nil && p.key == cmd.DecideID {
-			payload := maps.Clone(p.body)
+		if p := t.myDecide[cmd.Epoch]; p != nil && p.key == cmd.DecideID && p.body != nil {
+			payload := p.body
+			p.body = nil // published once: a thread kept for a while holds no copy
 			payload["fence"] = a.Fence
 			c.publishHost(t, envelope.VerbDecide, payload, nil)
 		}
@@ -249,8 +249,10 @@ func (c *Core) applied(a *Applied) {
 		}
 		t.phase, t.finalCommit, t.epoch = PhaseFinal, cmd.Commit, cmd.Epoch
 		c.ended(t)
-		if p := t.myFinalize; p != nil && p.key == cmd.FinalizeID {
-			c.publishHost(t, envelope.VerbFinalize, maps.Clone(p.body), nil)
+		if p := t.myFinalize; p != nil && p.key == cmd.FinalizeID && p.body != nil {
+			payload := p.body
+			p.body = nil
+			c.publishHost(t, envelope.VerbFinalize, payload, nil)
 		}
 	}
 }

@@ -79,7 +79,7 @@ type decision struct {
 // once the command is applied.
 type pending struct {
 	key  string         // decide_id / finalize_id
-	body map[string]any // the envelope payload, fence still to fill for a DECIDE; never changed
+	body map[string]any // the envelope payload (fence still to fill for a DECIDE), nil once published
 	cmd  Command        // the command proposed
 }
 

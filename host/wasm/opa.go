@@ -95,7 +95,7 @@ func (r *Runtime) LoadOPA(ctx context.Context, name string, module []byte, built
 		return nil, fmt.Errorf("load policy %s: compile: %w", name, err)
 	}
 	startPages := min(minPages+opaHeadroomPages, r.cfg.MemoryLimitPages)
-	glue, err := r.rt.CompileModule(ctx, glueModule(startPages, r.cfg.MemoryLimitPages))
+	glue, err := r.compile(ctx, glueModule(startPages, r.cfg.MemoryLimitPages))
 	if err != nil {
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("load policy %s: glue: %w", name, err)

@@ -3,6 +3,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -199,7 +200,27 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 // compile compiles a module with wazero, its functions on every core
 // (wazero's machine code does not depend on how many compile it).
 func (r *Runtime) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+	// wazero v1.12.0 publishes a module it read from the compilation
+	// cache in memory before compiling its entry preambles, so a second
+	// CompileModule of the same bytes meanwhile returns it unfinished and
+	// instantiating it panics in moduleEngine.NewFunction (index out of
+	// range, entryPreamblesPtrs; wazero/wazero#2547, open). A restarted
+	// node loads a capsule for several evaluations at once, and the same
+	// plugin under several names: compiling the same bytes one at a time
+	// is the workaround (distinct modules still compile side by side).
+	lock := sameModule(module)
+	lock.Lock()
+	defer lock.Unlock()
 	return r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), module)
+}
+
+// compiling holds a mutex per module content (its SHA-256), shared by every
+// runtime: they may share a compilation cache folder.
+var compiling sync.Map
+
+func sameModule(module []byte) *sync.Mutex {
+	mu, _ := compiling.LoadOrStore(sha256.Sum256(module), new(sync.Mutex))
+	return mu.(*sync.Mutex)
 }
 
 // Config returns the runtime's configuration, defaults filled in.
