@@ -220,10 +220,19 @@ func PolicyInput(ctx context.Context, store cas.Store, a *protocol.EvalPolicy) (
 		c[k] = v
 	}
 	for name, ref := range a.Resolve {
+		// A blob the store does not hold is null: what the capsule judges
+		// (a COMMIT whose result is nowhere does not verify). A store that
+		// could not answer is not an answer: the evaluation fails with its
+		// error rather than judge null (a verify evaluation would then
+		// invalidate an honest COMMIT because the store was electing a
+		// leader).
 		c[name] = json.RawMessage("null")
 		b, err := store.Get(ctx, ref)
-		if err == nil && json.Valid(b) {
+		switch {
+		case err == nil && json.Valid(b):
 			c[name] = b
+		case err != nil && !errors.Is(err, cas.ErrNotFound):
+			return nil, fmt.Errorf("policy input: context %q (%s): %w", name, ref, err)
 		}
 	}
 	if input, ok := appendPolicyInput(nil, a.Entrypoint, a.Envelope, c); ok {

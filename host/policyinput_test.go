@@ -2,13 +2,19 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/internal/rapidjson"
 )
 
@@ -51,4 +57,39 @@ func TestPolicyInputAgreesWithJCS(t *testing.T) {
 			}
 		}
 	})
+}
+
+// brokenStore answers every Get with err.
+type brokenStore struct {
+	cas.Store
+	err error
+}
+
+func (s brokenStore) Get(context.Context, string) ([]byte, error) { return nil, s.err }
+
+// A context blob the store does not hold is null in the input; a store
+// that cannot answer fails the input, naming the blob, instead of letting
+// the capsule judge null (a verify would invalidate an honest COMMIT).
+func TestPolicyInputFailsWhenTheStoreCannotAnswer(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(bytes.NewReader(make([]byte, 64)))
+	e, err := envelope.Sign(envelope.Draft{ThreadID: envelope.HashRef([]byte("t")), Verb: envelope.VerbCommit, Lamport: 1,
+		ContentRefs: []string{}, Payload: map[string]any{"epoch": 1}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := envelope.HashRef([]byte("result"))
+	a := &protocol.EvalPolicy{Entrypoint: "verify", Envelope: e, Resolve: map[string]string{"result": ref}}
+	fs, err := cas.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := PolicyInput(context.Background(), fs, a)
+	if err != nil || !bytes.Contains(in, []byte(`"context":{"result":null}`)) {
+		t.Fatalf("a missing blob: %s, %v; want it null in the context", in, err)
+	}
+	timeout := fmt.Errorf("cas: get %s: %w", ref, context.DeadlineExceeded)
+	if _, err := PolicyInput(context.Background(), brokenStore{fs, timeout}, a); !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), `"result"`) {
+		t.Fatalf("a store timing out: %v; want the evaluation to fail, naming the blob", err)
+	}
 }

@@ -10,7 +10,9 @@ import (
 // object store while its clustered stream elects a leader): an operation
 // that fails with anything but a contract error (ErrNotFound, ErrCorrupt,
 // ErrBadRef, ErrTooLarge) is tried again, with backoff, for up to d or
-// until ctx ends.
+// until ctx ends. A timeout of the store's own (a JetStream request's
+// default 5 s, reported as context.DeadlineExceeded) is such a failure
+// while ctx itself is still live.
 func Retrying(s Store, d time.Duration) Store { return &retrying{s: s, d: d} }
 
 type retrying struct {
@@ -20,8 +22,7 @@ type retrying struct {
 
 func final(err error) bool {
 	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) ||
-		errors.Is(err, ErrBadRef) || errors.Is(err, ErrTooLarge) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, ErrBadRef) || errors.Is(err, ErrTooLarge)
 }
 
 func retry[T any](ctx context.Context, d time.Duration, op func() (T, error)) (T, error) {

@@ -3,6 +3,7 @@ package cas_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,4 +58,39 @@ func TestRetryingRidesOutTransientErrorsOnly(t *testing.T) {
 	if _, err := short.Put(context.Background(), []byte("y")); !errors.Is(err, errTransient) {
 		t.Fatalf("want the transient error once the time is up, got %v", err)
 	}
+}
+
+// A timeout of the store's own (the caller's context still live) is
+// transient too: a JetStream request times out after 5 s while a stream
+// elects its leader, and reports context.DeadlineExceeded.
+func TestRetryingRidesOutTheStoresOwnTimeouts(t *testing.T) {
+	fs, err := cas.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := fs.Put(context.Background(), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cas.Retrying(&timingOut{Store: fs, n: 2}, 10*time.Second)
+	if b, err := s.Get(context.Background(), ref); err != nil || string(b) != "x" {
+		t.Fatalf("get: %q, %v; want the blob once the store's timeouts pass", b, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cas.Retrying(&timingOut{Store: fs, n: 1000}, 10*time.Second).Get(ctx, ref); err == nil {
+		t.Fatal("a cancelled caller got an answer")
+	}
+}
+
+type timingOut struct {
+	cas.Store
+	n, calls int
+}
+
+func (s *timingOut) Get(ctx context.Context, ref string) ([]byte, error) {
+	if s.calls++; s.calls <= s.n {
+		return nil, fmt.Errorf("cas: get %s: %w", ref, context.DeadlineExceeded)
+	}
+	return s.Store.Get(ctx, ref)
 }
