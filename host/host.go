@@ -203,6 +203,13 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	// Lines a crash left after their thread's head are this node's history
+	// (it steps them again below): every head is brought up to them now,
+	// not only those of threads it appends to again.
+	if err := h.Trail.RecoverThreads(); err != nil {
+		h.Trail.Close()
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	// The loop makes a round's lines durable at once, before their effects
 	// leave (see process).
 	h.Trail.SetGroupCommit(true)

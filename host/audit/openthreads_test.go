@@ -3,6 +3,7 @@ package audit_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -119,5 +120,49 @@ func TestConcurrentAppendsWithFewOpenThreads(t *testing.T) {
 	rep, err := audit.Verify(dir)
 	if err != nil || rep.Threads != 6 || rep.Records != 6*16 {
 		t.Fatalf("%+v %v", rep, err)
+	}
+}
+
+// A process that dies after a round's lines were written and before its
+// commit leaves lines after their thread's head; a node restarted on the
+// trail brings every head up to them (RecoverThreads), so that a reader
+// finds the trail whole even for threads it never appends to again.
+func TestRecoverThreadsBringsLaggingHeadsUp(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetGroupCommit(true)
+	thread := envelope.HashRef([]byte("need"))
+	for i := 0; i < 3; i++ {
+		if _, err := tr.Append(thread, audit.Entry{Kind: "clock", Body: []byte(`{"at":1}`), Verdict: audit.Accepted}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := tr.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The process dies here: lines 2 and 3 are written, their commit never
+	// came (no Close).
+	if _, _, err := audit.Read(dir, nil); err == nil || !strings.Contains(err.Error(), "appended after the head") {
+		t.Fatalf("before any recovery: %v; want the lines after the head refused", err)
+	}
+	var warned []string
+	again, err := audit.Open(dir, func(s string) { warned = append(warned, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.RecoverThreads(); err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	if _, _, err := audit.Read(dir, nil); err != nil {
+		t.Fatalf("after RecoverThreads: %v", err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "head recorded line 1 of 3") {
+		t.Fatalf("warnings %q: want one saying the head was brought up", warned)
 	}
 }

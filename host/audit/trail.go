@@ -174,6 +174,41 @@ func Open(dir string, warn func(string)) (*Trail, error) {
 	return &Trail{dir: dir, warn: warn, threads: map[string]*threadLog{}, maxOpen: DefaultMaxOpenThreads}, nil
 }
 
+// RecoverThreads brings every thread's head up to its lines, as opening
+// the thread for an append would: a process that died after a round's
+// lines were written and before its commit leaves lines its head does not
+// record (and maybe a torn last line), and a thread the restarted node
+// never appends to again would keep them so, which a reader (audit verify,
+// replay) takes for an insertion. Threads whose head matches their line
+// count are only counted, not parsed. A node calls it once at start.
+func (t *Trail) RecoverThreads() error {
+	names, err := Threads(t.dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		fileName, err := FileName(name)
+		if err != nil {
+			return err
+		}
+		text, err := os.ReadFile(filepath.Join(t.dir, fileName))
+		if err != nil {
+			return fmt.Errorf("recover audit thread %s: %w", name, err)
+		}
+		h, err := readHead(t.dir, name)
+		lines := uint64(bytes.Count(text, []byte{'\n'}))
+		if err == nil && h.Seq == lines && (len(text) == 0 || text[len(text)-1] == '\n') {
+			continue
+		}
+		tl, err := t.lockThread(name) // opening it cuts a torn line and reconciles the head
+		if err != nil {
+			return err
+		}
+		tl.mu.Unlock()
+	}
+	return nil
+}
+
 // Dir is the folder the trail lives in.
 func (t *Trail) Dir() string { return t.dir }
 
@@ -478,10 +513,33 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 		return nil
 	case h.Seq < tl.seq && (h.Seq == 0 || hashes[h.Seq-1] == h.Hash):
 		t.warn(fmt.Sprintf("audit thread %s: head recorded line %d of %d; bringing it up to date", tl.name, h.Seq, tl.seq))
+		// The lines after the head may never have been fsynced (a round
+		// written, its commit not reached): made durable before the head
+		// records them.
+		if err := syncFile(t.dir, tl.name); err != nil {
+			return err
+		}
 		return writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 	default:
 		return fmt.Errorf("open audit thread %s: the head records line %d (%s) but the file has %d lines; run 'swarmhost audit verify'", tl.name, h.Seq, h.Hash, tl.seq)
 	}
+}
+
+// syncFile fsyncs a thread's file.
+func syncFile(dir, thread string) error {
+	fileName, err := FileName(thread)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(filepath.Join(dir, fileName))
+	if err != nil {
+		return fmt.Errorf("audit thread %s: %w", thread, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit thread %s: fsync: %w", thread, err)
+	}
+	return nil
 }
 
 func splitLines(text []byte) [][]byte {
