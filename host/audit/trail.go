@@ -179,25 +179,20 @@ func Open(dir string, warn func(string)) (*Trail, error) {
 // lines were written and before its commit leaves lines its head does not
 // record (and maybe a torn last line), and a thread the restarted node
 // never appends to again would keep them so, which a reader (audit verify,
-// replay) takes for an insertion. Threads whose head matches their line
-// count are only counted, not parsed. A node calls it once at start.
+// replay) takes for an insertion. A thread whose head names its last line
+// is checked from the file's tail alone; the others are opened. A node
+// calls it once at start.
 func (t *Trail) RecoverThreads() error {
 	names, err := Threads(t.dir)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		fileName, err := FileName(name)
+		whole, err := t.headNamesLastLine(name)
 		if err != nil {
 			return err
 		}
-		text, err := os.ReadFile(filepath.Join(t.dir, fileName))
-		if err != nil {
-			return fmt.Errorf("recover audit thread %s: %w", name, err)
-		}
-		h, err := readHead(t.dir, name)
-		lines := uint64(bytes.Count(text, []byte{'\n'}))
-		if err == nil && h.Seq == lines && (len(text) == 0 || text[len(text)-1] == '\n') {
+		if whole {
 			continue
 		}
 		tl, err := t.lockThread(name) // opening it cuts a torn line and reconciles the head
@@ -207,6 +202,43 @@ func (t *Trail) RecoverThreads() error {
 		tl.mu.Unlock()
 	}
 	return nil
+}
+
+// headNamesLastLine reports whether a thread's file ends with a complete
+// line whose hash its head records (the hash chain makes that line the
+// head's). It reads the head and the file's last 64 KiB; false (open the
+// thread) for anything else, a last line longer than that included.
+func (t *Trail) headNamesLastLine(name string) (bool, error) {
+	h, err := readHead(t.dir, name)
+	if err != nil {
+		return false, nil // missing or damaged: opening the thread decides
+	}
+	fileName, err := FileName(name)
+	if err != nil {
+		return false, err
+	}
+	f, err := os.Open(filepath.Join(t.dir, fileName))
+	if err != nil {
+		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+	}
+	tail := make([]byte, min(info.Size(), 64<<10))
+	if _, err := f.ReadAt(tail, info.Size()-int64(len(tail))); err != nil {
+		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+	}
+	if len(tail) == 0 || tail[len(tail)-1] != '\n' {
+		return h.Seq == 0 && len(tail) == 0, nil
+	}
+	last := tail[:len(tail)-1]
+	i := bytes.LastIndexByte(last, '\n')
+	if i < 0 && int64(len(tail)) < info.Size() {
+		return false, nil // a last line longer than the tail read
+	}
+	return LineHash(last[i+1:]) == h.Hash, nil
 }
 
 // Dir is the folder the trail lives in.
