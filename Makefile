@@ -23,6 +23,8 @@ FUZZ_TARGETS := \
 	./abi/envelope:FuzzDecodeEnvelope \
 	./abi/envelope:FuzzParseToken \
 	./abi/envelope:FuzzDecodeFastPathAgreesWithJCS \
+	./abi/envelope:FuzzCanonicalTokenAgreesWithJSON \
+	./abi/envelope:FuzzParseTokenScanAgreesWithGeneralPath \
 	./host/keys:FuzzParseKeyFile \
 	./host/audit:FuzzAuditLine \
 	./host/wasm/gas:FuzzInstrument \

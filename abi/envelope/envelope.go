@@ -187,10 +187,31 @@ func decodeLowerHex(dst []byte, s string) {
 	}
 }
 
+// isLowerHex reports whether s is all lowercase hex digits. Keys, refs
+// and signatures (64 and 128 digits) are checked on every envelope, so it
+// takes eight bytes at a time: for a byte b below 0x80, b+k sets the byte's
+// top bit exactly when b >= 0x80-k, and no sum carries into the next byte.
 func isLowerHex(s string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x80 * ones
+	)
+	for len(s) >= 8 {
+		_ = s[7]
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if w&high != 0 {
+			return false
+		}
+		digit := (w + (0x80-'0')*ones) &^ (w + (0x80-'9'-1)*ones)
+		letter := (w + (0x80-'a')*ones) &^ (w + (0x80-'f'-1)*ones)
+		if (digit|letter)&high != high {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if !isLowerHexDigit(s[i]) {
 			return false
 		}
 	}
