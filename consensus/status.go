@@ -33,6 +33,8 @@ type Status struct {
 	Uptime      string        `json:"uptime"`
 	Decided     uint64        `json:"decided"`   // sum over shards
 	Finalized   uint64        `json:"finalized"` // sum over shards
+	Needs       uint64        `json:"needs"`     // NEEDs the shards hold, summed
+	Collected   uint64        `json:"collected"` // NEEDs the shards' GC dropped, summed
 	Shards      []ShardStatus `json:"shard_status"`
 }
 
@@ -70,6 +72,8 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		cancel()
 		st.Decided += ss.Decided
 		st.Finalized += ss.Finalized
+		st.Needs += ss.Needs
+		st.Collected += ss.Collected
 		st.Shards = append(st.Shards, ss)
 	}
 	return st, ctx.Err()

@@ -20,5 +20,7 @@
 //
 // What a NEED holds in memory shrinks once it ends: its timers stop at
 // once, and after Config.RetainEnded the next checkpoint keeps only its
-// summary (Core.Thread); the summary itself stays for the node's life.
+// summary (Core.Thread), and asks its shard to forget it (a GC proposal:
+// the shard keeps its id only); the summary itself stays for the node's
+// life. An applied GC is not stepped: it is no input to the core.
 package host

@@ -78,7 +78,8 @@ type Config struct {
 	// RetainEnded is how long a thread that ended (final, abandoned,
 	// refused) stays whole in memory: the first checkpoint after retires
 	// it to its summary (what `need show` prints; the audit trail keeps
-	// everything), and the core takes no more envelopes on it. 0 is
+	// everything) and asks its shard's GC to drop its record; the core
+	// takes no more envelopes on it. 0 is
 	// DefaultRetainEnded, a negative value keeps every thread whole for the
 	// life of the node (memory grows with every flow).
 	RetainEnded time.Duration

@@ -489,8 +489,12 @@ func (h *Host) propose(a *protocol.Propose) {
 		defer h.wg.Done()
 		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
 		defer cancel()
-		if _, err := h.Consensus.Propose(ctx, cmd); err != nil && h.ctx.Err() == nil {
-			h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Need, "error", err)
+		res, err := h.Consensus.Propose(ctx, cmd)
+		switch {
+		case err != nil && h.ctx.Err() == nil:
+			h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Routed(), "error", err)
+		case err == nil && a.Cmd.Op == "GC":
+			h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)
 		}
 	}()
 }
@@ -594,7 +598,9 @@ func (h *Host) readApplied() {
 				h.log.Warn("applied", "error", err)
 				continue
 			}
-			h.push(item{in: in})
+			if in != nil {
+				h.push(item{in: in})
+			}
 		case <-h.ctx.Done():
 			return
 		}
@@ -603,11 +609,13 @@ func (h *Host) readApplied() {
 
 // toShard maps a core command to the shard's.
 func toShard(c protocol.Command) (shard.Command, error) {
-	b, ok := shard.BucketOf(c.Need)
+	b, ok := shard.BucketOf(c.Routed())
 	if !ok {
-		return nil, fmt.Errorf("need %q is not a ref", c.Need)
+		return nil, fmt.Errorf("need %q is not a ref", c.Routed())
 	}
 	switch c.Op {
+	case "GC":
+		return &shard.GC{Bucket: b, Needs: c.Needs}, nil
 	case "DECIDE":
 		return &shard.Decide{Need: c.Need, Bucket: b, Epoch: c.Epoch, Proposal: c.Proposal, WorkerPK: c.WorkerPK,
 			Verifiers: c.Verifiers, DecideID: c.DecideID}, nil
@@ -619,7 +627,8 @@ func toShard(c protocol.Command) (shard.Command, error) {
 	return nil, fmt.Errorf("unknown op %q", c.Op)
 }
 
-// fromShard maps an applied shard command to the core's input.
+// fromShard maps an applied shard command to the core's input; nil for a
+// GC, which is not one (the NEEDs it drops were retired by a checkpoint).
 func fromShard(a consensus.Applied) (*protocol.Applied, error) {
 	res, index := a.Result, a.Index
 	c, err := shard.Parse(a.Command)
@@ -635,6 +644,8 @@ func fromShard(a consensus.Applied) (*protocol.Applied, error) {
 		out.Cmd = protocol.Command{Op: "RELEASE", Need: c.Need, Epoch: c.Epoch, Reason: c.Reason, MaxEpochs: c.MaxEpochs}
 	case *shard.Finalize:
 		out.Cmd = protocol.Command{Op: "FINALIZE", Need: c.Need, Epoch: c.Epoch, Commit: c.Commit, FinalizeID: c.FinalizeID}
+	case *shard.GC:
+		return nil, nil
 	default:
 		return nil, fmt.Errorf("applied %s is not for the core", c.Op())
 	}

@@ -39,6 +39,26 @@ func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Retired, it is asked of its shard's GC too: the shard keeps its id
+	// only, not its record.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, found, collected, err := h.Consensus.Get(context.Background(), id)
+		if err != nil {
+			h.Close()
+			t.Fatal(err)
+		}
+		if collected && !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.Close()
+			t.Fatalf("the retired NEED is still in its shard (found %v, collected %v)", found, collected)
+		}
+	}
+	if st, err := h.Consensus.Status(context.Background()); err != nil || st.Collected == 0 {
+		h.Close()
+		t.Fatalf("consensus status says %d NEEDs collected (%v), want the retired one", st.Collected, err)
+	}
 	accepted := 0
 	for _, r := range trailLines(t, h, id) {
 		if r.Kind == audit.KindEnvelope && r.Verdict == audit.Accepted {

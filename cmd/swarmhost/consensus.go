@@ -40,13 +40,14 @@ func newConsensusCmd(e *env) *cobra.Command {
 				if asJSON {
 					return writeJSONLine(e, st)
 				}
-				fmt.Fprintf(e.stdout, "node %d  raft %s  shards %d  decided %d  finalized %d  up %s\n",
-					st.ReplicaID, st.RaftAddress, st.ShardCount, st.Decided, st.Finalized, st.Uptime)
+				fmt.Fprintf(e.stdout, "node %d  raft %s  shards %d  decided %d  finalized %d  collected %d  up %s\n",
+					st.ReplicaID, st.RaftAddress, st.ShardCount, st.Decided, st.Finalized, st.Collected, st.Uptime)
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "SHARD\tBUCKETS\tLEADER\tTERM\tMEMBERS\tAPPLIED\tNEEDS\tDECIDED\tFINAL\tABANDONED\tERROR")
+				fmt.Fprintln(tw, "SHARD\tBUCKETS\tLEADER\tTERM\tMEMBERS\tAPPLIED\tNEEDS\tDECIDED\tFINAL\tABANDONED\tCOLLECTED\tERROR")
 				for _, s := range st.Shards {
-					fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Shard, bucketRange(s.Buckets),
-						s.Leader, s.Term, members(s.Members), s.Applied, s.Needs, s.Decided, s.Finalized, s.Abandoned, s.Error)
+					fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Shard, bucketRange(s.Buckets),
+						s.Leader, s.Term, members(s.Members), s.Applied, s.Needs, s.Decided, s.Finalized, s.Abandoned,
+						s.Collected, s.Error)
 				}
 				return tw.Flush()
 			})

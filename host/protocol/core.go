@@ -99,6 +99,9 @@ type Core struct {
 	reqMap  map[string]*request
 	shared  map[string]string // strings retired summaries share (shareStrings)
 	decided decidedList       // every decision, for the CHECKPOINTs
+	// lastRetired are the NEEDs the latest checkpoint retired: their GC is
+	// asked for again by redo, in case it was lost with the process.
+	lastRetired []string
 }
 
 // New returns a core with no threads.
@@ -265,6 +268,9 @@ func (c *Core) redo() {
 			c.emit(a)
 		}
 	}
+	// The GC of the last checkpoint's retired NEEDs may have died with
+	// the process (a shard answers a repeat by dropping none).
+	c.collect(c.lastRetired)
 	for _, id := range c.Threads() {
 		t := c.threads[id]
 		if t.final() {

@@ -488,6 +488,13 @@ func (h *harness) sign(a *protocol.Publish) *stored {
 }
 
 func (h *harness) cmdString(c protocol.Command) string {
+	if c.Op == "GC" {
+		names := make([]string, len(c.Needs))
+		for i, n := range c.Needs {
+			names[i] = h.name(n)
+		}
+		return fmt.Sprintf("GC %v", names)
+	}
 	s := fmt.Sprintf("%s %s e%d", c.Op, h.name(c.Need), c.Epoch)
 	switch c.Op {
 	case "DECIDE":

@@ -29,7 +29,7 @@ type Received struct {
 // Command is a DECIDE shard command as the core sees it (the shell maps it
 // to and from consensus/shard, which the core may not import).
 type Command struct {
-	Op         string   `json:"op"` // DECIDE, RELEASE, FINALIZE
+	Op         string   `json:"op"` // DECIDE, RELEASE, FINALIZE, GC
 	Need       string   `json:"need"`
 	Epoch      uint64   `json:"epoch"`
 	Proposal   string   `json:"proposal,omitempty"`
@@ -40,6 +40,23 @@ type Command struct {
 	MaxEpochs  uint64   `json:"max_epochs,omitempty"`
 	Commit     string   `json:"commit,omitempty"`
 	FinalizeID string   `json:"finalize_id,omitempty"`
+	// Needs are the NEEDs a GC asks their shard to forget (Need is empty):
+	// ended threads a checkpoint retired, all of one bucket (the first byte
+	// of the NEED id's hash), sorted, at most MaxGCNeeds.
+	Needs []string `json:"needs,omitempty"`
+}
+
+// MaxGCNeeds is the most NEEDs one GC command names (consensus/shard's
+// limit).
+const MaxGCNeeds = 1024
+
+// Routed is the NEED id that places the command on its shard: Need, or a
+// GC's first NEED (they share a bucket).
+func (c Command) Routed() string {
+	if c.Op == "GC" && len(c.Needs) > 0 {
+		return c.Needs[0]
+	}
+	return c.Need
 }
 
 // Applied is a command a shard replica on this host accepted: the

@@ -1,5 +1,12 @@
 package protocol
 
+import (
+	"maps"
+	"slices"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
+
 // ended notes the time a thread ended (final, abandoned or refused): the
 // first time only, the core's time of the input that ended it.
 func (c *Core) ended(t *thread) {
@@ -21,6 +28,7 @@ func (c *Core) retireEnded(before int64) {
 	for _, r := range c.reqMap {
 		waiting[r.thread] = true
 	}
+	var retired []string
 	for id, t := range c.threads {
 		// A final thread waits for its FINALIZE envelope too (the host's
 		// own, on its way back from the bus): without it, it is not done
@@ -34,6 +42,35 @@ func (c *Core) retireEnded(before int64) {
 		c.shareStrings(&info)
 		c.threads[id] = &thread{id: id, phase: t.phase, epoch: t.epoch, clock: t.clock, decisions: t.decisions,
 			endedAt: t.endedAt, retired: true, summary: info}
+		retired = append(retired, id)
+	}
+	c.lastRetired = retired
+	c.collect(retired)
+}
+
+// collect asks the shards to forget the NEEDs of threads just retired:
+// a shard otherwise keeps every NEED it decided (~1 KB in every replica
+// and snapshot) for the life of the swarm. A retired NEED ended
+// RetainEnded ago and every host learned its end from the shard's log in
+// order, before the GC, so no host still needs the shard to repeat it.
+// One GC per bucket, its NEEDs sorted, at most MaxGCNeeds each; every host
+// asks for its own, and a GC of NEEDs already forgotten drops none.
+func (c *Core) collect(ids []string) {
+	byBucket := map[string][]string{}
+	for _, id := range ids {
+		if envelope.IsRef(id) {
+			b := id[len(envelope.RefPrefix) : len(envelope.RefPrefix)+2]
+			byBucket[b] = append(byBucket[b], id)
+		}
+	}
+	for _, b := range slices.Sorted(maps.Keys(byBucket)) {
+		needs := byBucket[b]
+		slices.Sort(needs)
+		for len(needs) > 0 {
+			n := min(len(needs), MaxGCNeeds)
+			c.emit(&Propose{Cmd: Command{Op: "GC", Needs: needs[:n:n]}})
+			needs = needs[n:]
+		}
 	}
 }
 

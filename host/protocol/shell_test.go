@@ -19,6 +19,18 @@ func (h *harness) propose(c protocol.Command) {
 	bucket, _ := shard.BucketOf(c.Need)
 	var cmd shard.Command
 	switch c.Op {
+	case "GC":
+		// What it dropped is the shard's business: the core hears nothing
+		// back (the node's loop does not step an applied GC either).
+		bucket, _ = shard.BucketOf(c.Needs[0])
+		h.index++
+		res := h.shard.Apply(h.index, (&shard.GC{Bucket: bucket, Needs: c.Needs}).Encode())
+		if !res.Accepted {
+			h.line("propose %s -> rejected %s: %s", h.cmdString(c), res.Reason, res.Detail)
+			return
+		}
+		h.line("propose %s -> accepted dropped=%d", h.cmdString(c), res.Dropped)
+		return
 	case "DECIDE":
 		cmd = &shard.Decide{Need: c.Need, Bucket: bucket, Epoch: c.Epoch, Proposal: c.Proposal, WorkerPK: c.WorkerPK,
 			Verifiers: c.Verifiers, DecideID: c.DecideID}

@@ -118,6 +118,7 @@ func TestChaosSeeds(t *testing.T) {
 		aband    atomic.Int64
 		retired  atomic.Int64
 		late     atomic.Int64
+		gcs      atomic.Int64
 		events   atomic.Int64
 		mu       sync.Mutex
 		failures []*Result
@@ -141,6 +142,7 @@ func TestChaosSeeds(t *testing.T) {
 				aband.Add(int64(res.Abandoned))
 				retired.Add(int64(res.Retired))
 				late.Add(int64(res.Late))
+				gcs.Add(int64(res.Collected))
 				events.Add(int64(res.Steps))
 				if *flagTrace {
 					mu.Lock()
@@ -157,11 +159,12 @@ func TestChaosSeeds(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d schedules from seed %d in %v, %d failed (%d events; NEEDs: %d final, %d abandoned; %d retired on hosts, "+
-		"%d envelopes met a retired thread)", ran.Load(), first, time.Since(start).Round(time.Millisecond), len(failures),
-		events.Load(), final.Load(), aband.Load(), retired.Load(), late.Load())
-	if ran.Load() >= 100 && (retired.Load() == 0 || late.Load() == 0) {
-		t.Errorf("%d schedules retired %d threads and %d envelopes met one: the checkpoints' retiring went unexercised",
-			ran.Load(), retired.Load(), late.Load())
+		"%d envelopes met a retired thread; %d NEEDs collected from the shards)", ran.Load(), first,
+		time.Since(start).Round(time.Millisecond), len(failures), events.Load(), final.Load(), aband.Load(),
+		retired.Load(), late.Load(), gcs.Load())
+	if ran.Load() >= 100 && (retired.Load() == 0 || late.Load() == 0 || gcs.Load() == 0) {
+		t.Errorf("%d schedules retired %d threads, %d envelopes met one, the shards collected %d NEEDs: the "+
+			"checkpoints' retiring went unexercised", ran.Load(), retired.Load(), late.Load(), gcs.Load())
 	}
 	if len(failures) == 0 {
 		return

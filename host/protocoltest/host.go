@@ -423,6 +423,9 @@ func (h *Host) apply(s int) {
 	r := h.w.shards[s].log[h.applied[s]]
 	h.applied[s]++
 	h.w.tracef("%s applied shard%d #%d %s", h.name, s, r.index, h.w.cmdString(r.cmd))
+	if r.cmd.Op == "GC" {
+		return // not an input: the node's loop steps no applied GC (host/loop.go fromShard)
+	}
 	h.step(h.w.appliedInput(r))
 }
 

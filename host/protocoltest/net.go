@@ -4,6 +4,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus/shard"
 	"github.com/canswarm/swarmhost/host/protocol"
+	"strings"
 )
 
 // The bus: at-least-once, like a JetStream stream with one durable
@@ -75,8 +76,10 @@ func (w *World) shardOf(need string) int {
 
 // toShard maps a core command to the shard's, as host/loop.go does.
 func toShard(c protocol.Command) shard.Command {
-	b, _ := shard.BucketOf(c.Need)
+	b, _ := shard.BucketOf(c.Routed())
 	switch c.Op {
+	case "GC":
+		return &shard.GC{Bucket: b, Needs: c.Needs}
 	case "DECIDE":
 		return &shard.Decide{Need: c.Need, Bucket: b, Epoch: c.Epoch, Proposal: c.Proposal, WorkerPK: c.WorkerPK,
 			Verifiers: c.Verifiers, DecideID: c.DecideID}
@@ -96,7 +99,7 @@ func (w *World) commit(i int) {
 	} else {
 		w.props = append(w.props[:i], w.props[i+1:]...)
 	}
-	s := w.shardOf(p.cmd.Need)
+	s := w.shardOf(p.cmd.Routed())
 	sm := w.shards[s]
 	sc := toShard(p.cmd)
 	if sc == nil {
@@ -109,8 +112,8 @@ func (w *World) commit(i int) {
 	w.history = append(w.history, rec)
 	if res.Accepted {
 		sm.log = append(sm.log, rec)
-		w.tracef("shard%d #%d %s from h%d -> accepted fence=%d next=%d abandoned=%v", s, sm.index, w.cmdString(p.cmd),
-			p.host, res.Fence, res.NextEpoch, res.Abandoned)
+		w.tracef("shard%d #%d %s from h%d -> accepted fence=%d next=%d abandoned=%v dropped=%d", s, sm.index,
+			w.cmdString(p.cmd), p.host, res.Fence, res.NextEpoch, res.Abandoned, res.Dropped)
 	} else {
 		w.tracef("shard%d #%d %s from h%d -> rejected %s: %s", s, sm.index, w.cmdString(p.cmd), p.host, res.Reason,
 			res.Detail)
@@ -118,6 +121,13 @@ func (w *World) commit(i int) {
 }
 
 func (w *World) cmdString(c protocol.Command) string {
+	if c.Op == "GC" {
+		names := make([]string, len(c.Needs))
+		for i, n := range c.Needs {
+			names[i] = w.name(n)
+		}
+		return "GC " + strings.Join(names, ",")
+	}
 	s := c.Op + " " + w.name(c.Need) + " e" + itoa(c.Epoch)
 	switch c.Op {
 	case "DECIDE":

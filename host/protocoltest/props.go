@@ -18,6 +18,24 @@ func (w *World) check() {
 	w.checkP5()
 	w.checkP6()
 	w.checkP7()
+	w.checkCollected()
+}
+
+// checkCollected: a shard forgets a NEED (GC) only once it ended, and no
+// host is left with the NEED's thread open: every host learned the end
+// from the shard log, where it comes before the GC.
+func (w *World) checkCollected() {
+	for _, n := range w.needs {
+		id := n.env.ID
+		if !w.shards[w.shardOf(id)].m.Collected(id) {
+			continue
+		}
+		for _, h := range w.hosts {
+			if slices.Contains(h.core.Threads(), id) && !h.core.Ended(id) {
+				w.violate("GC: the shard collected %s while %s still has its thread open", w.name(id), h.name)
+			}
+		}
+	}
 }
 
 type epochKey struct {

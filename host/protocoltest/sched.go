@@ -23,6 +23,9 @@ type Result struct {
 	// Retired: threads a checkpoint retired, summed over the hosts; Late:
 	// envelopes that met a retired thread (rejected wrong_state).
 	Retired, Late int
+	// Collected: NEEDs the shards' GC dropped (the hosts ask for those
+	// their checkpoints retired).
+	Collected int
 }
 
 // Failed reports whether a property broke.
@@ -48,6 +51,11 @@ func Run(opt Options) (res *Result) {
 		res.VirtualMS = w.now - startTime
 		res.Final, res.Abandoned, res.Refused = w.outcomes()
 		res.Retired, res.Late = w.retirements()
+		for _, r := range w.history {
+			if r.res.Accepted && r.cmd.Op == "GC" {
+				res.Collected += int(r.res.Dropped)
+			}
+		}
 	}()
 	w.tracef("schedule seed=%d hosts=%d needs=%d shards=%d steps=%d faults=%v", w.opt.Seed, w.opt.Hosts,
 		w.opt.Needs, w.opt.Shards, w.opt.Steps, res.Faults)
@@ -405,7 +413,7 @@ func (w *World) retirements() (retired, late int) {
 // Summary is one line about a result.
 func (r *Result) Summary() string {
 	return fmt.Sprintf("seed=%d hosts=%d needs=%d shards=%d steps=%d faults=%s: %d events, %d envelopes, %d ms virtual, "+
-		"%d final, %d abandoned, %d refused, %d retired, %d late", r.Options.Seed, r.Options.Hosts, r.Options.Needs, r.Options.Shards,
+		"%d final, %d abandoned, %d refused, %d retired, %d late, %d collected", r.Options.Seed, r.Options.Hosts, r.Options.Needs, r.Options.Shards,
 		r.Options.Steps, strings.Join(r.Faults, ","), r.Steps, r.Envelopes, r.VirtualMS, r.Final, r.Abandoned, r.Refused,
-		r.Retired, r.Late)
+		r.Retired, r.Late, r.Collected)
 }
