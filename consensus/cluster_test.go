@@ -291,12 +291,36 @@ func TestClusterRestartCatchesUp(t *testing.T) {
 		mustPropose(t, c.node(2), release(needID(i), 1, shard.ReasonExpired))
 		mustPropose(t, c.node(1), finalize(needID(10+i), 1, 1))
 	}
-	want, err := c.node(1).Status(ctxT(t, 30*time.Second))
-	if err != nil {
-		t.Fatal(err)
+	// Five of the finalized NEEDs are collected while host 3 is away: its
+	// snapshot holds their ids only.
+	collected := map[string]bool{}
+	for i := 10; i < 15; i++ {
+		b, _ := shard.BucketOf(needID(i))
+		if res := mustPropose(t, c.node(1+i%2), &shard.GC{Bucket: b, Needs: []string{needID(i)}}); res.Dropped != 1 {
+			t.Fatalf("GC of need %d: %+v", i, res)
+		}
+		collected[needID(i)] = true
 	}
-	if want.Decided != 70 || want.Finalized != 10 {
-		t.Fatalf("host 1 counts %d decided, %d finalized; want 70 and 10", want.Decided, want.Finalized)
+	// More after, so that the snapshots host 3 is sent are taken after the
+	// GCs: it learns of them from a snapshot, not from the log.
+	for i := 70; i < 130; i++ {
+		answers[i] = mustPropose(t, c.node(1+i%2), decide(needID(i), 1, 1))
+	}
+	// Status reads host 1's replicas, which may apply host 2's last
+	// proposals a moment after host 2 had its answer.
+	var want consensus.Status
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var err error
+		if want, err = c.node(1).Status(ctxT(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if want.Decided == 125 && want.Finalized == 5 && want.Collected == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host 1 counts %d decided, %d finalized, %d collected; want 125, 5 and 5", want.Decided,
+				want.Finalized, want.Collected)
+		}
 	}
 
 	if err := c.start(3, true); err != nil {
@@ -315,13 +339,22 @@ func TestClusterRestartCatchesUp(t *testing.T) {
 	}
 	// Its feed tells of every command, those it caught up on from the
 	// snapshot too (the protocol core learns of them only from there).
+	// A collected NEED is told of as a GC naming it, from the log or, as
+	// the snapshot no longer holds its commands, alone.
 	wantSeen := map[string]bool{}
-	for i := range 70 {
-		wantSeen[string(decide(needID(i), 1, 1).Encode())] = true
+	for i := range 130 {
+		if !collected[needID(i)] {
+			wantSeen[string(decide(needID(i), 1, 1).Encode())] = true
+		}
 	}
 	for i := range 10 {
 		wantSeen[string(release(needID(i), 1, shard.ReasonExpired).Encode())] = true
-		wantSeen[string(finalize(needID(10+i), 1, 1).Encode())] = true
+		if !collected[needID(10+i)] {
+			wantSeen[string(finalize(needID(10+i), 1, 1).Encode())] = true
+		}
+	}
+	for need := range collected {
+		wantSeen["GC "+need] = true
 	}
 	recovered := 0
 	for len(wantSeen) > 0 {
@@ -332,6 +365,11 @@ func TestClusterRestartCatchesUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			delete(wantSeen, string(cmd.Encode()))
+			if gc, ok := cmd.(*shard.GC); ok {
+				for _, need := range gc.Needs {
+					delete(wantSeen, "GC "+need)
+				}
+			}
 			if a.Recovered {
 				recovered++
 			}
@@ -342,8 +380,14 @@ func TestClusterRestartCatchesUp(t *testing.T) {
 	if recovered == 0 {
 		t.Fatal("host 3 caught up without a snapshot: the test no longer covers the recovered commands")
 	}
-	for i := range 70 {
+	for i := range 130 {
 		res := mustPropose(t, c.node(3), decide(needID(i), 1, 1))
+		if collected[needID(i)] {
+			if res.Accepted || res.Reason != envelope.CodeWrongState {
+				t.Fatalf("need %d, collected: a repeat of its DECIDE answered %s, want wrong_state", i, res.Encode())
+			}
+			continue
+		}
 		if !bytes.Equal(res.Encode(), answers[i].Encode()) {
 			t.Fatalf("need %d: repeat through the restarted host answered %s, first answer %s", i, res.Encode(), answers[i].Encode())
 		}
@@ -356,7 +400,7 @@ func caughtUp(got, want consensus.Status) bool {
 	for i, w := range want.Shards {
 		g := got.Shards[i]
 		if g.Error != "" || g.Applied < w.Applied || g.Needs != w.Needs || g.Decided != w.Decided ||
-			g.Finalized != w.Finalized {
+			g.Finalized != w.Finalized || g.Collected != w.Collected {
 			return false
 		}
 	}

@@ -19,8 +19,13 @@ type Applied struct {
 	// Recovered: not applied from the log but found in a snapshot the
 	// replica was restored from (Index is the snapshot's), which the
 	// replica held no record of: the reader may know it already (a
-	// restart restores every command of its last snapshot).
+	// restart restores every command of its last snapshot). A NEED the
+	// snapshot holds as collected comes as a GC naming it alone.
 	Recovered bool `json:"recovered,omitempty"`
+	// Collected, for a GC, lists the NEEDs it names that the shard holds
+	// as collected once it is applied (not those it skipped, unfinished or
+	// unknown); a GC by index (before) lists none.
+	Collected []string `json:"collected,omitempty"`
 }
 
 // replica is the dragonboat IStateMachine of one shard: the pure rules of
@@ -41,15 +46,39 @@ const (
 )
 
 func (r *replica) Update(e sm.Entry) (sm.Result, error) {
-	res := r.m.Load().Apply(e.Index, e.Cmd)
+	m := r.m.Load()
+	res := m.Apply(e.Index, e.Cmd)
 	v := uint64(valueRejected)
 	if res.Accepted {
 		v = valueAccepted
 		if r.feed != nil {
-			r.feed.push(Applied{Shard: r.shardID, Index: e.Index, Command: append([]byte(nil), e.Cmd...), Result: res})
+			a := Applied{Shard: r.shardID, Index: e.Index, Command: append([]byte(nil), e.Cmd...), Result: res}
+			if res.Op == shard.OpGC {
+				a.Collected = collectedBy(m, e.Cmd)
+			}
+			r.feed.push(a)
 		}
 	}
 	return sm.Result{Value: v, Data: res.Encode()}, nil
+}
+
+// collectedBy lists the NEEDs an applied GC names that m holds collected.
+func collectedBy(m *shard.Machine, cmd []byte) []string {
+	c, err := shard.Parse(cmd)
+	if err != nil {
+		return nil
+	}
+	g, _ := c.(*shard.GC)
+	if g == nil {
+		return nil
+	}
+	var out []string
+	for _, need := range g.Needs {
+		if m.Collected(need) {
+			out = append(out, need)
+		}
+	}
+	return out
 }
 
 // Queries a replica answers through Lookup (SyncRead / StaleRead).
@@ -101,6 +130,17 @@ func (r *replica) RecoverFromSnapshot(rd io.Reader, _ []sm.SnapshotFile, _ <-cha
 		fresh.EachAccepted(func(cmd shard.Command, res shard.Result) {
 			if old == nil || !old.HasAccepted(cmd) {
 				r.feed.push(Applied{Shard: r.shardID, Index: index, Command: cmd.Encode(), Result: res, Recovered: true})
+			}
+		})
+		// A NEED collected since holds no command any more: told as a GC
+		// of it alone, so that a reader that never learned how it ended
+		// learns that it did.
+		fresh.EachCollected(func(need string, bucket uint8) {
+			if old == nil || !old.Collected(need) {
+				gc := &shard.GC{Bucket: bucket, Needs: []string{need}}
+				r.feed.push(Applied{Shard: r.shardID, Index: index, Command: gc.Encode(),
+					Result: shard.Result{Accepted: true, Op: shard.OpGC, Dropped: 1}, Recovered: true,
+					Collected: []string{need}})
 			}
 		})
 	}

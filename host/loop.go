@@ -31,6 +31,7 @@ const (
 	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs, the ended threads it retires
 	KindReconcile  = "reconcile"  // protocol.ReconcileDue: the anti-entropy timer's RECONCILE offer
 	KindHeld       = "held"       // an envelope's first arrival answered Retry (not yet decidable); its verdict comes later
+	KindCollected  = "collected"  // protocol.Collected: the shard forgot a NEED whose thread was still open here
 )
 
 // clockStep is how far a thread's recorded receipt time may lag the wall
@@ -236,6 +237,12 @@ func (h *Host) step(it item) (stepped, bool) {
 		h.mu.Unlock()
 		return stepped{}, false
 	}
+	// Nor is a GC of a NEED whose thread ended here (every GC the log
+	// brings in order), or that this host never had.
+	if c, ok := it.in.(*protocol.Collected); ok && h.core.KnowsCollected(c.Need) {
+		h.mu.Unlock()
+		return stepped{}, false
+	}
 	thread := h.core.ThreadOf(it.in)
 	if r, ok := it.in.(*protocol.Received); ok {
 		if thread == "" {
@@ -386,6 +393,8 @@ func inputKind(in protocol.Input) string {
 		return KindCheckpoint
 	case *protocol.ReconcileDue:
 		return KindReconcile
+	case *protocol.Collected:
+		return KindCollected
 	}
 	return fmt.Sprintf("unknown:%T", in)
 }
@@ -593,17 +602,22 @@ func (h *Host) readApplied() {
 			if !ok {
 				return
 			}
-			in, err := fromShard(a)
-			if err != nil {
-				h.log.Warn("applied", "error", err)
-				continue
-			}
-			if in != nil {
-				h.push(item{in: in})
-			}
+			h.takeApplied(a)
 		case <-h.ctx.Done():
 			return
 		}
+	}
+}
+
+// takeApplied queues the inputs of one command a shard applied.
+func (h *Host) takeApplied(a consensus.Applied) {
+	ins, err := fromShard(a)
+	if err != nil {
+		h.log.Warn("applied", "error", err)
+		return
+	}
+	for _, in := range ins {
+		h.push(item{in: in})
 	}
 }
 
@@ -627,9 +641,10 @@ func toShard(c protocol.Command) (shard.Command, error) {
 	return nil, fmt.Errorf("unknown op %q", c.Op)
 }
 
-// fromShard maps an applied shard command to the core's input; nil for a
-// GC, which is not one (the NEEDs it drops were retired by a checkpoint).
-func fromShard(a consensus.Applied) (*protocol.Applied, error) {
+// fromShard maps an applied shard command to the core's inputs: an
+// Applied, or for a GC a Collected per NEED it collected (the loop steps
+// only those whose thread is open here: a host that missed their end).
+func fromShard(a consensus.Applied) ([]protocol.Input, error) {
 	res, index := a.Result, a.Index
 	c, err := shard.Parse(a.Command)
 	if err != nil {
@@ -645,11 +660,17 @@ func fromShard(a consensus.Applied) (*protocol.Applied, error) {
 	case *shard.Finalize:
 		out.Cmd = protocol.Command{Op: "FINALIZE", Need: c.Need, Epoch: c.Epoch, Commit: c.Commit, FinalizeID: c.FinalizeID}
 	case *shard.GC:
-		return nil, nil
+		// Only what it did collect: a NEED the shard never had (refused
+		// by admit everywhere, say) may be open here and must stay so.
+		var ins []protocol.Input
+		for _, need := range a.Collected {
+			ins = append(ins, &protocol.Collected{At: out.At, Need: need})
+		}
+		return ins, nil
 	default:
 		return nil, fmt.Errorf("applied %s is not for the core", c.Op())
 	}
-	return out, nil
+	return []protocol.Input{out}, nil
 }
 
 func short(id string) string {

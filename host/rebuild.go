@@ -231,6 +231,8 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 		ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 	case KindReconcile:
 		ti.Input, err = decodeInput[protocol.ReconcileDue](rec.Envelope)
+	case KindCollected:
+		ti.Input, err = decodeInput[protocol.Collected](rec.Envelope)
 	}
 	return 0, err
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/consensus/shard"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
@@ -159,5 +161,72 @@ func TestBusMaxAgeBoundsTheStream(t *testing.T) {
 	_, err = host.Open(ctx, host.Config{DataDir: t.TempDir(), WasmCacheDir: wasmCache, BusMaxAge: time.Hour})
 	if err == nil || !strings.Contains(err.Error(), "MaxAge 1h0m0s is shorter than the dedup window 24h0m0s") {
 		t.Fatalf("opening with a 1h bus bound: %v, want it refused for the 24h dedup window", err)
+	}
+}
+
+// A NEED its shard collected while this node's thread of it is still open
+// (a node caught up by a consensus snapshot taken after the GC, which a
+// single node cannot produce: the command is handed to the loop as the
+// feed would) ends abandoned with the reason; the GC is recorded, the
+// trail replays, and a restart rebuilds the thread as it ended. A GC of a
+// NEED whose thread ended here records nothing.
+func TestCollectedNeedEndsAnOpenThread(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
+	ended := submit(t, h, 3, 3, 10_000)
+	if info := wait(t, h, ended); info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	open, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 3, N: 3,
+		BidWindowMS: 600_000, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 3_600_000, Nonce: t.Name() + "-open"})
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if info, ok := h.Need(open); ok && info.Phase == protocol.PhaseOpen {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.Close()
+			t.Fatal("the second NEED never opened")
+		}
+	}
+	linesBefore := len(trailLines(t, h, ended))
+	for _, need := range []string{ended, open} {
+		b, _ := shard.BucketOf(need)
+		host.TakeApplied(h, consensus.Applied{Index: 1 << 40, Recovered: true, Command: (&shard.GC{Bucket: b,
+			Needs: []string{need}}).Encode(), Result: shard.Result{Accepted: true, Op: shard.OpGC, Dropped: 1},
+			Collected: []string{need}})
+	}
+	info := wait(t, h, open)
+	if info.Phase != protocol.PhaseAbandoned || !strings.Contains(info.Abandoned, "collected") {
+		h.Close()
+		t.Fatalf("the open NEED its shard collected is %s (%q), want abandoned for it", info.Phase, info.Abandoned)
+	}
+	collected := 0
+	for _, r := range trailLines(t, h, open) {
+		if r.Kind == host.KindCollected {
+			collected++
+		}
+	}
+	if collected != 1 {
+		h.Close()
+		t.Fatalf("%d collected lines on the open NEED's thread, want 1", collected)
+	}
+	if n := len(trailLines(t, h, ended)); n != linesBefore {
+		h.Close()
+		t.Fatalf("the GC of a NEED that ended here wrote %d lines, want none", n-linesBefore)
+	}
+	h.Close()
+
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: true}); err != nil {
+		t.Fatalf("replay of a trail with a collected line: %v", err)
+	}
+	h = openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
+	defer h.Close()
+	if again, ok := h.Need(open); !ok || again.Phase != protocol.PhaseAbandoned || again.Abandoned != info.Abandoned {
+		t.Fatalf("rebuilt from the trail, the NEED is %+v, want it abandoned as before", again)
 	}
 }

@@ -1,6 +1,11 @@
 package shard
 
-import "sort"
+import (
+	"encoding/hex"
+	"sort"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+)
 
 // EachAccepted calls f with every command the shard has accepted and still
 // holds (a NEED collected by GC holds none), each with the Result a repeat
@@ -55,4 +60,27 @@ func (m *Machine) HasAccepted(cmd Command) bool {
 		}
 	}
 	return false
+}
+
+// EachCollected calls f with the id of every NEED the shard's GC dropped,
+// in id order, each with its bucket. A replica restored from a snapshot
+// tells of those it did not know collected: their commands are gone from
+// the snapshot, so a host that had not learned how such a NEED ended
+// learns at least that it did.
+func (m *Machine) EachCollected(f func(need string, bucket uint8)) {
+	m.mu.RLock()
+	keys := make([][32]byte, 0, len(m.collected))
+	for k := range m.collected {
+		keys = append(keys, k)
+	}
+	m.mu.RUnlock()
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = envelope.RefPrefix + hex.EncodeToString(k[:])
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		b, _ := BucketOf(id)
+		f(id, b)
+	}
 }

@@ -347,6 +347,20 @@ func TestPropertyEachAccepted(t *testing.T) {
 		if fresh := shard.New(); len(accepted) > 0 && fresh.HasAccepted(accepted[0]) {
 			t.Fatal("an empty shard has accepted something")
 		}
+		// EachCollected names exactly the NEEDs Collected reports, in
+		// order, each with its bucket, and their count is Stats'.
+		var told []string
+		m.EachCollected(func(need string, b uint8) {
+			if !m.Collected(need) || b != bucket(need) {
+				t.Fatalf("EachCollected gave %s (bucket %d): Collected %v, its bucket %d", need, b, m.Collected(need),
+					bucket(need))
+			}
+			told = append(told, need)
+		})
+		if !slices.IsSorted(told) || len(slices.Compact(slices.Clone(told))) != len(told) ||
+			uint64(len(told)) != m.Stats().Collected {
+			t.Fatalf("EachCollected gave %d NEEDs (%v), Stats counts %d collected", len(told), told, m.Stats().Collected)
+		}
 	})
 }
 

@@ -151,6 +151,9 @@ func (h *harness) dispatch(cmd string, a *args) {
 		h.step(in)
 	case "reconcile-offer":
 		h.step(&protocol.ReconcileDue{At: h.now})
+	case "collected":
+		// The shell's word that the NEED's shard forgot it (a GC).
+		h.step(&protocol.Collected{At: h.now, Need: h.needArg(a)})
 	case "corrupt":
 		h.cmdCorrupt(a)
 	case "step":

@@ -179,6 +179,9 @@ func (c *Core) Step(in Input) Verdict {
 	case *ReconcileDue:
 		c.reconcile()
 		return Verdict{Thread: SwarmThread, Accepted: true}
+	case *Collected:
+		c.collected(in)
+		return Verdict{Thread: in.Need, Accepted: true}
 	}
 	return Verdict{Code: envelope.CodeMalformed, Detail: fmt.Sprintf("unknown input %T", in)}
 }
@@ -203,6 +206,8 @@ func (c *Core) ThreadOf(in Input) string {
 		}
 	case *TimerFired:
 		return in.Thread
+	case *Collected:
+		return in.Need
 	case *Configure, *CheckpointDue, *ReconcileDue:
 		return SwarmThread
 	}

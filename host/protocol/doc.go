@@ -62,6 +62,10 @@
 //   - [ReconcileDue]: the shell's anti-entropy timer: the core publishes a
 //     RECONCILE offer of the plan (its digest and the envelopes whose ops it
 //     holds).
+//   - [Collected]: the NEED's shard forgot it (a GC, or a consensus snapshot
+//     that holds it collected). A thread still open here ends abandoned,
+//     for this host missed how the NEED ended; otherwise nothing changes
+//     (KnowsCollected), and the shell need not step or record it.
 //
 // Outcomes the core no longer waits for (an unknown or already answered
 // ReqID, a bid or verify evaluation of a past epoch) are ignored.
@@ -80,7 +84,9 @@
 //     shard applies is stepped, on every host, as an Applied. A rejection is
 //     not stepped: the core learns what won from its Applied. The core
 //     proposes each command once (one DECIDE and one RELEASE per epoch, one
-//     FINALIZE), so the shell must not drop one.
+//     FINALIZE), so the shell must not drop one. A GC (Needs, routed by
+//     Routed) asks the shard to forget NEEDs a checkpoint retired; it is no
+//     Applied, but each NEED it collected is a Collected.
 //   - [RunAgent]: the shell runs the local agent Agent on Input() (an
 //     abi.AgentInput, encoded when first asked for: a replay that steps
 //     recorded outputs never encodes it) with the gas budget Gas and steps

@@ -154,6 +154,20 @@ type ReconcileDue struct {
 	At int64 `json:"at"`
 }
 
+// Collected says the NEED's shard forgot it: a GC the shard applied, or
+// a NEED found collected in a consensus snapshot this host's replica was
+// restored from. A GC follows the NEED's end in the shard's log, so a host
+// that took the log in order ended its thread already and the input
+// changes nothing (the shell need not record it: KnowsCollected). A thread
+// still open here is one whose end this host missed (it was away longer
+// than the leader kept its log and the other hosts retained the NEED): it
+// ends abandoned, as this host can no longer learn how it ended.
+type Collected struct {
+	At   int64  `json:"at"`
+	Need string `json:"need"`
+}
+
+func (c *Collected) at() int64     { return c.At }
 func (c *Configure) at() int64     { return c.At }
 func (c *CheckpointDue) at() int64 { return c.At }
 func (r *ReconcileDue) at() int64  { return r.At }

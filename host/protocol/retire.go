@@ -42,7 +42,9 @@ func (c *Core) retireEnded(before int64) {
 		c.shareStrings(&info)
 		c.threads[id] = &thread{id: id, phase: t.phase, epoch: t.epoch, clock: t.clock, decisions: t.decisions,
 			endedAt: t.endedAt, retired: true, summary: info}
-		retired = append(retired, id)
+		if t.phase != PhaseRefused { // a refused NEED never reached a shard
+			retired = append(retired, id)
+		}
 	}
 	c.lastRetired = retired
 	c.collect(retired)
@@ -106,6 +108,29 @@ func (c *Core) shareStrings(info *ThreadInfo) {
 			d.Verifiers[i] = share(d.Verifiers[i])
 		}
 	}
+}
+
+// collectedWhy is the reason a thread ended by Collected gives.
+const collectedWhy = "collected: its shard forgot it after it ended, and this host never learned how " +
+	"(it was away longer than the shard kept its log)"
+
+// KnowsCollected reports whether a Collected input for the NEED would
+// change nothing: the core has no thread of it, or the thread ended.
+func (c *Core) KnowsCollected(need string) bool {
+	t := c.threads[need]
+	return t == nil || t.final()
+}
+
+// collected ends a thread still open whose NEED its shard forgot.
+func (c *Core) collected(in *Collected) {
+	t := c.threads[in.Need]
+	if t == nil || t.final() {
+		return
+	}
+	t.phase, t.abandonedWhy = PhaseAbandoned, collectedWhy
+	t.resetEpoch()
+	c.ended(t)
+	c.record(t.id, "outcome", map[string]any{"event": "collected", "epoch": t.epoch})
 }
 
 // Retired reports whether a checkpoint retired the thread.

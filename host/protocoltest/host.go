@@ -102,6 +102,8 @@ func kindOf(in protocol.Input) string {
 		return "checkpoint"
 	case *protocol.ReconcileDue:
 		return "reconcile"
+	case *protocol.Collected:
+		return "collected"
 	}
 	return "?"
 }
@@ -424,7 +426,14 @@ func (h *Host) apply(s int) {
 	h.applied[s]++
 	h.w.tracef("%s applied shard%d #%d %s", h.name, s, r.index, h.w.cmdString(r.cmd))
 	if r.cmd.Op == "GC" {
-		return // not an input: the node's loop steps no applied GC (host/loop.go fromShard)
+		// As the node's loop does (host/loop.go fromShard): a Collected per
+		// NEED, stepped only where its thread is still open.
+		for _, need := range r.cmd.Needs {
+			if h.w.shards[s].m.Collected(need) && !h.core.KnowsCollected(need) {
+				h.step(&protocol.Collected{At: h.w.now, Need: need})
+			}
+		}
+		return
 	}
 	h.step(h.w.appliedInput(r))
 }

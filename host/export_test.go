@@ -1,0 +1,8 @@
+package host
+
+import "github.com/canswarm/swarmhost/consensus"
+
+// TakeApplied hands the loop a command as if this host's replica had
+// applied it (the feed's path), for tests of what the loop makes of
+// commands a single node cannot produce (a GC found in a snapshot).
+func TakeApplied(h *Host, a consensus.Applied) { h.takeApplied(a) }
