@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/abi"
@@ -39,25 +41,22 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 	}
 	go func() {
 		defer h.wg.Done()
-		h.agentS <- struct{}{}
-		defer func() { <-h.agentS }()
-		done := &protocol.AgentDone{ReqID: a.ReqID}
-		mod, release, err := h.Agents.Acquire(la.file)
-		if err != nil {
-			done.Fault = err.Error()
-		} else {
-			env := h.AgentEnv(a.Policy(), la.info.Name)
-			env.PlanQuery = RecordPlanAnswers(env.PlanQuery, &done.PlanAnswers)
-			res, err := mod.Handle(h.ctx, a.Input(), a.Gas, env)
-			release()
-			switch {
-			case err != nil:
-				done.Fault = err.Error()
-				if f, ok := err.(*wasm.Fault); ok {
-					done.GasUsed = f.GasUsed
-				}
-			default:
-				done.Output, done.GasUsed = RecordedOutput(res.Output), res.GasUsed
+		var done *protocol.AgentDone
+		for attempt := 0; ; attempt++ {
+			var storeFailed bool
+			done, storeFailed = h.callAgent(la, a)
+			if !storeFailed || h.ctx.Err() != nil || h.threadEnded(a.Thread) {
+				break
+			}
+			// What the agent did saw a store that did not answer: not an
+			// outcome replay could reproduce (its store answers), so not
+			// one to step. The call is made again on a fresh instance.
+			wait := storeRetryWait(attempt)
+			h.log.Warn("agent call: the store did not answer; calling again", "agent", la.info.Name,
+				"thread", short(a.Thread), "attempt", attempt+1, "in", wait, "fault", done.Fault)
+			select {
+			case <-h.ctx.Done():
+			case <-time.After(wait):
 			}
 		}
 		done.At = nowMS()
@@ -65,18 +64,80 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 	}()
 }
 
-// AgentEnv is what an agent's host functions reach: the CAS, its log, the
-// thread's capsule (policy_eval with a null input evaluates std, the
-// protocol's standard input for the envelope being handled, section 7),
-// and the plan. Replay gives its agents the same.
-func (h *Host) AgentEnv(std *protocol.EvalPolicy, name string) *wasm.Env {
-	return AgentEnv(h.CAS, h.policy, std, func(level int32, msg string) {
-		h.log.Info("agent", "agent", name, "level", level, "msg", msg)
-	}, func(request []byte) ([]byte, error) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return h.core.Plan().QueryJSON(request)
-	})
+// callAgent makes one call of a RunAgent; storeFailed reports whether the
+// store failed to answer any of the call's host calls (cas.Unavailable).
+func (h *Host) callAgent(la *localAgent, a *protocol.RunAgent) (done *protocol.AgentDone, storeFailed bool) {
+	h.agentS <- struct{}{}
+	defer func() { <-h.agentS }()
+	done = &protocol.AgentDone{ReqID: a.ReqID}
+	mod, release, err := h.Agents.Acquire(la.file)
+	if err != nil {
+		done.Fault = err.Error()
+		return done, false
+	}
+	defer release()
+	store := &watchedStore{Store: h.CAS}
+	env := AgentEnv(store, func(ctx context.Context, ref string) (*policy.Policy, error) {
+		p, err := h.policy(ctx, ref)
+		if errors.Is(err, errStoreFailed) {
+			store.failed.Store(true)
+		}
+		return p, err
+	}, a.Policy(), h.agentLog(la.info.Name), h.planQuery)
+	env.PlanQuery = RecordPlanAnswers(env.PlanQuery, &done.PlanAnswers)
+	res, err := mod.Handle(h.ctx, a.Input(), a.Gas, env)
+	switch {
+	case err != nil:
+		done.Fault = err.Error()
+		if f, ok := err.(*wasm.Fault); ok {
+			done.GasUsed = f.GasUsed
+		}
+	default:
+		done.Output, done.GasUsed = RecordedOutput(res.Output), res.GasUsed
+	}
+	return done, store.failed.Load()
+}
+
+// watchedStore notes whether the store failed to answer an operation.
+type watchedStore struct {
+	cas.Store
+	failed atomic.Bool
+}
+
+func (s *watchedStore) note(err error) {
+	if cas.Unavailable(err) {
+		s.failed.Store(true)
+	}
+}
+
+func (s *watchedStore) Put(ctx context.Context, data []byte) (string, error) {
+	ref, err := s.Store.Put(ctx, data)
+	s.note(err)
+	return ref, err
+}
+
+func (s *watchedStore) Get(ctx context.Context, ref string) ([]byte, error) {
+	b, err := s.Store.Get(ctx, ref)
+	s.note(err)
+	return b, err
+}
+
+func (s *watchedStore) Has(ctx context.Context, ref string) (bool, error) {
+	ok, err := s.Store.Has(ctx, ref)
+	s.note(err)
+	return ok, err
+}
+
+// agentLog is an agent's log host call.
+func (h *Host) agentLog(name string) func(int32, string) {
+	return func(level int32, msg string) { h.log.Info("agent", "agent", name, "level", level, "msg", msg) }
+}
+
+// planQuery answers an agent's plan_query from the live plan.
+func (h *Host) planQuery(request []byte) ([]byte, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.core.Plan().QueryJSON(request)
 }
 
 // RecordPlanAnswers wraps a plan_query function so that every call it
@@ -126,8 +187,10 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// AgentEnv builds an agent's host functions from their parts (the live node
-// and replay share it).
+// AgentEnv builds an agent's host functions from their parts: the CAS,
+// its log, the thread's capsule (policy_eval with a null input evaluates
+// std, the protocol's standard input for the envelope being handled,
+// section 7), and the plan. The live node and replay share it.
 func AgentEnv(store cas.Store, policyOf func(context.Context, string) (*policy.Policy, error), std *protocol.EvalPolicy,
 	log func(int32, string), planQuery func([]byte) ([]byte, error)) *wasm.Env {
 	return &wasm.Env{
@@ -165,14 +228,34 @@ func AgentEnv(store cas.Store, policyOf func(context.Context, string) (*policy.P
 }
 
 // evalPolicy evaluates a capsule in the background and steps the outcome.
+// An evaluation the store could not serve (the capsule or a context blob
+// unread: not missing, which is an answer, but no answer) is no outcome:
+// stepped, it would refuse a NEED at admit or invalidate an honest COMMIT
+// because the store was electing a leader. It is tried again, with
+// backoff, until it gets an answer or its thread ended; only the outcome
+// is recorded (replay evaluates the recorded input once).
 func (h *Host) evalPolicy(a *protocol.EvalPolicy, _ any) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.agentS <- struct{}{}
-		defer func() { <-h.agentS }()
 		done := &protocol.PolicyDone{ReqID: a.ReqID}
-		res, err := h.evaluate(h.ctx, a)
+		var res *policy.Result
+		var err error
+		for attempt := 0; ; attempt++ {
+			h.agentS <- struct{}{}
+			res, err = h.evaluate(h.ctx, a)
+			<-h.agentS
+			if !errors.Is(err, errStoreFailed) || h.ctx.Err() != nil || h.threadEnded(a.Thread) {
+				break
+			}
+			wait := storeRetryWait(attempt)
+			h.log.Warn("policy evaluation: the store did not answer; trying again", "entrypoint", a.Entrypoint,
+				"thread", short(a.Thread), "attempt", attempt+1, "in", wait, "error", err)
+			select {
+			case <-h.ctx.Done():
+			case <-time.After(wait):
+			}
+		}
 		if err != nil {
 			done.Err = err.Error()
 			done.Result = json.RawMessage("null")
@@ -182,6 +265,32 @@ func (h *Host) evalPolicy(a *protocol.EvalPolicy, _ any) {
 		done.At = nowMS()
 		h.push(item{in: done})
 	}()
+}
+
+// errStoreFailed marks an evaluation error that is the store's failure to
+// answer (cas.Unavailable), not the evaluation's.
+var errStoreFailed = errors.New("the store did not answer")
+
+// storeFailed wraps a store's error when it is a failure to answer.
+func storeFailed(err error) error {
+	if cas.Unavailable(err) {
+		return fmt.Errorf("%w: %w", errStoreFailed, err)
+	}
+	return err
+}
+
+// storeRetryWait is how long an evaluation the store failed waits before
+// its next attempt: 250 ms doubling to 30 s.
+func storeRetryWait(attempt int) time.Duration {
+	return min(250*time.Millisecond<<min(attempt, 7), 30*time.Second)
+}
+
+// threadEnded reports whether the core ended the thread (its outcomes are
+// no longer waited for).
+func (h *Host) threadEnded(thread string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.core.Ended(thread)
 }
 
 // evaluate runs one EvalPolicy.
@@ -232,7 +341,7 @@ func PolicyInput(ctx context.Context, store cas.Store, a *protocol.EvalPolicy) (
 		case err == nil && json.Valid(b):
 			c[name] = b
 		case err != nil && !errors.Is(err, cas.ErrNotFound):
-			return nil, fmt.Errorf("policy input: context %q (%s): %w", name, ref, err)
+			return nil, fmt.Errorf("policy input: context %q (%s): %w", name, ref, storeFailed(err))
 		}
 	}
 	if input, ok := appendPolicyInput(nil, a.Entrypoint, a.Envelope, c); ok {
@@ -318,7 +427,7 @@ func LoadCapsule(ctx context.Context, rt *wasm.Runtime, store cas.Store, ref str
 	}
 	b, err := store.Get(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("capsule %s: %w", ref, err)
+		return nil, fmt.Errorf("capsule %s: %w", ref, storeFailed(err))
 	}
 	c, err := compile.Parse(b)
 	if err != nil {

@@ -87,6 +87,9 @@ type Config struct {
 	// audit trail is the record; the stream only carries them). 0 keeps
 	// them all; otherwise at least the stream's dedup window (24h).
 	BusMaxAge time.Duration
+
+	// wrapStore, when set (tests: export_test.go), wraps the node's CAS.
+	wrapStore func(cas.Store) cas.Store
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
@@ -200,6 +203,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	} else if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
+	}
+	if cfg.wrapStore != nil {
+		h.CAS = cfg.wrapStore(h.CAS)
 	}
 	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
 		return nil, fmt.Errorf("host: %w", err)

@@ -20,6 +20,14 @@ type retrying struct {
 	d time.Duration
 }
 
+// Unavailable reports whether err is a store's failure to answer (a
+// timeout, a lost connection, a stream electing a leader) rather than an
+// answer: not nil, not a contract error, not the caller's own context
+// ending.
+func Unavailable(err error) bool {
+	return !final(err) && !errors.Is(err, context.Canceled)
+}
+
 func final(err error) bool {
 	return err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) ||
 		errors.Is(err, ErrBadRef) || errors.Is(err, ErrTooLarge)
