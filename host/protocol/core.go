@@ -334,5 +334,6 @@ func (c *Core) checkpoint(in *CheckpointDue) {
 		"plan_digest": c.plan.Digest(), "decisions": map[string]any{"count": count, "digest": digest}}, nil)
 	if in.RetireEndedBefore != 0 {
 		c.retireEnded(in.RetireEndedBefore)
+		c.compactSwarm()
 	}
 }

@@ -110,6 +110,21 @@ func (c *Core) shareStrings(info *ThreadInfo) {
 	}
 }
 
+// compactSwarm forgets the envelopes the swarm thread accepted so far
+// (CHECKPOINTs, RECONCILEs, UPDATE_PLANs): the swarm thread never ends,
+// and kept them all for the life of the node, one per host per
+// checkpoint and reconcile interval and an UPDATE_PLAN per planned task.
+// Nothing reads them after they took effect: the plan holds its ops (and
+// answers RECONCILE from them), the per-sender Lamport clocks stay, and
+// the trail has the envelopes. A copy delivered again later is judged
+// against its sender's clock (stale_lamport) rather than known as a
+// duplicate, and recorded.
+func (c *Core) compactSwarm() {
+	if t := c.threads[SwarmThread]; t != nil && len(t.order) > 0 {
+		t.seen, t.order = map[string]*envelope.Envelope{}, nil
+	}
+}
+
 // collectedWhy is the reason a thread ended by Collected gives.
 const collectedWhy = "collected: its shard forgot it after it ended, and this host never learned how " +
 	"(it was away longer than the shard kept its log)"

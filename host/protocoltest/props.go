@@ -392,6 +392,12 @@ func (w *World) checkP7() {
 	for _, h := range w.hosts {
 		inTrail, accepted := map[string]bool{}, map[string]map[string]bool{}
 		for _, en := range h.trail {
+			if cd, ok := en.in.(*protocol.CheckpointDue); ok && cd.RetireEndedBefore != 0 {
+				// A retiring checkpoint forgets what the swarm thread
+				// accepted so far (Core.compactSwarm): from then on the
+				// core holds only what came after.
+				delete(accepted, protocol.SwarmThread)
+			}
 			if en.kind != "envelope" || en.env == nil {
 				continue
 			}
