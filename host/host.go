@@ -195,17 +195,30 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	// startStore is the store for what the node puts while it starts
+	// (its tokens, its agents' modules, the default capsule).
+	var startStore cas.Store
 	if cfg.NATSURL != "" || cfg.NATSCluster != nil {
 		// Hosts of a cluster share one store: a worker's result and every
 		// token must be readable by every host.
-		if h.CAS, err = sharedStore(ctx, h.Bus); err != nil {
+		raw, err := sharedStore(ctx, h.Bus)
+		if err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-	} else if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
+		// A replicated bucket takes a write only with a quorum of its
+		// servers: hosts started one after the other, or on a loaded
+		// machine, wait for the others for as long as the bucket's
+		// placement may take, not the 30 s a running node's writes get.
+		h.CAS, startStore = cas.Retrying(raw, 30*time.Second), cas.Retrying(raw, sharedStoreWait)
+	} else {
+		if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		startStore = h.CAS
 	}
 	if cfg.wrapStore != nil {
 		h.CAS = cfg.wrapStore(h.CAS)
+		startStore = h.CAS
 	}
 	if h.Trail, err = audit.Open(filepath.Join(cfg.DataDir, "audit"), func(s string) { log.Warn(s) }); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -223,10 +236,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.clock, err = lamport.Open(filepath.Join(cfg.DataDir, "host.lamport"), 1024); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	if h.id, err = loadIdentity(ctx, filepath.Join(cfg.DataDir, "keys"), h.CAS); err != nil {
+	if h.id, err = loadIdentity(ctx, filepath.Join(cfg.DataDir, "keys"), startStore); err != nil {
 		return nil, err
 	}
-	if h.capsule, err = buildDefaultCapsule(ctx, cfg.DataDir, h.CAS); err != nil {
+	if h.capsule, err = buildDefaultCapsule(ctx, cfg.DataDir, startStore); err != nil {
 		return nil, err
 	}
 	if h.Runtime, err = wasm.NewRuntime(ctx, wasm.Config{CacheDir: cfg.WasmCacheDir}); err != nil {
@@ -241,7 +254,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			log.Warn("plugin", "event", ev.String())
 		}
 	}
-	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, h.CAS)
+	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore)
 	if err != nil {
 		return nil, err
 	}
@@ -394,16 +407,20 @@ func (h *Host) event(thread, format string, args ...any) {
 	}
 }
 
-// sharedStore opens the cluster's CAS bucket, waiting (up to two minutes)
-// while a clustered JetStream is still placing it.
+// sharedStoreWait is how long a starting node waits for the cluster's
+// CAS bucket to be placed and to take its writes.
+const sharedStoreWait = 2 * time.Minute
+
+// sharedStore opens the cluster's CAS bucket, waiting (up to
+// sharedStoreWait) while a clustered JetStream is still placing it.
 func sharedStore(ctx context.Context, b *bus.Bus) (cas.Store, error) {
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(sharedStoreWait)
 	for {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		s, err := cas.NewObjectStoreReplicas(actx, b.JetStream(), "swarm-cas", b.Replicas())
 		cancel()
 		if err == nil {
-			return cas.Retrying(s, 30*time.Second), nil
+			return s, nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			return nil, err
