@@ -170,6 +170,11 @@
 // its FINALIZE envelope is in: the core keeps its summary (Thread, with
 // Retired set), clock and decisions, and answers any later envelope on it
 // wrong_state. The input is recorded, so replay retires the same threads.
+// The same checkpoint asks the shards to forget the retired NEEDs (a GC
+// proposal per bucket; a refused NEED never reached a shard), and has the
+// swarm thread, which never ends, forget the envelopes it accepted so far
+// (they took effect; the plan keeps its ops): a copy of one delivered
+// again is then stale_lamport, not a duplicate.
 //
 // In short: the admit evaluation opens epoch 1 and offers the NEED to the
 // local agents; PROPOSEs inside the bid window are evaluated (bid, route);
