@@ -41,24 +41,14 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 	}
 	go func() {
 		defer h.wg.Done()
+		// A call that met a store that did not answer is not an outcome
+		// replay could reproduce (its store answers): it is made again.
 		var done *protocol.AgentDone
-		for attempt := 0; ; attempt++ {
+		h.untilStoreAnswers(a.Thread, "agent call "+la.info.Name, func() (bool, string) {
 			var storeFailed bool
 			done, storeFailed = h.callAgent(la, a)
-			if !storeFailed || h.ctx.Err() != nil || h.threadEnded(a.Thread) {
-				break
-			}
-			// What the agent did saw a store that did not answer: not an
-			// outcome replay could reproduce (its store answers), so not
-			// one to step. The call is made again on a fresh instance.
-			wait := storeRetryWait(attempt)
-			h.log.Warn("agent call: the store did not answer; calling again", "agent", la.info.Name,
-				"thread", short(a.Thread), "attempt", attempt+1, "in", wait, "fault", done.Fault)
-			select {
-			case <-h.ctx.Done():
-			case <-time.After(wait):
-			}
-		}
+			return storeFailed, done.Fault
+		})
 		done.At = nowMS()
 		h.push(item{in: done})
 	}()
@@ -241,21 +231,12 @@ func (h *Host) evalPolicy(a *protocol.EvalPolicy, _ any) {
 		done := &protocol.PolicyDone{ReqID: a.ReqID}
 		var res *policy.Result
 		var err error
-		for attempt := 0; ; attempt++ {
+		h.untilStoreAnswers(a.Thread, "policy evaluation "+a.Entrypoint, func() (bool, string) {
 			h.agentS <- struct{}{}
 			res, err = h.evaluate(h.ctx, a)
 			<-h.agentS
-			if !errors.Is(err, errStoreFailed) || h.ctx.Err() != nil || h.threadEnded(a.Thread) {
-				break
-			}
-			wait := storeRetryWait(attempt)
-			h.log.Warn("policy evaluation: the store did not answer; trying again", "entrypoint", a.Entrypoint,
-				"thread", short(a.Thread), "attempt", attempt+1, "in", wait, "error", err)
-			select {
-			case <-h.ctx.Done():
-			case <-time.After(wait):
-			}
-		}
+			return errors.Is(err, errStoreFailed), fmt.Sprint(err)
+		})
 		if err != nil {
 			done.Err = err.Error()
 			done.Result = json.RawMessage("null")
@@ -279,10 +260,23 @@ func storeFailed(err error) error {
 	return err
 }
 
-// storeRetryWait is how long an evaluation the store failed waits before
-// its next attempt: 250 ms doubling to 30 s.
-func storeRetryWait(attempt int) time.Duration {
-	return min(250*time.Millisecond<<min(attempt, 7), 30*time.Second)
+// untilStoreAnswers makes attempts (an evaluation, an agent call) until one
+// is not failed by the store, the node closes or the thread ended, waiting
+// 250 ms doubling to 30 s between them; detail is logged with each retry.
+func (h *Host) untilStoreAnswers(thread, what string, attempt func() (storeFailed bool, detail string)) {
+	for n := 0; ; n++ {
+		failed, detail := attempt()
+		if !failed || h.ctx.Err() != nil || h.threadEnded(thread) {
+			return
+		}
+		wait := min(250*time.Millisecond<<min(n, 7), 30*time.Second)
+		h.log.Warn(what+": the store did not answer; trying again", "thread", short(thread), "attempt", n+1,
+			"in", wait, "error", detail)
+		select {
+		case <-h.ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 }
 
 // threadEnded reports whether the core ended the thread (its outcomes are
