@@ -87,6 +87,11 @@ type Config struct {
 	// audit trail is the record; the stream only carries them). 0 keeps
 	// them all; otherwise at least the stream's dedup window (24h).
 	BusMaxAge time.Duration
+	// BusDedupWindow is how long the stream remembers envelope ids, to
+	// store a republished envelope once (receivers drop duplicates by id
+	// anyway); the server holds ~120 B per envelope for it. 0 is
+	// bus.DefaultDedupWindow (24h).
+	BusDedupWindow time.Duration
 
 	// wrapStore, when set (tests: export_test.go), wraps the node's CAS.
 	wrapStore func(cas.Store) cas.Store
@@ -192,7 +197,8 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}()
 	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
-		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge, Logger: cfg.natsLog(log)}); err != nil {
+		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
+		DedupWindow: cfg.BusDedupWindow, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	// startStore is the store for what the node puts while it starts

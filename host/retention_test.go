@@ -164,6 +164,29 @@ func TestBusMaxAgeBoundsTheStream(t *testing.T) {
 	}
 }
 
+// Config.BusDedupWindow sets how long the stream remembers envelope ids
+// (its memory of them is the server's, ~120 B an envelope), and with it
+// the shortest bound of the stream's age.
+func TestBusDedupWindowSetsTheStreams(t *testing.T) {
+	h := openAt(t, t.TempDir(), nil, host.Config{BusDedupWindow: 10 * time.Minute, BusMaxAge: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := h.Bus.JetStream().Stream(ctx, bus.StreamName)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Duplicates != 10*time.Minute || info.Config.MaxAge != time.Hour {
+		t.Fatalf("the stream's dedup window is %v and age bound %v, want 10m and 1h", info.Config.Duplicates,
+			info.Config.MaxAge)
+	}
+}
+
 // A NEED its shard collected while this node's thread of it is still open
 // (a node caught up by a consensus snapshot taken after the GC, which a
 // single node cannot produce: the command is handed to the loop as the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -28,6 +29,7 @@ func newRunCmd(e *env) *cobra.Command {
 		rtt, checkpointEvery     time.Duration
 		reconcileEvery           time.Duration
 		retainEnded, busMaxAge   time.Duration
+		busDedup                 time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -51,9 +53,13 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if len(members) > 0 && raftAddr == "" {
 				return usageError{fmt.Errorf("--peers needs --raft-addr (this host's address in the list)")}
 			}
-			if busMaxAge < 0 || busMaxAge > 0 && busMaxAge < bus.DefaultDedupWindow {
+			if busDedup < 0 || busDedup > 0 && busDedup < bus.MinDedupWindow {
+				return usageError{fmt.Errorf("--bus-dedup-window %v: at least %v", busDedup, bus.MinDedupWindow)}
+			}
+			window := cmp.Or(busDedup, bus.DefaultDedupWindow)
+			if busMaxAge < 0 || busMaxAge > 0 && busMaxAge < window {
 				return usageError{fmt.Errorf("--bus-max-age %v: at least the stream's %v dedup window, or 0 to keep every envelope",
-					busMaxAge, bus.DefaultDedupWindow)}
+					busMaxAge, window)}
 			}
 			if !consensus.ValidShardCount(shards) && shards != 0 {
 				return usageError{fmt.Errorf("--shards %d: a power of two from 1 to %d", shards, consensus.Buckets)}
@@ -65,7 +71,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
 				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
-				BusMaxAge: busMaxAge}
+				BusMaxAge: busMaxAge, BusDedupWindow: busDedup}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
 				// the single-host default.
@@ -128,7 +134,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running (default 10m; a negative value: only on a clean stop)")
 	f.DurationVar(&reconcileEvery, "reconcile-every", 0, "offer the other hosts a RECONCILE of the plan this often (default 5m; a negative value: never)")
 	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary and has its shard forget it (default 10m; a negative value: forever)")
-	f.DurationVar(&busMaxAge, "bus-max-age", 0, "drop envelopes older than this from the bus stream, at least 24h (default: keep all; the audit trail is the record)")
+	f.DurationVar(&busMaxAge, "bus-max-age", 0, "drop envelopes older than this from the bus stream, at least the dedup window (default: keep all; the audit trail is the record)")
+	f.DurationVar(&busDedup, "bus-dedup-window", 0, "how long the bus stream remembers envelope ids to store a republished one once (default 24h; the server keeps ~120 B per envelope for it; receivers drop duplicates anyway)")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

@@ -53,6 +53,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultDedupWindow = 24 * time.Hour
+	MinDedupWindow     = 100 * time.Millisecond // the server's minimum
 	DefaultAckWait     = 30 * time.Second
 )
 
@@ -213,8 +214,8 @@ func (cfg *Config) fill() error {
 		cfg.Replicas = 1
 	}
 	switch {
-	case cfg.DedupWindow < 100*time.Millisecond:
-		return fmt.Errorf("bus: dedup window %v is under the server's minimum of 100ms", cfg.DedupWindow)
+	case cfg.DedupWindow < MinDedupWindow:
+		return fmt.Errorf("bus: dedup window %v is under the server's minimum of %v", cfg.DedupWindow, MinDedupWindow)
 	case cfg.MaxAge < 0 || cfg.AckWait < 0 || cfg.Replicas < 0:
 		return errors.New("bus: negative MaxAge, AckWait or Replicas")
 	case cfg.MaxAge != 0 && cfg.MaxAge < cfg.DedupWindow:
