@@ -260,8 +260,17 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 	}()
 	var out strings.Builder
 	n, bad := 0, 0
-	for seq := uint64(0); seq < last; {
+	for seq, failures := uint64(0), 0; seq < last; {
 		d, err := cons.Next(ctx)
+		if err != nil && ctx.Err() == nil && failures < 100 {
+			// A consumer just made on a replicated stream, while a
+			// server rejoins the cluster, may have no leader for a
+			// moment ("no responders"): the hosts' readers wait too.
+			failures++
+			ts.Logf("streamids: next: %v (trying again)", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		ts.Check(err)
 		seq = d.Seq
 		ts.Check(d.Ack(ctx))
