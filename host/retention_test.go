@@ -17,6 +17,7 @@ import (
 	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A running node retires a NEED that ended RetainEnded ago at its next
@@ -142,23 +143,13 @@ func TestEndedThreadsStopTheirTimers(t *testing.T) {
 // record); a bound shorter than the stream's dedup window is refused when
 // the node opens, naming both.
 func TestBusMaxAgeBoundsTheStream(t *testing.T) {
-	h := openAt(t, t.TempDir(), nil, host.Config{BusMaxAge: 48 * time.Hour})
+	cfg := streamConfig(t, host.Config{BusMaxAge: 48 * time.Hour})
+	if cfg.MaxAge != 48*time.Hour {
+		t.Fatalf("the stream keeps envelopes for %v, want 48h", cfg.MaxAge)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := h.Bus.JetStream().Stream(ctx, bus.StreamName)
-	if err != nil {
-		h.Close()
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	h.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Config.MaxAge != 48*time.Hour {
-		t.Fatalf("the stream keeps envelopes for %v, want 48h", info.Config.MaxAge)
-	}
-	_, err = host.Open(ctx, host.Config{DataDir: t.TempDir(), WasmCacheDir: wasmCache, BusMaxAge: time.Hour})
+	_, err := host.Open(ctx, host.Config{DataDir: t.TempDir(), WasmCacheDir: wasmCache, BusMaxAge: time.Hour})
 	if err == nil || !strings.Contains(err.Error(), "MaxAge 1h0m0s is shorter than the dedup window 24h0m0s") {
 		t.Fatalf("opening with a 1h bus bound: %v, want it refused for the 24h dedup window", err)
 	}
@@ -168,23 +159,29 @@ func TestBusMaxAgeBoundsTheStream(t *testing.T) {
 // (its memory of them is the server's, ~120 B an envelope), and with it
 // the shortest bound of the stream's age.
 func TestBusDedupWindowSetsTheStreams(t *testing.T) {
-	h := openAt(t, t.TempDir(), nil, host.Config{BusDedupWindow: 10 * time.Minute, BusMaxAge: time.Hour})
+	cfg := streamConfig(t, host.Config{BusDedupWindow: 10 * time.Minute, BusMaxAge: time.Hour})
+	if cfg.Duplicates != 10*time.Minute || cfg.MaxAge != time.Hour {
+		t.Fatalf("the stream's dedup window is %v and age bound %v, want 10m and 1h", cfg.Duplicates, cfg.MaxAge)
+	}
+}
+
+// streamConfig opens a node with cfg (no plugins) and returns the
+// configuration of the bus stream it made.
+func streamConfig(t *testing.T, cfg host.Config) jetstream.StreamConfig {
+	t.Helper()
+	h := openAt(t, t.TempDir(), nil, cfg)
+	defer h.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := h.Bus.JetStream().Stream(ctx, bus.StreamName)
 	if err != nil {
-		h.Close()
 		t.Fatal(err)
 	}
 	info, err := s.Info(ctx)
-	h.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.Duplicates != 10*time.Minute || info.Config.MaxAge != time.Hour {
-		t.Fatalf("the stream's dedup window is %v and age bound %v, want 10m and 1h", info.Config.Duplicates,
-			info.Config.MaxAge)
-	}
+	return info.Config
 }
 
 // A NEED its shard collected while this node's thread of it is still open
