@@ -14,6 +14,8 @@ FUZZTIME  ?= 2m
 BENCHTIME ?= 1s
 # make chaos: seeded chaos schedules of host/protocoltest (make test runs 1000);
 # TIME (a Go duration) stops it early, 0 for no limit; SEEDS=0 runs until TIME.
+# Then every line of a demo trail edited every way and replayed (make test
+# edits a seeded sample of 24).
 SEEDS     ?= 100000
 TIME      ?= 0
 COUNT     ?= 1
@@ -126,6 +128,7 @@ fuzz:
 
 chaos:
 	$(GO) test ./host/protocoltest -run 'TestChaosSeeds' -count=1 -timeout 0 -chaos.seeds=$(SEEDS) -chaos.time=$(TIME)
+	$(GO) test ./host/replay -run 'TestTamperAnySingleLine' -count=1 -timeout 0 -tamper.all
 
 demo: build plugins
 	$(BIN)/swarmhost demo

@@ -172,6 +172,11 @@ func TestTamperIsLocated(t *testing.T) {
 			l[4] = bytes.Replace(l[4], []byte(`"received_lamport":5`), []byte(`"received_lamport":6`), 1)
 			return l
 		}, 5, "edited"},
+		// An edit of a line's prev breaks both its links: that line is
+		// named, not the one before it, whose hash is still what the
+		// line named.
+		{"prev of a middle line edited", func(l [][]byte) [][]byte { l[2] = editPrev(t, l[2]); return l }, 3, "its prev no longer names line 2"},
+		{"prev of the last line edited", func(l [][]byte) [][]byte { l[4] = editPrev(t, l[4]); return l }, 5, "its prev no longer names line 4"},
 		{"middle line deleted", func(l [][]byte) [][]byte { return append(l[:2], l[3:]...) }, 3, "deleted"},
 		{"first line deleted", func(l [][]byte) [][]byte { return l[1:] }, 1, "deleted"},
 		{"last line deleted", func(l [][]byte) [][]byte { return l[:4] }, 5, "deleted"},
@@ -203,6 +208,23 @@ func TestTamperIsLocated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editPrev changes one hex digit of a line's prev.
+func editPrev(t *testing.T, line []byte) []byte {
+	t.Helper()
+	i := bytes.Index(line, []byte(`"prev":"sha256:`))
+	if i < 0 {
+		t.Fatalf("no prev in %s", line)
+	}
+	i += len(`"prev":"sha256:`) + 10
+	out := bytes.Clone(line)
+	if out[i] == 'a' {
+		out[i] = 'b'
+	} else {
+		out[i] = 'a'
+	}
+	return out
 }
 
 // An inserted line whose own chain link is right is still found: the next
@@ -377,5 +399,80 @@ func TestGroupCommit(t *testing.T) {
 	tr.Close()
 	if rep, err := audit.Verify(dir); err != nil || rep.Records != 5 {
 		t.Fatalf("after Close: %+v %v", rep, err)
+	}
+}
+
+// Every single-line edit of every line, of each kind, names that line:
+// a deletion, a swap with the next line, a changed seq, prev or
+// received_lamport, and a changed byte in the middle of the line.
+func TestEverySingleLineEditNamesItsLine(t *testing.T) {
+	bump := func(line []byte, field string) []byte {
+		i := bytes.Index(line, []byte(`"`+field+`":`))
+		if i < 0 {
+			t.Fatalf("no %s in %s", field, line)
+		}
+		out := bytes.Clone(line)
+		i += len(field) + 3
+		if out[i] == '9' {
+			out[i] = '8'
+		} else {
+			out[i]++
+		}
+		return out
+	}
+	edits := map[string]func(l [][]byte, i int) ([][]byte, bool){
+		"deleted": func(l [][]byte, i int) ([][]byte, bool) { return append(l[:i:i], l[i+1:]...), true },
+		"swapped with the next": func(l [][]byte, i int) ([][]byte, bool) {
+			if i+1 == len(l) {
+				return nil, false
+			}
+			l[i], l[i+1] = l[i+1], l[i]
+			return l, true
+		},
+		"seq changed":              func(l [][]byte, i int) ([][]byte, bool) { l[i] = bump(l[i], "seq"); return l, true },
+		"received_lamport changed": func(l [][]byte, i int) ([][]byte, bool) { l[i] = bump(l[i], "received_lamport"); return l, true },
+		"prev changed": func(l [][]byte, i int) ([][]byte, bool) {
+			if i == 0 { // the first line's prev is empty
+				return nil, false
+			}
+			l[i] = editPrev(t, l[i])
+			return l, true
+		},
+		"a middle byte changed": func(l [][]byte, i int) ([][]byte, bool) {
+			out := bytes.Clone(l[i])
+			j := len(out) / 2
+			for j < len(out) && !(out[j] >= '0' && out[j] <= '8' || out[j] >= 'a' && out[j] <= 'y') {
+				j++
+			}
+			if j == len(out) {
+				return nil, false
+			}
+			out[j]++
+			l[i] = out
+			return l, true
+		},
+	}
+	dir0, need := fixture(t)
+	path0 := threadFile(t, dir0, need)
+	text0, _ := os.ReadFile(path0)
+	n := len(bytes.Split(bytes.TrimSuffix(text0, []byte("\n")), []byte("\n")))
+	for name, edit := range edits {
+		for i := 0; i < n; i++ {
+			dir, _ := fixture(t)
+			path := threadFile(t, dir, need)
+			text, _ := os.ReadFile(path)
+			lines, ok := edit(bytes.Split(bytes.TrimSuffix(text, []byte("\n")), []byte("\n")), i)
+			if !ok {
+				continue
+			}
+			if err := os.WriteFile(path, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := audit.Verify(dir)
+			var te *audit.TamperError
+			if !errors.As(err, &te) || te.Thread != need || te.Line != uint64(i+1) {
+				t.Errorf("line %d of %d %s: got %v, want a tamper named at line %d", i+1, n, name, err, i+1)
+			}
+		}
 	}
 }

@@ -278,6 +278,12 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 			return nil, ThreadHead{}, bad(n-1, "inserted: line %d's prev skips it", n)
 		case rec.Seq != n:
 			return nil, ThreadHead{}, bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
+		case nextLinkBroken(dir, thread, lines, i):
+			// Line n's own hash no longer matches what comes after it
+			// either: it is line n that changed, its prev with it (one
+			// edit breaks both links of the line it is in, and only the
+			// link after a line whose other fields it changed).
+			return nil, ThreadHead{}, bad(n, "edited: its prev no longer names line %d, and its hash no longer matches what follows it", n-1)
 		default:
 			return nil, ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
 		}
@@ -303,6 +309,18 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 		return nil, ThreadHead{}, bad(last.Seq, "edited: its hash does not match the head")
 	}
 	return lines, last, nil
+}
+
+// nextLinkBroken reports whether line i's hash fails what follows it: the
+// prev of line i+1, or the head when line i is the last. A line that does
+// not decode, or a head that does not read, says nothing.
+func nextLinkBroken(dir, thread string, lines []Line, i int) bool {
+	if i+1 < len(lines) {
+		next := lines[i+1].Record
+		return next != nil && next.Seq == uint64(i+2) && next.Prev != lines[i].Hash
+	}
+	h, err := readHead(dir, thread)
+	return err == nil && h.Seq == uint64(len(lines)) && h.Hash != lines[i].Hash
 }
 
 func prevHash(lines []Line, i int) string {
