@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,13 @@ audit trail.`,
 				if err := json.Unmarshal(b, &items); err != nil {
 					return usageError{fmt.Errorf("--items %s: want a JSON array of strings: %w", itemsFile, err)}
 				}
+				if len(items) == 0 {
+					return usageError{fmt.Errorf("--items %s: the array is empty: there is nothing to classify", itemsFile)}
+				}
+			}
+			if !cmd.Flags().Changed("plugins-from") {
+				exe, _ := os.Executable()
+				pluginsSrc = findPlugins(pluginsSrc, exe)
 			}
 			dir := e.dataDir
 			if !cmd.Flags().Changed("data") {
@@ -53,6 +61,26 @@ audit trail.`,
 		},
 	}
 	c.Flags().StringVar(&itemsFile, "items", "", "a JSON array of strings to classify (default: ten built-in texts)")
-	c.Flags().StringVar(&pluginsSrc, "plugins-from", "plugins", "the folder holding the built first-party plugins")
+	c.Flags().StringVar(&pluginsSrc, "plugins-from", "plugins",
+		"the folder holding the built first-party plugins (default: plugins/ here, else the plugins/ beside the binary's folder)")
 	return c
+}
+
+// findPlugins is where the built first-party plugins are when
+// --plugins-from is not given: def (plugins/ in the working folder, as
+// make demo runs it) when it holds them, else the plugins/ folder beside
+// the binary's (bin/swarmhost run from anywhere in a built checkout finds
+// the checkout's plugins/). When neither holds them def is returned, and
+// the demo says which plugin is not built.
+func findPlugins(def, exe string) string {
+	candidates := []string{def}
+	if exe, err := filepath.EvalSymlinks(exe); err == nil && exe != "" {
+		candidates = append(candidates, filepath.Join(filepath.Dir(filepath.Dir(exe)), "plugins"))
+	}
+	for _, dir := range candidates {
+		if _, err := os.Stat(filepath.Join(dir, "classifier.wasm")); err == nil {
+			return dir
+		}
+	}
+	return def
 }

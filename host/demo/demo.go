@@ -8,8 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
@@ -129,7 +132,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Labels = r.Labels
 	fmt.Fprintf(out, "- FINALIZE %s: result %s on %d attestations\n", short(info.Finalize), short(info.Result), len(info.Attestation))
 	for i, it := range items {
-		fmt.Fprintf(out, "  %-10s %s\n", r.Labels[i], it)
+		fmt.Fprintf(out, "  %-10s %s\n", r.Labels[i], oneLine(it))
 	}
 	time.Sleep(200 * time.Millisecond) // let the planner's last UPDATE_PLAN land
 	h.Close()
@@ -161,6 +164,24 @@ func installPlugins(src, dst string) error {
 		}
 	}
 	return nil
+}
+
+// oneLine is an item as one line of the label list: its text as it is,
+// but for control characters (a newline, a tab), written as Go escapes.
+func oneLine(item string) string {
+	if !strings.ContainsFunc(item, unicode.IsControl) {
+		return item
+	}
+	var b strings.Builder
+	for _, r := range item {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func short(id string) string {
