@@ -1,7 +1,11 @@
 package audit_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -59,4 +63,47 @@ func BenchmarkAuditVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRoot is a CHECKPOINT's audit root on a trail of many threads
+// (a long-running node keeps a thread file per NEED it saw): read from
+// every head file (what Trail.Root did until session 10, the peer) and
+// from the trail's index after one append.
+func BenchmarkRoot(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		dir := b.TempDir()
+		for i := 0; i < n; i++ {
+			th := envelope.HashRef([]byte(fmt.Sprint(i)))
+			name, _ := audit.FileName(th)
+			os.WriteFile(filepath.Join(dir, name), []byte("x\n"), 0o644)
+			head, _ := json.Marshal(map[string]any{"seq": 1, "hash": th})
+			os.WriteFile(filepath.Join(dir, strings.TrimSuffix(name, ".jsonl")+".head"), head, 0o644)
+		}
+		b.Run(fmt.Sprintf("threads=%d/heads-read", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				heads, err := audit.Heads(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				audit.MerkleRoot(heads)
+			}
+		})
+		tr, err := audit.Open(dir, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr.Root() // the first reads every head
+		e, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(3))
+		b.Run(fmt.Sprintf("threads=%d/index", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if i == 0 {
+					tr.AppendEnvelope(e, uint64(n+1)) // a new thread joins the order
+				}
+				if _, err := tr.Root(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		tr.Close()
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
-	"strconv"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 )
@@ -26,10 +25,7 @@ func MerkleRoot(heads []ThreadHead) string {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Thread < sorted[j].Thread })
 	leaves := make([][32]byte, len(sorted))
 	for i, h := range sorted {
-		// The fields are a ref, an integer and an ASCII name: this literal is
-		// their JCS form.
-		leaf := `{"hash":"` + h.Hash + `","seq":` + strconv.FormatUint(h.Seq, 10) + `,"thread":"` + h.Thread + `"}`
-		leaves[i] = sha256.Sum256(append([]byte{0}, leaf...))
+		leaves[i] = leafHash(h)
 	}
 	root := merkle(leaves)
 	return envelope.RefPrefix + hex.EncodeToString(root[:])
@@ -47,11 +43,11 @@ func merkle(leaves [][32]byte) [32]byte {
 		k *= 2
 	}
 	l, r := merkle(leaves[:k]), merkle(leaves[k:])
-	buf := make([]byte, 0, 65)
-	buf = append(buf, 1)
-	buf = append(buf, l[:]...)
-	buf = append(buf, r[:]...)
-	return sha256.Sum256(buf)
+	var node [65]byte
+	node[0] = 1
+	copy(node[1:], l[:])
+	copy(node[33:], r[:])
+	return sha256.Sum256(node[:])
 }
 
 // Heads reads every thread's head file.
@@ -72,11 +68,25 @@ func Heads(dir string) ([]ThreadHead, error) {
 }
 
 // Root is the Merkle root over the trail's heads as they are on disk now
-// (under group commit, Commit first).
+// (under group commit, Commit first). The heads are read from disk once,
+// at the first Root; after that the trail's index answers, kept by every
+// head it writes (a head a crash left behind was brought up to date by
+// RecoverThreads, or by the open of its thread, through the same path).
 func (t *Trail) Root() (string, error) {
-	heads, err := Heads(t.dir)
-	if err != nil {
-		return "", err
+	t.indexMu.Lock()
+	defer t.indexMu.Unlock()
+	if !t.indexLoaded {
+		heads, err := Heads(t.dir)
+		if err != nil {
+			return "", err
+		}
+		for _, h := range heads {
+			// A head set meanwhile was written after the one read here.
+			if !t.index.Has(h.Thread) {
+				t.index.Set(h.Thread, h.Seq, h.Hash)
+			}
+		}
+		t.indexLoaded = true
 	}
-	return MerkleRoot(heads), nil
+	return t.index.Root(), nil
 }

@@ -38,6 +38,13 @@ type Trail struct {
 	dirtyMu sync.Mutex
 	dirty   map[*threadLog]struct{}
 	failed  error // a commit that failed while closing a thread, for the next Commit
+
+	// index holds every thread's head for Root: the heads this trail
+	// wrote, and (once indexLoaded, at the first Root) those on disk
+	// before.
+	indexMu     sync.Mutex
+	index       HeadIndex
+	indexLoaded bool
 }
 
 // SetGroupCommit switches group commit on or off. With it on, Append
@@ -91,7 +98,7 @@ const commitConcurrency = 32
 func (t *Trail) commitThread(tl *threadLog) error {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	if err := commitLocked(tl, t.dir); err != nil {
+	if err := t.commitLocked(tl); err != nil {
 		return t.poison(tl, err)
 	}
 	return nil
@@ -99,7 +106,7 @@ func (t *Trail) commitThread(tl *threadLog) error {
 
 // commitLocked makes a thread's lines durable and writes its head; on an
 // error the caller poisons or closes the thread.
-func commitLocked(tl *threadLog, dir string) error {
+func (t *Trail) commitLocked(tl *threadLog) error {
 	if tl.file == nil {
 		return nil
 	}
@@ -107,7 +114,7 @@ func commitLocked(tl *threadLog, dir string) error {
 		return fmt.Errorf("audit thread %s: fsync up to line %d: %w", tl.name, tl.seq, err)
 	}
 	tl.unsynced = false
-	return writeHead(dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
+	return t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 }
 
 // FailWrites makes every append fail with err, writing nothing, until it is
@@ -377,7 +384,7 @@ func (t *Trail) appendLocked(tl *threadLog, entry Entry) (Record, error) {
 		return Record{}, t.poison(tl, fmt.Errorf("audit thread %s: fsync line %d: %w", tl.name, rec.Seq, err))
 	}
 	tl.seq, tl.lastHash = rec.Seq, LineHash(line)
-	if err := writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
+	if err := t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash}); err != nil {
 		return Record{}, t.poison(tl, err)
 	}
 	return rec, nil
@@ -440,7 +447,7 @@ func (t *Trail) closeLeastUsedLocked(keep *threadLog) {
 			if tl.unsynced {
 				// Not the dirty set: a Commit in progress may hold this
 				// thread in its own, and would find it closed.
-				err = commitLocked(tl, t.dir)
+				err = t.commitLocked(tl)
 			}
 			if tl.file != nil {
 				tl.file.Close()
@@ -536,7 +543,7 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 		// Heads are not fsynced (writeHead): a crash while one was replaced
 		// can leave it empty or torn. Rebuilt from the lines, which are.
 		t.warn(fmt.Sprintf("audit thread %s: %v; rebuilding it from the thread's %d lines", tl.name, err, tl.seq))
-		return writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
+		return t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 	case err != nil:
 		return fmt.Errorf("open audit thread %s: %w", tl.name, err)
 	}
@@ -551,7 +558,7 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 		if err := syncFile(t.dir, tl.name); err != nil {
 			return err
 		}
-		return writeHead(t.dir, tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
+		return t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 	default:
 		return fmt.Errorf("open audit thread %s: the head records line %d (%s) but the file has %d lines; run 'swarmhost audit verify'", tl.name, h.Seq, h.Hash, tl.seq)
 	}
@@ -610,6 +617,18 @@ func readHead(dir, thread string) (head, error) {
 		return head{}, fmt.Errorf("%w: %s: %v", errHeadDamaged, p, err)
 	}
 	return h, nil
+}
+
+// putHead writes a thread's head file and notes it in the index Root
+// reads.
+func (t *Trail) putHead(thread string, h head) error {
+	if err := writeHead(t.dir, thread, h); err != nil {
+		return err
+	}
+	t.indexMu.Lock()
+	t.index.Set(thread, h.Seq, h.Hash)
+	t.indexMu.Unlock()
+	return nil
 }
 
 func writeHead(dir, thread string, h head) error {
