@@ -10,11 +10,11 @@ import (
 )
 
 // HeadIndex keeps every thread's head as its Merkle leaf, so that the
-// root of a trail with many threads is not read back from a head file per
-// thread at each CHECKPOINT (100,000 threads: 1.17 s of the node's loop,
-// against 27 ms from the index; BenchmarkRoot). Set records a head; Root is MerkleRoot
-// over the heads set so far. The zero value is empty and ready; it is not
-// safe for concurrent use.
+// root of a trail with many threads is not read back from a head file
+// per thread at each CHECKPOINT (100,000 threads: 1.17 s of the node's
+// loop, against 27 ms from the index; BenchmarkRoot). Set records a head;
+// Root is MerkleRoot over the heads set so far. The zero value is empty
+// and ready; it is not safe for concurrent use.
 type HeadIndex struct {
 	leaves map[string][32]byte
 	sorted []string // threads in order, as of the last Root
