@@ -22,5 +22,6 @@
 // once, and after Config.RetainEnded the next checkpoint keeps only its
 // summary (Core.Thread), and asks its shard to forget it (a GC proposal:
 // the shard keeps its id only); the summary itself stays for the node's
-// life. An applied GC is not stepped: it is no input to the core.
+// life, without its envelope list, which Host.Need reads from the
+// thread's audit trail when asked. An applied GC is not stepped: it is no input to the core.
 package host

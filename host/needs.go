@@ -1,13 +1,17 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -56,11 +60,61 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	return e.ID, nil
 }
 
-// Need returns a thread's state as the core holds it.
+// Need returns a thread's state as the core holds it; a retired thread's
+// envelopes, which the core no longer lists, are read from its audit
+// trail (the accepted envelope lines, in order).
 func (h *Host) Need(id string) (protocol.ThreadInfo, bool) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.core.Thread(id)
+	info, ok := h.core.Thread(id)
+	h.mu.Unlock()
+	if ok && info.Retired && info.Envelopes == nil {
+		envs, err := trailEnvelopes(h.Trail.Dir(), id)
+		if err != nil {
+			h.log.Warn("need: listing a retired thread's envelopes from its trail", "thread", id, "error", err)
+		}
+		info.Envelopes = envs
+	}
+	return info, ok
+}
+
+// trailEnvelopes lists the envelopes a thread's trail accepted, in order.
+// A last line still being written (no newline yet) is left out.
+func trailEnvelopes(dir, thread string) ([]protocol.EnvelopeSummary, error) {
+	out := []protocol.EnvelopeSummary{}
+	name, err := audit.FileName(thread)
+	if err != nil {
+		return out, err
+	}
+	text, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return out, err
+	}
+	for n := 1; len(text) > 0; n++ {
+		i := bytes.IndexByte(text, '\n')
+		if i < 0 {
+			break
+		}
+		line := text[:i]
+		text = text[i+1:]
+		rec, err := audit.ParseLine(line)
+		if err != nil {
+			return out, fmt.Errorf("audit %s line %d: %w", thread, n, err)
+		}
+		if rec.Kind != audit.KindEnvelope || rec.Verdict != audit.Accepted {
+			continue
+		}
+		var e struct {
+			ID      string `json:"id"`
+			Verb    string `json:"verb"`
+			Lamport uint64 `json:"lamport"`
+			Sender  string `json:"sender_pk"`
+		}
+		if err := json.Unmarshal(rec.Envelope, &e); err != nil {
+			return out, fmt.Errorf("audit %s line %d: %w", thread, n, err)
+		}
+		out = append(out, protocol.EnvelopeSummary{ID: e.ID, Verb: e.Verb, Lamport: e.Lamport, Sender: e.Sender})
+	}
+	return out, nil
 }
 
 // Wait blocks until the thread is final (and its FINALIZE envelope is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +71,16 @@ func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
 		}
 	}
 	if info.Phase != protocol.PhaseFinal || info.Result != whole.Result || info.Finalize != whole.Finalize ||
-		len(info.Envelopes) != accepted {
+		len(info.Envelopes) != accepted || info.EnvelopesInTrail != accepted {
 		h.Close()
 		t.Fatalf("retired summary %+v, want the thread as it finalized (%+v) with all %d envelopes its trail accepted",
 			info, whole, accepted)
+	}
+	// The core no longer lists them; the node reads them from the trail,
+	// the same as the core listed them while the thread was whole.
+	if len(whole.Envelopes) > accepted || !slices.Equal(info.Envelopes[:len(whole.Envelopes)], whole.Envelopes) {
+		h.Close()
+		t.Fatalf("a retired thread's envelopes from its trail %+v, the core listed %+v before", info.Envelopes, whole.Envelopes)
 	}
 
 	// A late ATTEST from a verifier of the flow: rejected, recorded.

@@ -311,4 +311,7 @@ func (h *harness) cmdShow(name string) {
 	for _, e := range info.Envelopes {
 		h.line("  %s %s L%d by %s", e.Verb, e.ID, e.Lamport, e.Sender)
 	}
+	if info.Retired {
+		h.line("  %d envelopes, listed from the audit trail", info.EnvelopesInTrail)
+	}
 }

@@ -168,8 +168,9 @@
 // CheckpointDue whose RetireEndedBefore is at or after the time it ended,
 // once no evaluation or agent run is outstanding for it and, when final,
 // its FINALIZE envelope is in: the core keeps its summary (Thread, with
-// Retired set), clock and decisions, and answers any later envelope on it
-// wrong_state. The input is recorded, so replay retires the same threads.
+// Retired set, and the number of its envelopes rather than their list:
+// the shell lists them from the thread's trail), clock and decisions, and
+// answers any later envelope on it wrong_state. The input is recorded, so replay retires the same threads.
 // The same checkpoint asks the shards to forget the retired NEEDs (a GC
 // proposal per bucket; a refused NEED never reached a shard), and has the
 // swarm thread, which never ends, forget the envelopes it accepted so far

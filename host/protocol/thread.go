@@ -202,7 +202,11 @@ type ThreadInfo struct {
 	Attestation []string          `json:"attestations,omitempty"`
 	// Retired: the thread ended and a CHECKPOINT retired it; this summary
 	// is all the core still holds of it (the audit trail holds the rest).
-	Retired bool `json:"retired,omitempty"`
+	// The core keeps no list of its envelopes then, only their number,
+	// EnvelopesInTrail: the shell lists them from the thread's audit trail
+	// (Host.Need does), as its accepted envelope lines in order.
+	Retired          bool `json:"retired,omitempty"`
+	EnvelopesInTrail int  `json:"envelopes_in_trail,omitempty"`
 }
 
 // EnvelopeSummary names one accepted envelope of a thread.
