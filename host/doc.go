@@ -16,7 +16,8 @@
 // ticks), writes each input's audit line before any of its effects leaves
 // the node, then acts: publishes, proposes to the shards (package
 // consensus), runs agents, evaluates capsules, arms timers. A restarted
-// node rebuilds its core by stepping its own trail (rebuild.go).
+// node rebuilds its core by stepping its own trail (rebuild.go), each
+// thread's chain checked, its signatures not verified again.
 //
 // What a NEED holds in memory shrinks once it ends: its timers stop at
 // once, and after Config.RetainEnded the next checkpoint keeps only its

@@ -149,6 +149,7 @@ type Host struct {
 	unstepped []*bus.Delivery      // read, never stepped: handed back on close (mu)
 	republish []*envelope.Envelope // this host's latest envelopes, published again on start (ownTail)
 	closeOnce sync.Once
+	looping   bool // the loop was started (the end of Open): Close asks it for a last CHECKPOINT
 	wg        sync.WaitGroup
 	agentS    chan struct{} // bounds concurrent agent and policy runs
 }
@@ -285,6 +286,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	h.consumer.Trust(h.own.take)
 	h.wg.Add(2)
+	h.looping = true
 	go h.loop()
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
@@ -477,7 +479,9 @@ func (h *Host) checkpointDue() *protocol.CheckpointDue {
 // checkpoint has the core publish a CHECKPOINT over the trail as it stands
 // (on a clean stop), and waits until it is recorded.
 func (h *Host) checkpoint() {
-	if h.Trail == nil || h.ctx.Err() != nil || h.core == nil {
+	// Not before the loop runs: a node whose start failed has no loop to
+	// record one, and its Close would wait for it in vain.
+	if h.Trail == nil || h.ctx.Err() != nil || h.core == nil || !h.looping {
 		return
 	}
 	done := make(chan struct{})

@@ -28,14 +28,24 @@ type TrailInput struct {
 // which the host makes strictly increasing over all its lines), each
 // envelope with the receipt time of its thread's last clock line. Tokens
 // come from tokenOf (the CAS).
+//
+// It is what a node reads of its own trail when it starts: each thread's
+// chain is checked (seq and prev of every line), and the accepted
+// envelopes are decoded without verifying their signatures again. They
+// were verified when they were accepted, the chain catches a line damaged
+// since, and whoever could forge a line in the data folder holds the
+// host's keys beside it (keys/): a signature check there guards against
+// nothing the chain does not, and was most of a restart's work. Checking a
+// trail is `swarmhost audit verify` and replay.
 func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, false)
+	return readTrail(dir, tokenOf, false, decodeUnchecked)
 }
 
 // ReadTrailAll is ReadTrail with the rejected envelopes too, as inputs
-// (replay steps them to check their verdicts).
+// (replay steps them to check their verdicts), and every accepted
+// envelope's signature verified.
 func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, true)
+	return readTrail(dir, tokenOf, true, verifyUnchecked)
 }
 
 // TrailFromLines merges lines audit.Read returned into the order the host
@@ -45,10 +55,27 @@ func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, er
 // caller vouches for by other means (a signed checkpoint covering it); a
 // rejected one is verified again, as its verdict depends on it.
 func TrailFromLines(lines map[string][]audit.Line, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return buildTrail(lines, tokenOf, true, true)
+	return buildTrail(lines, tokenOf, true, shareUnchecked)
 }
 
-func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool) ([]TrailInput, error) {
+// unchecked is how an accepted envelope line audit did not check is
+// decoded.
+type unchecked int
+
+const (
+	// verifyUnchecked: envelope.Verify, every stateless check, the
+	// signature too.
+	verifyUnchecked unchecked = iota
+	// shareUnchecked: envelope.DecodeShared, kept in the line for the
+	// check to come (a replay, which checks the lines beside its stepping
+	// and holds the trail's text until it is done).
+	shareUnchecked
+	// decodeUnchecked: envelope.Decode, a copy that keeps none of the
+	// trail's text (a node's own trail, read to start, its chain checked).
+	decodeUnchecked
+)
+
+func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool, how unchecked) ([]TrailInput, error) {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return nil, err
@@ -65,10 +92,11 @@ func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool) ([]Tr
 		}
 		lines[th] = per[i]
 	}
-	return buildTrail(lines, tokenOf, rejected, false)
+	return buildTrail(lines, tokenOf, rejected, how)
 }
 
-// readThreadLines reads and parses one thread's lines.
+// readThreadLines reads and parses one thread's lines, and checks their
+// chain: each line's seq and prev follow the line before.
 func readThreadLines(dir, thread string) ([]audit.Line, error) {
 	name, err := audit.FileName(thread)
 	if err != nil {
@@ -79,20 +107,26 @@ func readThreadLines(dir, thread string) ([]audit.Line, error) {
 		return nil, err
 	}
 	var lines []audit.Line
+	prev := ""
 	for i, l := range splitLines(text) {
 		rec, err := audit.ParseLine(l)
 		if err != nil {
 			return nil, fmt.Errorf("audit %s line %d: %w", thread, i+1, err)
 		}
-		lines = append(lines, audit.Line{Hash: audit.LineHash(l), Record: rec})
+		if rec.Seq != uint64(i+1) || rec.Prev != prev {
+			return nil, fmt.Errorf("audit %s: the chain breaks at line %d (seq %d, want %d; or its prev does not name line %d): "+
+				"a line was edited, deleted or moved; 'swarmhost audit verify' names it", thread, i+1, rec.Seq, i+1, i)
+		}
+		prev = audit.LineHash(l)
+		lines = append(lines, audit.Line{Hash: prev, Record: rec})
 	}
 	return lines, nil
 }
 
 // buildTrail decodes every line's input (in parallel: they are independent)
-// and merges them into step order. trustUnchecked decodes accepted envelope
-// lines audit did not check without verifying their signatures.
-func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, rejected, trustUnchecked bool) ([]TrailInput, error) {
+// and merges them into step order; how says how an accepted envelope line
+// audit did not check is decoded.
+func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, rejected bool, how unchecked) ([]TrailInput, error) {
 	n := 0
 	for _, ls := range lines {
 		n += len(ls)
@@ -131,7 +165,7 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 	errs := make([]error, len(all))
 	clocks := make([]int64, len(all))
 	parallel.For(len(all), func(i int) {
-		clocks[i], errs[i] = decodeTrailInput(&all[i], src[i], rejected, trustUnchecked)
+		clocks[i], errs[i] = decodeTrailInput(&all[i], src[i], rejected, how)
 	})
 	lastAt := map[string]int64{}
 	tokens := map[string][]byte{}
@@ -169,7 +203,7 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 
 // decodeTrailInput decodes one line's input; a clock line's time is
 // returned instead.
-func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bool) (clock int64, err error) {
+func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected bool, how unchecked) (clock int64, err error) {
 	rec := ti.Record
 	switch rec.Kind {
 	case audit.KindEnvelope:
@@ -197,14 +231,16 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected, trustUnchecked bo
 		e := l.Env
 		if !l.Checked || e == nil {
 			check := envelope.Verify
-			if trustUnchecked {
-				// a replay: it holds the trail's text until it is done
+			switch how {
+			case shareUnchecked:
 				check = envelope.DecodeShared
+			case decodeUnchecked:
+				check = envelope.Decode
 			}
 			if e, err = check(rec.Envelope); err != nil {
 				return 0, err
 			}
-			if trustUnchecked {
+			if how == shareUnchecked {
 				l.Env = e // decoded, not checked: the check spares decoding again
 			}
 		}

@@ -163,3 +163,25 @@ func verifyAllWires() {
 	w.Help()
 	w.Wait()
 }
+
+// BenchmarkRestartRead is what a restarting node reads before it steps
+// its trail again (host.ReadTrail: every thread read, chained and merged,
+// its accepted envelopes decoded), on the benchmark's trail; beside it, in
+// the same run, the bound of verifying those envelopes' signatures.
+func BenchmarkRestartRead(b *testing.B) {
+	dir := benchTrail(b)
+	var bound time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := host.ReadTrail(filepath.Join(dir, "audit"), func(string) []byte { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		start := time.Now()
+		verifyAllWires()
+		bound += time.Since(start)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/read")
+	b.ReportMetric(float64(bound.Microseconds())/1000/float64(b.N), "ms/bound")
+}
