@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -474,5 +475,59 @@ func TestEverySingleLineEditNamesItsLine(t *testing.T) {
 				t.Errorf("line %d of %d %s: got %v, want a tamper named at line %d", i+1, n, name, err, i+1)
 			}
 		}
+	}
+}
+
+// A crash can leave a new thread's file with no whole line: made, and its
+// first line torn or never written. Recovering the trail removes it (it
+// holds nothing committed), so that Root (every CHECKPOINT) and Verify do
+// not fail on a thread file without a head, and the thread can be written
+// again.
+func TestRecoverDropsAThreadWithNoWholeLine(t *testing.T) {
+	for name, content := range map[string]string{
+		"torn first line": `{"envelope":"x`,
+		"empty file":      "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := fixture(t)
+			need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 50, Payload: map[string]any{"capability": "y"}}, key(9))
+			file, _ := audit.FileName(need.ID)
+			path := filepath.Join(dir, file)
+			os.WriteFile(path, []byte(content), 0o644)
+			if content == "" { // and a head a crash left damaged, rebuilt as seq 0
+				os.WriteFile(strings.TrimSuffix(path, ".jsonl")+".head", []byte(`{"seq":0,"hash":""}`), 0o644)
+			}
+			tr, err := audit.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			if err := tr.RecoverThreads(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the thread file with no whole line is still there (%v)", err)
+			}
+			heads, err := audit.Heads(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := tr.Root()
+			if err != nil || root != audit.MerkleRoot(heads) {
+				t.Fatalf("root %s (%v), the heads on disk give %s", root, err, audit.MerkleRoot(heads))
+			}
+			if _, err := audit.Verify(dir); err != nil {
+				t.Fatalf("verify after recovery: %v", err)
+			}
+			if _, err := tr.AppendEnvelope(need, 50); err != nil {
+				t.Fatalf("append to the dropped thread: %v", err)
+			}
+			if _, err := audit.Verify(dir); err != nil {
+				t.Fatalf("verify after writing the thread again: %v", err)
+			}
+			if heads, _ := audit.Heads(dir); root == audit.MerkleRoot(heads) {
+				t.Fatal("the root did not change with the thread written again")
+			}
+		})
 	}
 }

@@ -20,7 +20,9 @@
 //     hash, so that editing or deleting the last line is detected too. It
 //     is written after its lines are durable and is not fsynced itself:
 //     one a crash left lagging, empty or torn is rebuilt when the trail is
-//     opened.
+//     opened. A thread file a crash left with no whole line (made, its
+//     first line torn) is removed by [Trail.RecoverThreads]: nothing of it
+//     was committed.
 //   - An append is durable when it returns (the line fsynced, then the
 //     head), or, under [Trail.SetGroupCommit], once [Trail.Commit] returns:
 //     the writer then commits before any effect of its lines leaves.

@@ -33,6 +33,18 @@ func (x *HeadIndex) Set(thread string, seq uint64, hash string) {
 	x.leaves[thread] = leafHash(ThreadHead{Thread: thread, Seq: seq, Hash: hash})
 }
 
+// Delete forgets thread's head (a thread whose file went).
+func (x *HeadIndex) Delete(thread string) {
+	if _, ok := x.leaves[thread]; !ok {
+		return
+	}
+	delete(x.leaves, thread)
+	if i, ok := slices.BinarySearch(x.sorted, thread); ok {
+		x.sorted = slices.Delete(x.sorted, i, i+1)
+	}
+	x.added = slices.DeleteFunc(x.added, func(th string) bool { return th == thread })
+}
+
 // Has reports whether a head of thread was set.
 func (x *HeadIndex) Has(thread string) bool {
 	_, ok := x.leaves[thread]

@@ -12,9 +12,9 @@ import (
 	"github.com/canswarm/swarmhost/host/audit"
 )
 
-// Whatever heads are set, in whatever order, again or anew, with Root
-// asked in between, the index's root is MerkleRoot of the latest head of
-// each thread.
+// Whatever heads are set or deleted, in whatever order, again or anew,
+// with Root asked in between, the index's root is MerkleRoot of the latest
+// head of each thread still there.
 func TestHeadIndexRootIsTheMerkleRoot(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		var x audit.HeadIndex
@@ -32,6 +32,11 @@ func TestHeadIndexRootIsTheMerkleRoot(t *testing.T) {
 				continue
 			}
 			th := fmt.Sprintf("t%02d", rapid.IntRange(0, 20).Draw(t, "thread"))
+			if rapid.IntRange(0, 5).Draw(t, "delete?") == 0 {
+				x.Delete(th)
+				delete(latest, th)
+				continue
+			}
 			seq := rapid.Uint64Range(1, 1000).Draw(t, "seq")
 			h := audit.ThreadHead{Thread: th, Seq: seq, Hash: envelope.HashRef([]byte(fmt.Sprint(th, seq)))}
 			x.Set(h.Thread, h.Seq, h.Hash)

@@ -206,9 +206,51 @@ func (t *Trail) RecoverThreads() error {
 		if err != nil {
 			return err
 		}
+		if tl.seq == 0 {
+			err = t.dropEmptyLocked(tl)
+		}
 		tl.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// dropEmptyLocked removes a thread with no line (its lock held): a crash
+// after its file was made and before its first line was whole (the torn
+// line cut off by the open). Nothing of it was committed; left there, it
+// would be a thread file without a head, on which every Root (so every
+// CHECKPOINT) and every audit verify fails. A later append makes it anew.
+func (t *Trail) dropEmptyLocked(tl *threadLog) error {
+	if tl.file != nil {
+		tl.file.Close()
+		tl.file = nil
+	}
+	tl.closed = true
+	t.mu.Lock()
+	if t.threads[tl.name] == tl {
+		delete(t.threads, tl.name)
+	}
+	t.mu.Unlock()
+	fileName, err := FileName(tl.name)
+	if err != nil {
+		return err
+	}
+	hp, err := headPath(t.dir, tl.name)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{filepath.Join(t.dir, fileName), hp} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("recover audit thread %s: remove the empty thread: %w", tl.name, err)
+		}
+	}
+	t.indexMu.Lock()
+	t.index.Delete(tl.name)
+	t.indexMu.Unlock()
+	t.warn(fmt.Sprintf("audit thread %s: removed: a crash left its file without a whole line", tl.name))
+	return atomicfile.SyncDir(t.dir)
 }
 
 // headNamesLastLine reports whether a thread's file ends with a complete
@@ -238,7 +280,7 @@ func (t *Trail) headNamesLastLine(name string) (bool, error) {
 		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
 	}
 	if len(tail) == 0 || tail[len(tail)-1] != '\n' {
-		return h.Seq == 0 && len(tail) == 0, nil
+		return false, nil // no whole line (an empty thread is dropped), or a torn one
 	}
 	last := tail[:len(tail)-1]
 	i := bytes.LastIndexByte(last, '\n')
