@@ -69,8 +69,15 @@ func (h *Host) Need(id string) (protocol.ThreadInfo, bool) {
 	h.mu.Unlock()
 	if ok && info.Retired && info.Envelopes == nil {
 		envs, err := trailEnvelopes(h.Trail.Dir(), id)
-		if err != nil {
-			h.log.Warn("need: listing a retired thread's envelopes from its trail", "thread", id, "error", err)
+		switch {
+		case err != nil:
+			info.EnvelopesError = fmt.Sprintf("the trail lists %d envelopes of the %d accepted, then: %v", len(envs), info.EnvelopesInTrail, err)
+		case len(envs) != info.EnvelopesInTrail:
+			info.EnvelopesError = fmt.Sprintf("the trail lists %d accepted envelopes, the core counted %d: run 'swarmhost audit verify'",
+				len(envs), info.EnvelopesInTrail)
+		}
+		if info.EnvelopesError != "" {
+			h.log.Warn("need: listing a retired thread's envelopes from its trail", "thread", id, "problem", info.EnvelopesError)
 		}
 		info.Envelopes = envs
 	}

@@ -30,13 +30,15 @@ type TrailInput struct {
 // come from tokenOf (the CAS).
 //
 // It is what a node reads of its own trail when it starts: each thread's
-// chain is checked (seq and prev of every line), and the accepted
-// envelopes are decoded without verifying their signatures again. They
-// were verified when they were accepted, the chain catches a line damaged
-// since, and whoever could forge a line in the data folder holds the
-// host's keys beside it (keys/): a signature check there guards against
-// nothing the chain does not, and was most of a restart's work. Checking a
-// trail is `swarmhost audit verify` and replay.
+// chain is checked (seq and prev of every line; the last line against its
+// head was checked by Trail.RecoverThreads), and the accepted envelopes
+// are decoded without verifying their signatures again. They were verified
+// when they were accepted, and the chain and heads catch a line damaged
+// since, unless a crash also lost that thread's head. They do not stop a
+// deliberate rewrite; neither did the signatures, for whoever can rewrite
+// the data folder holds the node's keys (keys/) and can sign its decisions.
+// Checking a trail is `swarmhost audit verify` and replay; the signatures
+// were most of a start's reading.
 func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
 	return readTrail(dir, tokenOf, false, decodeUnchecked)
 }
@@ -114,8 +116,12 @@ func readThreadLines(dir, thread string) ([]audit.Line, error) {
 			return nil, fmt.Errorf("audit %s line %d: %w", thread, i+1, err)
 		}
 		if rec.Seq != uint64(i+1) || rec.Prev != prev {
-			return nil, fmt.Errorf("audit %s: the chain breaks at line %d (seq %d, want %d; or its prev does not name line %d): "+
-				"a line was edited, deleted or moved; 'swarmhost audit verify' names it", thread, i+1, rec.Seq, i+1, i)
+			what := fmt.Sprintf("its seq is %d, not %d", rec.Seq, i+1)
+			if rec.Seq == uint64(i+1) {
+				what = fmt.Sprintf("its prev does not name line %d", i)
+			}
+			return nil, fmt.Errorf("audit %s: the chain breaks at line %d (%s): a line was edited, deleted or moved; "+
+				"'swarmhost audit verify' names it", thread, i+1, what)
 		}
 		prev = audit.LineHash(l)
 		lines = append(lines, audit.Line{Hash: prev, Record: rec})

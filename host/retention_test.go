@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -113,6 +115,18 @@ func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
 	defer h.Close()
 	if again, ok := h.Need(id); !ok || !again.Retired || again.Phase != protocol.PhaseFinal || len(again.Envelopes) != accepted {
 		t.Fatalf("rebuilt from the trail, the NEED is %+v, want it final and retired as before", again)
+	}
+	// A retired thread whose trail cannot be read says so, rather than
+	// listing no envelope as if it had none.
+	name, _ := audit.FileName(id)
+	path := filepath.Join(dir, "audit", name)
+	if err := os.Rename(path, path+".away"); err != nil {
+		t.Fatal(err)
+	}
+	info, _ = h.Need(id)
+	os.Rename(path+".away", path)
+	if info.EnvelopesError == "" || len(info.Envelopes) != 0 {
+		t.Fatalf("a retired thread whose trail is gone: %d envelopes, error %q; want none and an error", len(info.Envelopes), info.EnvelopesError)
 	}
 }
 

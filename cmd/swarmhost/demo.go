@@ -62,13 +62,13 @@ audit trail.`,
 	}
 	c.Flags().StringVar(&itemsFile, "items", "", "a JSON array of strings to classify (default: ten built-in texts)")
 	c.Flags().StringVar(&pluginsSrc, "plugins-from", "plugins",
-		"the folder holding the built first-party plugins (default: plugins/ here, else the plugins/ beside the binary's folder)")
+		"the folder holding the built first-party plugins (when not given: plugins/ here, else the plugins/ beside the binary's folder)")
 	return c
 }
 
 // findPlugins is where the built first-party plugins are when
 // --plugins-from is not given: def (plugins/ in the working folder, as
-// make demo runs it) when it holds them, else the plugins/ folder beside
+// make demo runs it) when it holds them all, else the plugins/ folder beside
 // the binary's (bin/swarmhost run from anywhere in a built checkout finds
 // the checkout's plugins/). When neither holds them def is returned, and
 // the demo says which plugin is not built.
@@ -78,9 +78,20 @@ func findPlugins(def, exe string) string {
 		candidates = append(candidates, filepath.Join(filepath.Dir(filepath.Dir(exe)), "plugins"))
 	}
 	for _, dir := range candidates {
-		if _, err := os.Stat(filepath.Join(dir, "classifier.wasm")); err == nil {
+		if holdsPlugins(dir) {
 			return dir
 		}
 	}
 	return def
+}
+
+// holdsPlugins reports whether dir holds every built first-party plugin
+// the demo installs.
+func holdsPlugins(dir string) bool {
+	for _, name := range demo.Plugins {
+		if _, err := os.Stat(filepath.Join(dir, name+".wasm")); err != nil {
+			return false
+		}
+	}
+	return true
 }

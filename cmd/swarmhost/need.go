@@ -111,6 +111,9 @@ func newNeedCmd(e *env) *cobra.Command {
 			if info.Abandoned != "" {
 				fmt.Fprintf(e.stdout, "abandoned: %s\n", info.Abandoned)
 			}
+			if info.EnvelopesError != "" {
+				fmt.Fprintf(e.stdout, "envelopes: incomplete: %s\n", info.EnvelopesError)
+			}
 			fmt.Fprintf(e.stdout, "envelopes (%d):\n", len(info.Envelopes))
 			for _, s := range info.Envelopes {
 				fmt.Fprintf(e.stdout, "  %-11s lamport %-4d %s from %s\n", s.Verb, s.Lamport, s.ID, s.Sender[:16])

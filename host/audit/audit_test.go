@@ -176,8 +176,12 @@ func TestTamperIsLocated(t *testing.T) {
 		// An edit of a line's prev breaks both its links: that line is
 		// named, not the one before it, whose hash is still what the
 		// line named.
-		{"prev of a middle line edited", func(l [][]byte) [][]byte { l[2] = editPrev(t, l[2]); return l }, 3, "its prev no longer names line 2"},
-		{"prev of the last line edited", func(l [][]byte) [][]byte { l[4] = editPrev(t, l[4]); return l }, 5, "its prev no longer names line 4"},
+		{"prev of a middle line edited", func(l [][]byte) [][]byte { l[2] = editPrev(t, l[2]); return l }, 3, "its prev was changed"},
+		{"prev of the last line edited", func(l [][]byte) [][]byte { l[4] = editPrev(t, l[4]); return l }, 5, "its prev was changed"},
+		{"prev of the first line set", func(l [][]byte) [][]byte {
+			l[0] = bytes.Replace(l[0], []byte(`"prev":""`), []byte(`"prev":"x"`), 1)
+			return l
+		}, 1, "the first line's prev"},
 		{"middle line deleted", func(l [][]byte) [][]byte { return append(l[:2], l[3:]...) }, 3, "deleted"},
 		{"first line deleted", func(l [][]byte) [][]byte { return l[1:] }, 1, "deleted"},
 		{"last line deleted", func(l [][]byte) [][]byte { return l[:4] }, 5, "deleted"},

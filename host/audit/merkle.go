@@ -67,11 +67,12 @@ func Heads(dir string) ([]ThreadHead, error) {
 	return heads, nil
 }
 
-// Root is the Merkle root over the trail's heads as they are on disk now
-// (under group commit, Commit first). The heads are read from disk once,
-// at the first Root; after that the trail's index answers, kept by every
-// head it writes (a head a crash left behind was brought up to date by
-// RecoverThreads, or by the open of its thread, through the same path).
+// Root is the Merkle root over the trail's heads (under group commit,
+// Commit first): those on disk at its first Root, read then, and every
+// head this trail wrote since, from its index (a head a crash left behind
+// is brought up to date by RecoverThreads, or by the open of its thread,
+// through the same path). A head another process writes into the folder
+// meanwhile is not seen: a folder has one writer, its node.
 func (t *Trail) Root() (string, error) {
 	t.indexMu.Lock()
 	defer t.indexMu.Unlock()

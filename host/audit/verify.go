@@ -278,12 +278,15 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 			return nil, ThreadHead{}, bad(n-1, "inserted: line %d's prev skips it", n)
 		case rec.Seq != n:
 			return nil, ThreadHead{}, bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
+		case i == 0:
+			return nil, ThreadHead{}, bad(n, "edited: the first line's prev is %q, and must be empty", rec.Prev)
 		case nextLinkBroken(dir, thread, lines, i):
 			// Line n's own hash no longer matches what comes after it
-			// either: it is line n that changed, its prev with it (one
-			// edit breaks both links of the line it is in, and only the
-			// link after a line whose other fields it changed).
-			return nil, ThreadHead{}, bad(n, "edited: its prev no longer names line %d, and its hash no longer matches what follows it", n-1)
+			// either: one edit of line n's prev breaks both its links
+			// (an edit of its other fields, only the link after it).
+			// Two edits, of lines n-1 and n, look the same: line n is
+			// named, an edited line too.
+			return nil, ThreadHead{}, bad(n, "edited: the chain breaks on both sides of this line (its prev was changed, or this line and the one before it were)")
 		default:
 			return nil, ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
 		}

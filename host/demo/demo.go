@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
@@ -167,19 +166,21 @@ func installPlugins(src, dst string) error {
 }
 
 // oneLine is an item as one line of the label list: its text as it is,
-// but for control characters (a newline, a tab), written as Go escapes.
+// but for runes that are not printable (a newline, a tab, a line or
+// paragraph separator, a direction override), written as Go escapes.
 func oneLine(item string) string {
-	if !strings.ContainsFunc(item, unicode.IsControl) {
+	printable := func(r rune) bool { return strconv.IsPrint(r) }
+	if !strings.ContainsFunc(item, func(r rune) bool { return !printable(r) }) {
 		return item
 	}
 	var b strings.Builder
 	for _, r := range item {
-		if unicode.IsControl(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		} else {
+		if printable(r) {
 			b.WriteRune(r)
+			continue
 		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
 }

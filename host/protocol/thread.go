@@ -207,6 +207,10 @@ type ThreadInfo struct {
 	// (Host.Need does), as its accepted envelope lines in order.
 	Retired          bool `json:"retired,omitempty"`
 	EnvelopesInTrail int  `json:"envelopes_in_trail,omitempty"`
+	// EnvelopesError says why Envelopes is not the retired thread's whole
+	// list: its trail could not be read, or holds another number of
+	// accepted envelopes than the core counted (the shell sets it).
+	EnvelopesError string `json:"envelopes_error,omitempty"`
 }
 
 // EnvelopeSummary names one accepted envelope of a thread.

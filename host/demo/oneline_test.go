@@ -1,0 +1,20 @@
+package demo
+
+import "testing"
+
+// An item is printed on one line, as it is, but for runes that would
+// break or reorder the line.
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"where is my parcel?":           "where is my parcel?",
+		"café, 中文, 😀 and a space":       "café, 中文, 😀 and a space",
+		"two\nlines\tand a tab":         `two\nlines\tand a tab`,
+		"a\u2028line separator":         `a\u2028line separator`,
+		"right\u202eto left":            `right\u202eto left`,
+		"carriage\rreturn and \x00 nul": `carriage\rreturn and \x00 nul`,
+	} {
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
