@@ -103,6 +103,19 @@ func verbs(info protocol.ThreadInfo) map[string]int {
 }
 
 // outcomes returns the outcome lines of a thread's trail.
+// finishedFlow opens a node on dir with cfg and the honest plugins and
+// takes one NEED (k = n = 3) to its FINALIZE; the node is left open.
+func finishedFlow(t *testing.T, dir string, cfg host.Config) (*host.Host, string) {
+	t.Helper()
+	h := openAt(t, dir, honest, cfg)
+	id := submit(t, h, 3, 3, 10_000)
+	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	return h, id
+}
+
 func trailLines(t *testing.T, h *host.Host, thread string) []*audit.Record {
 	t.Helper()
 	name, err := audit.FileName(thread)

@@ -82,12 +82,7 @@ func TestPeriodicCheckpoints(t *testing.T) {
 func oneFlowThenIdle(t *testing.T, cfg host.Config, idle time.Duration) (string, []*audit.Record) {
 	t.Helper()
 	dir := t.TempDir()
-	h := openAt(t, dir, honest, cfg)
-	id := submit(t, h, 3, 3, 10_000)
-	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
-		h.Close()
-		t.Fatalf("ended %s", info.Phase)
-	}
+	h, _ := finishedFlow(t, dir, cfg)
 	time.Sleep(idle)
 	h.Close()
 	return dir, trailLines(t, h, protocol.SwarmThread)

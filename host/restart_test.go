@@ -21,12 +21,7 @@ import (
 // wrote it stops the start, naming the thread and where the chain breaks.
 func TestRestartChecksTheChainNotTheSignatures(t *testing.T) {
 	dir := t.TempDir()
-	h := openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
-	id := submit(t, h, 3, 3, 10_000)
-	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
-		h.Close()
-		t.Fatalf("ended %s", info.Phase)
-	}
+	h, id := finishedFlow(t, dir, host.Config{CheckpointEvery: -1})
 	h.Close()
 
 	auditDir := filepath.Join(dir, "audit")

@@ -31,13 +31,8 @@ import (
 func TestEndedThreadsAreRetiredAtCheckpoints(t *testing.T) {
 	dir := t.TempDir()
 	cfg := host.Config{CheckpointEvery: 150 * time.Millisecond, RetainEnded: time.Millisecond}
-	h := openAt(t, dir, honest, cfg)
-	id := submit(t, h, 3, 3, 10_000)
-	info := wait(t, h, id)
-	if info.Phase != protocol.PhaseFinal {
-		h.Close()
-		t.Fatalf("ended %s", info.Phase)
-	}
+	h, id := finishedFlow(t, dir, cfg)
+	info, _ := h.Need(id)
 	whole := info
 	for deadline := time.Now().Add(20 * time.Second); !info.Retired; info, _ = h.Need(id) {
 		if time.Now().After(deadline) {
@@ -214,12 +209,7 @@ func streamConfig(t *testing.T, cfg host.Config) jetstream.StreamConfig {
 // NEED whose thread ended here records nothing.
 func TestCollectedNeedEndsAnOpenThread(t *testing.T) {
 	dir := t.TempDir()
-	h := openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
-	ended := submit(t, h, 3, 3, 10_000)
-	if info := wait(t, h, ended); info.Phase != protocol.PhaseFinal {
-		h.Close()
-		t.Fatalf("ended %s", info.Phase)
-	}
+	h, ended := finishedFlow(t, dir, host.Config{CheckpointEvery: -1})
 	open, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 3, N: 3,
 		BidWindowMS: 600_000, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 3_600_000, Nonce: t.Name() + "-open"})
 	if err != nil {
