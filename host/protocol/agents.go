@@ -166,6 +166,11 @@ func (c *Core) publishAs(t *thread, sender, capability string, verb envelope.Ver
 		threadID = ""
 	}
 	t.clock++
+	if c.quiet {
+		// Nothing of the envelope is state: a failure to prepare it is an
+		// outcome record, which a quiet core does not write either.
+		return nil
+	}
 	e, err := envelope.Prepare(envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
 		ContentRefs: refs, PolicyCapsuleHash: t.capsule, PolicyEvalDigest: digest, Payload: payload}, sender)
 	if err != nil {

@@ -224,7 +224,9 @@ func (h *harness) setup(a *args) {
 	if err != nil {
 		h.fatalf("protocol.New: %v", err)
 	}
-	h.core = core
+	quiet, _ := protocol.New(h.cfg)
+	quiet.SetQuiet(true)
+	h.core, h.quiet = core, quiet
 }
 
 func (h *harness) num(a *args, k string, def uint64) uint64 {

@@ -102,6 +102,8 @@ type Core struct {
 	// lastRetired are the NEEDs the latest checkpoint retired: their GC is
 	// asked for again by redo, in case it was lost with the process.
 	lastRetired []string
+	// quiet: the shell drops every action (SetQuiet); the core builds none.
+	quiet bool
 }
 
 // New returns a core with no threads.
@@ -134,7 +136,20 @@ func (c *Core) Advance() { c.ready = nil }
 // HasReady reports whether actions wait.
 func (c *Core) HasReady() bool { return len(c.ready) > 0 }
 
-func (c *Core) emit(a Action) { c.ready = append(c.ready, a) }
+func (c *Core) emit(a Action) {
+	if !c.quiet {
+		c.ready = append(c.ready, a)
+	}
+}
+
+// SetQuiet tells the core that its shell will drop every action until it
+// is unset: a node rebuilding its state from its own trail, whose actions
+// were taken before it stopped. A quiet core changes its state exactly as
+// it would otherwise (what it would ask again after a restart is state,
+// kept apart from its actions), but prepares no envelope and writes no
+// outcome record, most of the work of stepping beside the state itself.
+// Replay, which compares the actions, never sets it.
+func (c *Core) SetQuiet(quiet bool) { c.quiet = quiet }
 
 // Plan is the shared plan this core holds.
 func (c *Core) Plan() *plan.Plan { return c.plan }
@@ -232,6 +247,9 @@ func (c *Core) Threads() []string {
 
 // record emits a Record action of kind with body marshalled.
 func (c *Core) record(thread, kind string, body any) {
+	if c.quiet {
+		return
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		b = []byte(fmt.Sprintf(`{"error":%q}`, err.Error()))

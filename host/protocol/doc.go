@@ -35,7 +35,10 @@
 // rebuilding from its trail skips the last. Replay is stepping the
 // recorded inputs, with their At,
 // through the same Step: the core asks for the same actions and prepares
-// byte for byte the same envelopes.
+// byte for byte the same envelopes. A shell that drops every action (a
+// node rebuilding from its own trail) sets [Core.SetQuiet]: the core then
+// builds no action and reaches the same state ([SameState] says where two
+// cores differ; the scripts and the chaos harness check it).
 //
 // # Inputs
 //

@@ -70,6 +70,7 @@ type harness struct {
 
 	now   int64
 	core  *protocol.Core
+	quiet *protocol.Core // the same inputs, stepped quietly: its state must stay the core's
 	cfg   protocol.Config
 	shard *shard.Machine
 	index uint64
@@ -297,8 +298,18 @@ func (h *harness) collect() {
 // step steps an input that is not an envelope.
 func (h *harness) step(in protocol.Input) {
 	h.core.Step(in)
+	h.stepQuiet(in)
 	h.steps++
 	h.collect()
+}
+
+// stepQuiet steps the input into the quiet core too, and fails the script
+// where its state is no longer the core's.
+func (h *harness) stepQuiet(in protocol.Input) {
+	h.quiet.Step(in)
+	if err := protocol.SameState(h.core, h.quiet); err != nil {
+		h.fatalf("after %T, a quiet core's state is not the core's: %v", in, err)
+	}
 }
 
 // stepRaw runs the stateless checks on wire text, as the shell does, and
@@ -314,6 +325,7 @@ func (h *harness) stepRaw(raw []byte) protocol.Verdict {
 		}
 	}
 	v := h.core.Step(in)
+	h.stepQuiet(in)
 	if !v.Retry {
 		h.steps++
 	}

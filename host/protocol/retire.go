@@ -49,6 +49,7 @@ func (c *Core) retireEnded(before int64) {
 			retired = append(retired, id)
 		}
 	}
+	slices.Sort(retired) // the threads' map has no order; the core's state does
 	c.lastRetired = retired
 	c.collect(retired)
 }

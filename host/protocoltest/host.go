@@ -283,6 +283,9 @@ type rebuilt struct {
 	// work the trail shows no outcome of: evaluations and agent runs not
 	// answered, proposals not applied (for Options.Redo)
 	open []protocol.Action
+	// quietDiffers: a quiet core stepping the same trail did not end in
+	// the same state (protocol.SameState)
+	quietDiffers error
 }
 
 // replay steps a trail into a fresh core as host/rebuild.go does: every
@@ -292,6 +295,11 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A node rebuilds quietly (protocol.Core.SetQuiet): beside the core
+	// whose actions P4 reads, a quiet one steps the same trail, and must
+	// end in the same state.
+	quiet, _ := protocol.New(cfg)
+	quiet.SetQuiet(true)
 	r := &rebuilt{core: core}
 	answered, applied := map[string]bool{}, map[string]bool{}
 	var asked []protocol.Action
@@ -308,6 +316,7 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 			applied[cmdKey(in.Cmd)] = true
 		}
 		core.Step(en.in)
+		quiet.Step(en.in)
 		acts := core.Ready()
 		r.emitted = append(r.emitted, emissions(acts)...)
 		for _, a := range acts {
@@ -322,6 +331,7 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 		}
 		core.Advance()
 	}
+	r.quietDiffers = protocol.SameState(core, quiet)
 	for _, a := range asked {
 		switch a := a.(type) {
 		case *protocol.EvalPolicy:
@@ -355,6 +365,9 @@ func (h *Host) restart() {
 	if err != nil {
 		w.violate("%s: restart: %v", h.name, err)
 		return
+	}
+	if r.quietDiffers != nil {
+		w.violate("P4 %s: a quiet rebuild after crash %d ends elsewhere than one taking its actions: %v", h.name, h.lives, r.quietDiffers)
 	}
 	if !slices.Equal(r.emitted, h.emitted) {
 		w.violate("P4 %s: the rebuild after crash %d asked to publish %v, the live cores %v", h.name, h.lives,

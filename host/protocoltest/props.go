@@ -311,6 +311,9 @@ func (w *World) checkP4() {
 			continue
 		}
 		core, emitted := r.core, r.emitted
+		if r.quietDiffers != nil {
+			w.violate("P4 %s: a quiet replay of the trail ends elsewhere than one taking its actions: %v", h.name, r.quietDiffers)
+		}
 		if !slices.Equal(emitted, h.emitted) {
 			w.violate("P4 %s: replay asked to publish %v, the live cores %v", h.name, w.names2(emitted),
 				w.names2(h.emitted))

@@ -15,6 +15,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 	"github.com/canswarm/swarmhost/internal/parallel"
@@ -184,4 +185,47 @@ func BenchmarkRestartRead(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/read")
 	b.ReportMetric(float64(bound.Microseconds())/1000/float64(b.N), "ms/bound")
+}
+
+// BenchmarkRestartStep is the rest of a start after reading: the trail's
+// inputs stepped into a fresh core, its actions dropped, as host.rebuild
+// does; quiet (Core.SetQuiet, what a node does since session 10) and not.
+func BenchmarkRestartStep(b *testing.B) {
+	dir := benchTrail(b)
+	store, err := cas.NewFileStore(filepath.Join(dir, "cas"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs, err := host.ReadTrail(filepath.Join(dir, "audit"), func(ref string) []byte {
+		blob, _ := store.Get(context.Background(), ref)
+		return blob
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := inputs[0].Input.(*protocol.Configure)
+	for _, quiet := range []bool{false, true} {
+		b.Run(fmt.Sprintf("quiet=%v", quiet), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				core, err := protocol.New(protocol.Config{HostPK: cfg.HostPK, HostCapability: cfg.HostCapability,
+					Roots: cfg.Roots, Agents: cfg.Agents, Verifiers: cfg.Verifiers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				core.SetQuiet(quiet)
+				accepted := 0
+				for _, ti := range inputs {
+					if ti.Input != nil {
+						if core.Step(ti.Input).Accepted {
+							accepted++
+						}
+						core.Advance()
+					}
+				}
+				if final := core.Threads(); accepted < len(inputs)/2 || len(final) < 20 {
+					b.Fatalf("%d of %d inputs accepted, %d threads: not the node's run", accepted, len(inputs), len(final))
+				}
+			}
+		})
+	}
 }
