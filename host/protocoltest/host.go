@@ -277,8 +277,9 @@ func (h *Host) crash(why string) {
 
 // rebuilt is a core rebuilt from a trail, with what the rebuild asked for.
 type rebuilt struct {
-	core    *protocol.Core
-	emitted []string // the P4 publishes
+	core    *protocol.Core // stepped taking its actions (P4 reads them)
+	quiet   *protocol.Core // the same trail stepped quietly, as a node does; quiet no more
+	emitted []string       // the P4 publishes
 	timers  []timer
 	// work the trail shows no outcome of: evaluations and agent runs not
 	// answered, proposals not applied (for Options.Redo)
@@ -300,7 +301,7 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	// end in the same state.
 	quiet, _ := protocol.New(cfg)
 	quiet.SetQuiet(true)
-	r := &rebuilt{core: core}
+	r := &rebuilt{core: core, quiet: quiet}
 	answered, applied := map[string]bool{}, map[string]bool{}
 	var asked []protocol.Action
 	for _, en := range trail {
@@ -332,6 +333,7 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 		core.Advance()
 	}
 	r.quietDiffers = protocol.SameState(core, quiet)
+	quiet.SetQuiet(false)
 	for _, a := range asked {
 		switch a := a.(type) {
 		case *protocol.EvalPolicy:
@@ -373,7 +375,10 @@ func (h *Host) restart() {
 		w.violate("P4 %s: the rebuild after crash %d asked to publish %v, the live cores %v", h.name, h.lives,
 			w.names2(r.emitted), w.names2(h.emitted))
 	}
-	h.core, h.up, h.timers = r.core, true, r.timers
+	// The host goes on with the core rebuilt quietly, as a node does (its
+	// state is the other's: quietDiffers); the timers are those the
+	// rebuild asked for.
+	h.core, h.up, h.timers = r.quiet, true, r.timers
 	from := "where it was"
 	if w.rng.IntN(2) == 0 {
 		from = "the start"
