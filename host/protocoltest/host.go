@@ -317,7 +317,7 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 			applied[cmdKey(in.Cmd)] = true
 		}
 		core.Step(en.in)
-		quiet.Step(en.in)
+		quiet.Step(ownCopy(en.in))
 		acts := core.Ready()
 		r.emitted = append(r.emitted, emissions(acts)...)
 		for _, a := range acts {
@@ -351,6 +351,23 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 		}
 	}
 	return r, nil
+}
+
+// ownCopy is an input for the quiet core that shares no envelope with
+// the loud one's (a node rebuilding decodes its own from disk): a change a
+// core made to an envelope in place would otherwise reach both.
+func ownCopy(in protocol.Input) protocol.Input {
+	r, ok := in.(*protocol.Received)
+	if !ok || r.Env == nil || len(r.Raw) == 0 {
+		return in
+	}
+	e, err := envelope.Decode(r.Raw)
+	if err != nil {
+		return in
+	}
+	c := *r
+	c.Env = e
+	return &c
 }
 
 func cmdKey(c protocol.Command) string {
