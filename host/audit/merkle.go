@@ -68,8 +68,9 @@ func Heads(dir string) ([]ThreadHead, error) {
 }
 
 // Root is the Merkle root over the trail's heads (under group commit,
-// Commit first): those on disk at its first Root, read then, and every
-// head this trail wrote since, from its index (a head a crash left behind
+// Commit first): those on disk at its first Root, read then (or by
+// RecoverThreads, which reads every head anyway), and every head this
+// trail wrote since, from its index (a head a crash left behind
 // is brought up to date by RecoverThreads, or by the open of its thread,
 // through the same path). A head another process writes into the folder
 // meanwhile is not seen: a folder has one writer, its node.

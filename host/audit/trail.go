@@ -194,12 +194,16 @@ func (t *Trail) RecoverThreads() error {
 	if err != nil {
 		return err
 	}
+	// Every thread's head passes through here, so the index Root reads is
+	// filled as it goes: the first CHECKPOINT need not read them all again.
+	heads := make(map[string]head, len(names))
 	for _, name := range names {
-		whole, err := t.headNamesLastLine(name)
+		h, whole, err := t.headNamesLastLine(name)
 		if err != nil {
 			return err
 		}
 		if whole {
+			heads[name] = h
 			continue
 		}
 		tl, err := t.lockThread(name) // opening it cuts a torn line and reconciles the head
@@ -208,11 +212,24 @@ func (t *Trail) RecoverThreads() error {
 		}
 		if tl.seq == 0 {
 			err = t.dropEmptyLocked(tl)
+		} else {
+			heads[name] = head{Seq: tl.seq, Hash: tl.lastHash} // reconciled: its head names its last line
 		}
 		tl.mu.Unlock()
 		if err != nil {
 			return err
 		}
+	}
+	t.indexMu.Lock()
+	defer t.indexMu.Unlock()
+	if !t.indexLoaded {
+		for name, h := range heads {
+			// A head set meanwhile was written after the one found here.
+			if !t.index.Has(name) {
+				t.index.Set(name, h.Seq, h.Hash)
+			}
+		}
+		t.indexLoaded = true
 	}
 	return nil
 }
@@ -255,39 +272,40 @@ func (t *Trail) dropEmptyLocked(tl *threadLog) error {
 
 // headNamesLastLine reports whether a thread's file ends with a complete
 // line whose hash its head records (the hash chain makes that line the
-// head's). It reads the head and the file's last 64 KiB; false (open the
-// thread) for anything else, a last line longer than that included.
-func (t *Trail) headNamesLastLine(name string) (bool, error) {
+// head's), and returns that head. It reads the head and the file's last
+// 64 KiB; false (open the thread) for anything else, a last line longer
+// than that included.
+func (t *Trail) headNamesLastLine(name string) (head, bool, error) {
 	h, err := readHead(t.dir, name)
 	if err != nil {
-		return false, nil // missing or damaged: opening the thread decides
+		return head{}, false, nil // missing or damaged: opening the thread decides
 	}
 	fileName, err := FileName(name)
 	if err != nil {
-		return false, err
+		return head{}, false, err
 	}
 	f, err := os.Open(filepath.Join(t.dir, fileName))
 	if err != nil {
-		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+		return head{}, false, fmt.Errorf("recover audit thread %s: %w", name, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+		return head{}, false, fmt.Errorf("recover audit thread %s: %w", name, err)
 	}
 	tail := make([]byte, min(info.Size(), 64<<10))
 	if _, err := f.ReadAt(tail, info.Size()-int64(len(tail))); err != nil {
-		return false, fmt.Errorf("recover audit thread %s: %w", name, err)
+		return head{}, false, fmt.Errorf("recover audit thread %s: %w", name, err)
 	}
 	if len(tail) == 0 || tail[len(tail)-1] != '\n' {
-		return false, nil // no whole line (an empty thread is dropped), or a torn one
+		return head{}, false, nil // no whole line (an empty thread is dropped), or a torn one
 	}
 	last := tail[:len(tail)-1]
 	i := bytes.LastIndexByte(last, '\n')
 	if i < 0 && int64(len(tail)) < info.Size() {
-		return false, nil // a last line longer than the tail read
+		return head{}, false, nil // a last line longer than the tail read
 	}
-	return LineHash(last[i+1:]) == h.Hash, nil
+	return h, LineHash(last[i+1:]) == h.Hash, nil
 }
 
 // Dir is the folder the trail lives in.
