@@ -36,10 +36,11 @@
 //     or trusts some lines by a signed checkpoint.
 //   - [Trail.Root] is a Merkle tree (RFC 6962 shape, [MerkleRoot]) over
 //     every thread's head: what a CHECKPOINT signs. The heads are read
-//     from their files once, at the first Root; after that a [HeadIndex]
-//     the trail keeps with every head it writes answers, so a node with a
-//     thread per NEED it ever saw does not read them all at each
-//     CHECKPOINT. A replay keeps one the same way over the lines it steps.
+//     from their files once ([Trail.RecoverThreads], or the first Root);
+//     after that a [HeadIndex] the trail keeps with every head it writes
+//     answers, so a node with a thread per NEED it ever saw does not read
+//     them all at each CHECKPOINT. A replay keeps one the same way over
+//     the lines it steps.
 //   - Of a broken link, the line named is the one an edit changed: line
 //     n when its prev fails line n-1 and its own hash fails what follows
 //     it (an edited prev), line n-1 when only the link after it broke.

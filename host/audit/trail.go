@@ -40,8 +40,8 @@ type Trail struct {
 	failed  error // a commit that failed while closing a thread, for the next Commit
 
 	// index holds every thread's head for Root: the heads this trail
-	// wrote, and (once indexLoaded, at the first Root) those on disk
-	// before.
+	// wrote, and (once indexLoaded: by RecoverThreads or the first Root)
+	// those on disk before.
 	indexMu     sync.Mutex
 	index       HeadIndex
 	indexLoaded bool
