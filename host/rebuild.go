@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/internal/parallel"
+	"github.com/canswarm/swarmhost/internal/rawfile"
 )
 
 // TrailInput is one recorded input of a trail, in the order it was stepped.
@@ -53,9 +53,11 @@ func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, er
 // TrailFromLines merges lines audit.Read returned into the order the host
 // stepped them, as ReadTrailAll does. Lines audit.Read checked keep the
 // envelope (or verification error) it found; an accepted envelope line it
-// did not check is decoded without checking its signature, which the
-// caller vouches for by other means (a signed checkpoint covering it); a
-// rejected one is verified again, as its verdict depends on it.
+// did not check is decoded without checking its signature (audit.Read
+// has decoded it: that is used), which the caller vouches for by other
+// means (a signed checkpoint covering it, or audit.StartCheck running
+// beside this: TrailFromLines only reads the lines); a rejected one is
+// verified again, as its verdict depends on it.
 func TrailFromLines(lines map[string][]audit.Line, tokenOf func(ref string) []byte) ([]TrailInput, error) {
 	return buildTrail(lines, tokenOf, true, shareUnchecked)
 }
@@ -104,7 +106,7 @@ func readThreadLines(dir, thread string) ([]audit.Line, error) {
 	if err != nil {
 		return nil, err
 	}
-	text, err := os.ReadFile(filepath.Join(dir, name))
+	text, err := rawfile.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +236,12 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected bool, how unchecke
 			ti.Input = r
 			return 0, nil
 		}
+		// A line audit checked holds its verified envelope; one it passed
+		// over may hold its envelope decoded and not yet checked (audit.Read
+		// decodes it, sharing the text, for the checks the replay runs
+		// beside this): only a line audit.Read did not read has none.
 		e := l.Env
-		if !l.Checked || e == nil {
+		if e == nil || (!l.Checked && how != shareUnchecked) {
 			check := envelope.Verify
 			switch how {
 			case shareUnchecked:
@@ -245,9 +251,6 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected bool, how unchecke
 			}
 			if e, err = check(rec.Envelope); err != nil {
 				return 0, err
-			}
-			if how == shareUnchecked {
-				l.Env = e // decoded, not checked: the check spares decoding again
 			}
 		}
 		ti.Input = &protocol.Received{Raw: rec.Envelope, Env: e}

@@ -16,29 +16,52 @@ import (
 // Root is MerkleRoot over the heads set so far. The zero value is empty
 // and ready; it is not safe for concurrent use.
 type HeadIndex struct {
-	leaves map[string][32]byte
+	heads  map[string]*indexedHead
 	sorted []string // threads in order, as of the last Root
 	added  []string // threads set since the last Root, not in sorted
+	stale  []*indexedHead
 	buf    [][32]byte
+}
+
+// indexedHead is a thread's head and its leaf, hashed at the first Root
+// after it was set: a replay sets a head at every line it steps and asks
+// for a root only at a checkpoint.
+type indexedHead struct {
+	thread string
+	seq    uint64
+	hash   string
+	leaf   [32]byte
+	stale  bool // leaf is not yet the hash of seq and hash
 }
 
 // Set records thread's head: its last line's seq and hash.
 func (x *HeadIndex) Set(thread string, seq uint64, hash string) {
-	if x.leaves == nil {
-		x.leaves = map[string][32]byte{}
+	if x.heads == nil {
+		x.heads = map[string]*indexedHead{}
 	}
-	if _, ok := x.leaves[thread]; !ok {
+	h := x.heads[thread]
+	if h == nil {
+		h = &indexedHead{thread: thread}
+		x.heads[thread] = h
 		x.added = append(x.added, thread)
 	}
-	x.leaves[thread] = leafHash(ThreadHead{Thread: thread, Seq: seq, Hash: hash})
+	h.seq, h.hash = seq, hash
+	if !h.stale {
+		h.stale = true
+		x.stale = append(x.stale, h)
+	}
 }
 
 // Delete forgets thread's head (a thread whose file went).
 func (x *HeadIndex) Delete(thread string) {
-	if _, ok := x.leaves[thread]; !ok {
+	h, ok := x.heads[thread]
+	if !ok {
 		return
 	}
-	delete(x.leaves, thread)
+	delete(x.heads, thread)
+	if h.stale {
+		x.stale = slices.DeleteFunc(x.stale, func(s *indexedHead) bool { return s == h })
+	}
 	if i, ok := slices.BinarySearch(x.sorted, thread); ok {
 		x.sorted = slices.Delete(x.sorted, i, i+1)
 	}
@@ -47,12 +70,12 @@ func (x *HeadIndex) Delete(thread string) {
 
 // Has reports whether a head of thread was set.
 func (x *HeadIndex) Has(thread string) bool {
-	_, ok := x.leaves[thread]
+	_, ok := x.heads[thread]
 	return ok
 }
 
 // Len is the number of threads with a head.
-func (x *HeadIndex) Len() int { return len(x.leaves) }
+func (x *HeadIndex) Len() int { return len(x.heads) }
 
 // Root is the Merkle root over every head set (MerkleRoot's tree).
 func (x *HeadIndex) Root() string {
@@ -71,9 +94,13 @@ func (x *HeadIndex) Root() string {
 		}
 		x.sorted, x.added = merged, nil
 	}
+	for _, h := range x.stale {
+		h.leaf, h.stale = leafHash(ThreadHead{Thread: h.thread, Seq: h.seq, Hash: h.hash}), false
+	}
+	x.stale = x.stale[:0]
 	x.buf = x.buf[:0]
 	for _, th := range x.sorted {
-		x.buf = append(x.buf, x.leaves[th])
+		x.buf = append(x.buf, x.heads[th].leaf)
 	}
 	root := merkle(x.buf)
 	return envelope.RefPrefix + hex.EncodeToString(root[:])
@@ -83,7 +110,8 @@ func (x *HeadIndex) Root() string {
 // thread}). The fields are a ref, an integer and an ASCII name: the
 // literal below is their JCS form.
 func leafHash(h ThreadHead) [32]byte {
-	leaf := make([]byte, 0, 48+len(h.Hash)+len(h.Thread))
+	var stack [256]byte // a leaf of the usual ref and thread id fits
+	leaf := stack[:0]
 	leaf = append(leaf, 0)
 	leaf = append(leaf, `{"hash":"`...)
 	leaf = append(leaf, h.Hash...)

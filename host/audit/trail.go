@@ -15,6 +15,7 @@ import (
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/rawfile"
 )
 
 // ErrDuplicate is returned by AppendEnvelope for an envelope already
@@ -668,7 +669,7 @@ func readHead(dir, thread string) (head, error) {
 	if err != nil {
 		return head{}, err
 	}
-	text, err := os.ReadFile(p)
+	text, err := rawfile.ReadFile(p)
 	if err != nil {
 		return head{}, err
 	}

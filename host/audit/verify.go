@@ -15,6 +15,7 @@ import (
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/internal/parallel"
+	"github.com/canswarm/swarmhost/internal/rawfile"
 )
 
 // TamperError locates the first broken line of a trail. Line 0 means the
@@ -57,8 +58,10 @@ type Line struct {
 	// line's envelope, verified, and Err a rejected text's verification
 	// error (nil when it verifies and was rejected for a stateful reason).
 	// Before that, Env may hold an accepted line's envelope decoded from
-	// its text and not yet checked (host.TrailFromLines leaves it there):
-	// checking it then spares decoding the text again.
+	// its text (sharing its memory) and not yet checked: Read leaves it
+	// there for the lines its check passes over, and checking it later
+	// (StartCheck), or decoding it for the core (host.TrailFromLines),
+	// spares decoding the text again.
 	Checked bool
 	Env     *envelope.Envelope
 	Err     error
@@ -116,14 +119,17 @@ func CheckAll(lines map[string][]Line, check func(thread string, seq uint64, rec
 // Checking is a CheckAll under way: StartCheck begins it on some
 // goroutines and returns; Help lends the caller's goroutine to it.
 type Checking struct {
-	work *parallel.Work
-	errs []error
+	work    *parallel.Work
+	errs    []error
+	results []checked
 }
 
 // StartCheck begins CheckAll's work on workers goroutines and returns at
-// once; the lines must not be touched until Wait returns. A caller with
-// serial work of its own (the replayer steps its core meanwhile) starts
-// it on one goroutine fewer than the cores and calls Help when done.
+// once. Until Wait returns the lines may be read but not changed; Wait
+// records the checks in them (Checked, Env, Err). A caller with serial
+// work of its own (the replayer decodes and steps its inputs meanwhile)
+// starts it on one goroutine fewer than the cores and calls Help when
+// done.
 func StartCheck(lines map[string][]Line, check func(thread string, seq uint64, rec *Record) bool, workers int) *Checking {
 	type ref struct {
 		thread string
@@ -142,21 +148,31 @@ func StartCheck(lines map[string][]Line, check func(thread string, seq uint64, r
 			all = append(all, ref{th, i})
 		}
 	}
-	c := &Checking{errs: make([]error, len(all))}
+	c := &Checking{errs: make([]error, len(all)), results: make([]checked, len(all))}
 	c.work = parallel.StartEach(len(all), workers, func(k int) {
 		th, i := all[k].thread, all[k].i
 		l := &lines[th][i]
 		if l.Checked || (check != nil && !check(th, uint64(i+1), l.Record)) {
 			return
 		}
+		res := &c.results[k]
 		var err error
-		l.Env, l.Err, err = checkRecord(l.Record, th, l.Env)
+		res.env, res.err, err = checkRecord(l.Record, th, l.Env)
 		if err != nil {
 			c.errs[k] = &TamperError{Thread: th, Line: uint64(i + 1), Problem: err.Error()}
+			return
 		}
-		l.Checked = err == nil
+		res.line = l
 	})
 	return c
+}
+
+// checked is one line's check, kept by the Checking until Wait writes it
+// into the line: until then the caller may read the lines beside it.
+type checked struct {
+	line *Line // nil: not checked, or it failed
+	env  *envelope.Envelope
+	err  error
 }
 
 // Help checks lines on the calling goroutine until none is left unbegun.
@@ -166,6 +182,11 @@ func (c *Checking) Help() { c.work.Help() }
 // began no goroutine, Help must have been called.
 func (c *Checking) Wait() error {
 	c.work.Wait()
+	for _, res := range c.results {
+		if res.line != nil {
+			res.line.Env, res.line.Err, res.line.Checked = res.env, res.err, true
+		}
+	}
 	for _, err := range c.errs {
 		if err != nil {
 			return err
@@ -237,7 +258,7 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 	if err != nil {
 		return nil, ThreadHead{}, err
 	}
-	text, err := os.ReadFile(filepath.Join(dir, fileName))
+	text, err := rawfile.ReadFile(filepath.Join(dir, fileName))
 	if err != nil {
 		return nil, ThreadHead{}, fmt.Errorf("verify audit thread %s: %w", thread, err)
 	}
@@ -257,9 +278,17 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 	parallel.For(len(raw), func(i int) {
 		l := &lines[i]
 		l.Hash = LineHash(raw[i])
-		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] == nil && (check == nil || check(uint64(i+1), l.Record)) {
+		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] != nil {
+			return
+		}
+		if check == nil || check(uint64(i+1), l.Record) {
 			l.Env, l.Err, checkErrs[i] = checkRecord(l.Record, thread, nil)
 			l.Checked = checkErrs[i] == nil
+		} else if l.Record.Kind == KindEnvelope && l.Record.Verdict == Accepted {
+			// Decoded once, here, sharing the text: the check to come
+			// (StartCheck) and the caller's own decoding use it. A text
+			// that does not decode is left to them, to say why.
+			l.Env, _ = envelope.DecodeShared(l.Record.Envelope)
 		}
 	})
 	for i := range lines {

@@ -24,15 +24,25 @@ import (
 
 var (
 	benchOnce  sync.Once
-	benchDir   string
+	benchDir   string   // made by benchTrail, removed by TestMain
+	benchGiven string   // $SWARMHOST_REPLAY_BENCH_DIR, kept
 	benchWires [][]byte // every envelope line's text, as recorded
 )
 
 // benchTrail makes, once, the trail of 20 flows (k = 3) on one node, or of
 // $SWARMHOST_REPLAY_BENCH_FLOWS (a multiple of 5): a longer trail shows the
 // replay's throughput with its fixed start (loading the agents) spread.
+// $SWARMHOST_REPLAY_BENCH_DIR names a data folder to use instead, made
+// before (by `swarmhost run` and `need submit`, or a copy of one this
+// made): builds measured one after another then replay the same trail,
+// and none spends its first seconds making one.
 func benchTrail(b *testing.B) string {
 	benchOnce.Do(func() {
+		if given := os.Getenv("SWARMHOST_REPLAY_BENCH_DIR"); given != "" {
+			benchGiven = given
+			benchWires = envelopeLines(b, given)
+			return
+		}
 		dir, err := os.MkdirTemp("", "swarmhost-replay-bench-")
 		if err != nil {
 			b.Fatal(err)
@@ -82,21 +92,32 @@ func benchTrail(b *testing.B) string {
 		}
 		time.Sleep(300 * time.Millisecond)
 		h.Close()
-		inputs, err := host.ReadTrailAll(filepath.Join(dir, "audit"), func(string) []byte { return nil })
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, ti := range inputs {
-			if r, ok := ti.Input.(*protocol.Received); ok && ti.Record.Kind == "envelope" {
-				benchWires = append(benchWires, r.Raw) // accepted or rejected: replay verifies each
-			}
-		}
+		benchWires = envelopeLines(b, dir)
 		benchDir = dir
 	})
-	if benchDir == "" {
+	switch {
+	case benchGiven != "":
+		return benchGiven
+	case benchDir == "":
 		b.Fatal("no trail")
 	}
 	return benchDir
+}
+
+// envelopeLines is every envelope line's text in the trail of the data
+// folder dir, accepted or rejected: replay verifies each.
+func envelopeLines(b *testing.B, dir string) [][]byte {
+	inputs, err := host.ReadTrailAll(filepath.Join(dir, "audit"), func(string) []byte { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wires [][]byte
+	for _, ti := range inputs {
+		if r, ok := ti.Input.(*protocol.Received); ok && ti.Record.Kind == "envelope" {
+			wires = append(wires, r.Raw)
+		}
+	}
+	return wires
 }
 
 // benchReplay reports the replay's envelopes per second and, as of-bound,

@@ -115,11 +115,21 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The lines a checkpoint does not cover (all, without one) are checked
+	// in full, concurrently with the merging and the stepping: a line that
+	// fails its checks is reported before any divergence, which it may
+	// explain. Those two are serial: the checks take the other cores, and
+	// this goroutine's too once it has stepped every input. Without a
+	// checkpoint to look for, the checks start at once.
+	var checking *audit.Checking
+	if !opts.FromCheckpoint {
+		checking = audit.StartCheck(lines, nil, runtime.GOMAXPROCS(0)-1)
+	}
 	store := opts.Store
 	if store == nil {
 		fs, err := cas.NewFileStore(filepath.Join(opts.DataDir, "cas"))
 		if err != nil {
-			return nil, err
+			return nil, finishChecks(checking, err)
 		}
 		store = fs
 	}
@@ -128,31 +138,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return b
 	})
 	if err != nil {
-		return nil, err
+		return nil, finishChecks(checking, err)
 	}
 	covered, checkpointID := 0, ""
-	coveredSeq := map[string]int{}
 	if opts.FromCheckpoint {
 		if covered, checkpointID, err = lastCheckpoint(inputs); err != nil {
 			return nil, err
 		}
+		coveredSeq := map[string]int{}
 		for _, ti := range inputs[:covered] {
 			coveredSeq[ti.Thread] = max(coveredSeq[ti.Thread], ti.Line)
 		}
+		checking = audit.StartCheck(lines, func(th string, seq uint64, _ *audit.Record) bool { return int(seq) > coveredSeq[th] },
+			runtime.GOMAXPROCS(0)-1)
 	}
-	// The lines a checkpoint does not cover (all, without one) are checked
-	// in full, concurrently with the stepping: a line that fails its
-	// checks is reported before any divergence, which it may explain.
-	// The stepping is serial: the checks take the other cores, and this
-	// goroutine's too once it has stepped every input.
-	checking := audit.StartCheck(lines, func(th string, seq uint64, _ *audit.Record) bool { return int(seq) > coveredSeq[th] },
-		runtime.GOMAXPROCS(0)-1)
 	r, err := replayInputs(ctx, opts, store, inputs, covered)
-	checking.Help()
-	if cerr := checking.Wait(); cerr != nil {
-		return nil, cerr
-	}
-	if err != nil {
+	if err = finishChecks(checking, err); err != nil {
 		return nil, err
 	}
 	r.report.Checkpoint, r.report.Covered = checkpointID, covered
@@ -160,6 +161,20 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		r.print(opts.Out, inputs)
 	}
 	return &r.report, nil
+}
+
+// finishChecks lends this goroutine to the checks until they are done and
+// returns the first line that failed them, or else err: a broken line is
+// reported before what it may have caused.
+func finishChecks(c *audit.Checking, err error) error {
+	if c == nil {
+		return err
+	}
+	c.Help()
+	if cerr := c.Wait(); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // replayInputs steps the inputs through a fresh core and checks them.
