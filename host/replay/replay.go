@@ -17,7 +17,6 @@ import (
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
-	"github.com/canswarm/swarmhost/host/wasm"
 )
 
 // Options say what to replay.
@@ -82,7 +81,7 @@ var decisive = map[envelope.Verb]bool{envelope.VerbDecide: true, envelope.VerbRe
 type replayer struct {
 	ctx    context.Context
 	store  cas.Store
-	rt     *wasm.Runtime
+	rt     *lazyRuntime
 	core   *protocol.Core
 	hostPK string
 	agents map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
@@ -179,16 +178,12 @@ func finishChecks(c *audit.Checking, err error) error {
 
 // replayInputs steps the inputs through a fresh core and checks them.
 func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []host.TrailInput, covered int) (*replayer, error) {
-	// The node's compiled modules, when they are there, spare compiling
-	// again (the cache is keyed by the module's bytes).
-	var rt *wasm.Runtime
-	if !opts.NoRerun {
-		var err error
-		if rt, err = wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(opts.DataDir, "wasm-cache")}); err != nil {
-			return nil, err
-		}
-		defer rt.Close(ctx)
-	}
+	// The runtime is made at the first module or capsule to load: a replay
+	// from a checkpoint that covers every agent call and evaluation needs
+	// none. The node's compiled modules, when they are there, spare
+	// compiling again (the cache is keyed by the module's bytes).
+	rt := &lazyRuntime{cacheDir: filepath.Join(opts.DataDir, "wasm-cache")}
+	defer rt.close(ctx)
 	rr := newReruns(ctx, inputs)
 	defer rr.stop()
 	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{}, reruns: rr,

@@ -232,6 +232,32 @@ func (r *replayer) reevaluate(ti host.TrailInput, rec *protocol.PolicyDone) erro
 	return nil
 }
 
+// lazyRuntime is the replay's WebAssembly runtime, made when first asked
+// for (safe for the concurrent re-runs).
+type lazyRuntime struct {
+	cacheDir string
+	once     sync.Once
+	rt       *wasm.Runtime
+	err      error
+}
+
+func (l *lazyRuntime) get(ctx context.Context) (*wasm.Runtime, error) {
+	l.once.Do(func() {
+		if l.rt, l.err = wasm.NewRuntime(ctx, wasm.Config{CacheDir: l.cacheDir}); l.err != nil {
+			l.err = fmt.Errorf("replay: starting the WebAssembly runtime to re-run agents and capsules: %w", l.err)
+		}
+	})
+	return l.rt, l.err
+}
+
+// close closes the runtime if one was made; only once every re-run is done.
+func (l *lazyRuntime) close(ctx context.Context) {
+	l.once.Do(func() {}) // none made after this
+	if l.rt != nil {
+		l.rt.Close(ctx)
+	}
+}
+
 // module loads an agent's module from the CAS once.
 func (r *replayer) module(ref, name string) (*wasm.Module, error) {
 	r.reruns.mu.Lock()
@@ -247,7 +273,12 @@ func (r *replayer) module(ref, name string) (*wasm.Module, error) {
 			l.err = err
 			return
 		}
-		l.v, l.err = r.rt.Load(r.ctx, name, b)
+		rt, err := r.rt.get(r.ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.v, l.err = rt.Load(r.ctx, name, b)
 	})
 	return l.v, l.err
 }
@@ -261,7 +292,14 @@ func (r *replayer) policy(_ context.Context, ref string) (*policy.Policy, error)
 		r.reruns.policies[ref] = l
 	}
 	r.reruns.mu.Unlock()
-	l.once.Do(func() { l.v, l.err = host.LoadCapsule(r.ctx, r.rt, r.store, ref) })
+	l.once.Do(func() {
+		rt, err := r.rt.get(r.ctx)
+		if err != nil {
+			l.err = err
+			return
+		}
+		l.v, l.err = host.LoadCapsule(r.ctx, rt, r.store, ref)
+	})
 	return l.v, l.err
 }
 
