@@ -19,7 +19,11 @@ var _ api.Needs = (*Host)(nil)
 
 // Submit signs a NEED with the host's client key and publishes it on the
 // bus; the node (every node of a cluster) picks it up from there. An input
-// that is not inline goes to the CAS and is named by content_refs[0].
+// over 16 KiB, or any with req.InputInCAS, is not inline: it goes to the
+// CAS and is named by content_refs[0].
+// maxInlineInput is the largest input Submit puts in the NEED's payload.
+const maxInlineInput = 16 << 10
+
 func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) {
 	if req.Capability == "" {
 		return "", fmt.Errorf("a NEED names a capability (a task kind)")
@@ -38,7 +42,7 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	}
 	var refs []string
 	if len(req.Input) > 0 {
-		if len(req.Input) > 16<<10 {
+		if len(req.Input) > maxInlineInput || req.InputInCAS {
 			ref, err := h.CAS.Put(ctx, req.Input)
 			if err != nil {
 				return "", fmt.Errorf("storing the input: %w", err)

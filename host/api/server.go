@@ -221,6 +221,12 @@ type NeedRequest struct {
 	DeadlineMS  uint64          `json:"deadline_ms"`
 	Nonce       string          `json:"nonce"`
 	Capsule     string          `json:"capsule"`
+	// InputInCAS stores the input in the CAS and names it by the NEED's
+	// content_refs[0] instead of inline, whatever its size (an input over
+	// 16 KiB always goes there). A capsule may bound what it admits inline
+	// (the classify capsule: 100 texts of 1,000 characters) and not what
+	// the CAS holds.
+	InputInCAS bool `json:"input_in_cas"`
 }
 
 func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {

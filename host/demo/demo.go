@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
@@ -60,6 +61,29 @@ type Result struct {
 	Replay *replay.Report
 }
 
+// The classify capsule's bounds on an inline input (policies/classify:
+// max_texts and max_text_chars, counted in characters as Rego's count
+// does); it bounds none on an input in the CAS.
+const (
+	MaxInlineTexts     = 100
+	MaxInlineTextChars = 1000
+)
+
+// FitsInline reports whether the classify capsule admits items inline in
+// the NEED; other items go in the CAS, so that any file's items are
+// classified.
+func FitsInline(items []string) bool {
+	if len(items) > MaxInlineTexts {
+		return false
+	}
+	for _, it := range items {
+		if utf8.RuneCountInString(it) > MaxInlineTextChars {
+			return false
+		}
+	}
+	return true
+}
+
 // Run performs the demonstration. See the package documentation.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	out := opts.Out
@@ -102,12 +126,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		fmt.Fprintf(out, "- agent %s (%s)\n", file, short(pk))
 	}
 	input, _ := json.Marshal(items)
-	id, err := h.Submit(ctx, api.NeedRequest{Capability: "classify", Input: input, K: 3, N: 3, BidWindowMS: 300,
-		LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 120_000, Nonce: fmt.Sprint(time.Now().UnixNano())})
+	inline := FitsInline(items)
+	id, err := h.Submit(ctx, api.NeedRequest{Capability: "classify", Input: input, InputInCAS: !inline,
+		K: 3, N: 3, BidWindowMS: 300, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 120_000, Nonce: fmt.Sprint(time.Now().UnixNano())})
 	if err != nil {
 		return nil, fmt.Errorf("demo: submitting the NEED: %w", err)
 	}
-	fmt.Fprintf(out, "- NEED %s submitted: classify %d items, k=3 of n=3 verifiers\n", short(id), len(items))
+	where := ""
+	if !inline {
+		where = fmt.Sprintf(" (in the CAS: the capsule admits up to %d texts of %d characters inline)", MaxInlineTexts, MaxInlineTextChars)
+	}
+	fmt.Fprintf(out, "- NEED %s submitted: classify %d items%s, k=3 of n=3 verifiers\n", short(id), len(items), where)
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	info, err := h.Wait(wctx, id)
