@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,7 +33,7 @@ audit trail.`,
 				if err != nil {
 					return err
 				}
-				if err := json.Unmarshal(b, &items); err != nil {
+				if items, err = parseItems(b); err != nil {
 					return usageError{fmt.Errorf("--items %s: want a JSON array of strings: %w", itemsFile, err)}
 				}
 				if len(items) == 0 {
@@ -94,4 +95,49 @@ func holdsPlugins(dir string) bool {
 		}
 	}
 	return true
+}
+
+// parseItems reads a JSON array of strings, naming the first element that
+// is not one.
+func parseItems(b []byte) ([]string, error) {
+	if !json.Valid(b) {
+		var v any
+		return nil, json.Unmarshal(b, &v) // says where the text stops being JSON
+	}
+	if t := bytes.TrimLeft(b, " \t\r\n"); t[0] != '[' {
+		return nil, fmt.Errorf("the file holds %s, not an array", jsonKind(t))
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	items := make([]string, len(raw))
+	for i, r := range raw {
+		if len(r) == 0 || r[0] != '"' {
+			return nil, fmt.Errorf("item %d of %d is %s, not a string", i+1, len(raw), jsonKind(r))
+		}
+		if err := json.Unmarshal(r, &items[i]); err != nil {
+			return nil, fmt.Errorf("item %d of %d: %w", i+1, len(raw), err)
+		}
+	}
+	return items, nil
+}
+
+// jsonKind names the kind of a JSON value by its first byte.
+func jsonKind(r json.RawMessage) string {
+	switch {
+	case len(r) == 0:
+		return "nothing"
+	case r[0] == '{':
+		return "an object"
+	case r[0] == '[':
+		return "an array"
+	case r[0] == 't' || r[0] == 'f':
+		return "a boolean"
+	case r[0] == 'n':
+		return "null"
+	case r[0] == '"':
+		return "a string"
+	}
+	return "a number"
 }
