@@ -50,6 +50,10 @@ func (a *AgentInfo) can(kind string) bool {
 	return false
 }
 
+// DefaultAgentGas is an agent call's gas budget when neither the NEED
+// (gas_budget) nor Config.AgentGas names one.
+const DefaultAgentGas = 50_000_000
+
 // Config is what a core is told at creation. Everything in it must be the
 // same on replay.
 type Config struct {
@@ -62,7 +66,8 @@ type Config struct {
 	Verifiers []string
 	// Shortlist is routing's m (default route.DefaultShortlist).
 	Shortlist int
-	// AgentGas is the gas budget of an agent call when the NEED names none.
+	// AgentGas is the gas budget of an agent call when the NEED names none
+	// (0: DefaultAgentGas).
 	AgentGas uint64
 }
 
@@ -112,7 +117,7 @@ func New(cfg Config) (*Core, error) {
 		return nil, fmt.Errorf("protocol: Config.HostPK %q is not a public key", cfg.HostPK)
 	}
 	if cfg.AgentGas == 0 {
-		cfg.AgentGas = 50_000_000
+		cfg.AgentGas = DefaultAgentGas
 	}
 	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{},
 		tokens: map[string]*envelope.Token{}, plan: plan.New()}

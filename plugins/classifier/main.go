@@ -22,6 +22,26 @@ type need struct {
 	Capability string          `json:"capability"`
 	Input      json.RawMessage `json:"input"`
 	LeaseMS    uint64          `json:"lease_ms"`
+	DeadlineMS uint64          `json:"deadline_ms"`
+}
+
+// The classify capsule's bid rule: 0 < price <= maxPrice, and 0 < eta_ms <=
+// the NEED's deadline (defaultDeadlineMS when it names none). A bid past
+// either is refused, and a NEED whose every bid is refused is abandoned:
+// the classifier bids within them, whatever the input's size.
+const (
+	maxPrice          = 1000
+	defaultDeadlineMS = 600_000
+)
+
+// offer is the classifier's bid on n texts: a price of one unit and a
+// tenth per text, and an estimate of 20 ms and 2 ms per text (it labels
+// thousands of short texts a second), each within the capsule's bounds.
+func offer(texts int, deadlineMS uint64) (price, etaMS uint64) {
+	if deadlineMS == 0 {
+		deadlineMS = defaultDeadlineMS
+	}
+	return min(1+uint64(texts)/10, maxPrice), min(20+2*uint64(texts), deadlineMS)
 }
 
 type decide struct {
@@ -52,9 +72,10 @@ func bid(in *sdk.Input) (*abi.AgentOutput, error) {
 	if err != nil {
 		return nil, err
 	}
+	price, eta := offer(len(texts), n.DeadlineMS)
 	act, err := sdk.Action(envelope.VerbPropose, map[string]any{
 		"epoch": max(in.Thread.Epoch, 1),
-		"bid":   map[string]any{"price": 1 + len(texts)/10, "eta_ms": 20 * (1 + len(texts))},
+		"bid":   map[string]any{"price": price, "eta_ms": eta},
 	})
 	if err != nil {
 		return nil, err
