@@ -154,6 +154,7 @@ func (h *Host) process(batch []item) {
 			defer close(it.done)
 		}
 	}
+	h.rounds.begin()
 	round := batch
 	var done []stepped
 	for i := 0; i < len(round); i++ {
@@ -186,6 +187,7 @@ func (h *Host) process(batch []item) {
 	if err := h.Trail.Commit(); err != nil {
 		h.halt(err)
 	}
+	h.rounds.committed()
 	if h.Err() != nil {
 		for _, s := range done {
 			h.giveBack(s.it) // its line may not be durable: delivered again

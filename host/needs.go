@@ -129,7 +129,8 @@ func trailEnvelopes(dir, thread string) ([]protocol.EnvelopeSummary, error) {
 }
 
 // Wait blocks until the thread is final (and its FINALIZE envelope is
-// in), abandoned or refused, or ctx ends.
+// in), abandoned or refused, and the trail's lines of that end are
+// durable; or ctx ends, or the node stops itself (its error).
 func (h *Host) Wait(ctx context.Context, id string) (protocol.ThreadInfo, error) {
 	for {
 		ch := h.watchers.watch(id)
@@ -137,7 +138,14 @@ func (h *Host) Wait(ctx context.Context, id string) (protocol.ThreadInfo, error)
 		done := info.Phase == protocol.PhaseAbandoned || info.Phase == protocol.PhaseRefused ||
 			info.Phase == protocol.PhaseFinal && info.Finalize != "" // the FINALIZE envelope is in
 		if ok && done {
-			return info, nil
+			// The core's state runs ahead of the trail within a round (an
+			// input is stepped, then its line written, then the round's
+			// lines made durable): the end is reported once its round is
+			// committed.
+			if err := h.rounds.wait(ctx, h.halted); err != nil {
+				return info, err
+			}
+			return info, h.Err()
 		}
 		select {
 		case <-ch:
@@ -190,4 +198,55 @@ func (h *Host) ChaosCounts() (dropped, duplicated, delayed, reordered int) {
 		return
 	}
 	return h.chaos.Dropped, h.chaos.Duplicated, h.chaos.Delayed, h.chaos.Reordered
+}
+
+// rounds counts the loop's rounds begun and committed, so that a reader
+// who saw the core in some state can wait until the lines of that state
+// are durable: every round begun by then is committed.
+type rounds struct {
+	mu        sync.Mutex
+	begun     uint64
+	done      uint64
+	next      chan struct{} // closed at the next commit
+}
+
+func (r *rounds) begin() {
+	r.mu.Lock()
+	r.begun++
+	r.mu.Unlock()
+}
+
+func (r *rounds) committed() {
+	r.mu.Lock()
+	r.done = r.begun
+	if r.next != nil {
+		close(r.next)
+		r.next = nil
+	}
+	r.mu.Unlock()
+}
+
+// wait returns once every round begun before it was called is committed,
+// or with ctx's error, or when stopped is closed (the node halted: its
+// rounds are not committed).
+func (r *rounds) wait(ctx context.Context, stopped <-chan struct{}) error {
+	r.mu.Lock()
+	target := r.begun
+	for r.done < target {
+		if r.next == nil {
+			r.next = make(chan struct{})
+		}
+		ch := r.next
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stopped:
+			return nil
+		}
+		r.mu.Lock()
+	}
+	r.mu.Unlock()
+	return nil
 }
