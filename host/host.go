@@ -138,7 +138,7 @@ type Host struct {
 	policies sync.Map // capsule ref -> *policy.Policy
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
-	rounds   rounds // the loop's rounds begun and committed, for Wait
+	rounds   rounds           // the loop's rounds begun and committed, for Wait
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 	timers   threadTimers
 

@@ -204,10 +204,10 @@ func (h *Host) ChaosCounts() (dropped, duplicated, delayed, reordered int) {
 // who saw the core in some state can wait until the lines of that state
 // are durable: every round begun by then is committed.
 type rounds struct {
-	mu        sync.Mutex
-	begun     uint64
-	done      uint64
-	next      chan struct{} // closed at the next commit
+	mu    sync.Mutex
+	begun uint64
+	done  uint64
+	next  chan struct{} // closed at the next commit
 }
 
 func (r *rounds) begin() {
