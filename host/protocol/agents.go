@@ -102,8 +102,10 @@ func (c *Core) agentDone(in *AgentDone) string {
 		return r.thread
 	}
 	refuse := func(what string, args ...any) {
+		reason := fmt.Sprintf(what, args...)
+		t.lastAgentProblem = a.Name + ": " + reason
 		c.record(t.id, "outcome", map[string]any{"event": "agent_output_refused", "agent": a.Name,
-			"agent_pk": a.PK, "request": in.ReqID, "reason": fmt.Sprintf(what, args...)})
+			"agent_pk": a.PK, "request": in.ReqID, "reason": reason})
 	}
 	if in.Fault != "" {
 		refuse("the call failed: %s", in.Fault)

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"errors"
 	"sort"
 
@@ -39,6 +40,9 @@ func (c *Core) closeWindow(t *thread) {
 	if err != nil {
 		if !errors.Is(err, route.ErrNoEligibleBid) {
 			c.record(t.id, "outcome", map[string]any{"event": "routing_failed", "epoch": t.epoch, "error": err.Error()})
+			t.noBidsWhy = "routing failed: " + err.Error()
+		} else {
+			t.noBidsWhy = noEligibleBid(t, bids)
 		}
 		c.proposeRelease(t, "no_bids")
 		return
@@ -46,6 +50,7 @@ func (c *Core) closeWindow(t *thread) {
 	verifiers, err := quorum.Choose(t.id, c.verifierPool(t.np.Capability), dec.WorkerPK, int(t.np.N))
 	if err != nil {
 		c.record(t.id, "outcome", map[string]any{"event": "no_verifiers", "epoch": t.epoch, "error": err.Error()})
+		t.noBidsWhy = "no verifiers: " + err.Error()
 		c.proposeRelease(t, "no_bids")
 		return
 	}
@@ -56,6 +61,31 @@ func (c *Core) closeWindow(t *thread) {
 		Verifiers: verifiers, DecideID: key}
 	t.myDecide[t.epoch] = &pending{key: key, body: payload, cmd: cmd}
 	c.emit(&Propose{Cmd: cmd})
+}
+
+// noEligibleBid says why a closed bid window had no bid to choose: none
+// came (and the last agent output refused on the thread, which may be why),
+// or what ruled out each that did.
+func noEligibleBid(t *thread, bids []route.Bid) string {
+	if len(bids) == 0 {
+		if t.lastAgentProblem != "" {
+			return "no bid came; the last agent output refused: " + t.lastAgentProblem
+		}
+		return "no bid came"
+	}
+	denied, excluded, incapable := 0, 0, 0
+	for _, b := range bids {
+		switch {
+		case !b.HasCapability:
+			incapable++
+		case t.excluded[b.SenderPK]:
+			excluded++
+		case !b.Allowed:
+			denied++
+		}
+	}
+	return fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability",
+		len(bids), denied, excluded, incapable)
 }
 
 // decisionKey names a decision this host proposes, before its fence (and
@@ -230,6 +260,9 @@ func (c *Core) applied(a *Applied) {
 			t.phase = PhaseAbandoned
 			c.ended(t)
 			t.abandonedWhy = "released (" + cmd.Reason + ") with max_epochs used up"
+			if cmd.Reason == "no_bids" && t.noBidsWhy != "" {
+				t.abandonedWhy += "; the last bid window here: " + t.noBidsWhy
+			}
 			t.resetEpoch()
 		} else {
 			t.epoch = a.NextEpoch

@@ -127,6 +127,12 @@ type thread struct {
 	finalCommit    string
 	refusal        string
 	abandonedWhy   string
+	// noBidsWhy says why this host's last closed bid window chose no bid
+	// (for the reason of an abandonment after RELEASE(no_bids)), and
+	// lastAgentProblem the last agent output refused on the thread, "name:
+	// reason" (an agent that cannot bid, out of gas say, shows there).
+	noBidsWhy        string
+	lastAgentProblem string
 
 	// endedAt is the core's time when the thread ended (final, abandoned,
 	// refused); 0 while it has not.
