@@ -1,8 +1,8 @@
 package protocol
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
