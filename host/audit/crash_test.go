@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -83,4 +84,62 @@ func TestRecoverFromACrashAtEveryByteOfALastLine(t *testing.T) {
 		}
 	}
 	t.Logf("%d crash points recovered", cases)
+}
+
+// A line no head records yet is checked before a head is written over it:
+// a whole last line whose envelope no longer verifies (its signature
+// edited), or whose prev names no line, stops the recovery with the thread
+// and line, whether the head lags behind it, is missing or is damaged;
+// the same line intact is recovered.
+func TestRecoverChecksTheLinesNoHeadRecords(t *testing.T) {
+	base, need := fixture(t)
+	path := threadFile(t, base, need)
+	text, _ := os.ReadFile(path)
+	lines := bytes.SplitAfter(text, []byte("\n"))
+	lines = lines[:len(lines)-1]
+	last := lines[len(lines)-1]
+	// Another hex digit at one place: still canonical JSON, still a record.
+	editHexAt := func(marker string) []byte {
+		at := bytes.Index(last, []byte(marker)) + len(marker)
+		edited := bytes.Clone(last)
+		edited[at] = "10"[min(int(last[at]-'0'), 1)] // '0' becomes '1', anything else '0'
+		if edited[at] == last[at] {
+			t.Fatalf("no edit at %s", marker)
+		}
+		return edited
+	}
+	badSig, badPrev := editHexAt(`"sig":"`), editHexAt(`"prev":"sha256:`)
+	for name, lastLine := range map[string][]byte{"intact": last, "signature edited": badSig, "prev edited": badPrev} {
+		for _, head := range []string{"behind", "missing", "damaged"} {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(threadFile(t, dir, need), append(bytes.Join(lines[:len(lines)-1], nil), lastLine...), 0o644)
+			headPath := strings.TrimSuffix(threadFile(t, dir, need), ".jsonl") + ".head"
+			switch head {
+			case "behind":
+				h, _ := json.Marshal(map[string]any{"seq": len(lines) - 1,
+					"hash": audit.LineHash(bytes.TrimSuffix(lines[len(lines)-2], []byte("\n")))})
+				os.WriteFile(headPath, h, 0o644)
+			case "missing":
+				os.Remove(headPath)
+			case "damaged":
+				os.WriteFile(headPath, []byte(`{"seq":`), 0o644)
+			}
+			tr, err := audit.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tr.RecoverThreads()
+			tr.Close()
+			wantLine := fmt.Sprintf("line %d, which the head does not record yet, is damaged", len(lines))
+			switch {
+			case name == "intact" && err != nil:
+				t.Errorf("intact last line, head %s: %v", head, err)
+			case name != "intact" && (err == nil || !strings.Contains(err.Error(), need) || !strings.Contains(err.Error(), wantLine)):
+				t.Errorf("last line's %s, head %s: recovery says %v, want thread %s %s", name, head, err, need, wantLine)
+			}
+		}
+	}
 }

@@ -555,7 +555,8 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 		text = text[:complete]
 	}
 	var hashes []string
-	for i, line := range splitLines(text) {
+	lines := splitLines(text)
+	for i, line := range lines {
 		var rec Record
 		if err := json.Unmarshal(line, &rec); err != nil || rec.Seq != uint64(i+1) {
 			return nil, fmt.Errorf("open audit thread %s: line %d is damaged; run 'swarmhost audit verify' before appending", name, i+1)
@@ -572,7 +573,7 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 	if tl.seq > 0 {
 		tl.lastHash = hashes[tl.seq-1]
 	}
-	if err := t.reconcileHead(tl, hashes); err != nil {
+	if err := t.reconcileHead(tl, lines, hashes); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
@@ -591,8 +592,9 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 
 // reconcileHead checks the head file against the lines on disk. A head that
 // lags (a crash between the line's fsync and the head's) is brought up to
-// date; a head ahead of the file, or naming a different line, is damage.
-func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
+// date, once the lines it did not record check out; a head ahead of the
+// file, or naming a different line, is damage.
+func (t *Trail) reconcileHead(tl *threadLog, lines [][]byte, hashes []string) error {
 	h, err := readHead(t.dir, tl.name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -603,6 +605,9 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 	case errors.Is(err, errHeadDamaged):
 		// Heads are not fsynced (writeHead): a crash while one was replaced
 		// can leave it empty or torn. Rebuilt from the lines, which are.
+		if err := checkUnrecorded(tl.name, lines, hashes, 0); err != nil {
+			return err
+		}
 		t.warn(fmt.Sprintf("audit thread %s: %v; rebuilding it from the thread's %d lines", tl.name, err, tl.seq))
 		return t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
 	case err != nil:
@@ -612,6 +617,9 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 	case h.Seq == tl.seq && h.Hash == tl.lastHash:
 		return nil
 	case h.Seq < tl.seq && (h.Seq == 0 || hashes[h.Seq-1] == h.Hash):
+		if err := checkUnrecorded(tl.name, lines, hashes, int(h.Seq)); err != nil {
+			return err
+		}
 		t.warn(fmt.Sprintf("audit thread %s: head recorded line %d of %d; bringing it up to date", tl.name, h.Seq, tl.seq))
 		// The lines after the head may never have been fsynced (a round
 		// written, its commit not reached): made durable before the head
@@ -623,6 +631,39 @@ func (t *Trail) reconcileHead(tl *threadLog, hashes []string) error {
 	default:
 		return fmt.Errorf("open audit thread %s: the head records line %d (%s) but the file has %d lines; run 'swarmhost audit verify'", tl.name, h.Seq, h.Hash, tl.seq)
 	}
+}
+
+// checkUnrecorded checks the lines from index from on, which no head
+// records yet, before a head is written over them: each parses strictly,
+// names the line before it as prev, and says something true of its
+// envelope (CheckRecord: an accepted envelope's signature verifies). A
+// crash leaves such lines whole (a torn last line is cut off first), so
+// anything else is damage, or an edit where the head would have told it:
+// no head is written to vouch for it.
+func checkUnrecorded(thread string, lines [][]byte, hashes []string, from int) error {
+	for i := from; i < len(lines); i++ {
+		rec, err := decodeLine(lines[i])
+		if err == nil {
+			if prev := prevHashOf(hashes, i); rec.Prev != prev {
+				err = fmt.Errorf("its prev does not name line %d", i)
+			} else {
+				_, _, err = checkRecord(rec, thread, nil)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("open audit thread %s: line %d, which the head does not record yet, is damaged (%v); run 'swarmhost audit verify'",
+				thread, i+1, err)
+		}
+	}
+	return nil
+}
+
+// prevHashOf is the prev line i records: the hash of the line before it.
+func prevHashOf(hashes []string, i int) string {
+	if i == 0 {
+		return ""
+	}
+	return hashes[i-1]
 }
 
 // syncFile fsyncs a thread's file.
