@@ -243,3 +243,18 @@ func TestStore(t *testing.T) {
 		t.Error("Store accepted a store that files the capsule under another ref")
 	}
 }
+
+// A file in the Rego of OPA before 1.0 is refused with how to bring it
+// over; a file that is not Rego in either version gets no such hint.
+func TestRegoV0GetsAHint(t *testing.T) {
+	hint := "policy.rego parses as Rego v0 (the syntax before OPA 1.0); capsules are Rego v1: 'opa fmt --rego-v1 policy.rego' rewrites it"
+	v0 := "package swarm\n\ndefault admit = false\n\nadmit { input.envelope.verb == \"NEED\" }\n\ndeny[msg] { msg := \"no\" }\n"
+	_, err := Build(context.Background(), policyDir(t, map[string]string{"policy.rego": v0}))
+	if err == nil || !strings.Contains(err.Error(), hint) {
+		t.Errorf("a Rego v0 policy: %v\nwant the hint %q", err, hint)
+	}
+	_, err = Build(context.Background(), policyDir(t, map[string]string{"policy.rego": "package swarm\n\nadmit if {\n\tx := \n}\n"}))
+	if err == nil || strings.Contains(err.Error(), "Rego v0") {
+		t.Errorf("a policy that is not Rego at all: %v, want a parse error without the v0 hint", err)
+	}
+}

@@ -5,7 +5,9 @@
 // # Contract
 //
 //   - [Build] compiles a policy folder: its *.rego files (not subfolders),
-//     *_test.rego excluded, parsed as Rego v1. Every file is package swarm
+//     *_test.rego excluded, parsed as Rego v1 (a file that parses only as
+//     Rego v0, OPA's syntax before 1.0, is refused with how to rewrite it:
+//     `opa fmt --rego-v1`). Every file is package swarm
 //     or a subpackage; at least one is package swarm and defines at least
 //     one of the entrypoint rules admit, bid, verify, route. Those present
 //     become the wasm entrypoints swarm/admit, swarm/bid, swarm/verify,

@@ -67,6 +67,10 @@ func readSources(dir string) ([]*sourceFile, error) {
 		f.module, err = ast.ParseModuleWithOpts(name, string(text), parserOptions())
 		if err != nil {
 			errs = append(errs, astErrors(err)...)
+			if looksLikeRegoV0(name, text) {
+				errs = append(errs, fmt.Errorf("%s parses as Rego v0 (the syntax before OPA 1.0); capsules are Rego v1: "+
+					"'opa fmt --rego-v1 %s' rewrites it (rule bodies take 'if', multi-value rules 'contains')", name, name))
+			}
 			continue
 		}
 		files = append(files, f)
@@ -75,6 +79,13 @@ func readSources(dir string) ([]*sourceFile, error) {
 		return nil, joinPolicyErrors(errs)
 	}
 	return files, nil
+}
+
+// looksLikeRegoV0 reports whether a file that is not Rego v1 parses as
+// Rego v0: then the error says how to bring it over.
+func looksLikeRegoV0(name string, text []byte) bool {
+	_, err := ast.ParseModuleWithOpts(name, string(text), ast.ParserOptions{RegoVersion: ast.RegoV0, Capabilities: Capabilities()})
+	return err == nil
 }
 
 func parserOptions() ast.ParserOptions {
