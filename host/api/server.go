@@ -252,7 +252,11 @@ func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		info, err := s.Needs.Wait(ctx, id)
 		if err != nil {
-			writeError(w, http.StatusGatewayTimeout, err)
+			status := http.StatusServiceUnavailable // the node stopped itself meanwhile
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				status = http.StatusGatewayTimeout
+			}
+			writeError(w, status, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, info)
