@@ -17,13 +17,13 @@ import (
 
 var _ api.Needs = (*Host)(nil)
 
+// maxInlineInput is the largest input Submit puts in the NEED's payload.
+const maxInlineInput = 16 << 10
+
 // Submit signs a NEED with the host's client key and publishes it on the
 // bus; the node (every node of a cluster) picks it up from there. An input
 // over 16 KiB, or any with req.InputInCAS, is not inline: it goes to the
 // CAS and is named by content_refs[0].
-// maxInlineInput is the largest input Submit puts in the NEED's payload.
-const maxInlineInput = 16 << 10
-
 func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) {
 	if req.Capability == "" {
 		return "", fmt.Errorf("a NEED names a capability (a task kind)")
