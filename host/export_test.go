@@ -16,3 +16,10 @@ func WithStoreWrapper(cfg Config, wrap func(cas.Store) cas.Store) Config {
 	cfg.wrapStore = wrap
 	return cfg
 }
+
+// WithProposeFault returns cfg with every proposal of an op failed by
+// fault first (nil lets it through to the shards).
+func WithProposeFault(cfg Config, fault func(op string) error) Config {
+	cfg.proposeFault = fault
+	return cfg
+}

@@ -95,6 +95,9 @@ type Config struct {
 
 	// wrapStore, when set (tests: export_test.go), wraps the node's CAS.
 	wrapStore func(cas.Store) cas.Store
+	// proposeFault, when set (tests), fails a proposal of the op with the
+	// error it returns before it reaches the shards.
+	proposeFault func(op string) error
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.

@@ -498,16 +498,55 @@ func (h *Host) propose(a *protocol.Propose) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
-		defer cancel()
-		res, err := h.Consensus.Propose(ctx, cmd)
-		switch {
-		case err != nil && h.ctx.Err() == nil:
-			h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Routed(), "error", err)
-		case err == nil && a.Cmd.Op == "GC":
-			h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)
+		for attempt := 0; ; attempt++ {
+			res, err := h.proposeOnce(a.Cmd.Op, cmd)
+			switch {
+			case err == nil && a.Cmd.Op == "GC":
+				h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)
+			case err != nil && h.ctx.Err() == nil:
+				h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Routed(), "attempt", attempt+1, "error", err)
+				// The core asks for a checkpoint's GC once (and again
+				// after a restart, for the latest checkpoint only): one
+				// lost here would leave the NEEDs' records in their shard
+				// for good. A GC is idempotent: asked again until it is
+				// applied or the node stops.
+				if a.Cmd.Op == "GC" && h.sleep(gcRetryDelay(attempt)) {
+					continue
+				}
+			}
+			return
 		}
 	}()
+}
+
+// proposeOnce makes one attempt at a proposal, given five minutes.
+func (h *Host) proposeOnce(op string, cmd shard.Command) (shard.Result, error) {
+	if f := h.cfg.proposeFault; f != nil {
+		if err := f(op); err != nil {
+			return shard.Result{}, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Minute)
+	defer cancel()
+	return h.Consensus.Propose(ctx, cmd)
+}
+
+// gcRetryDelay is the wait before a failed GC's attempt+2nd: 1 s, doubling
+// to a minute.
+func gcRetryDelay(attempt int) time.Duration {
+	return min(time.Second<<min(attempt, 6), time.Minute)
+}
+
+// sleep waits d, or until the node stops (false).
+func (h *Host) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-h.ctx.Done():
+		return false
+	}
 }
 
 func (h *Host) armTimer(a *protocol.ArmTimer) {

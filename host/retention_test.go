@@ -3,12 +3,14 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,5 +273,36 @@ func TestCollectedNeedEndsAnOpenThread(t *testing.T) {
 	defer h.Close()
 	if again, ok := h.Need(open); !ok || again.Phase != protocol.PhaseAbandoned || again.Abandoned != info.Abandoned {
 		t.Fatalf("rebuilt from the trail, the NEED is %+v, want it abandoned as before", again)
+	}
+}
+
+// A checkpoint's GC that fails (the shards unreachable for a while) is
+// asked again until it is applied: the core asks for it once, and a GC
+// lost would leave the retired NEED's record in its shard for good.
+func TestAFailedGCIsAskedAgain(t *testing.T) {
+	var failed atomic.Int32
+	cfg := host.WithProposeFault(host.Config{CheckpointEvery: 150 * time.Millisecond, RetainEnded: time.Millisecond},
+		func(op string) error {
+			if op == "GC" && failed.Add(1) <= 2 {
+				return errors.New("shards unreachable (test)")
+			}
+			return nil
+		})
+	h, id := finishedFlow(t, t.TempDir(), cfg)
+	defer h.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, found, collected, err := h.Consensus.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if collected && !found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d failed GC attempts the retired NEED is still in its shard (found %v, collected %v)", failed.Load(), found, collected)
+		}
+	}
+	if n := failed.Load(); n < 3 {
+		t.Fatalf("%d GC proposals, want the two that failed and one more", n)
 	}
 }
