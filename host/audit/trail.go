@@ -761,6 +761,9 @@ var errHeadDamaged = errors.New("head file is damaged")
 // Threads lists the threads that have a trail file, sorted.
 func Threads(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no audit trail at %s (a node's data folder holds it in audit/): %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list audit threads: %w", err)
 	}
