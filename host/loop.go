@@ -159,11 +159,15 @@ func (h *Host) process(batch []item) {
 	var done []stepped
 	for i := 0; i < len(round); i++ {
 		it := round[i]
-		if h.ctx.Err() != nil {
-			for _, rest := range round[i:] {
-				h.giveBack(rest) // stopping, or halted: delivered again
-			}
-			break
+		if h.ctx.Err() != nil && !it.local {
+			// Stopping, or halted: an input not yet stepped is delivered
+			// again. The host's own envelopes that inputs already stepped
+			// made are stepped still: those inputs' lines are written, and
+			// a trail with an input and without the envelope the rules
+			// make of it would not replay (a CHECKPOINT's line without its
+			// CHECKPOINT, say, when a stop cut the round).
+			h.giveBack(it)
+			continue
 		}
 		s, ok := h.step(it)
 		if !ok {
