@@ -142,7 +142,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	input, _ := json.Marshal(items)
 	inline := FitsInline(items)
 	id, err := h.Submit(ctx, api.NeedRequest{Capability: "classify", Input: input, InputInCAS: !inline, GasBudget: GasBudget(input),
-		K: 3, N: 3, BidWindowMS: 300, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 120_000, Nonce: fmt.Sprint(time.Now().UnixNano())})
+		K: 3, N: 3, BidWindowMS: 1000, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 120_000, Nonce: fmt.Sprint(time.Now().UnixNano())})
 	if err != nil {
 		return nil, fmt.Errorf("demo: submitting the NEED: %w", err)
 	}
