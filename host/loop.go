@@ -509,12 +509,15 @@ func (h *Host) propose(a *protocol.Propose) {
 				h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)
 			case err != nil && h.ctx.Err() == nil:
 				h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Routed(), "attempt", attempt+1, "error", err)
-				// The core asks for a checkpoint's GC once (and again
-				// after a restart, for the latest checkpoint only): one
-				// lost here would leave the NEEDs' records in their shard
-				// for good. A GC is idempotent: asked again until it is
-				// applied or the node stops.
-				if a.Cmd.Op == "GC" && h.sleep(gcRetryDelay(attempt)) {
+				// The core asks for a proposal once (and again only when
+				// the node restarts): one lost here (the shards without a
+				// quorum for longer than an attempt's five minutes) would
+				// leave its NEED waiting for a DECIDE, RELEASE or FINALIZE
+				// that never comes, or a checkpoint's retired NEEDs in
+				// their shard for good. Every command is answered the same
+				// when repeated, so it is asked again until answered or
+				// the node stops.
+				if h.sleep(proposeRetryDelay(attempt)) {
 					continue
 				}
 			}
@@ -535,9 +538,9 @@ func (h *Host) proposeOnce(op string, cmd shard.Command) (shard.Result, error) {
 	return h.Consensus.Propose(ctx, cmd)
 }
 
-// gcRetryDelay is the wait before a failed GC's attempt+2nd: 1 s, doubling
-// to a minute.
-func gcRetryDelay(attempt int) time.Duration {
+// proposeRetryDelay is the wait before a failed proposal's attempt+2nd:
+// 1 s, doubling to a minute.
+func proposeRetryDelay(attempt int) time.Duration {
 	return min(time.Second<<min(attempt, 6), time.Minute)
 }
 
