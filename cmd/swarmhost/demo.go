@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -100,9 +102,16 @@ func holdsPlugins(dir string) bool {
 // parseItems reads a JSON array of strings, naming the first element that
 // is not one.
 func parseItems(b []byte) ([]string, error) {
+	b = bytes.TrimPrefix(b, []byte("\ufeff")) // a byte order mark some editors write
 	if !json.Valid(b) {
 		var v any
-		return nil, json.Unmarshal(b, &v) // says where the text stops being JSON
+		err := json.Unmarshal(b, &v)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			line, col := lineColumn(b, syntax.Offset)
+			return nil, fmt.Errorf("line %d, column %d: %w", line, col, err)
+		}
+		return nil, err
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); t[0] != '[' {
 		return nil, fmt.Errorf("the file holds %s, not an array", jsonKind(t))
@@ -121,6 +130,17 @@ func parseItems(b []byte) ([]string, error) {
 		}
 	}
 	return items, nil
+}
+
+// lineColumn is where the byte at offset is (or the byte before it, as a
+// json.SyntaxError's offset counts the byte it stopped after), 1-based,
+// counting columns in characters.
+func lineColumn(b []byte, offset int64) (line, col int) {
+	offset = min(max(offset-1, 0), int64(len(b)))
+	before := b[:offset]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+	return line, col
 }
 
 // jsonKind names the kind of a JSON value by its first byte.

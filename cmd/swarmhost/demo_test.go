@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/canswarm/swarmhost/host/demo"
@@ -43,5 +45,34 @@ func TestFindPluginsBesideTheBinary(t *testing.T) {
 	none := filepath.Join(t.TempDir(), "plugins")
 	if got := findPlugins(none, exe); got != none {
 		t.Fatalf("no built plugins anywhere: %q, want the default %q (the demo then says which is not built)", got, none)
+	}
+}
+
+// --items reads a JSON array of strings: a byte order mark before it is
+// skipped, and text that is not JSON is refused naming its line and
+// column.
+func TestParseItems(t *testing.T) {
+	for _, c := range []struct {
+		in, want, err string
+	}{
+		{in: `["a", "b"]`, want: `[a b]`},
+		{in: "\ufeff[\"with a byte order mark\"]", want: `[with a byte order mark]`},
+		{in: "  [\"é\"]\n\n", want: `[é]`},
+		{in: "[\"a\",\n \"b\",\n]", err: `line 3, column 1: invalid character ']' looking for beginning of value`},
+		{in: "[\"é\", x]", err: `line 1, column 7: invalid character 'x' looking for beginning of value`},
+		{in: `["a", "b"`, err: `line 1, column 9: unexpected end of JSON input`},
+		{in: "", err: `unexpected end of JSON input`},
+		{in: `{"a": 1}`, err: `the file holds an object, not an array`},
+		{in: `["a", null]`, err: `item 2 of 2 is null, not a string`},
+	} {
+		items, err := parseItems([]byte(c.in))
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("parseItems(%q): error %v, want one saying %q", c.in, err, c.err)
+		case c.err == "" && err != nil:
+			t.Errorf("parseItems(%q): %v", c.in, err)
+		case c.err == "" && fmt.Sprint(items) != c.want:
+			t.Errorf("parseItems(%q) = %v, want %s", c.in, items, c.want)
+		}
 	}
 }

@@ -210,14 +210,22 @@ func installPlugins(src, dst string) error {
 
 // oneLine is an item as one line of the label list: its text as it is,
 // but for runes that are not printable (a newline, a tab, a line or
-// paragraph separator, a direction override), written as Go escapes.
+// paragraph separator, a direction override), written as Go escapes, and
+// an item longer than shownRunes cut there, with its length.
 func oneLine(item string) string {
 	printable := func(r rune) bool { return strconv.IsPrint(r) }
-	if !strings.ContainsFunc(item, func(r rune) bool { return !printable(r) }) {
+	n := utf8.RuneCountInString(item)
+	if n <= shownRunes && !strings.ContainsFunc(item, func(r rune) bool { return !printable(r) }) {
 		return item
 	}
 	var b strings.Builder
+	shown := 0
 	for _, r := range item {
+		if shown == shownRunes {
+			fmt.Fprintf(&b, "... (%d characters)", n)
+			break
+		}
+		shown++
 		if printable(r) {
 			b.WriteRune(r)
 			continue
@@ -227,6 +235,9 @@ func oneLine(item string) string {
 	}
 	return b.String()
 }
+
+// shownRunes is how much of an item the label list shows.
+const shownRunes = 100
 
 func short(id string) string {
 	if len(id) > 15 && id[:7] == "sha256:" {
