@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -138,6 +139,9 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 		fmt.Fprintf(e.stderr, "refused: %s\n", info.Refusal)
 	case protocol.PhaseAbandoned:
 		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
+		if strings.Contains(info.Abandoned, "out of gas") {
+			fmt.Fprintln(e.stderr, "hint: each agent call on a NEED may use its gas budget (need submit --gas-budget; the node's default, 50 million, is for inputs of a few KiB)")
+		}
 	default:
 		fmt.Fprintf(e.stderr, "not finished: %s\n", info.Phase)
 	}
