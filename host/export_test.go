@@ -2,6 +2,7 @@ package host
 
 import (
 	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
 )
 
@@ -22,4 +23,42 @@ func WithStoreWrapper(cfg Config, wrap func(cas.Store) cas.Store) Config {
 func WithProposeFault(cfg Config, fault func(op string) error) Config {
 	cfg.proposeFault = fault
 	return cfg
+}
+
+// ReadTrailWhole is ReadTrail as it was until session 12: every thread
+// read whole, then merged by one sort (the reference for StepTrail's
+// merge).
+func ReadTrailWhole(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
+	return readTrail(dir, tokenOf, false, decodeUnchecked)
+}
+
+// MostThreadsOpen is the most threads StepTrail's merge holds open at once
+// reading dir.
+func MostThreadsOpen(dir string) (int, error) {
+	threads, err := audit.Threads(dir)
+	if err != nil {
+		return 0, err
+	}
+	m, err := newTrailMerge(dir, threads)
+	if err != nil {
+		return 0, err
+	}
+	defer m.close()
+	for {
+		_, ok, err := m.next()
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return m.openMax, nil
+		}
+	}
+}
+
+// SetStreamAbove sets the size over which StepTrail reads a thread's file
+// a line at a time, and returns the previous one.
+func SetStreamAbove(n int64) int64 {
+	old := streamAbove
+	streamAbove = n
+	return old
 }

@@ -39,8 +39,19 @@ type TrailInput struct {
 // the data folder holds the node's keys (keys/) and can sign its decisions.
 // Checking a trail is `swarmhost audit verify` and replay; the signatures
 // were most of a start's reading.
+//
+// It is StepTrail's inputs gathered: a node starting steps them as they
+// come instead (rebuild), holding only the threads open at each point.
 func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, false, decodeUnchecked)
+	var out []TrailInput
+	err := StepTrail(dir, tokenOf, func(ti *TrailInput) error {
+		out = append(out, *ti)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ReadTrailAll is ReadTrail with the rejected envelopes too, as inputs
@@ -316,16 +327,15 @@ func splitLines(b []byte) [][]byte {
 // taken before the restart). The Configure the node steps next makes the
 // core ask again for whatever was outstanding, timers included.
 func (h *Host) rebuild() error {
-	inputs, err := ReadTrail(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b })
-	if err != nil {
-		return fmt.Errorf("host: rebuilding from the audit trail: %w", err)
-	}
 	// Its actions were taken before the restart: the core builds none
 	// (Core.SetQuiet), and its state comes out the same (the chaos
 	// harness's P4 and the core's scripts step a quiet core beside each).
 	h.core.SetQuiet(true)
 	defer h.core.SetQuiet(false)
-	for _, ti := range inputs {
+	// The last republishLines inputs, for ownTail: a ring.
+	tail := make([]TrailInput, 0, republishLines)
+	next := 0
+	err := StepTrail(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b }, func(ti *TrailInput) error {
 		if ti.Record.Kind == KindClock {
 			var c struct {
 				At int64 `json:"at"`
@@ -333,13 +343,24 @@ func (h *Host) rebuild() error {
 			json.Unmarshal(ti.Record.Envelope, &c)
 			h.lastAt[ti.Thread] = c.At
 		}
+		if len(tail) < cap(tail) {
+			tail = append(tail, *ti)
+		} else {
+			tail[next] = *ti
+			next = (next + 1) % len(tail)
+		}
 		if ti.Input == nil {
-			continue
+			return nil
 		}
 		h.core.Step(ti.Input)
 		h.core.Advance()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("host: rebuilding from the audit trail: %w", err)
 	}
-	h.republish = ownTail(inputs, republishLines, func(pk string) bool { _, ok := h.id.key(pk); return ok })
+	tail = append(tail[next:], tail[:next]...)
+	h.republish = ownTail(tail, republishLines, func(pk string) bool { _, ok := h.id.key(pk); return ok })
 	return nil
 }
 
