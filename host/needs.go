@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -86,6 +87,30 @@ func (h *Host) Need(id string) (protocol.ThreadInfo, bool) {
 		info.Envelopes = envs
 	}
 	return info, ok
+}
+
+// Needs lists a page of the NEEDs the core knows (api.NeedQuery), in id
+// order, each summed up (api.NeedSummary). The threads are chosen under the
+// core's lock in one pass over them and sorted outside it, so a node that
+// has known many NEEDs is not held up by a listing.
+func (h *Host) Needs(q api.NeedQuery) api.NeedList {
+	h.mu.Lock()
+	ids := h.core.NeedsWhere(func(id string, phase protocol.Phase) bool { return id > q.After && q.Keeps(phase) })
+	h.mu.Unlock()
+	slices.Sort(ids)
+	list := api.NeedList{Needs: []api.NeedSummary{}}
+	if q.Limit > 0 && len(ids) > q.Limit {
+		ids = ids[:q.Limit]
+		list.Next = ids[len(ids)-1]
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if info, ok := h.core.Thread(id); ok {
+			list.Needs = append(list.Needs, api.SummaryOf(info))
+		}
+	}
+	return list
 }
 
 // trailEnvelopes lists the envelopes a thread's trail accepted, in order.

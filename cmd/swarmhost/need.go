@@ -126,7 +126,83 @@ func newNeedCmd(e *env) *cobra.Command {
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print the thread as JSON")
 	show.Flags().BoolVar(&showWait, "wait", false, "first wait until the NEED is final, abandoned or refused")
-	return group("need", "Submit NEEDs to the node running on --data and follow them", submit, show)
+	return group("need", "Submit NEEDs to the node running on --data and follow them", submit, show, newNeedListCmd(e))
+}
+
+func newNeedListCmd(e *env) *cobra.Command {
+	var (
+		state  string
+		limit  int
+		asJSON bool
+	)
+	list := &cobra.Command{
+		Use:   "list [--state S] [--limit N] [--json]",
+		Short: "The NEEDs the node running on --data knows, by id: state, epoch, capability, and result or why not",
+		Long: `List the NEEDs the node running on --data knows, in id order, one per line:
+id, state, epoch, capability, and the result (final) or the reason (refused,
+abandoned). --state keeps one state: ` + strings.Join(api.NeedStates, ", ") + `
+("active": not ended; "ended": final, abandoned or refused). With --json, one
+JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := api.NeedQuery{State: state, Limit: api.MaxNeedsPage}
+			if limit > 0 {
+				q.Limit = min(limit, api.MaxNeedsPage)
+			}
+			if err := q.Check(); err != nil {
+				return usageError{fmt.Errorf("--%w", err)}
+			}
+			c, err := api.Dial(e.dataDir)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			shown := 0
+			for {
+				page, err := c.ListNeeds(ctx, q)
+				if err != nil {
+					return err
+				}
+				for _, n := range page.Needs {
+					if asJSON {
+						b, err := json.Marshal(n)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(e.stdout, "%s\n", b)
+					} else {
+						fmt.Fprintln(e.stdout, needLine(n))
+					}
+					if shown++; limit > 0 && shown == limit {
+						return nil
+					}
+				}
+				if page.Next == "" {
+					return nil
+				}
+				q.After = page.Next
+			}
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only NEEDs in this state (or active, ended)")
+	list.Flags().IntVar(&limit, "limit", 0, "at most this many (default: all)")
+	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per NEED")
+	return list
+}
+
+// needLine is a NEED on one line of need list.
+func needLine(n api.NeedSummary) string {
+	what := ""
+	switch {
+	case n.Result != "" && n.State == protocol.PhaseFinal:
+		what = "result " + n.Result
+	case n.Refusal != "":
+		what = n.Refusal
+	case n.Abandoned != "":
+		what = n.Abandoned
+	}
+	return strings.TrimRight(fmt.Sprintf("%s  %-10s epoch %d  %s  %s", n.ID, n.State, n.Epoch, n.Capability, what), " ")
 }
 
 // reportEnd prints how a NEED ended: exit 0 for FINAL, 1 otherwise.

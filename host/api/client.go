@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"syscall"
 
@@ -113,8 +114,29 @@ func (c *Client) SubmitNeed(ctx context.Context, req NeedRequest) (string, error
 	return out.ID, err
 }
 
-// Need returns a thread's state; wait blocks until it is final, abandoned
-// or refused.
+// ListNeeds is GET /v1/needs: one page of the NEEDs the node knows.
+func (c *Client) ListNeeds(ctx context.Context, q NeedQuery) (NeedList, error) {
+	var list NeedList
+	v := url.Values{}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	path := "/v1/needs"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &list)
+	return list, err
+}
+
+// ShowNeed returns a thread's state; wait blocks until it is final,
+// abandoned or refused.
 func (c *Client) ShowNeed(ctx context.Context, id string, wait bool) (protocol.ThreadInfo, error) {
 	var info protocol.ThreadInfo
 	path := "/v1/needs/" + id

@@ -15,6 +15,10 @@
 //	POST   /v1/consensus/propose         a shard command -> shard.Result (200 whether accepted or rejected)
 //	POST   /v1/consensus/members         {"replica_id","raft_address"}: add a host to every shard
 //	DELETE /v1/consensus/members/{id}    remove a host from every shard
+//	POST   /v1/needs                     a NeedRequest -> {"id"}: a NEED signed by the node's client key, published
+//	GET    /v1/needs                     NeedList: ?state=S&after=ID&limit=N (NeedQuery), a page in id order
+//	GET    /v1/needs/{need}              protocol.ThreadInfo; ?wait=1 once final, abandoned or refused
+//	                                     (503 if the node stops itself meanwhile, 504 after 10 minutes)
 //
 // The API has no authentication: it listens on loopback only, and it is the
 // operator's tool (like etcdctl against a local member).

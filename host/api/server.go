@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -72,6 +74,7 @@ func (s *Server) Listen(addr string) error {
 	if s.Needs != nil {
 		mux.HandleFunc("POST /v1/needs", s.submitNeed)
 		mux.HandleFunc("GET /v1/needs/{need}", s.showNeed)
+		mux.HandleFunc("GET /v1/needs", s.listNeeds)
 	}
 	s.ln = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -205,6 +208,102 @@ type Needs interface {
 	Submit(ctx context.Context, req NeedRequest) (string, error)
 	Need(id string) (protocol.ThreadInfo, bool)
 	Wait(ctx context.Context, id string) (protocol.ThreadInfo, error)
+	// Needs lists the NEEDs the node knows whose state q.State names,
+	// by id, after q.After, at most q.Limit of them.
+	Needs(q NeedQuery) NeedList
+}
+
+// NeedQuery asks GET /v1/needs for a page of the NEEDs a node knows.
+type NeedQuery struct {
+	// State is a thread state (protocol.Phase: admitting, open, decided,
+	// claimed, committed, final, abandoned, refused, unknown), or "active"
+	// (not ended) or "ended" (final, abandoned or refused); "" for all.
+	State string
+	After string // only ids after this one (the previous page's Next)
+	Limit int    // at most this many (1 to MaxNeedsPage)
+}
+
+// MaxNeedsPage is the most NEEDs one GET /v1/needs answers with (and its
+// default).
+const MaxNeedsPage = 1000
+
+// NeedList is the answer of GET /v1/needs: the NEEDs in id order, and
+// the id to ask after for the next page ("" when this is the last).
+type NeedList struct {
+	Needs []NeedSummary `json:"needs"`
+	Next  string        `json:"next,omitempty"`
+}
+
+// NeedSummary is a NEED in a list: where it stands and how it ended
+// (GET /v1/needs/{need} has the rest: its decision and envelopes).
+type NeedSummary struct {
+	ID         string         `json:"id"`
+	State      protocol.Phase `json:"state"`
+	Epoch      uint64         `json:"epoch"`
+	Capability string         `json:"capability,omitempty"`
+	Result     string         `json:"result,omitempty"`
+	Finalize   string         `json:"finalize,omitempty"`
+	Refusal    string         `json:"refusal,omitempty"`
+	Abandoned  string         `json:"abandoned,omitempty"`
+	Retired    bool           `json:"retired,omitempty"`
+}
+
+// SummaryOf is a thread's NeedSummary.
+func SummaryOf(info protocol.ThreadInfo) NeedSummary {
+	return NeedSummary{ID: info.ID, State: info.Phase, Epoch: info.Epoch, Capability: info.Capability, Result: info.Result,
+		Finalize: info.Finalize, Refusal: info.Refusal, Abandoned: info.Abandoned, Retired: info.Retired}
+}
+
+// NeedStates are the values NeedQuery.State takes besides "".
+var NeedStates = []string{"active", "ended", string(protocol.PhaseAdmitting), string(protocol.PhaseOpen),
+	string(protocol.PhaseDecided), string(protocol.PhaseClaimed), string(protocol.PhaseCommitted),
+	string(protocol.PhaseFinal), string(protocol.PhaseAbandoned), string(protocol.PhaseRefused),
+	string(protocol.PhaseUnknown)}
+
+// Keeps reports whether a NEED in phase is one the query's State names.
+func (q NeedQuery) Keeps(phase protocol.Phase) bool {
+	ended := phase == protocol.PhaseFinal || phase == protocol.PhaseAbandoned || phase == protocol.PhaseRefused
+	switch q.State {
+	case "":
+		return true
+	case "active":
+		return !ended
+	case "ended":
+		return ended
+	}
+	return string(phase) == q.State
+}
+
+// Check says what is wrong with the query, if anything.
+func (q NeedQuery) Check() error {
+	if q.State != "" && !slices.Contains(NeedStates, q.State) {
+		return fmt.Errorf("state %q: want one of %s", q.State, strings.Join(NeedStates, ", "))
+	}
+	if q.After != "" && !envelope.IsRef(q.After) {
+		return fmt.Errorf("after %q: want a NEED id, sha256:<64 hex>", q.After)
+	}
+	if q.Limit < 1 || q.Limit > MaxNeedsPage {
+		return fmt.Errorf("limit %d: want 1 to %d", q.Limit, MaxNeedsPage)
+	}
+	return nil
+}
+
+func (s *Server) listNeeds(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q := NeedQuery{State: v.Get("state"), After: v.Get("after"), Limit: MaxNeedsPage}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a number", l))
+			return
+		}
+		q.Limit = n
+	}
+	if err := q.Check(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Needs.Needs(q))
 }
 
 // NeedRequest is the body of POST /v1/needs: the NEED's payload fields

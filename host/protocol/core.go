@@ -250,6 +250,19 @@ func (c *Core) Threads() []string {
 	return ids
 }
 
+// NeedsWhere returns the ids of the NEED threads (the swarm thread left
+// out) keep takes, in no order: a listing's first pass, cheap enough to
+// run over every thread the node has known.
+func (c *Core) NeedsWhere(keep func(id string, phase Phase) bool) []string {
+	var ids []string
+	for id, t := range c.threads {
+		if id != SwarmThread && keep(id, t.phase) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // record emits a Record action of kind with body marshalled.
 func (c *Core) record(thread, kind string, body any) {
 	if c.quiet {

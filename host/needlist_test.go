@@ -1,0 +1,86 @@
+package host_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// A node lists the NEEDs it knows a page at a time, in id order, each
+// with its state and how it ended; a state keeps those in it.
+func TestNeedsListsAPageAtATime(t *testing.T) {
+	h, final := finishedFlow(t, t.TempDir(), host.Config{})
+	defer h.Close()
+	refused, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 1, N: 8,
+		BidWindowMS: 100, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 60_000, Nonce: "refused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := wait(t, h, refused); info.Phase != protocol.PhaseRefused {
+		t.Fatalf("the k=1 n=8 NEED ended %s, want refused by the capsule", info.Phase)
+	}
+	first, second := min(final, refused), max(final, refused)
+
+	all := h.Needs(api.NeedQuery{Limit: api.MaxNeedsPage})
+	if len(all.Needs) != 2 || all.Next != "" || all.Needs[0].ID != first || all.Needs[1].ID != second {
+		t.Fatalf("all NEEDs: %+v, want %s then %s and no next page", all, first, second)
+	}
+	page := h.Needs(api.NeedQuery{Limit: 1})
+	if len(page.Needs) != 1 || page.Needs[0].ID != first || page.Next != first {
+		t.Fatalf("page 1: %+v, want %s and next %s", page, first, first)
+	}
+	page = h.Needs(api.NeedQuery{Limit: 1, After: page.Next})
+	if len(page.Needs) != 1 || page.Needs[0].ID != second || page.Next != "" {
+		t.Fatalf("page 2: %+v, want %s and no next page", page, second)
+	}
+
+	for state, want := range map[string]string{"final": final, "refused": refused, "ended": "both", "active": "", "open": ""} {
+		got := h.Needs(api.NeedQuery{State: state, Limit: 10})
+		switch want {
+		case "both":
+			if len(got.Needs) != 2 {
+				t.Errorf("state %s: %d NEEDs, want 2", state, len(got.Needs))
+			}
+		case "":
+			if len(got.Needs) != 0 {
+				t.Errorf("state %s: %+v, want none", state, got.Needs)
+			}
+		default:
+			if len(got.Needs) != 1 || got.Needs[0].ID != want || string(got.Needs[0].State) != state {
+				t.Errorf("state %s: %+v, want %s alone", state, got.Needs, want)
+			}
+		}
+	}
+	f := h.Needs(api.NeedQuery{State: "final", Limit: 1}).Needs[0]
+	if f.Result == "" || f.Finalize == "" || f.Epoch != 1 || f.Capability != "classify" {
+		t.Errorf("the final NEED's summary %+v lacks its result, FINALIZE, epoch or capability", f)
+	}
+	r := h.Needs(api.NeedQuery{State: "refused", Limit: 1}).Needs[0]
+	if r.Refusal == "" {
+		t.Errorf("the refused NEED's summary %+v does not say why", r)
+	}
+}
+
+// A query the API cannot answer is refused naming what is wrong.
+func TestNeedQueryCheck(t *testing.T) {
+	for _, c := range []struct {
+		q    api.NeedQuery
+		want string
+	}{
+		{api.NeedQuery{Limit: 1}, ""},
+		{api.NeedQuery{State: "active", Limit: api.MaxNeedsPage}, ""},
+		{api.NeedQuery{State: "done", Limit: 1}, `state "done": want one of active, ended`},
+		{api.NeedQuery{Limit: 0}, "limit 0: want 1 to 1000"},
+		{api.NeedQuery{Limit: api.MaxNeedsPage + 1}, "limit 1001: want 1 to 1000"},
+		{api.NeedQuery{After: "abc", Limit: 1}, `after "abc": want a NEED id`},
+	} {
+		err := c.q.Check()
+		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.q, err, c.want)
+		}
+	}
+}
