@@ -44,7 +44,8 @@ FUZZ_TARGETS := \
 	./host/protocol/plan:FuzzParseOps \
 	./host/protocol/jsontext:FuzzSplitAgreesWithDecoder \
 	./sdk:FuzzDecodeInputAgreesWithJSON \
-	./host:FuzzFlatRecordsAgreeWithJSON
+	./host:FuzzFlatRecordsAgreeWithJSON \
+	./host:FuzzStepTrailAgreesWithTheWholeRead
 
 # First-party agents: every plugins/<name>/ with a main package becomes
 # plugins/<name>.wasm, a wasip1 reactor built by the standard toolchain.

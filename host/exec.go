@@ -44,11 +44,15 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 		// A call that met a store that did not answer is not an outcome
 		// replay could reproduce (its store answers): it is made again.
 		var done *protocol.AgentDone
+		start := time.Now()
 		h.untilStoreAnswers(a.Thread, "agent call "+la.info.Name, func() (bool, string) {
 			var storeFailed bool
 			done, storeFailed = h.callAgent(la, a)
 			return storeFailed, done.Fault
 		})
+		h.metrics.agentSeconds.WithLabelValues(la.info.Name).Observe(since(start))
+		h.metrics.agentCalls.WithLabelValues(la.info.Name, result(done.Fault != "", "fault")).Inc()
+		h.metrics.agentGas.WithLabelValues(la.info.Name).Add(float64(done.GasUsed))
 		done.At = nowMS()
 		h.push(item{in: done})
 	}()
@@ -231,6 +235,12 @@ func (h *Host) evalPolicy(a *protocol.EvalPolicy, _ any) {
 		done := &protocol.PolicyDone{ReqID: a.ReqID}
 		var res *policy.Result
 		var err error
+		start := time.Now()
+		defer func() {
+			h.metrics.policySeconds.WithLabelValues(a.Entrypoint).Observe(since(start))
+			h.metrics.evaluations.WithLabelValues(a.Entrypoint, result(err != nil, "error")).Inc()
+			h.metrics.policyGas.WithLabelValues(a.Entrypoint).Add(float64(done.GasUsed))
+		}()
 		h.untilStoreAnswers(a.Thread, "policy evaluation "+a.Entrypoint, func() (bool, string) {
 			h.agentS <- struct{}{}
 			res, err = h.evaluate(h.ctx, a)

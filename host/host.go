@@ -142,6 +142,7 @@ type Host struct {
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
 	rounds   rounds           // the loop's rounds begun and committed, for Wait
+	metrics  *nodeMetrics     // served at GET /metrics
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 	timers   threadTimers
 
@@ -196,6 +197,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}}
+	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) })
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -315,7 +317,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		h.wg.Add(1)
 		go h.every(every, func() protocol.Input { return &protocol.ReconcileDue{At: nowMS()} })
 	}
-	h.API = &api.Server{Needs: h}
+	h.API = &api.Server{Needs: h, Metrics: h.metrics.handler()}
 	if h.Consensus != nil {
 		h.API.Consensus = h.Consensus
 	}

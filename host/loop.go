@@ -188,9 +188,12 @@ func (h *Host) process(batch []item) {
 		}
 		done = append(done, s)
 	}
+	start := time.Now()
 	if err := h.Trail.Commit(); err != nil {
 		h.halt(err)
 	}
+	h.metrics.commitSeconds.Observe(since(start))
+	h.metrics.roundInputs.Observe(float64(len(round)))
 	h.rounds.committed()
 	if h.Err() != nil {
 		for _, s := range done {
@@ -205,7 +208,10 @@ func (h *Host) process(batch []item) {
 		for _, e := range s.publish {
 			h.own.add(e)
 			if _, err := h.Bus.Publish(h.ctx, e); err != nil {
+				h.metrics.publishErrors.Inc()
 				h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
+			} else {
+				h.metrics.published.WithLabelValues(string(e.Verb)).Inc()
 			}
 		}
 		for _, a := range s.actions {
@@ -256,11 +262,17 @@ func (h *Host) step(it item) (stepped, bool) {
 		}
 		r.At, it.newClock = h.receiptTime(thread)
 	}
+	endedBefore := thread != "" && h.core.Ended(thread)
 	v := h.core.Step(it.in)
 	actions := h.core.Ready()
 	h.core.Advance()
 	if ended := cmp.Or(v.Thread, thread); ended != "" && h.core.Ended(ended) {
 		h.timers.stop(ended)
+		if ended == thread && !endedBefore {
+			if phase, ok := h.core.PhaseOf(ended); ok {
+				h.metrics.needsEnded.WithLabelValues(string(phase)).Inc()
+			}
+		}
 	}
 	if cd, ok := it.in.(*protocol.CheckpointDue); ok && cd.RetireEndedBefore != 0 {
 		// The clock lines of retired threads are no longer needed: a late
@@ -323,6 +335,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) (act, ack bool
 	switch in := it.in.(type) {
 	case *protocol.Received:
 		if v.Duplicate {
+			h.metrics.duplicates.Inc()
 			return false, true
 		}
 		if v.Retry && v.Held && in.Env != nil {
@@ -354,6 +367,7 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) (act, ack bool
 				h.halt(err)
 				return false, false // not acknowledged: delivered again after the restart
 			}
+			h.metrics.envelopes.WithLabelValues(string(in.Env.Verb), "accepted").Inc()
 			h.event(thread, "%s %s from %s: accepted", in.Env.Verb, short(in.Env.ID), h.who(in.Env.SenderPK))
 		} else {
 			rl := h.tick(0)
@@ -365,10 +379,11 @@ func (h *Host) record(it item, thread string, v protocol.Verdict) (act, ack bool
 				h.halt(err)
 				return false, false
 			}
-			verb := "envelope"
+			verb, label := "envelope", "unknown"
 			if in.Env != nil {
-				verb = string(in.Env.Verb) + " " + short(in.Env.ID)
+				verb, label = string(in.Env.Verb)+" "+short(in.Env.ID), string(in.Env.Verb)
 			}
+			h.metrics.envelopes.WithLabelValues(label, string(v.Code)).Inc()
 			h.event(thread, "%s: rejected: %s: %s", verb, v.Code, v.Detail)
 		}
 		return v.Accepted, true
@@ -503,7 +518,10 @@ func (h *Host) propose(a *protocol.Propose) {
 	go func() {
 		defer h.wg.Done()
 		for attempt := 0; ; attempt++ {
+			start := time.Now()
 			res, err := h.proposeOnce(a.Cmd.Op, cmd)
+			h.metrics.proposeSeconds.WithLabelValues(a.Cmd.Op).Observe(since(start))
+			h.metrics.proposals.WithLabelValues(a.Cmd.Op, result(err != nil, "error")).Inc()
 			switch {
 			case err == nil && a.Cmd.Op == "GC":
 				h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)

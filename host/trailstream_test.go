@@ -354,3 +354,44 @@ func BenchmarkRestartRebuild(b *testing.B) {
 		}
 	})
 }
+
+// Any two thread files: StepTrail gives what the whole read gives, or an
+// error where it does (never a panic); the one difference allowed is a
+// thread whose received_lamport goes back, which the whole read sorted
+// into place and StepTrail refuses.
+func FuzzStepTrailAgreesWithTheWholeRead(f *testing.F) {
+	seedDir := filepath.Join("replay", "testdata", "trail-2f5af8e", "audit")
+	threads, err := audit.Threads(seedDir)
+	if err != nil || len(threads) < 2 {
+		f.Fatalf("the seed trail: %v threads, %v", threads, err)
+	}
+	var seeds [2][]byte
+	for i := range seeds {
+		name, _ := audit.FileName(threads[i])
+		if seeds[i], err = os.ReadFile(filepath.Join(seedDir, name)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(seeds[0], seeds[1])
+	f.Add(seeds[0], []byte{})
+	f.Add(seeds[1][:len(seeds[1])/2], seeds[0][len(seeds[0])/3:])
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		dir := t.TempDir()
+		for i, text := range [][]byte{a, b} {
+			name, _ := audit.FileName(threadID(i))
+			if err := os.WriteFile(filepath.Join(dir, name), text, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tokenOf := func(ref string) []byte { return []byte(ref) }
+		want, werr := host.ReadTrailWhole(dir, tokenOf)
+		got, gerr := host.ReadTrail(dir, tokenOf)
+		switch {
+		case gerr != nil && strings.Contains(gerr.Error(), "goes back from line"):
+		case (werr == nil) != (gerr == nil):
+			t.Fatalf("the whole read: %v; streamed: %v", werr, gerr)
+		case werr == nil:
+			sameInputs(t, got, want)
+		}
+	})
+}

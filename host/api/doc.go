@@ -19,6 +19,7 @@
 //	GET    /v1/needs                     NeedList: ?state=S&after=ID&limit=N (NeedQuery), a page in id order
 //	GET    /v1/needs/{need}              protocol.ThreadInfo; ?wait=1 once final, abandoned or refused
 //	                                     (503 if the node stops itself meanwhile, 504 after 10 minutes)
+//	GET    /metrics                      the node's counters, the Prometheus text format (README lists them)
 //
 // The API has no authentication: it listens on loopback only, and it is the
 // operator's tool (like etcdctl against a local member).

@@ -47,6 +47,8 @@ type Member struct {
 type Server struct {
 	Consensus Consensus
 	Needs     Needs // nil: the NEED routes answer 503
+	// Metrics, when set, serves GET /metrics (the Prometheus text format).
+	Metrics http.Handler
 	// RequestTimeout bounds one request's work (default 30 s).
 	RequestTimeout time.Duration
 
@@ -75,6 +77,9 @@ func (s *Server) Listen(addr string) error {
 		mux.HandleFunc("POST /v1/needs", s.submitNeed)
 		mux.HandleFunc("GET /v1/needs/{need}", s.showNeed)
 		mux.HandleFunc("GET /v1/needs", s.listNeeds)
+	}
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
 	}
 	s.ln = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

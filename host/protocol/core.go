@@ -250,6 +250,15 @@ func (c *Core) Threads() []string {
 	return ids
 }
 
+// PhaseOf is a thread's phase, or false for an unknown thread.
+func (c *Core) PhaseOf(id string) (Phase, bool) {
+	t := c.threads[id]
+	if t == nil {
+		return "", false
+	}
+	return t.phase, true
+}
+
 // NeedsWhere returns the ids of the NEED threads (the swarm thread left
 // out) keep takes, in no order: a listing's first pass, cheap enough to
 // run over every thread the node has known.
