@@ -70,7 +70,7 @@ func newNodeMetrics(queued func() float64) *nodeMetrics {
 	m.commitSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "swarmhost_trail_commit_duration_seconds",
 		Help: "How long a round's group commit of the audit trail took (an fsync per thread written).", Buckets: seconds})
 	m.roundInputs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "swarmhost_loop_round_inputs",
-		Help: "Inputs the loop took in one round (one group commit), the host's own envelopes included.",
+		Help:    "Inputs the loop took in one round (one group commit), the host's own envelopes included.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
 	for _, c := range []prometheus.Collector{m.envelopes, m.duplicates, m.published, m.publishErrors, m.needsEnded,
 		m.agentCalls, m.agentGas, m.agentSeconds, m.evaluations, m.policyGas, m.policySeconds, m.proposals,
