@@ -1,6 +1,8 @@
 package host
 
 import (
+	"time"
+
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
@@ -60,5 +62,20 @@ func MostThreadsOpen(dir string) (int, error) {
 func SetStreamAbove(n int64) int64 {
 	old := streamAbove
 	streamAbove = n
+	return old
+}
+
+// LockCore takes the lock the loop steps the core under, as a loop stuck
+// in a step would hold it, until unlock.
+func LockCore(h *Host) (unlock func()) {
+	h.mu.Lock()
+	return h.mu.Unlock
+}
+
+// SetStallAfter sets how long Health lets the loop take no input while
+// inputs wait, and returns the previous value.
+func SetStallAfter(d time.Duration) time.Duration {
+	old := stallAfter
+	stallAfter = d
 	return old
 }

@@ -3,11 +3,15 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
@@ -107,5 +111,75 @@ func TestPeriodicReconcileOffers(t *testing.T) {
 	}
 	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir}); err != nil {
 		t.Fatalf("replay of a trail with RECONCILE offers: %v", err)
+	}
+}
+
+// GET /healthz says ok while a node works, and why not once it stopped
+// itself (its trail refused a line).
+func TestHealthSaysWhyANodeStopped(t *testing.T) {
+	h := openAt(t, t.TempDir(), honest, host.Config{})
+	defer h.Close()
+	get := func() (int, string) {
+		resp, err := http.Get(h.API.URL() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusOK || !strings.Contains(body, `"status":"ok"`) {
+		t.Fatalf("a working node's /healthz: %d %s", code, body)
+	}
+	h.Trail.FailWrites(errors.New("no space left on device (injected)"))
+	submit(t, h, 3, 3, 10_000)
+	select {
+	case <-h.Halted():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node went on without its trail")
+	}
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "no space left on device (injected)") {
+		t.Fatalf("a stopped node's /healthz: %d %s, want 503 saying why", code, body)
+	}
+}
+
+// A loop stuck in a step (here: the core's lock held) while inputs wait
+// shows at /healthz once it took none for the stall time; it is healthy
+// again when the loop goes on.
+func TestHealthSaysWhenTheLoopIsStuck(t *testing.T) {
+	h := openAt(t, t.TempDir(), honest, host.Config{})
+	defer h.Close()
+	defer host.SetStallAfter(host.SetStallAfter(200 * time.Millisecond))
+	unlock := host.LockCore(h)
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	for i := range 3 { // the first holds the loop, the others wait
+		if _, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 3, N: 3,
+			BidWindowMS: 100, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 60_000, Nonce: fmt.Sprint("stuck ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = h.Health(); err != nil {
+			break
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "the loop has taken no input for") {
+		t.Fatalf("Health() = %v with the loop stuck and inputs waiting", err)
+	}
+	unlock()
+	locked = false
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err = h.Health(); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Health() = %v after the loop went on", err)
+		}
 	}
 }

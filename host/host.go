@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -143,6 +144,7 @@ type Host struct {
 	watchers watchers
 	rounds   rounds           // the loop's rounds begun and committed, for Wait
 	metrics  *nodeMetrics     // served at GET /metrics
+	roundAt  atomic.Int64     // when the loop last began a round (Unix ms), for Health
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 	timers   threadTimers
 
@@ -198,6 +200,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}}
 	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) })
+	h.roundAt.Store(nowMS())
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -317,7 +320,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		h.wg.Add(1)
 		go h.every(every, func() protocol.Input { return &protocol.ReconcileDue{At: nowMS()} })
 	}
-	h.API = &api.Server{Needs: h, Metrics: h.metrics.handler()}
+	h.API = &api.Server{Needs: h, Metrics: h.metrics.handler(), Health: h.Health}
 	if h.Consensus != nil {
 		h.API.Consensus = h.Consensus
 	}

@@ -91,6 +91,26 @@ func (h *Host) halt(err error) {
 // Halted is closed when the node stopped itself; Err then says why.
 func (h *Host) Halted() <-chan struct{} { return h.halted }
 
+// Health is nil while the node works: it has not stopped itself (Err),
+// and its loop took a round of inputs in the last stallAfter, or has none
+// waiting. A loop stuck on one input (a commit that never returns, say)
+// shows here while every other goroutine goes on.
+func (h *Host) Health() error {
+	if err := h.Err(); err != nil {
+		return err
+	}
+	if n := len(h.inputs); n > 0 {
+		if idle := time.Duration(nowMS()-h.roundAt.Load()) * time.Millisecond; idle > stallAfter {
+			return fmt.Errorf("the loop has taken no input for %v while %d wait", idle.Round(time.Second), n)
+		}
+	}
+	return nil
+}
+
+// stallAfter is how long the loop may take no input while inputs wait
+// before Health says it is stuck (a variable for tests).
+var stallAfter = 30 * time.Second
+
 // Err is why the node stopped itself, or nil.
 func (h *Host) Err() error {
 	select {
@@ -154,6 +174,7 @@ func (h *Host) process(batch []item) {
 			defer close(it.done)
 		}
 	}
+	h.roundAt.Store(nowMS())
 	h.rounds.begin()
 	round := batch
 	var done []stepped

@@ -20,6 +20,8 @@
 //	GET    /v1/needs/{need}              protocol.ThreadInfo; ?wait=1 once final, abandoned or refused
 //	                                     (503 if the node stops itself meanwhile, 504 after 10 minutes)
 //	GET    /metrics                      the node's counters, the Prometheus text format (README lists them)
+//	GET    /healthz                      {"status":"ok"}, or 503 {"error"}: the node stopped itself, or its
+//	                                     loop has taken no input for 30 s while inputs wait
 //
 // The API has no authentication: it listens on loopback only, and it is the
 // operator's tool (like etcdctl against a local member).

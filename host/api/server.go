@@ -49,6 +49,9 @@ type Server struct {
 	Needs     Needs // nil: the NEED routes answer 503
 	// Metrics, when set, serves GET /metrics (the Prometheus text format).
 	Metrics http.Handler
+	// Health, when set, answers GET /healthz: nil is healthy (200
+	// {"status":"ok"}), an error says why not (503 {"error"}).
+	Health func() error
 	// RequestTimeout bounds one request's work (default 30 s).
 	RequestTimeout time.Duration
 
@@ -80,6 +83,15 @@ func (s *Server) Listen(addr string) error {
 	}
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics)
+	}
+	if s.Health != nil {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			if err := s.Health(); err != nil {
+				writeError(w, http.StatusServiceUnavailable, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
 	}
 	s.ln = ln
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
