@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -124,22 +125,75 @@ func readThreadLines(dir, thread string) ([]audit.Line, error) {
 	var lines []audit.Line
 	prev := ""
 	for i, l := range splitLines(text) {
-		rec, err := audit.ParseLine(l)
+		rec, err := chainedLine(thread, i+1, l, prev)
 		if err != nil {
-			return nil, fmt.Errorf("audit %s line %d: %w", thread, i+1, err)
-		}
-		if rec.Seq != uint64(i+1) || rec.Prev != prev {
-			what := fmt.Sprintf("its seq is %d, not %d", rec.Seq, i+1)
-			if rec.Seq == uint64(i+1) {
-				what = fmt.Sprintf("its prev does not name line %d", i)
-			}
-			return nil, fmt.Errorf("audit %s: the chain breaks at line %d (%s): a line was edited, deleted or moved; "+
-				"'swarmhost audit verify' names it", thread, i+1, what)
+			return nil, err
 		}
 		prev = audit.LineHash(l)
 		lines = append(lines, audit.Line{Hash: prev, Record: rec})
 	}
 	return lines, nil
+}
+
+// chainedLine parses line n of a thread and checks that it follows the
+// line before (prev its hash, "" for the first): its seq is n and its prev
+// names that line.
+func chainedLine(thread string, n int, line []byte, prev string) (*audit.Record, error) {
+	rec, err := audit.ParseLine(line)
+	if err != nil {
+		return nil, fmt.Errorf("audit %s line %d: %w", thread, n, err)
+	}
+	if rec.Seq != uint64(n) || rec.Prev != prev {
+		what := fmt.Sprintf("its seq is %d, not %d", rec.Seq, n)
+		if rec.Seq == uint64(n) {
+			what = fmt.Sprintf("its prev does not name line %d", n-1)
+		}
+		return nil, fmt.Errorf("audit %s: the chain breaks at line %d (%s): a line was edited, deleted or moved; "+
+			"'swarmhost audit verify' names it", thread, n, what)
+	}
+	return rec, nil
+}
+
+// inOrder finishes decoded inputs in step order: an envelope gets the
+// receipt time of its thread's last clock line and its capability token
+// (tokenOf, asked once per ref), and rejected envelopes are left out
+// unless asked for.
+type inOrder struct {
+	tokenOf  func(ref string) []byte
+	rejected bool
+	lastAt   map[string]int64
+	tokens   map[string][]byte
+}
+
+func newInOrder(tokenOf func(ref string) []byte, rejected bool) *inOrder {
+	return &inOrder{tokenOf: tokenOf, rejected: rejected, lastAt: map[string]int64{}, tokens: map[string][]byte{}}
+}
+
+// take finishes the next input (clock: its time, for a clock line; err:
+// its decoding's error); keep is false for one left out.
+func (o *inOrder) take(ti *TrailInput, clock int64, err error) (keep bool, _ error) {
+	if err != nil {
+		return false, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, ti.Record.Kind, err)
+	}
+	if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted && !o.rejected {
+		return false, nil
+	}
+	switch ti.Record.Kind {
+	case KindClock:
+		o.lastAt[ti.Thread] = clock
+	case audit.KindEnvelope, KindHeld:
+		r := ti.Input.(*protocol.Received)
+		r.At = o.lastAt[ti.Thread]
+		if r.Env != nil {
+			b, ok := o.tokens[r.Env.Capability]
+			if !ok {
+				b = o.tokenOf(r.Env.Capability)
+				o.tokens[r.Env.Capability] = b
+			}
+			r.Token = b
+		}
+	}
+	return true, nil
 }
 
 // buildTrail decodes every line's input (in parallel: they are independent)
@@ -186,36 +240,17 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 	parallel.For(len(all), func(i int) {
 		clocks[i], errs[i] = decodeTrailInput(&all[i], src[i], rejected, how)
 	})
-	lastAt := map[string]int64{}
-	tokens := map[string][]byte{}
-	token := func(ref string) []byte {
-		b, ok := tokens[ref]
-		if !ok {
-			b = tokenOf(ref)
-			tokens[ref] = b
-		}
-		return b
-	}
+	order := newInOrder(tokenOf, rejected)
 	out := all[:0]
 	for i := range all {
 		ti := all[i]
-		if errs[i] != nil {
-			return nil, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, ti.Record.Kind, errs[i])
+		keep, err := order.take(&ti, clocks[i], errs[i])
+		if err != nil {
+			return nil, err
 		}
-		if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted && !rejected {
-			continue
+		if keep {
+			out = append(out, ti)
 		}
-		switch ti.Record.Kind {
-		case KindClock:
-			lastAt[ti.Thread] = clocks[i]
-		case audit.KindEnvelope, KindHeld:
-			r := ti.Input.(*protocol.Received)
-			r.At = lastAt[ti.Thread]
-			if r.Env != nil {
-				r.Token = token(r.Env.Capability)
-			}
-		}
-		out = append(out, ti)
 	}
 	return out, nil
 }
@@ -306,20 +341,22 @@ func decodeInput[T any, P interface {
 
 func splitLines(b []byte) [][]byte {
 	var out [][]byte
-	for len(b) > 0 {
-		i := 0
-		for i < len(b) && b[i] != '\n' {
-			i++
-		}
-		if i > 0 {
-			out = append(out, b[:i])
-		}
-		if i < len(b) {
-			i++
-		}
-		b = b[i:]
+	for l, rest := nextLine(b); l != nil; l, rest = nextLine(rest) {
+		out = append(out, l)
 	}
 	return out
+}
+
+// nextLine is the first non-empty line of text (without its newline; the
+// last may have none) and the text after it; nil at the end.
+func nextLine(text []byte) (line, rest []byte) {
+	for len(text) > 0 {
+		line, text, _ = bytes.Cut(text, []byte{'\n'})
+		if len(line) > 0 {
+			return line, text
+		}
+	}
+	return nil, nil
 }
 
 // rebuild steps the recorded trail into the fresh core, so that a restarted

@@ -2,7 +2,6 @@ package host
 
 import (
 	"bufio"
-	"bytes"
 	"container/heap"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/canswarm/swarmhost/host/audit"
-	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/internal/parallel"
 	"github.com/canswarm/swarmhost/internal/rawfile"
 )
@@ -47,40 +45,21 @@ func StepTrail(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput)
 	done := make(chan struct{})
 	defer close(done)
 	go m.produce(batches, done)
-	lastAt := map[string]int64{}
-	tokens := map[string][]byte{}
-	token := func(ref string) []byte {
-		b, ok := tokens[ref]
-		if !ok {
-			b = tokenOf(ref)
-			tokens[ref] = b
-		}
-		return b
-	}
+	order := newInOrder(tokenOf, false)
 	for b := range batches {
 		if b.err != nil {
 			return b.err
 		}
 		for i := range b.inputs {
 			ti := &b.inputs[i]
-			if b.errs[i] != nil {
-				return fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, ti.Record.Kind, b.errs[i])
-			}
-			if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted {
-				continue
-			}
-			switch ti.Record.Kind {
-			case KindClock:
-				lastAt[ti.Thread] = b.clocks[i]
-			case audit.KindEnvelope, KindHeld:
-				r := ti.Input.(*protocol.Received)
-				r.At = lastAt[ti.Thread]
-				if r.Env != nil {
-					r.Token = token(r.Env.Capability)
-				}
-			}
-			if err := fn(ti); err != nil {
+			keep, err := order.take(ti, b.clocks[i], b.errs[i])
+			if err != nil {
 				return err
+			}
+			if keep {
+				if err := fn(ti); err != nil {
+					return err
+				}
 			}
 			b.inputs[i] = TrailInput{} // let the line go
 		}
@@ -324,35 +303,20 @@ func (c *threadCursor) advance() (bool, error) {
 
 // take makes l the current line, checking that it follows the one before.
 func (c *threadCursor) take(l []byte) error {
-	rec, err := audit.ParseLine(l)
+	rec, err := chainedLine(c.thread, c.line+1, l, c.hash)
 	if err != nil {
-		return fmt.Errorf("audit %s line %d: %w", c.thread, c.line+1, err)
-	}
-	if rec.Seq != uint64(c.line+1) || rec.Prev != c.hash {
-		what := fmt.Sprintf("its seq is %d, not %d", rec.Seq, c.line+1)
-		if rec.Seq == uint64(c.line+1) {
-			what = fmt.Sprintf("its prev does not name line %d", c.line)
-		}
-		return fmt.Errorf("audit %s: the chain breaks at line %d (%s): a line was edited, deleted or moved; "+
-			"'swarmhost audit verify' names it", c.thread, c.line+1, what)
+		return err
 	}
 	c.line++
 	c.hash, c.rec, c.lamport = audit.LineHash(l), rec, rec.ReceivedLamport
 	return nil
 }
 
-// cutLine takes the next non-empty line off rest (nil at the end), as
-// splitLines splits a whole file.
+// cutLine takes the next non-empty line off rest (nil at the end).
 func (c *threadCursor) cutLine() []byte {
-	for len(c.rest) > 0 {
-		l, rest, _ := bytes.Cut(c.rest, []byte{'\n'})
-		c.rest = rest
-		if len(l) > 0 {
-			return l
-		}
-	}
-	c.rest = nil
-	return nil
+	l, rest := nextLine(c.rest)
+	c.rest = rest
+	return l
 }
 
 // close lets the thread's file go: its text, and its last line's record,

@@ -225,6 +225,22 @@ func flowsTrail(t testing.TB, dir string, n int) {
 	}
 }
 
+// restartBenchDir is the data folder the restart benchmarks read: given
+// by SWARMHOST_TRAIL_BENCH_DIR, or made of SWARMHOST_TRAIL_BENCH_FLOWS
+// flows (default 8).
+func restartBenchDir(b *testing.B) string {
+	if dir := os.Getenv("SWARMHOST_TRAIL_BENCH_DIR"); dir != "" {
+		return dir
+	}
+	dir := b.TempDir()
+	flows := 8
+	if n, err := strconv.Atoi(os.Getenv("SWARMHOST_TRAIL_BENCH_FLOWS")); err == nil && n > 0 {
+		flows = n
+	}
+	flowsTrail(b, dir, flows)
+	return dir
+}
+
 // BenchmarkRestartHeld is the memory a starting node holds for its trail
 // while it steps it: read whole then stepped (ReadTrailWhole, until
 // session 12) against streamed (StepTrail). peak-KB is the most heap live
@@ -232,15 +248,7 @@ func flowsTrail(t testing.TB, dir string, n int) {
 // a data folder given by SWARMHOST_TRAIL_BENCH_DIR, or one made of
 // SWARMHOST_TRAIL_BENCH_FLOWS flows (default 8).
 func BenchmarkRestartHeld(b *testing.B) {
-	dir := os.Getenv("SWARMHOST_TRAIL_BENCH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-		flows := 8
-		if n, err := strconv.Atoi(os.Getenv("SWARMHOST_TRAIL_BENCH_FLOWS")); err == nil && n > 0 {
-			flows = n
-		}
-		flowsTrail(b, dir, flows)
-	}
+	dir := restartBenchDir(b)
 	audit := filepath.Join(dir, "audit")
 	held := func(b *testing.B, read func(fn func(*host.TrailInput) error) error) {
 		var base, peak uint64
@@ -291,15 +299,7 @@ func BenchmarkRestartHeld(b *testing.B) {
 // (until session 12) against streamed and stepped as it comes. The trail
 // as in BenchmarkRestartHeld.
 func BenchmarkRestartRebuild(b *testing.B) {
-	dir := os.Getenv("SWARMHOST_TRAIL_BENCH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-		flows := 8
-		if n, err := strconv.Atoi(os.Getenv("SWARMHOST_TRAIL_BENCH_FLOWS")); err == nil && n > 0 {
-			flows = n
-		}
-		flowsTrail(b, dir, flows)
-	}
+	dir := restartBenchDir(b)
 	store, err := cas.NewFileStore(filepath.Join(dir, "cas"))
 	if err != nil {
 		b.Fatal(err)
