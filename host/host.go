@@ -43,8 +43,12 @@ type Config struct {
 	NATSURL     string
 	NATSListen  string
 	NATSCluster *bus.ClusterConfig
-	// APIAddr is where the loopback API listens (default 127.0.0.1:0).
+	// APIAddr is where the loopback API listens (default 127.0.0.1:0); a
+	// non-loopback address is refused (api.CheckLoopback).
 	APIAddr string
+	// MetricsAddr, when set, is where GET /metrics and /healthz are served
+	// besides the API, on any address (a scraper on another machine).
+	MetricsAddr string
 	// Roots are extra trusted token issuers (the other hosts of a cluster);
 	// this host's own root key is always trusted.
 	Roots []string
@@ -124,6 +128,7 @@ type Host struct {
 	log       *slog.Logger
 	Consensus *consensus.Node
 	API       *api.Server
+	Observe   *api.Server // GET /metrics and /healthz on Config.MetricsAddr; nil without it
 	Bus       *bus.Bus
 	CAS       cas.Store
 	Trail     *audit.Trail
@@ -327,6 +332,12 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := h.API.Listen(cfg.APIAddr); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	if cfg.MetricsAddr != "" {
+		h.Observe = &api.Server{ObserveOnly: true, Metrics: h.metrics.handler(), Health: h.Health}
+		if err := h.Observe.Listen(cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("host: --metrics-addr: %w", err)
+		}
+	}
 	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL()}
 	if h.Consensus != nil {
 		rf.RaftAddress, rf.ReplicaID = h.Consensus.RaftAddress(), h.Consensus.ReplicaID()
@@ -377,6 +388,9 @@ func (h *Host) close() {
 	if h.API != nil {
 		api.RemoveRunFile(h.cfg.DataDir)
 		h.API.Close()
+	}
+	if h.Observe != nil {
+		h.Observe.Close()
 	}
 	h.cancel()
 	if h.consumer != nil {

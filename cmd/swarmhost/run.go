@@ -14,22 +14,23 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/bus"
 )
 
 func newRunCmd(e *env) *cobra.Command {
 	var (
-		raftAddr, peers, apiAddr string
-		pluginsDir, natsListen   string
-		natsCluster, natsRoutes  string
-		trust, chaos             string
-		nodeID                   uint64
-		shards                   int
-		join                     bool
-		rtt, checkpointEvery     time.Duration
-		reconcileEvery           time.Duration
-		retainEnded, busMaxAge   time.Duration
-		busDedup                 time.Duration
+		raftAddr, peers, apiAddr, metricsAddr string
+		pluginsDir, natsListen                string
+		natsCluster, natsRoutes               string
+		trust, chaos                          string
+		nodeID                                uint64
+		shards                                int
+		join                                  bool
+		rtt, checkpointEvery                  time.Duration
+		reconcileEvery                        time.Duration
+		retainEnded, busMaxAge                time.Duration
+		busDedup                              time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -61,12 +62,15 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				return usageError{fmt.Errorf("--bus-max-age %v: at least the stream's %v dedup window, or 0 to keep every envelope",
 					busMaxAge, window)}
 			}
+			if err := api.CheckLoopback(apiAddr); err != nil {
+				return usageError{fmt.Errorf("--api-addr: %w", err)}
+			}
 			if !consensus.ValidShardCount(shards) && shards != 0 {
 				return usageError{fmt.Errorf("--shards %d: a power of two from 1 to %d", shards, consensus.Buckets)}
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
+			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
@@ -105,6 +109,9 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			n := h.Consensus
 			fmt.Fprintf(e.stdout, "node %d: %d shards, raft %s, api %s, data %s (%s)\n", n.ReplicaID(), n.Shards(),
 				n.RaftAddress(), h.API.URL(), e.dataDir, time.Since(start).Round(time.Millisecond))
+			if h.Observe != nil {
+				fmt.Fprintf(e.stdout, "metrics %s/metrics\n", h.Observe.URL())
+			}
 			for file, pk := range h.AgentKeys() {
 				fmt.Fprintf(e.stdout, "agent %s: %s\n", file, pk)
 			}
@@ -124,7 +131,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&peers, "peers", "", "the cluster's initial members: 1=HOST:PORT,2=HOST:PORT,... (this host included)")
 	f.BoolVar(&join, "join", false, "join a running cluster that already added this host (consensus add-host)")
 	f.IntVar(&shards, "shards", 0, "Raft shards the 256 buckets map onto, fixed at creation (default 16)")
-	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback)")
+	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback only: it has no authentication)")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "also serve GET /metrics and /healthz (read-only) here, on any address, for a scraper elsewhere")
 	f.StringVar(&pluginsDir, "plugins", "", "the folder of agent plugins (default DATA/plugins)")
 	f.StringVar(&natsListen, "nats-listen", "", "the embedded NATS server's client address (default a free loopback port)")
 	f.StringVar(&natsCluster, "nats-cluster", "", "join the embedded NATS server to a cluster: its route address HOST:PORT")

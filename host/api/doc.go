@@ -23,6 +23,9 @@
 //	GET    /healthz                      {"status":"ok"}, or 503 {"error"}: the node stopped itself, or its
 //	                                     loop has taken no input for 30 s while inputs wait
 //
-// The API has no authentication: it listens on loopback only, and it is the
-// operator's tool (like etcdctl against a local member).
+// The API has no authentication: it listens on loopback only (Listen
+// refuses any other address, CheckLoopback), and it is the operator's tool
+// (like etcdctl against a local member). A server marked ObserveOnly serves
+// GET /metrics and /healthz alone, which change nothing, on any address
+// (`swarmhost run --metrics-addr`, for a scraper on another machine).
 package api

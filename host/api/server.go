@@ -52,6 +52,10 @@ type Server struct {
 	// Health, when set, answers GET /healthz: nil is healthy (200
 	// {"status":"ok"}), an error says why not (503 {"error"}).
 	Health func() error
+	// ObserveOnly serves GET /metrics and /healthz alone, which change
+	// nothing and may listen on any address (a scraper on another
+	// machine); the full API listens on loopback only.
+	ObserveOnly bool
 	// RequestTimeout bounds one request's work (default 30 s).
 	RequestTimeout time.Duration
 
@@ -60,23 +64,32 @@ type Server struct {
 }
 
 // Listen binds addr ("127.0.0.1:0" picks a free port) and starts serving.
+// The API has no authentication, so addr must be a loopback address
+// (CheckLoopback) unless the server is ObserveOnly.
 func (s *Server) Listen(addr string) error {
 	if s.RequestTimeout == 0 {
 		s.RequestTimeout = 30 * time.Second
+	}
+	if !s.ObserveOnly {
+		if err := CheckLoopback(addr); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("api: listening on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	if s.Consensus != nil {
+	if s.ObserveOnly {
+		// Only what reads the node's health and counters.
+	} else if s.Consensus != nil {
 		mux.HandleFunc("GET /v1/consensus/status", s.status)
 		mux.HandleFunc("GET /v1/consensus/needs/{need}", s.need)
 		mux.HandleFunc("POST /v1/consensus/propose", s.propose)
 		mux.HandleFunc("POST /v1/consensus/members", s.addMember)
 		mux.HandleFunc("DELETE /v1/consensus/members/{id}", s.removeMember)
 	}
-	if s.Needs != nil {
+	if s.Needs != nil && !s.ObserveOnly {
 		mux.HandleFunc("POST /v1/needs", s.submitNeed)
 		mux.HandleFunc("GET /v1/needs/{need}", s.showNeed)
 		mux.HandleFunc("GET /v1/needs", s.listNeeds)
@@ -97,6 +110,27 @@ func (s *Server) Listen(addr string) error {
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)
 	return nil
+}
+
+// CheckLoopback refuses an address the API would serve beyond this
+// machine: its host must be a loopback IP (127.0.0.0/8, ::1) or
+// "localhost". The API has no authentication (it takes NEEDs, proposes to
+// the shards, adds and removes hosts): reaching it from elsewhere takes a
+// proxy that authenticates.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("api: address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("api: address %q: the API has no authentication and listens on loopback only "+
+		"(127.0.0.1, ::1 or localhost); --metrics-addr serves /metrics and /healthz on any address, "+
+		"and a proxy that authenticates can front the rest", addr)
 }
 
 // URL is the base URL the server answers on.
