@@ -2,11 +2,13 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -82,5 +84,21 @@ func TestNeedQueryCheck(t *testing.T) {
 		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.q, err, c.want)
 		}
+	}
+}
+
+// An input larger than a CAS blob is refused by Submit, saying so, before
+// anything is signed or published.
+func TestSubmitRefusesAnInputOverTheCASLimit(t *testing.T) {
+	h := openAt(t, t.TempDir(), honest, host.Config{})
+	defer h.Close()
+	input := make([]byte, cas.MaxBlobBytes+3)
+	for i := range input {
+		input[i] = 'x'
+	}
+	input[0], input[len(input)-1] = '"', '"'
+	_, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: input, K: 1, N: 1, Nonce: "large"})
+	if err == nil || !strings.Contains(err.Error(), "a CAS blob is at most 67108864") || !errors.Is(err, cas.ErrTooLarge) {
+		t.Fatalf("Submit of a %d-byte input: %v", len(input), err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -45,6 +47,9 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	if len(req.Input) > 0 {
 		if len(req.Input) > maxInlineInput || req.InputInCAS {
 			ref, err := h.CAS.Put(ctx, req.Input)
+			if errors.Is(err, cas.ErrTooLarge) {
+				return "", fmt.Errorf("the input is %d bytes: a CAS blob is at most %d (%w)", len(req.Input), cas.MaxBlobBytes, err)
+			}
 			if err != nil {
 				return "", fmt.Errorf("storing the input: %w", err)
 			}

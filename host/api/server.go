@@ -357,6 +357,11 @@ func (s *Server) listNeeds(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Needs.Needs(q))
 }
 
+// MaxNeedRequestBytes bounds the body of POST /v1/needs: an input as
+// large as the CAS's largest blob (cas.MaxBlobBytes, 64 MiB), where the
+// node puts any input over 16 KiB, and the request's other fields.
+const MaxNeedRequestBytes = 65 << 20
+
 // NeedRequest is the body of POST /v1/needs: the NEED's payload fields
 // (PROTOCOL.md section 5); Input is the task's input (JSON).
 type NeedRequest struct {
@@ -383,7 +388,13 @@ func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	var req NeedRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&req); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxNeedRequestBytes)).Decode(&req); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the NEED request is over %d MiB: "+
+				"an input goes in one CAS blob, at most 64 MiB", MaxNeedRequestBytes>>20))
+			return
+		}
 		writeError(w, http.StatusBadRequest, fmt.Errorf("the body must be a NEED request: %w", err))
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -65,5 +66,53 @@ func TestObserveOnlyServesMetricsAndHealthAlone(t *testing.T) {
 		if code, _ := get(r[0], r[1]); code != http.StatusNotFound {
 			t.Errorf("%s %s on the observe-only server: %d, want 404", r[0], r[1], code)
 		}
+	}
+}
+
+// letters reads n 'x' bytes without holding them.
+type letters struct{ n int64 }
+
+func (z *letters) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	z.n -= k
+	return int(k), nil
+}
+
+// noNeeds takes no NEED: a request that reaches it fails the test.
+type noNeeds struct {
+	needsAPI // nil: only Submit is called
+	t        *testing.T
+}
+
+type needsAPI = Needs
+
+func (n *noNeeds) Submit(context.Context, NeedRequest) (string, error) {
+	n.t.Error("a NEED request over the limit reached the node")
+	return "", errors.New("unexpected")
+}
+
+// A NEED request larger than any input the CAS can hold is refused with
+// 413 and why, not cut short and misread.
+func TestNeedRequestOverTheLimit(t *testing.T) {
+	s := &Server{Needs: &noNeeds{t: t}}
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	body := io.MultiReader(strings.NewReader(`{"capability":"classify","input":"`), &letters{n: MaxNeedRequestBytes}, strings.NewReader(`"}`))
+	resp, err := http.Post(s.URL()+"/v1/needs", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "the NEED request is over 65 MiB") {
+		t.Fatalf("%d %s, want 413 saying the request is too large", resp.StatusCode, b)
 	}
 }
