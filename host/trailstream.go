@@ -130,7 +130,7 @@ var streamAbove int64 = 1 << 20
 // thread's file when the merge reaches its first line.
 type trailMerge struct {
 	dir     string
-	waiting []*threadCursor // not read yet, by first line's order (next first)
+	waiting []*threadCursor // not read yet, by first line, the next at the end
 	open    cursorHeap      // being read, by their current line's order
 	// openMax is the most threads open at once (what the merge held).
 	openMax int
