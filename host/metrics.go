@@ -17,6 +17,7 @@ import (
 // shard ops).
 type nodeMetrics struct {
 	registry *prometheus.Registry
+	own      []prometheus.Collector // the swarmhost_ series (docs/OPERATING.md lists them)
 
 	envelopes      *prometheus.CounterVec // verb, verdict (accepted or the rejection code)
 	duplicates     prometheus.Counter
@@ -72,13 +73,14 @@ func newNodeMetrics(queued func() float64) *nodeMetrics {
 	m.roundInputs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "swarmhost_loop_round_inputs",
 		Help:    "Inputs the loop took in one round (one group commit), the host's own envelopes included.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
-	for _, c := range []prometheus.Collector{m.envelopes, m.duplicates, m.published, m.publishErrors, m.needsEnded,
+	m.own = []prometheus.Collector{m.envelopes, m.duplicates, m.published, m.publishErrors, m.needsEnded,
 		m.agentCalls, m.agentGas, m.agentSeconds, m.evaluations, m.policyGas, m.policySeconds, m.proposals,
-		m.proposeSeconds, m.commitSeconds, m.roundInputs} {
+		m.proposeSeconds, m.commitSeconds, m.roundInputs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_loop_queued_inputs",
+			Help: "Inputs waiting for the loop (deliveries, outcomes, timers)."}, queued)}
+	for _, c := range m.own {
 		f(c)
 	}
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_loop_queued_inputs",
-		Help: "Inputs waiting for the loop (deliveries, outcomes, timers)."}, queued))
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -1,8 +1,13 @@
 package host
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BenchmarkMetricsOfAFlow is what a flow's metrics cost the node: the
@@ -43,5 +48,42 @@ func BenchmarkMetricsOfAFlow(b *testing.B) {
 			m.roundInputs.Observe(2)
 		}
 		m.needsEnded.WithLabelValues("final").Inc()
+	}
+}
+
+// docs/OPERATING.md lists every swarmhost_ series the node serves, and no
+// other: the table is the operator's reference.
+func TestOperatingGuideListsEveryMetric(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "OPERATING.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(swarmhost_[a-z_]+)`").FindAllStringSubmatch(string(doc), -1) {
+		listed[m[1]] = true
+	}
+	served := map[string]bool{}
+	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for _, c := range newNodeMetrics(func() float64 { return 0 }).own {
+		ch := make(chan *prometheus.Desc, 4)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				served[m[1]] = true
+			}
+		}
+	}
+	if len(served) < 10 {
+		t.Fatalf("found %d series served: the descriptions are not read right", len(served))
+	}
+	for name := range served {
+		if !listed[name] {
+			t.Errorf("%s is served but docs/OPERATING.md does not list it", name)
+		}
+	}
+	for name := range listed {
+		if !served[name] {
+			t.Errorf("docs/OPERATING.md lists %s, which the node does not serve", name)
+		}
 	}
 }
