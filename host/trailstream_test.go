@@ -79,6 +79,24 @@ type trailWriter struct {
 	lamport uint64
 }
 
+// newTrailWriter opens a trail in a fresh folder (returned too).
+func newTrailWriter(t *testing.T) (*trailWriter, string) {
+	t.Helper()
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &trailWriter{t: t, trail: tr}, dir
+}
+
+func (w *trailWriter) close() {
+	w.t.Helper()
+	if err := w.trail.Close(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *trailWriter) clock(thread string, at int) {
 	w.t.Helper()
 	w.lamport++
@@ -94,12 +112,7 @@ func threadID(i int) string { return envelope.HashRef([]byte(fmt.Sprintf("thread
 // spanning it all: the merge holds two threads open at a time, not all of
 // them, and gives every line in the order the whole read does.
 func TestStepTrailHoldsOnlyTheThreadsOpenAtEachPoint(t *testing.T) {
-	dir := t.TempDir()
-	tr, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &trailWriter{t: t, trail: tr}
+	w, dir := newTrailWriter(t)
 	swarm := threadID(-1)
 	const threads = 60
 	for i := range threads {
@@ -109,9 +122,7 @@ func TestStepTrailHoldsOnlyTheThreadsOpenAtEachPoint(t *testing.T) {
 		}
 	}
 	w.clock(swarm, threads)
-	if err := tr.Close(); err != nil {
-		t.Fatal(err)
-	}
+	w.close()
 	want, err := host.ReadTrailWhole(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -136,21 +147,14 @@ func TestStepTrailHoldsOnlyTheThreadsOpenAtEachPoint(t *testing.T) {
 // A thread whose received_lamport goes back cannot be merged in step
 // order: refused, naming the thread and line, as a broken chain is.
 func TestStepTrailRefusesALamportGoingBack(t *testing.T) {
-	dir := t.TempDir()
-	tr, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &trailWriter{t: t, trail: tr}
+	w, dir := newTrailWriter(t)
 	a := threadID(1)
 	w.clock(a, 1)
 	w.clock(a, 2)
 	w.lamport = 0 // the third line's received_lamport is 1 again
 	w.clock(a, 3)
-	if err := tr.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, err = host.ReadTrail(dir, nil)
+	w.close()
+	_, err := host.ReadTrail(dir, nil)
 	want := fmt.Sprintf("audit %s line 3: its received_lamport 1 goes back from line 2's 2", a)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want one saying %q", err, want)
@@ -160,19 +164,12 @@ func TestStepTrailRefusesALamportGoingBack(t *testing.T) {
 // A line edited in the middle of a thread breaks its chain, found while
 // streaming as when the thread was read whole.
 func TestStepTrailFindsABrokenChain(t *testing.T) {
-	dir := t.TempDir()
-	tr, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &trailWriter{t: t, trail: tr}
+	w, dir := newTrailWriter(t)
 	a := threadID(1)
 	for i := range 4 {
 		w.clock(a, i)
 	}
-	if err := tr.Close(); err != nil {
-		t.Fatal(err)
-	}
+	w.close()
 	name, _ := audit.FileName(a)
 	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path)
