@@ -29,7 +29,11 @@
 //   - [Verify] walks every file and reports the first broken line by thread
 //     and line number as a [*TamperError]: a line edited, deleted, inserted,
 //     reordered or torn, an envelope whose id or signature no longer holds, a
-//     verdict that contradicts the envelope, a head that disagrees.
+//     verdict that contradicts the envelope, a head that disagrees. It
+//     holds a thread at a time per core, and a thread file of 4 MiB or
+//     more a window of lines at a time (a line's neighbours carried over,
+//     so the line named is the one the whole read names): a trail of any
+//     length verifies in bounded memory.
 //     [Read] is Verify that returns the decoded lines too, and may leave the
 //     per-line record checks (signatures) for later: [CheckAll] runs them on
 //     every core, for a caller (replay) that overlaps them with other work

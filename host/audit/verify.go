@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync/atomic"
 
 	"github.com/gowebpki/jcs"
 
@@ -44,9 +45,36 @@ type Report struct {
 // Verify checks every thread of the trail in dir, in thread order, and
 // returns the report or the first broken line as a *TamperError (other
 // errors are I/O).
+// It holds a thread at a time per core, and a long thread's file a window
+// of lines at a time: a trail of any length verifies in bounded memory.
 func Verify(dir string) (*Report, error) {
-	rep, _, err := Read(dir, nil)
-	return rep, err
+	threads, err := Threads(dir)
+	if err != nil {
+		return nil, err
+	}
+	heads := make([]ThreadHead, len(threads))
+	errs := make([]error, len(threads))
+	parallel.ForLong(len(threads), func(i int) { heads[i], errs[i] = verifyThread(dir, threads[i]) })
+	return report(dir, threads, heads, errs)
+}
+
+// report sums up verified threads, or returns the first thread's error in
+// thread order (as a walk of the threads one by one would find).
+func report(dir string, threads []string, heads []ThreadHead, errs []error) (*Report, error) {
+	rep := &Report{Heads: make([]ThreadHead, 0, len(heads))}
+	for i, h := range heads {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		rep.Threads++
+		rep.Records += h.Seq
+		rep.Heads = append(rep.Heads, h)
+	}
+	if err := orphanHeads(dir, threads); err != nil {
+		return nil, err
+	}
+	rep.Root = MerkleRoot(rep.Heads)
+	return rep, nil
 }
 
 // Line is one line of a thread as Read returned it.
@@ -73,9 +101,26 @@ type Line struct {
 // only: a caller that trusts them by other means (a signed checkpoint)
 // checks the rest later with CheckLines. nil checks every line.
 func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (*Report, map[string][]Line, error) {
+	return ReadWithin(dir, check, -1)
+}
+
+// ErrTrailTooLarge is ReadWithin's answer for a trail larger than it may
+// hold.
+var ErrTrailTooLarge = errors.New("audit: the trail is larger than it may be read whole")
+
+// ReadWithin is Read that holds at most maxBytes of thread files (negative:
+// no bound): once the files it has read come to more, it reads no more and
+// returns ErrTrailTooLarge, before any broken line it found (the caller
+// then verifies the trail otherwise: Verify holds a bounded part of it).
+// It costs no more than Read: each file's size is known once it is read.
+func ReadWithin(dir string, check func(thread string, seq uint64, rec *Record) bool, maxBytes int64) (*Report, map[string][]Line, error) {
 	threads, err := Threads(dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	var budget *byteBudget
+	if maxBytes >= 0 {
+		budget = &byteBudget{max: maxBytes}
 	}
 	// Threads are independent: check them in parallel, then report the
 	// first broken one in thread order, as a sequential walk would.
@@ -87,24 +132,34 @@ func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (
 		if check != nil {
 			c = func(seq uint64, rec *Record) bool { return check(threads[i], seq, rec) }
 		}
-		lines[i], heads[i], errs[i] = ReadThread(dir, threads[i], c)
+		lines[i], heads[i], errs[i] = readThread(dir, threads[i], c, budget)
 	})
-	rep := &Report{}
-	out := make(map[string][]Line, len(threads))
-	for i, h := range heads {
-		if errs[i] != nil {
-			return nil, nil, errs[i]
+	for _, err := range errs {
+		if errors.Is(err, ErrTrailTooLarge) {
+			return nil, nil, err
 		}
-		rep.Threads++
-		rep.Records += h.Seq
-		rep.Heads = append(rep.Heads, h)
-		out[threads[i]] = lines[i]
 	}
-	if err := orphanHeads(dir, threads); err != nil {
+	rep, err := report(dir, threads, heads, errs)
+	if err != nil {
 		return nil, nil, err
 	}
-	rep.Root = MerkleRoot(rep.Heads)
+	out := make(map[string][]Line, len(threads))
+	for i, th := range threads {
+		out[th] = lines[i]
+	}
 	return rep, out, nil
+}
+
+// byteBudget is how much of a trail's files ReadWithin may hold.
+type byteBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// take counts n bytes read; false once the budget is spent (then and for
+// every later call).
+func (b *byteBudget) take(n int) bool {
+	return b == nil || b.used.Add(int64(n)) <= b.max
 }
 
 // CheckAll is CheckLines over every thread at once (lines as Read returned
@@ -245,22 +300,32 @@ func cutSuffix(s, suffix string) (string, bool) {
 	return s, false
 }
 
-// VerifyThread checks one thread's chain, every record in it, and its head.
-func VerifyThread(dir, thread string) (ThreadHead, error) {
-	_, h, err := ReadThread(dir, thread, nil)
-	return h, err
-}
+// VerifyThread checks one thread's chain, every record in it, and its
+// head, holding a window of a long thread's lines at a time.
+func VerifyThread(dir, thread string) (ThreadHead, error) { return verifyThread(dir, thread) }
 
 // ReadThread is VerifyThread that returns the lines too; check, when not
 // nil, chooses the lines whose record is checked (see Read).
 func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([]Line, ThreadHead, error) {
+	return readThread(dir, thread, check, nil)
+}
+
+// readThread is ReadThread that takes the file's size from budget first
+// (nil: no bound), and answers ErrTrailTooLarge when it is spent.
+func readThread(dir, thread string, check func(seq uint64, rec *Record) bool, budget *byteBudget) ([]Line, ThreadHead, error) {
 	fileName, err := FileName(thread)
 	if err != nil {
 		return nil, ThreadHead{}, err
 	}
+	if budget != nil && budget.used.Load() > budget.max {
+		return nil, ThreadHead{}, ErrTrailTooLarge
+	}
 	text, err := rawfile.ReadFile(filepath.Join(dir, fileName))
 	if err != nil {
 		return nil, ThreadHead{}, fmt.Errorf("verify audit thread %s: %w", thread, err)
+	}
+	if !budget.take(len(text)) {
+		return nil, ThreadHead{}, ErrTrailTooLarge
 	}
 	bad := func(line uint64, format string, args ...any) error {
 		return &TamperError{Thread: thread, Line: line, Problem: fmt.Sprintf(format, args...)}
@@ -276,87 +341,124 @@ func ReadThread(dir, thread string, check func(seq uint64, rec *Record) bool) ([
 	// are independent per line: done in parallel; the chain is then walked
 	// in order, so the first broken line is the one reported.
 	parallel.For(len(raw), func(i int) {
-		l := &lines[i]
-		l.Hash = LineHash(raw[i])
-		if l.Record, decodeErrs[i] = decodeLine(raw[i]); decodeErrs[i] != nil {
-			return
-		}
-		if check == nil || check(uint64(i+1), l.Record) {
-			l.Env, l.Err, checkErrs[i] = checkRecord(l.Record, thread, nil)
-			l.Checked = checkErrs[i] == nil
-		} else if l.Record.Kind == KindEnvelope && l.Record.Verdict == Accepted {
-			// Decoded once, here, sharing the text: the check to come
-			// (StartCheck) and the caller's own decoding use it. A text
-			// that does not decode is left to them, to say why.
-			l.Env, _ = envelope.DecodeShared(l.Record.Envelope)
-		}
+		decodeErrs[i], checkErrs[i] = readLine(&lines[i], raw[i], thread, uint64(i+1), check)
 	})
 	for i := range lines {
-		n := uint64(i + 1)
-		rec, err := lines[i].Record, decodeErrs[i]
-		if err != nil {
-			return nil, ThreadHead{}, bad(n, "%v (edited?)", err)
-		}
-		wantPrev := ""
-		if i > 0 {
-			wantPrev = lines[i-1].Hash
-		}
-		switch {
-		case rec.Seq == n && rec.Prev == wantPrev:
-		case i >= 1 && rec.Prev == prevHash(lines, i-1) && rec.Seq == n-1:
-			return nil, ThreadHead{}, bad(n-1, "inserted: line %d's prev skips it", n)
-		case rec.Seq != n:
-			return nil, ThreadHead{}, bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
-		case i == 0:
-			return nil, ThreadHead{}, bad(n, "edited: the first line's prev is %q, and must be empty", rec.Prev)
-		case nextLinkBroken(dir, thread, lines, i):
-			// Line n's own hash no longer matches what comes after it
-			// either: one edit of line n's prev breaks both its links
-			// (an edit of its other fields, only the link after it).
-			// Two edits, of lines n-1 and n, look the same: line n is
-			// named, an edited line too.
-			return nil, ThreadHead{}, bad(n, "edited: the chain breaks on both sides of this line (its prev was changed, or this line and the one before it were)")
-		default:
-			return nil, ThreadHead{}, bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
-		}
-		if err := checkErrs[i]; err != nil {
-			return nil, ThreadHead{}, bad(n, "%v", err)
+		if err := walkLine(dir, thread, lines, i, uint64(i+1), decodeErrs[i], checkErrs[i]); err != nil {
+			return nil, ThreadHead{}, err
 		}
 	}
 	last := ThreadHead{Thread: thread, Seq: uint64(len(lines))}
 	if len(lines) > 0 {
 		last.Hash = lines[len(lines)-1].Hash
 	}
-	h, err := readHead(dir, thread)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, ThreadHead{}, bad(0, "the head file is missing")
-	case err != nil:
-		return nil, ThreadHead{}, bad(0, "%v", err)
-	case h.Seq > last.Seq:
-		return nil, ThreadHead{}, bad(last.Seq+1, "missing: the head records %d lines, the file ends after line %d (deleted)", h.Seq, last.Seq)
-	case h.Seq < last.Seq:
-		return nil, ThreadHead{}, bad(h.Seq+1, "appended after the head (line %d onwards are not in the head; inserted, or a crash not yet recovered by opening the trail)", h.Seq+1)
-	case h.Hash != last.Hash:
-		return nil, ThreadHead{}, bad(last.Seq, "edited: its hash does not match the head")
+	if err := checkHead(dir, last); err != nil {
+		return nil, ThreadHead{}, err
 	}
 	return lines, last, nil
 }
 
-// nextLinkBroken reports whether line i's hash fails what follows it: the
-// prev of line i+1, or the head when line i is the last. A line that does
-// not decode, or a head that does not read, says nothing.
-func nextLinkBroken(dir, thread string, lines []Line, i int) bool {
-	if i+1 < len(lines) {
-		next := lines[i+1].Record
-		return next != nil && next.Seq == uint64(i+2) && next.Prev != lines[i].Hash
+// readLine hashes, decodes and (when check chooses it, or check is nil)
+// checks line n of a thread, raw, into l: what a walk of the chain then
+// reports of it.
+func readLine(l *Line, raw []byte, thread string, n uint64, check func(seq uint64, rec *Record) bool) (decodeErr, checkErr error) {
+	l.Hash = LineHash(raw)
+	if l.Record, decodeErr = decodeLine(raw); decodeErr != nil {
+		return decodeErr, nil
 	}
-	h, err := readHead(dir, thread)
-	return err == nil && h.Seq == uint64(len(lines)) && h.Hash != lines[i].Hash
+	if check == nil || check(n, l.Record) {
+		l.Env, l.Err, checkErr = checkRecord(l.Record, thread, nil)
+		l.Checked = checkErr == nil
+	} else if l.Record.Kind == KindEnvelope && l.Record.Verdict == Accepted {
+		// Decoded once, here, sharing the text: the check to come
+		// (StartCheck) and the caller's own decoding use it. A text
+		// that does not decode is left to them, to say why.
+		l.Env, _ = envelope.DecodeShared(l.Record.Envelope)
+	}
+	return nil, checkErr
 }
 
-func prevHash(lines []Line, i int) string {
-	if i == 0 {
+// walkLine checks line n of a thread, lines[i], against the lines around
+// it: its link to the line before (lines[i-1], and lines[i-2] to tell an
+// insertion, which a caller holding part of the thread keeps), what
+// follows it (lines[i+1], or the head when lines[i] is the file's last
+// line), then its decoding and its record's check (decodeErr, checkErr).
+// The first problem is returned as a *TamperError naming the line an
+// edit changed.
+func walkLine(dir, thread string, lines []Line, i int, n uint64, decodeErr, checkErr error) error {
+	bad := func(line uint64, format string, args ...any) error {
+		return &TamperError{Thread: thread, Line: line, Problem: fmt.Sprintf(format, args...)}
+	}
+	rec := lines[i].Record
+	if decodeErr != nil {
+		return bad(n, "%v (edited?)", decodeErr)
+	}
+	wantPrev := ""
+	if n > 1 {
+		wantPrev = lines[i-1].Hash
+	}
+	switch {
+	case rec.Seq == n && rec.Prev == wantPrev:
+	case n >= 2 && rec.Prev == hashBefore(lines, i-1, n-1) && rec.Seq == n-1:
+		return bad(n-1, "inserted: line %d's prev skips it", n)
+	case rec.Seq != n:
+		return bad(n, "seq is %d, expected %d: a line before it was deleted, or lines were reordered", rec.Seq, n)
+	case n == 1:
+		return bad(n, "edited: the first line's prev is %q, and must be empty", rec.Prev)
+	case nextLinkBroken(dir, thread, lines, i, n):
+		// Line n's own hash no longer matches what comes after it
+		// either: one edit of line n's prev breaks both its links
+		// (an edit of its other fields, only the link after it).
+		// Two edits, of lines n-1 and n, look the same: line n is
+		// named, an edited line too.
+		return bad(n, "edited: the chain breaks on both sides of this line (its prev was changed, or this line and the one before it were)")
+	default:
+		return bad(n-1, "edited: its hash no longer matches the prev recorded on line %d", n)
+	}
+	if checkErr != nil {
+		return bad(n, "%v", checkErr)
+	}
+	return nil
+}
+
+// checkHead compares a thread's head file with its last line (last.Seq
+// lines, the last hashing to last.Hash).
+func checkHead(dir string, last ThreadHead) error {
+	bad := func(line uint64, format string, args ...any) error {
+		return &TamperError{Thread: last.Thread, Line: line, Problem: fmt.Sprintf(format, args...)}
+	}
+	h, err := readHead(dir, last.Thread)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return bad(0, "the head file is missing")
+	case err != nil:
+		return bad(0, "%v", err)
+	case h.Seq > last.Seq:
+		return bad(last.Seq+1, "missing: the head records %d lines, the file ends after line %d (deleted)", h.Seq, last.Seq)
+	case h.Seq < last.Seq:
+		return bad(h.Seq+1, "appended after the head (line %d onwards are not in the head; inserted, or a crash not yet recovered by opening the trail)", h.Seq+1)
+	case h.Hash != last.Hash:
+		return bad(last.Seq, "edited: its hash does not match the head")
+	}
+	return nil
+}
+
+// nextLinkBroken reports whether line n's hash (lines[i]) fails what
+// follows it: the prev of line n+1, or the head when line n is the last.
+// A line that does not decode, or a head that does not read, says
+// nothing.
+func nextLinkBroken(dir, thread string, lines []Line, i int, n uint64) bool {
+	if i+1 < len(lines) {
+		next := lines[i+1].Record
+		return next != nil && next.Seq == n+1 && next.Prev != lines[i].Hash
+	}
+	h, err := readHead(dir, thread)
+	return err == nil && h.Seq == n && h.Hash != lines[i].Hash
+}
+
+// hashBefore is the prev line n (lines[i]) must name: "" for line 1.
+func hashBefore(lines []Line, i int, n uint64) string {
+	if n <= 1 {
 		return ""
 	}
 	return lines[i-1].Hash
