@@ -31,6 +31,19 @@ import (
 // lines in that order: a thread whose received_lamport goes back is
 // refused, naming the line.
 func StepTrail(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput) error) error {
+	return stepTrail(dir, tokenOf, false, fn)
+}
+
+// StepTrailAll is StepTrail with the rejected envelopes too, as inputs:
+// what a streamed replay steps to check their verdicts. Accepted
+// envelopes are decoded without their signatures checked, as StepTrail
+// does (the replay verified the trail first, audit.Verify); a rejected
+// one is verified again, as its verdict depends on it.
+func StepTrailAll(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput) error) error {
+	return stepTrail(dir, tokenOf, true, fn)
+}
+
+func stepTrail(dir string, tokenOf func(ref string) []byte, rejected bool, fn func(*TrailInput) error) error {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return err
@@ -44,8 +57,8 @@ func StepTrail(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput)
 	batches := make(chan *trailBatch, 2)
 	done := make(chan struct{})
 	defer close(done)
-	go m.produce(batches, done)
-	order := newInOrder(tokenOf, false)
+	go m.produce(batches, done, rejected)
+	order := newInOrder(tokenOf, rejected)
 	for b := range batches {
 		if b.err != nil {
 			return b.err
@@ -78,7 +91,7 @@ type trailBatch struct {
 
 // produce merges and decodes the trail's lines a batch at a time into
 // out, until the end, an error, or done; it closes out and the merge.
-func (m *trailMerge) produce(out chan<- *trailBatch, done <-chan struct{}) {
+func (m *trailMerge) produce(out chan<- *trailBatch, done <-chan struct{}, rejected bool) {
 	defer close(out)
 	defer m.close()
 	send := func(b *trailBatch) bool {
@@ -109,7 +122,7 @@ func (m *trailMerge) produce(out chan<- *trailBatch, done <-chan struct{}) {
 		b.clocks, b.errs = make([]int64, len(b.inputs)), make([]error, len(b.inputs))
 		parallel.For(len(b.inputs), func(i int) {
 			in := &b.inputs[i]
-			b.clocks[i], b.errs[i] = decodeTrailInput(in, &audit.Line{Hash: in.Hash, Record: in.Record}, false, decodeUnchecked)
+			b.clocks[i], b.errs[i] = decodeTrailInput(in, &audit.Line{Hash: in.Hash, Record: in.Record}, rejected, decodeUnchecked)
 		})
 		if !send(b) {
 			return

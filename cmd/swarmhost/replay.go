@@ -15,9 +15,9 @@ import (
 )
 
 func newReplayCmd(e *env) *cobra.Command {
-	var noRerun, fromCheckpoint bool
+	var noRerun, fromCheckpoint, streamed bool
 	c := &cobra.Command{
-		Use:   "replay [--data D | DIR] [--no-rerun] [--from-checkpoint]",
+		Use:   "replay [--data D | DIR] [--no-rerun] [--from-checkpoint] [--streamed]",
 		Short: "Check a node's audit trail against the rules byte for byte: 'replay: ok, ...' or exit 1 at the first divergence",
 		Long: `Verify every trail of the data folder (chains, signatures, canonical bytes),
 then feed the recorded inputs through the protocol core again, re-evaluate
@@ -35,14 +35,21 @@ when it stops cleanly): the lines its signed Merkle root covers are chained
 and stepped through the core to rebuild its state, but their signatures are
 not verified again and their agents and capsules not re-run; every line
 after it is checked in full. A covered line edited changes the root, which
-replay names at the checkpoint's line.`,
+replay names at the checkpoint's line.
+
+--streamed reads the trail as the replay goes instead of whole first (chosen
+by itself for a trail over 256 MiB): memory is bounded by the threads open
+at each point and the protocol core's own state, not by the trail's length.
+It verifies every line first (chains, heads, signatures; a long thread a
+window at a time), then merges and steps them; with --from-checkpoint the
+covered lines' signatures are verified too, and only their re-runs spared.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := e.dataDir
 			if len(a) == 1 {
 				dir = a[0]
 			}
-			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun, FromCheckpoint: fromCheckpoint}
+			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun, FromCheckpoint: fromCheckpoint, Streamed: streamed}
 			if f, ok := e.stderr.(*os.File); ok && isTerminal(f) {
 				var bar *progressbar.ProgressBar
 				opts.Progress = func(done, total int) {
@@ -82,6 +89,7 @@ replay names at the checkpoint's line.`,
 	}
 	c.Flags().BoolVar(&noRerun, "no-rerun", false, "step the recorded agent outputs and evaluations without running them again (faster; every other check holds)")
 	c.Flags().BoolVar(&fromCheckpoint, "from-checkpoint", false, "trust what the trail's last CHECKPOINT covers: step it without re-verifying signatures or re-running agents and capsules")
+	c.Flags().BoolVar(&streamed, "streamed", false, "read the trail as the replay goes, in bounded memory (automatic over 256 MiB of trail)")
 	return c
 }
 

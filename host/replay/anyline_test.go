@@ -2,8 +2,6 @@ package replay_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -131,16 +129,10 @@ func TestTamperAnySingleLine(t *testing.T) {
 		if ok {
 			applied++
 			write(t, path, ls)
-			_, err := replay.Run(context.Background(), replay.Options{DataDir: dir})
-			var div *replay.Divergence
-			var tamper *audit.TamperError
-			th, line := "", 0
-			switch {
-			case errors.As(err, &div):
-				th, line = div.Thread, div.Line
-			case errors.As(err, &tamper):
-				th, line = tamper.Thread, int(tamper.Line)
-			}
+			// Read whole and streamed: runBoth fails unless both name the
+			// same line.
+			_, err := runBoth(t, replay.Options{DataDir: dir})
+			_, th, line := located(err)
 			if th != c.thread || line != c.line+1 {
 				t.Errorf("thread %s line %d %s: replay said %v; want it named (go test ./host/replay -run TestTamperAnySingleLine -tamper.seed=%d)",
 					c.thread, c.line+1, c.edit.name, err, *flagTamperSeed)

@@ -57,7 +57,14 @@ func benchTrail(b *testing.B) string {
 			}
 			os.WriteFile(filepath.Join(pdir, file), raw, 0o644)
 		}
-		h, err := host.Open(context.Background(), host.Config{DataDir: dir})
+		cfg := host.Config{DataDir: dir}
+		// $SWARMHOST_REPLAY_BENCH_CHECKPOINT (a duration): checkpoints that
+		// often, each retiring the threads ended by then, as on a node
+		// that runs for long (every 10 minutes by default).
+		if every, err := time.ParseDuration(os.Getenv("SWARMHOST_REPLAY_BENCH_CHECKPOINT")); err == nil {
+			cfg.CheckpointEvery, cfg.RetainEnded = every, time.Millisecond
+		}
+		h, err := host.Open(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -126,14 +133,17 @@ func envelopeLines(b *testing.B, dir string) [][]byte {
 // machine's speed drifts within a run; interleaving keeps the two on the
 // same footing).
 func benchReplay(b *testing.B, noRerun bool, fromCheckpoint ...bool) {
-	dir := benchTrail(b)
+	benchReplayWith(b, replay.Options{NoRerun: noRerun, FromCheckpoint: len(fromCheckpoint) > 0 && fromCheckpoint[0]})
+}
+
+func benchReplayWith(b *testing.B, opts replay.Options) {
+	opts.DataDir = benchTrail(b)
 	var replayed, bound time.Duration
 	var envs int
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: noRerun,
-			FromCheckpoint: len(fromCheckpoint) > 0 && fromCheckpoint[0]})
+		rep, err := replay.Run(context.Background(), opts)
 		replayed += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
@@ -160,6 +170,48 @@ func BenchmarkReplayNoRerun(b *testing.B) { benchReplay(b, true) }
 // BenchmarkReplayFromCheckpoint is the whole replay from the CHECKPOINT the
 // node wrote when it stopped, which covers all but that envelope.
 func BenchmarkReplayFromCheckpoint(b *testing.B) { benchReplay(b, false, true) }
+
+// BenchmarkReplayNoRerunStreamed is BenchmarkReplayNoRerun with the trail
+// read as the replay goes (Options.Streamed, what a trail over 256 MiB
+// gets): verified first, then merged and stepped.
+func BenchmarkReplayNoRerunStreamed(b *testing.B) {
+	benchReplayWith(b, replay.Options{NoRerun: true, Streamed: true})
+}
+
+// BenchmarkReplayHeld is the most heap a --no-rerun replay holds beyond
+// what it started with (sampled after a collection every 64 inputs),
+// with the trail read whole and streamed. A longer trail
+// ($SWARMHOST_REPLAY_BENCH_FLOWS) shows how each grows with it, and
+// checkpoints that retire ended threads ($SWARMHOST_REPLAY_BENCH_CHECKPOINT)
+// the core's share as on a node that runs for long.
+func BenchmarkReplayHeld(b *testing.B) {
+	dir := benchTrail(b)
+	for _, streamed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("streamed=%v", streamed), func(b *testing.B) {
+			var base, peak uint64
+			var ms runtime.MemStats
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				base = ms.HeapAlloc
+				_, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: true, Streamed: streamed,
+					Progress: func(done, _ int) {
+						if done%64 == 0 {
+							runtime.GC()
+							runtime.ReadMemStats(&ms)
+							if ms.HeapAlloc > base {
+								peak = max(peak, ms.HeapAlloc-base)
+							}
+						}
+					}})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peak)/1024, "peak-KB")
+		})
+	}
+}
 
 // BenchmarkReplayVerifyBound is the bound: verifying the trail's envelopes'
 // signatures alone, on every core.

@@ -32,7 +32,7 @@ func swarmThreadFile(t *testing.T, dir string) string {
 func TestReplayFromCheckpointSkipsWhatItCovers(t *testing.T) {
 	dir := demoTrail(t)
 	var out bytes.Buffer
-	rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out, FromCheckpoint: true})
+	rep, err := runBoth(t, replay.Options{DataDir: dir, Out: &out, FromCheckpoint: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestReplayFromCheckpointDetectsCoveredEdits(t *testing.T) {
 	i := find(t, ls, `"kind":"policy"`, `"gas_used":`)
 	ls[i] = bytes.Replace(ls[i], []byte(`"gas_used":`), []byte(`"gas_used":1`), 1)
 	write(t, p, rechain(t, dir, th, ls))
-	_, err := replay.Run(context.Background(), replay.Options{DataDir: dir, FromCheckpoint: true})
+	_, err := runBoth(t, replay.Options{DataDir: dir, FromCheckpoint: true})
 	var div *replay.Divergence
 	if !errors.As(err, &div) || div.Thread != protocol.SwarmThread || !strings.Contains(div.Found, "root") {
 		t.Fatalf("want a divergence at the swarm thread's checkpoint, got %v", err)
@@ -102,7 +102,7 @@ func TestReplayFromCheckpointChecksWhatFollows(t *testing.T) {
 	}
 	write(t, swp, rechain(t, dir, protocol.SwarmThread, sw[:last]))
 
-	rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, FromCheckpoint: true})
+	rep, err := runBoth(t, replay.Options{DataDir: dir, FromCheckpoint: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestReplayFromCheckpointChecksWhatFollows(t *testing.T) {
 		j := bytes.Index(ls[i], []byte(`"sig":"`)) + len(`"sig":"`)
 		ls[i][j] ^= 1
 		write(t, p, rechain(t, dir, th, ls))
-		_, err := replay.Run(context.Background(), replay.Options{DataDir: dir, FromCheckpoint: true})
+		_, err := runBoth(t, replay.Options{DataDir: dir, FromCheckpoint: true})
 		var te *audit.TamperError
 		if !errors.As(err, &te) || te.Thread != th || te.Line != uint64(i+1) || !strings.Contains(te.Problem, "no longer verifies") {
 			t.Fatalf("want the edited signature at %s line %d, got %v", th, i+1, err)

@@ -1,7 +1,7 @@
 package replay_test
 
 import (
-	"context"
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,7 +21,7 @@ func TestReplaysATrailAnEarlierBuildWrote(t *testing.T) {
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "trail-2f5af8e"))); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, NoRerun: true})
+	rep, err := runBoth(t, replay.Options{DataDir: dir, NoRerun: true})
 	if err != nil {
 		t.Fatalf("the earlier build's trail does not replay: %v", err)
 	}
@@ -30,5 +30,39 @@ func TestReplaysATrailAnEarlierBuildWrote(t *testing.T) {
 	if rep.Threads != 2 || rep.Envelopes != 13 || rep.Decisions != 2 || rep.PlanDigest != plan {
 		t.Fatalf("replayed %d threads, %d envelopes, %d decisions, plan %s; the earlier build: 2, 13, 2, %s",
 			rep.Threads, rep.Envelopes, rep.Decisions, rep.PlanDigest, plan)
+	}
+}
+
+// An envelope the rules publish may be rejected when it comes back: here
+// the planner's UPDATE_PLANs for NEEDs a checkpoint retired before the
+// planner answered (checkpoints every 100 ms). It is in the trail all the
+// same, as a rejected line, and the replay must find it there: in session
+// 13 a replay that looked only at accepted lines said the trail lacked
+// it. testdata/trail-late-update-plan: 10 flows on one node of commit
+// 545660f, its audit folder and the capability tokens from its CAS.
+func TestReplayFindsTheRulesEnvelopesTheTrailRejected(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "trail-late-update-plan"))); err != nil {
+		t.Fatal(err)
+	}
+	rejected := 0
+	files, _ := filepath.Glob(filepath.Join(dir, "audit", "*.jsonl"))
+	for _, f := range files {
+		text, _ := os.ReadFile(f)
+		for _, l := range bytes.Split(text, []byte("\n")) {
+			if bytes.Contains(l, []byte(`"verb\":\"UPDATE_PLAN\"`)) && bytes.Contains(l, []byte(`"reason":"wrong_state"`)) {
+				rejected++
+			}
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("the trail has no rejected UPDATE_PLAN: it no longer tests what it is for")
+	}
+	rep, err := runBoth(t, replay.Options{DataDir: dir, NoRerun: true})
+	if err != nil {
+		t.Fatalf("%d UPDATE_PLANs rejected as they came back: %v", rejected, err)
+	}
+	if rep.Threads != 11 || rep.Decisions != 20 {
+		t.Fatalf("report %+v: want the 10 flows' 20 decisions on 11 threads", rep)
 	}
 }

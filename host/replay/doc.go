@@ -42,6 +42,14 @@
 // for them, and a covered line edited changes the root, which replay names
 // at the checkpoint's line. Every line after it is checked in full.
 //
+// With [Options.Streamed] (by itself for a trail over 256 MiB) the trail
+// is not held whole: it is verified first, every line, a thread or a
+// window of a long thread at a time (audit.Verify), then merged and
+// stepped a batch at a time (host.StepTrailAll), and the heads stepped
+// must be the heads verified. The checks and the report are the same; a
+// covered line's signature is verified too, and an agent call is re-run
+// when its recorded outcome is reached.
+//
 // The first disagreement is returned as a [*Divergence] naming the thread,
 // the line, what the trail records and what replay found; a trail that
 // fails its own checks, as the *audit.TamperError.

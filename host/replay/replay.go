@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -42,7 +43,21 @@ type Options struct {
 	// their agent calls and evaluations are not re-run. Without a
 	// checkpoint in the trail, everything is replayed.
 	FromCheckpoint bool
+	// Streamed reads the trail as the replay goes rather than whole first:
+	// memory bounded by the threads open at each point and the core's own
+	// state, not by the trail's length. It is chosen by itself for a trail
+	// over 256 MiB. The trail is then verified first, every line and
+	// signature (audit.Verify, a window at a time), and stepped after, a
+	// batch at a time; FromCheckpoint then spares re-runs only (the
+	// signatures of covered lines are verified with the rest).
+	Streamed bool
 }
+
+// streamAbove is the size of a trail (its thread files together) replayed
+// streamed rather than read whole: read whole, every line is held decoded
+// until the end, about twice the trail's size on disk (BenchmarkReplayHeld).
+// A variable for tests.
+var streamAbove int64 = 256 << 20
 
 // Report is what a replay reproduced.
 type Report struct {
@@ -56,6 +71,9 @@ type Report struct {
 	// (Options.FromCheckpoint), and Covered the lines its root covers.
 	Checkpoint string
 	Covered    int
+	// Streamed says the trail was read as the replay went
+	// (Options.Streamed, or a trail over 256 MiB).
+	Streamed bool
 }
 
 // Divergence is where replay found the trail and the rules disagree.
@@ -87,10 +105,17 @@ type replayer struct {
 	agents map[string]protocol.AgentInfo // by pk, as configured when each run was asked for
 	reruns *reruns
 
-	runs     map[string]*protocol.RunAgent
-	evals    map[string]*protocol.EvalPolicy
-	outcome  map[string][]json.RawMessage // per thread, emitted Records not yet matched
-	emitted  map[string]map[string]bool   // per thread, ids of envelopes the core published
+	runs    map[string]*protocol.RunAgent
+	evals   map[string]*protocol.EvalPolicy
+	outcome map[string][]json.RawMessage // per thread, emitted Records not yet matched
+	// emitted holds, per thread, the ids of the envelopes the core
+	// published, true once the trail's line for it was stepped.
+	emitted map[string]map[string]bool
+	// threads holds, per thread stepped, its envelope lines and its last
+	// line: the summary's line per thread, and where a missing envelope
+	// is named.
+	threads  map[string]*threadTally
+	streamed bool // lines come as they are read (Options.Streamed)
 	report   Report
 	noRerun  bool
 	covered  int // inputs before this index are covered by a checkpoint
@@ -102,15 +127,30 @@ type replayer struct {
 	heads audit.HeadIndex
 }
 
+// threadTally is what replay keeps of a thread it stepped.
+type threadTally struct {
+	envelopes int
+	last      int
+}
+
 // Run replays the trail of opts.DataDir. It returns the report, or the
 // first divergence (a *Divergence, or an *audit.TamperError from the
 // trail's own checks), naming the thread and line.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	auditDir := filepath.Join(opts.DataDir, "audit")
+	if opts.Streamed {
+		return runStreamed(ctx, opts, auditDir)
+	}
 	// Every line is chained and decoded first; what each record says of
 	// its envelope (signatures above all) is checked below, on every core,
-	// while the core steps the inputs.
-	_, lines, err := audit.Read(auditDir, func(string, uint64, *audit.Record) bool { return false })
+	// while the core steps the inputs. A trail over streamAbove is
+	// streamed instead (found as its files are read: no file is sized
+	// twice).
+	_, lines, err := audit.ReadWithin(auditDir, func(string, uint64, *audit.Record) bool { return false }, streamAbove)
+	if errors.Is(err, audit.ErrTrailTooLarge) {
+		opts.Streamed = true
+		return runStreamed(ctx, opts, auditDir)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,18 +164,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if !opts.FromCheckpoint {
 		checking = audit.StartCheck(lines, nil, runtime.GOMAXPROCS(0)-1)
 	}
-	store := opts.Store
-	if store == nil {
-		fs, err := cas.NewFileStore(filepath.Join(opts.DataDir, "cas"))
-		if err != nil {
-			return nil, finishChecks(checking, err)
-		}
-		store = fs
+	store, err := openStore(opts)
+	if err != nil {
+		return nil, finishChecks(checking, err)
 	}
-	inputs, err := host.TrailFromLines(lines, func(ref string) []byte {
-		b, _ := store.Get(ctx, ref)
-		return b
-	})
+	inputs, err := host.TrailFromLines(lines, tokenOf(ctx, store))
 	if err != nil {
 		return nil, finishChecks(checking, err)
 	}
@@ -157,9 +190,25 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r.report.Checkpoint, r.report.Covered = checkpointID, covered
 	if opts.Out != nil {
-		r.print(opts.Out, inputs)
+		r.print(opts.Out)
 	}
 	return &r.report, nil
+}
+
+// openStore is opts.Store, or the data folder's.
+func openStore(opts Options) (cas.Store, error) {
+	if opts.Store != nil {
+		return opts.Store, nil
+	}
+	return cas.NewFileStore(filepath.Join(opts.DataDir, "cas"))
+}
+
+// tokenOf reads capability tokens from the store.
+func tokenOf(ctx context.Context, store cas.Store) func(ref string) []byte {
+	return func(ref string) []byte {
+		b, _ := store.Get(ctx, ref)
+		return b
+	}
 }
 
 // finishChecks lends this goroutine to the checks until they are done and
@@ -176,40 +225,69 @@ func finishChecks(c *audit.Checking, err error) error {
 	return err
 }
 
-// replayInputs steps the inputs through a fresh core and checks them.
-func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []host.TrailInput, covered int) (*replayer, error) {
+// newReplayer makes a replayer whose inputs before covered are covered by
+// a checkpoint; the caller stops it (close).
+func newReplayer(ctx context.Context, opts Options, store cas.Store, covered int) *replayer {
 	// The runtime is made at the first module or capsule to load: a replay
 	// from a checkpoint that covers every agent call and evaluation needs
 	// none. The node's compiled modules, when they are there, spare
 	// compiling again (the cache is keyed by the module's bytes).
-	rt := &lazyRuntime{cacheDir: filepath.Join(opts.DataDir, "wasm-cache")}
-	defer rt.close(ctx)
-	rr := newReruns(ctx, inputs)
-	defer rr.stop()
-	r := &replayer{ctx: ctx, store: store, rt: rt, agents: map[string]protocol.AgentInfo{}, reruns: rr,
+	return &replayer{ctx: ctx, store: store, rt: &lazyRuntime{cacheDir: filepath.Join(opts.DataDir, "wasm-cache")},
+		agents: map[string]protocol.AgentInfo{}, reruns: newReruns(ctx),
 		runs: map[string]*protocol.RunAgent{}, evals: map[string]*protocol.EvalPolicy{},
-		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}, noRerun: opts.NoRerun,
-		covered: covered}
-	threads := map[string]bool{}
+		outcome: map[string][]json.RawMessage{}, emitted: map[string]map[string]bool{}, threads: map[string]*threadTally{},
+		noRerun: opts.NoRerun, covered: covered, streamed: opts.Streamed}
+}
+
+// close stops the re-runs still going and the runtime.
+func (r *replayer) close() {
+	r.reruns.stop()
+	r.rt.close(r.ctx)
+}
+
+// replayInputs steps the inputs through a fresh core and checks them.
+func replayInputs(ctx context.Context, opts Options, store cas.Store, inputs []host.TrailInput, covered int) (*replayer, error) {
+	r := newReplayer(ctx, opts, store, covered)
+	defer r.close()
+	// Every agent call's recorded plan_query answers, for its re-run,
+	// which starts when the core asks for the call.
+	for _, ti := range inputs {
+		if d, ok := ti.Input.(*protocol.AgentDone); ok {
+			r.reruns.recorded[d.ReqID] = d
+		}
+	}
 	for i, ti := range inputs {
-		threads[ti.Thread] = true
-		r.stepping = i
-		if err := r.step(ti, i < r.covered); err != nil {
+		if err := r.stepAt(i, ti); err != nil {
 			return nil, err
 		}
-		r.heads.Set(ti.Thread, ti.Record.Seq, ti.Hash)
 		if opts.Progress != nil {
 			opts.Progress(i+1, len(inputs))
 		}
 	}
-	if err := r.finish(inputs); err != nil {
+	if err := r.finish(); err != nil {
 		return nil, err
 	}
-	r.report.Threads = len(threads)
-	if r.core != nil {
-		r.report.PlanDigest = r.core.Plan().Digest()
-	}
 	return r, nil
+}
+
+// stepAt steps input i and keeps what the summary and the checks to come
+// need of it.
+func (r *replayer) stepAt(i int, ti host.TrailInput) error {
+	r.stepping = i
+	if err := r.step(ti, i < r.covered); err != nil {
+		return err
+	}
+	r.heads.Set(ti.Thread, ti.Record.Seq, ti.Hash)
+	tally := r.threads[ti.Thread]
+	if tally == nil {
+		tally = &threadTally{}
+		r.threads[ti.Thread] = tally
+	}
+	tally.last = ti.Line
+	if ti.Record.Kind == audit.KindEnvelope {
+		tally.envelopes++
+	}
+	return nil
 }
 
 // step feeds one recorded input to the core and checks what the core does
@@ -247,13 +325,20 @@ func (r *replayer) step(ti host.TrailInput, covered bool) error {
 		return nil
 	case *protocol.AgentDone:
 		if r.noRerun || covered {
+			delete(r.runs, in.ReqID) // answered: not re-run
 			break
+		}
+		if r.streamed {
+			// Read with its line: the re-run starts now.
+			r.reruns.recorded[in.ReqID] = in
+			defer delete(r.reruns.recorded, in.ReqID)
 		}
 		if err := r.rerunAgent(ti, in); err != nil {
 			return err
 		}
 	case *protocol.PolicyDone:
 		if r.noRerun || covered {
+			delete(r.evals, in.ReqID)
 			break
 		}
 		if err := r.reevaluate(ti, in); err != nil {
@@ -288,9 +373,19 @@ func (r *replayer) step(ti host.TrailInput, covered bool) error {
 			}
 			return diverge(want, "%s", got)
 		}
+		// An envelope the rules published is in the trail, accepted or
+		// rejected (an agent's ATTEST after the FINALIZE, say).
+		if e := ti.Input.(*protocol.Received).Env; e != nil {
+			if ids := r.emitted[ti.Thread]; ids != nil {
+				if _, ok := ids[e.ID]; ok {
+					ids[e.ID] = true
+				}
+			}
+		}
 		if rec.Verdict == audit.Accepted {
-			if e := ti.Input.(*protocol.Received).Env; e.SenderPK == r.hostPK && decisive[e.Verb] {
-				if !r.emitted[ti.Thread][e.ID] {
+			e := ti.Input.(*protocol.Received).Env
+			if e.SenderPK == r.hostPK && decisive[e.Verb] {
+				if _, ok := r.emitted[ti.Thread][e.ID]; !ok {
 					return diverge(fmt.Sprintf("the host's %s %s", e.Verb, e.ID), "the rules emit no such envelope")
 				}
 				if e.Verb != envelope.VerbCheckpoint && e.Verb != envelope.VerbReconcile {
@@ -311,13 +406,20 @@ func (r *replayer) collect() {
 		switch a := a.(type) {
 		case *protocol.Publish:
 			th := a.Env.Thread()
-			if r.emitted[th] == nil {
-				r.emitted[th] = map[string]bool{}
+			ids := r.emitted[th]
+			if ids == nil {
+				ids = map[string]bool{}
+				r.emitted[th] = ids
 			}
-			r.emitted[th][a.Env.ID] = true
+			if _, ok := ids[a.Env.ID]; !ok {
+				ids[a.Env.ID] = false // a line for it is to come
+			}
 		case *protocol.RunAgent:
 			r.runs[a.ReqID] = a
-			if !r.noRerun && r.stepping >= r.covered {
+			// Its recorded plan_query answers are needed to start it: a
+			// streamed replay has not read them yet, and starts it at its
+			// outcome's line.
+			if !r.noRerun && r.stepping >= r.covered && !r.streamed {
 				r.reruns.agents[a.ReqID] = r.startAgent(a)
 			}
 		case *protocol.EvalPolicy:
@@ -337,7 +439,11 @@ func (r *replayer) matchOutcome(ti host.TrailInput) error {
 	if len(q) == 0 {
 		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: "outcome " + string(ti.Record.Envelope), Found: "no such outcome"}
 	}
-	r.outcome[ti.Thread] = q[1:]
+	if len(q) == 1 {
+		delete(r.outcome, ti.Thread)
+	} else {
+		r.outcome[ti.Thread] = q[1:]
+	}
 	if !bytes.Equal(canon(q[0]), canon(ti.Record.Envelope)) {
 		return &Divergence{Thread: ti.Thread, Line: ti.Line, Expected: "outcome " + string(ti.Record.Envelope), Found: "outcome " + string(q[0])}
 	}
@@ -357,39 +463,34 @@ func canon(b []byte) []byte {
 	return c
 }
 
-// finish checks what is left: every decisive envelope the rules emitted is
-// in the trail.
-func (r *replayer) finish(inputs []host.TrailInput) error {
-	inTrail := map[string]map[string]bool{}
-	for _, ti := range inputs {
-		if ti.Record.Kind != audit.KindEnvelope {
-			continue
-		}
-		if inTrail[ti.Thread] == nil {
-			inTrail[ti.Thread] = map[string]bool{}
-		}
-		if in, ok := ti.Input.(*protocol.Received); ok && in.Env != nil {
-			inTrail[ti.Thread][in.Env.ID] = true
-		}
-	}
+// finish checks what is left: every envelope the rules emitted is in the
+// trail, and fills in the report.
+func (r *replayer) finish() error {
 	threads := make([]string, 0, len(r.emitted))
 	for th := range r.emitted {
 		threads = append(threads, th)
 	}
 	sort.Strings(threads)
 	for _, th := range threads {
-		for id := range r.emitted[th] {
-			if !inTrail[th][id] {
-				last := 0
-				for _, ti := range inputs {
-					if ti.Thread == th {
-						last = ti.Line
-					}
-				}
-				return &Divergence{Thread: th, Line: last + 1, Expected: "the end of the thread",
-					Found: "an envelope " + id + " the rules emit and the trail lacks"}
+		missing := []string{}
+		for id, inTrail := range r.emitted[th] {
+			if !inTrail {
+				missing = append(missing, id)
 			}
 		}
+		if len(missing) > 0 {
+			sort.Strings(missing)
+			last := 0
+			if tally := r.threads[th]; tally != nil {
+				last = tally.last
+			}
+			return &Divergence{Thread: th, Line: last + 1, Expected: "the end of the thread",
+				Found: "an envelope " + missing[0] + " the rules emit and the trail lacks"}
+		}
+	}
+	r.report.Threads = len(r.threads)
+	if r.core != nil {
+		r.report.PlanDigest = r.core.Plan().Digest()
 	}
 	return nil
 }
@@ -461,16 +562,12 @@ func headsBefore(before []host.TrailInput) []audit.ThreadHead {
 	return heads
 }
 
-func (r *replayer) print(w io.Writer, inputs []host.TrailInput) {
-	per := map[string]int{}
-	for _, ti := range inputs {
-		if ti.Record.Kind == audit.KindEnvelope {
-			per[ti.Thread]++
+func (r *replayer) print(w io.Writer) {
+	threads := make([]string, 0, len(r.threads))
+	for th, tally := range r.threads {
+		if tally.envelopes > 0 {
+			threads = append(threads, th)
 		}
-	}
-	threads := make([]string, 0, len(per))
-	for th := range per {
-		threads = append(threads, th)
 	}
 	sort.Strings(threads)
 	for _, th := range threads {
@@ -481,7 +578,7 @@ func (r *replayer) print(w io.Writer, inputs []host.TrailInput) {
 				state += fmt.Sprintf(" epoch %d", info.Epoch)
 			}
 		}
-		fmt.Fprintf(w, "thread %s: ok, %d envelopes, %s\n", th, per[th], state)
+		fmt.Fprintf(w, "thread %s: ok, %d envelopes, %s\n", th, r.threads[th].envelopes, state)
 	}
 	from := ""
 	if r.report.Checkpoint != "" {

@@ -60,16 +60,11 @@ type evalRun struct {
 	load error // the capsule could not be loaded
 }
 
-func newReruns(ctx context.Context, inputs []host.TrailInput) *reruns {
+func newReruns(ctx context.Context) *reruns {
 	rctx, cancel := context.WithCancel(ctx)
 	rr := &reruns{ctx: rctx, cancel: cancel, slots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		modules: map[string]*loaded[*wasm.Module]{}, policies: map[string]*loaded[*policy.Policy]{},
 		agents: map[string]*agentRun{}, evals: map[string]*evalRun{}, recorded: map[string]*protocol.AgentDone{}}
-	for _, ti := range inputs {
-		if d, ok := ti.Input.(*protocol.AgentDone); ok {
-			rr.recorded[d.ReqID] = d
-		}
-	}
 	return rr
 }
 

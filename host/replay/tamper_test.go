@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,30 +132,24 @@ func rechain(t *testing.T, dir, thread string, ls [][]byte) [][]byte {
 	return ls
 }
 
-// located asserts replay fails and names the thread and line.
-func located(t *testing.T, dir, thread string, line int) {
+// assertLocated asserts replay fails, read whole and streamed, and names
+// the thread and line.
+func assertLocated(t *testing.T, dir, thread string, line int) {
 	t.Helper()
-	_, err := replay.Run(context.Background(), replay.Options{DataDir: dir})
-	var div *replay.Divergence
-	var tamper *audit.TamperError
-	switch {
-	case errors.As(err, &div):
-		if div.Thread != thread || div.Line != line {
-			t.Fatalf("divergence at %s line %d, want %s line %d: %v", div.Thread, div.Line, thread, line, err)
-		}
-	case errors.As(err, &tamper):
-		if tamper.Thread != thread || int(tamper.Line) != line {
-			t.Fatalf("tamper found at %s line %d, want %s line %d: %v", tamper.Thread, tamper.Line, thread, line, err)
-		}
-	default:
+	_, err := runBoth(t, replay.Options{DataDir: dir})
+	kind, th, l := located(err)
+	if kind == "" {
 		t.Fatalf("replay of a tampered trail: %v, want a divergence at %s line %d", err, thread, line)
+	}
+	if th != thread || l != line {
+		t.Fatalf("%s at %s line %d, want %s line %d: %v", kind, th, l, thread, line, err)
 	}
 }
 
 func TestReplayOfTheDemoIsOK(t *testing.T) {
 	dir := demoTrail(t)
 	var out bytes.Buffer
-	rep, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out})
+	rep, err := runBoth(t, replay.Options{DataDir: dir, Out: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +165,7 @@ func TestTamperEditedPayload(t *testing.T) {
 	i := find(t, ls, `"kind":"envelope"`, `"verb":"PROPOSE"`, `"price":`)
 	ls[i] = bytes.Replace(ls[i], []byte(`"price":`), []byte(`"price":9`), 1)
 	write(t, p, ls)
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 func TestTamperEditedSignature(t *testing.T) {
@@ -187,7 +180,7 @@ func TestTamperEditedSignature(t *testing.T) {
 		ls[i][j] = 'a'
 	}
 	write(t, p, ls)
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 func TestTamperDeletedLine(t *testing.T) {
@@ -196,7 +189,7 @@ func TestTamperDeletedLine(t *testing.T) {
 	ls := lines(t, p)
 	i := find(t, ls, `"kind":"envelope"`, `"verb":"ATTEST"`)
 	write(t, p, append(ls[:i:i], ls[i+1:]...))
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 func TestTamperSwappedLines(t *testing.T) {
@@ -206,7 +199,7 @@ func TestTamperSwappedLines(t *testing.T) {
 	i := find(t, ls, `"kind":"envelope"`, `"verb":"CLAIM"`)
 	ls[i], ls[i+1] = ls[i+1], ls[i]
 	write(t, p, ls)
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 // The capsule in the CAS replaced by other bytes: the first evaluation
@@ -234,7 +227,7 @@ func TestTamperCapsuleSwappedInCAS(t *testing.T) {
 		t.Fatal(err)
 	}
 	i := find(t, ls, `"kind":"policy"`)
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 // An agent line's recorded gas changed, the chain covered: re-running the
@@ -250,7 +243,7 @@ func TestTamperAttestationGasChanged(t *testing.T) {
 	body["gas_used"] = body["gas_used"].(float64) + 1
 	ls[i], _ = json.Marshal(rec)
 	write(t, p, rechain(t, dir, th, ls))
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
 
 // The FINALIZE's attestation list edited and the envelope re-signed by a
@@ -280,5 +273,5 @@ func TestTamperFinalizeResignedByAnotherKey(t *testing.T) {
 	rec["envelope"] = forged.Wire()
 	ls[i], _ = json.Marshal(rec)
 	write(t, p, rechain(t, dir, th, ls))
-	located(t, dir, th, i+1)
+	assertLocated(t, dir, th, i+1)
 }
