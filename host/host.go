@@ -128,7 +128,8 @@ type Host struct {
 	log       *slog.Logger
 	Consensus *consensus.Node
 	API       *api.Server
-	Observe   *api.Server // GET /metrics and /healthz on Config.MetricsAddr; nil without it
+	Observe   *api.Server    // GET /metrics and /healthz on Config.MetricsAddr; nil without it
+	OnBus     *api.BusServer // the NEED routes on the bus, for clients given --nats-url
 	Bus       *bus.Bus
 	CAS       cas.Store
 	Trail     *audit.Trail
@@ -338,6 +339,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			return nil, fmt.Errorf("host: --metrics-addr: %w", err)
 		}
 	}
+	if h.OnBus, err = api.ServeOnBus(h.Bus.Conn(), h); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL()}
 	if h.Consensus != nil {
 		rf.RaftAddress, rf.ReplicaID = h.Consensus.RaftAddress(), h.Consensus.ReplicaID()
@@ -391,6 +395,9 @@ func (h *Host) close() {
 	}
 	if h.Observe != nil {
 		h.Observe.Close()
+	}
+	if h.OnBus != nil {
+		h.OnBus.Close()
 	}
 	h.cancel()
 	if h.consumer != nil {

@@ -5,9 +5,14 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
@@ -100,5 +105,60 @@ func TestSubmitRefusesAnInputOverTheCASLimit(t *testing.T) {
 	_, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: input, K: 1, N: 1, Nonce: "large"})
 	if err == nil || !strings.Contains(err.Error(), "a CAS blob is at most 67108864") || !errors.Is(err, cas.ErrTooLarge) {
 		t.Fatalf("Submit of a %d-byte input: %v", len(input), err)
+	}
+}
+
+// A client that reaches the node only through its NATS server submits,
+// waits and lists over the bus (the NEED routes every node serves there),
+// and names an input already in the node's CAS by ref.
+func TestNeedsOverTheBus(t *testing.T) {
+	h := node(t, honest)
+	nc, err := nats.Connect(h.Bus.Embedded().ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &api.BusClient{NC: nc}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ref, err := h.CAS.Put(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range []api.NeedRequest{{Input: items, Nonce: "inline"}, {InputRef: ref, Nonce: "by ref"}} {
+		req.Capability, req.K, req.N, req.BidWindowMS, req.LeaseMS, req.MaxEpochs, req.DeadlineMS = "classify", 3, 3, 300, 10_000, 3, 60_000
+		id, err := c.SubmitNeed(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", req.Nonce, err)
+		}
+		info, err := c.ShowNeed(ctx, id, true)
+		if err != nil || info.Phase != protocol.PhaseFinal || info.Finalize == "" {
+			t.Fatalf("%s: %+v %v", req.Nonce, info, err)
+		}
+		// The NEED as the node recorded it: by ref, content_refs[0] names
+		// the input; inline, the payload holds it.
+		var e *envelope.Envelope
+		for _, rec := range trailLines(t, h, id) {
+			if rec.Kind == audit.KindEnvelope && e == nil {
+				if e, err = envelope.Decode(rec.Envelope); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if e == nil || e.Verb != envelope.VerbNeed {
+			t.Fatalf("%s: the thread's first envelope is %+v, not its NEED", req.Nonce, e)
+		}
+		if byRef := req.InputRef != ""; byRef && (len(e.ContentRefs) != 1 || e.ContentRefs[0] != ref) ||
+			!byRef && (len(e.ContentRefs) != 0 || !strings.Contains(string(e.Payload), `"input":`)) {
+			t.Fatalf("%s: the NEED has content_refs %v and payload %s", req.Nonce, e.ContentRefs, e.Payload)
+		}
+	}
+	list, err := c.ListNeeds(ctx, api.NeedQuery{State: "final", Limit: 10})
+	if err != nil || len(list.Needs) != 2 {
+		t.Fatalf("list over the bus: %+v %v", list, err)
+	}
+	if _, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify", InputRef: "sha256:" + strings.Repeat("0", 64)}); err == nil ||
+		!strings.Contains(err.Error(), "is not in this node's CAS") {
+		t.Fatalf("an input_ref the CAS lacks: %v", err)
 	}
 }

@@ -43,7 +43,26 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	if req.GasBudget > 0 {
 		payload["gas_budget"] = req.GasBudget
 	}
+	if string(bytes.TrimSpace(req.Input)) == "null" {
+		req.Input = nil // no input, as a client encoding an empty one writes it
+	}
 	var refs []string
+	if req.InputRef != "" {
+		if len(req.Input) > 0 {
+			return "", fmt.Errorf("a NEED request names its input inline or by input_ref, not both")
+		}
+		if !envelope.IsRef(req.InputRef) {
+			return "", fmt.Errorf("input_ref %q is not a ref (sha256:<64 hex>)", req.InputRef)
+		}
+		has, err := h.CAS.Has(ctx, req.InputRef)
+		if err != nil {
+			return "", fmt.Errorf("looking for input_ref %s in the CAS: %w", req.InputRef, err)
+		}
+		if !has {
+			return "", fmt.Errorf("input_ref %s is not in this node's CAS: put it there first (swarmhost cas put)", req.InputRef)
+		}
+		refs = []string{req.InputRef}
+	}
 	if len(req.Input) > 0 {
 		if len(req.Input) > maxInlineInput || req.InputInCAS {
 			ref, err := h.CAS.Put(ctx, req.Input)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -22,25 +23,30 @@ func newNeedCmd(e *env) *cobra.Command {
 		timeout   time.Duration
 	)
 	submit := &cobra.Command{
-		Use:   "submit --capability KIND --input FILE [--k 3] [--n 3] [--wait]",
-		Short: "Submit a NEED to the node running on --data; prints its id, and with --wait the FINALIZE (exit 0) or why not (exit 1)",
+		Use:   "submit --capability KIND --input FILE|--input-ref REF [--k 3] [--n 3] [--wait]",
+		Short: "Submit a NEED to the node running on --data (or a node of the swarm on --nats-url); prints its id, and with --wait the FINALIZE (exit 0) or why not (exit 1)",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			input, err := e.readInput(inputPath)
-			if err != nil {
-				return err
+			if inputPath != "" {
+				input, err := e.readInput(inputPath)
+				if err != nil {
+					return err
+				}
+				if !json.Valid(input) {
+					return usageError{fmt.Errorf("--input %s: not JSON", inputPath)}
+				}
+				req.Input = input
+			} else if !envelope.IsRef(req.InputRef) {
+				return usageError{fmt.Errorf("--input-ref %q: want sha256:<64 hex>", req.InputRef)}
 			}
-			if !json.Valid(input) {
-				return usageError{fmt.Errorf("--input %s: not JSON", inputPath)}
-			}
-			req.Input = input
 			if req.Nonce == "" {
 				req.Nonce = fmt.Sprint(time.Now().UnixNano())
 			}
-			c, err := api.Dial(e.dataDir)
+			c, closeClient, err := e.needClient()
 			if err != nil {
 				return err
 			}
+			defer closeClient()
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			id, err := c.SubmitNeed(ctx, req)
@@ -73,23 +79,30 @@ func newNeedCmd(e *env) *cobra.Command {
 	f.BoolVar(&req.InputInCAS, "input-in-cas", false, "put the input in the CAS and name it by content_refs[0], not inline (always so over 16 KiB; the classify capsule admits at most 100 texts of 1,000 characters inline)")
 	f.BoolVar(&wait, "wait", false, "wait for the FINALIZE, or the reason there is none")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting after this long")
+	f.StringVar(&req.InputRef, "input-ref", "", "an input already in the node's CAS (a cluster's shared store: cas put --nats-url), instead of --input")
 	submit.MarkFlagRequired("capability")
-	submit.MarkFlagRequired("input")
+	submit.MarkFlagsOneRequired("input", "input-ref")
+	submit.MarkFlagsMutuallyExclusive("input", "input-ref")
+	submit.MarkFlagsMutuallyExclusive("input-ref", "input-in-cas")
 
 	var asJSON, showWait bool
 	show := &cobra.Command{
 		Use:   "show ID",
-		Short: "The thread of a NEED on the node running on --data: state, epoch, decision, envelopes so far",
+		Short: "The thread of a NEED on the node running on --data (or a node on --nats-url): state, epoch, decision, envelopes so far",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if !envelope.IsRef(a[0]) {
 				return usageError{fmt.Errorf("ID %q: want sha256:<64 hex>", a[0])}
 			}
-			c, err := api.Dial(e.dataDir)
+			c, closeClient, err := e.needClient()
 			if err != nil {
 				return err
 			}
+			defer closeClient()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if showWait {
+				ctx, cancel = context.WithTimeout(context.Background(), 11*time.Minute)
+			}
 			defer cancel()
 			info, err := c.ShowNeed(ctx, a[0], showWait)
 			if err != nil {
@@ -126,7 +139,28 @@ func newNeedCmd(e *env) *cobra.Command {
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print the thread as JSON")
 	show.Flags().BoolVar(&showWait, "wait", false, "first wait until the NEED is final, abandoned or refused")
-	return group("need", "Submit NEEDs to the node running on --data and follow them", submit, show, newNeedListCmd(e))
+	return group("need", "Submit NEEDs to the node running on --data (or to the swarm on --nats-url) and follow them", submit, show, newNeedListCmd(e))
+}
+
+// needClient is how the need commands reach a node: its HTTP API, found
+// through --data (its run file), or with --nats-url the NEED routes every
+// node serves on the bus (one of the swarm's nodes answers).
+type needClient interface {
+	SubmitNeed(ctx context.Context, req api.NeedRequest) (string, error)
+	ShowNeed(ctx context.Context, id string, wait bool) (protocol.ThreadInfo, error)
+	ListNeeds(ctx context.Context, q api.NeedQuery) (api.NeedList, error)
+}
+
+func (e *env) needClient() (needClient, func(), error) {
+	if e.natsURL == "" {
+		c, err := api.Dial(e.dataDir)
+		return c, func() {}, err
+	}
+	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", e.natsURL, err)
+	}
+	return &api.BusClient{NC: nc}, nc.Close, nil
 }
 
 func newNeedListCmd(e *env) *cobra.Command {
@@ -137,7 +171,7 @@ func newNeedListCmd(e *env) *cobra.Command {
 	)
 	list := &cobra.Command{
 		Use:   "list [--state S] [--limit N] [--json]",
-		Short: "The NEEDs the node running on --data knows, by id: state, epoch, capability, and result or why not",
+		Short: "The NEEDs the node running on --data (or a node on --nats-url) knows, by id: state, epoch, capability, and result or why not",
 		Long: `List the NEEDs the node running on --data knows, in id order, one per line:
 id, state, epoch, capability, and the result (final) or the reason (refused,
 abandoned). --state keeps one state: ` + strings.Join(api.NeedStates, ", ") + `
@@ -152,10 +186,11 @@ JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
 			if err := q.Check(); err != nil {
 				return usageError{fmt.Errorf("--%w", err)}
 			}
-			c, err := api.Dial(e.dataDir)
+			c, closeClient, err := e.needClient()
 			if err != nil {
 				return err
 			}
+			defer closeClient()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			shown := 0

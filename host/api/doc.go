@@ -23,6 +23,18 @@
 //	GET    /healthz                      {"status":"ok"}, or 503 {"error"}: the node stopped itself, or its
 //	                                     loop has taken no input for 30 s while inputs wait
 //
+// The NEED routes are also served on the bus ([ServeOnBus]): a NATS
+// service "swarmhost" (nats.go micro) in one queue group over every node,
+// subjects swarmhost.v1.needs.submit (a NeedRequest -> {"id"}), .show
+// ({"id","wait"} -> protocol.ThreadInfo) and .list ({"state","after",
+// "limit"} -> NeedList); an error answer carries the Nats-Service-Error
+// headers with the HTTP status as its code. [BusClient] is the client the
+// CLI uses with --nats-url. Who may reach them is who may reach the NATS
+// server: the operator's (its users, TLS and permissions for an external
+// cluster; the embedded server listens on loopback). They take NEEDs
+// signed by the node's client key, a client's rights alone, never the
+// consensus or membership routes.
+//
 // The API has no authentication: it listens on loopback only (Listen
 // refuses any other address, CheckLoopback), and it is the operator's tool
 // (like etcdctl against a local member). A server marked ObserveOnly serves

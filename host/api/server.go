@@ -366,7 +366,7 @@ const MaxNeedRequestBytes = 65 << 20
 // (PROTOCOL.md section 5); Input is the task's input (JSON).
 type NeedRequest struct {
 	Capability  string          `json:"capability"`
-	Input       json.RawMessage `json:"input"`
+	Input       json.RawMessage `json:"input,omitempty"`
 	K           uint64          `json:"k"`
 	N           uint64          `json:"n"`
 	BidWindowMS uint64          `json:"bid_window_ms"`
@@ -382,6 +382,12 @@ type NeedRequest struct {
 	// (the classify capsule: 100 texts of 1,000 characters) and not what
 	// the CAS holds.
 	InputInCAS bool `json:"input_in_cas"`
+	// InputRef names an input already in the node's CAS (a cluster's
+	// shared store: `swarmhost --nats-url URL cas put FILE`) instead of
+	// Input: the NEED names it by content_refs[0]. A client that reaches
+	// the node through the bus sends a large input so, as a NATS message
+	// is bounded (1 MiB by default).
+	InputRef string `json:"input_ref,omitempty"`
 }
 
 func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {

@@ -254,6 +254,10 @@ func (b *Bus) JetStream() jetstream.JetStream { return b.js }
 // an external one.
 func (b *Bus) Embedded() *Embedded { return b.emb }
 
+// Conn is the bus's NATS connection (the node serves its NEED routes on
+// it: host/api ServeOnBus).
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
 // Close closes every open Consumer, the connection and, if the bus started
 // one, the embedded server, waiting for it to stop. Safe to call twice.
 func (b *Bus) Close() error {

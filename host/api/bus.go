@@ -1,0 +1,228 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// The NEED routes on the bus: a NATS service (nats.go micro: `nats micro
+// ls` lists it) that every node of a swarm serves in one queue group, so a
+// client that reaches the swarm only through its NATS server (`swarmhost
+// --nats-url URL need ...`) is answered by one of them. Requests and
+// answers are the HTTP routes' JSON; an error answer carries the
+// Nats-Service-Error headers, with the HTTP status as its code.
+const (
+	BusService     = "swarmhost"
+	BusQueueGroup  = "swarmhost"
+	BusSubmitNeed  = "swarmhost.v1.needs.submit" // NeedRequest -> {"id"}
+	BusShowNeed    = "swarmhost.v1.needs.show"   // BusShowRequest -> protocol.ThreadInfo
+	BusListNeeds   = "swarmhost.v1.needs.list"   // BusListRequest -> NeedList
+	busWaitLongest = 10 * time.Minute
+)
+
+// BusShowRequest asks BusShowNeed for a thread; Wait answers once it is
+// final, abandoned or refused (at most 10 minutes on).
+type BusShowRequest struct {
+	ID   string `json:"id"`
+	Wait bool   `json:"wait,omitempty"`
+}
+
+// BusListRequest asks BusListNeeds for a page (NeedQuery; a 0 limit is
+// MaxNeedsPage).
+type BusListRequest struct {
+	State string `json:"state,omitempty"`
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// BusServer is the NEED routes served on a NATS connection.
+type BusServer struct {
+	nc   *nats.Conn
+	svc  micro.Service
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+// ServeOnBus serves needs's routes on nc until Close. Every node of a
+// swarm serves them in the same queue group: a request reaches one node.
+func ServeOnBus(nc *nats.Conn, needs Needs) (*BusServer, error) {
+	svc, err := micro.AddService(nc, micro.Config{Name: BusService, Version: "1.0.0", QueueGroup: BusQueueGroup,
+		Description: "a swarmhost node's NEED routes: submit, show, list"})
+	if err != nil {
+		return nil, fmt.Errorf("api: serving on the bus: %w", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &BusServer{nc: nc, svc: svc, ctx: ctx, stop: stop}
+	endpoints := []struct {
+		name, subject string
+		handle        func(micro.Request)
+	}{
+		{"submit", BusSubmitNeed, func(r micro.Request) { s.submit(r, needs) }},
+		{"show", BusShowNeed, func(r micro.Request) { s.show(r, needs) }},
+		{"list", BusListNeeds, func(r micro.Request) { s.list(r, needs) }},
+	}
+	for _, ep := range endpoints {
+		if err := svc.AddEndpoint(ep.name, micro.HandlerFunc(ep.handle), micro.WithEndpointSubject(ep.subject)); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("api: serving %s on the bus: %w", ep.subject, err)
+		}
+	}
+	return s, nil
+}
+
+// Close stops serving; requests waiting on a NEED are answered 503.
+func (s *BusServer) Close() error {
+	s.stop()
+	return s.svc.Stop()
+}
+
+func busError(r micro.Request, status int, err error) {
+	r.Error(strconv.Itoa(status), err.Error(), nil)
+}
+
+// later answers a request after its handler returned, from another
+// goroutine: on the connection itself, as micro.Request.Respond and Error
+// would, without touching the request (micro reads it once the handler
+// returns). err, when not nil, is the answer, with status as its code.
+func (s *BusServer) later(r micro.Request, status int, answer any, err error) {
+	msg := &nats.Msg{Subject: r.Reply()}
+	if err != nil {
+		msg.Header = nats.Header{micro.ErrorHeader: []string{err.Error()}, micro.ErrorCodeHeader: []string{strconv.Itoa(status)}}
+	} else if msg.Data, err = json.Marshal(answer); err != nil {
+		msg.Header = nats.Header{micro.ErrorHeader: []string{"encoding the answer failed"}, micro.ErrorCodeHeader: []string{"500"}}
+	}
+	s.nc.PublishMsg(msg)
+}
+
+func (s *BusServer) submit(r micro.Request, needs Needs) {
+	var req NeedRequest
+	if err := json.Unmarshal(r.Data(), &req); err != nil {
+		busError(r, 400, fmt.Errorf("the request must be a NEED request: %w", err))
+		return
+	}
+	// Submitting publishes on the bus, which this handler must not hold up
+	// (the connection delivers the next request after it returns).
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		id, err := needs.Submit(ctx, req)
+		s.later(r, 400, map[string]string{"id": id}, err)
+	}()
+}
+
+func (s *BusServer) show(r micro.Request, needs Needs) {
+	var req BusShowRequest
+	if err := json.Unmarshal(r.Data(), &req); err != nil {
+		busError(r, 400, fmt.Errorf("the request must be {\"id\", \"wait\"}: %w", err))
+		return
+	}
+	if !envelope.IsRef(req.ID) {
+		busError(r, 400, fmt.Errorf("id %q: want a NEED id, sha256:<64 hex>", req.ID))
+		return
+	}
+	if !req.Wait {
+		info, ok := needs.Need(req.ID)
+		if !ok {
+			busError(r, 404, fmt.Errorf("no NEED %s is known to this node", req.ID))
+			return
+		}
+		r.RespondJSON(info)
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, busWaitLongest)
+		defer cancel()
+		info, err := needs.Wait(ctx, req.ID)
+		status := 503 // the node stopped, or stopped itself
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = 504
+		}
+		s.later(r, status, info, err)
+	}()
+}
+
+func (s *BusServer) list(r micro.Request, needs Needs) {
+	var req BusListRequest
+	if len(r.Data()) > 0 {
+		if err := json.Unmarshal(r.Data(), &req); err != nil {
+			busError(r, 400, fmt.Errorf("the request must be {\"state\", \"after\", \"limit\"}: %w", err))
+			return
+		}
+	}
+	q := NeedQuery{State: req.State, After: req.After, Limit: req.Limit}
+	if q.Limit == 0 {
+		q.Limit = MaxNeedsPage
+	}
+	if err := q.Check(); err != nil {
+		busError(r, 400, err)
+		return
+	}
+	r.RespondJSON(needs.Needs(q))
+}
+
+// BusClient reaches a swarm's nodes through its NATS server.
+type BusClient struct {
+	NC *nats.Conn
+}
+
+// ErrNoNodeOnBus says no node serves the NEED routes on the bus.
+var ErrNoNodeOnBus = errors.New("no swarmhost node answers on this NATS server")
+
+func (c *BusClient) call(ctx context.Context, subject string, req, out any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if max := c.NC.MaxPayload(); int64(len(body)) > max {
+		return fmt.Errorf("the request is %d bytes, over the NATS server's largest message (%d): "+
+			"put the input in the swarm's CAS first ('swarmhost --nats-url URL cas put FILE') and name it with --input-ref", len(body), max)
+	}
+	msg, err := c.NC.RequestWithContext(ctx, subject, body)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return fmt.Errorf("%w at %s (start one with 'swarmhost --nats-url %s run')", ErrNoNodeOnBus, c.NC.ConnectedUrlRedacted(), c.NC.ConnectedUrlRedacted())
+	case err != nil:
+		return fmt.Errorf("api: %s: %w", subject, err)
+	}
+	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
+		return fmt.Errorf("node: %s", msg.Header.Get(micro.ErrorHeader))
+	}
+	if err := json.Unmarshal(msg.Data, out); err != nil {
+		return fmt.Errorf("api: %s: decoding the answer: %w", subject, err)
+	}
+	return nil
+}
+
+// SubmitNeed submits a NEED through whichever node answers; it returns its id.
+func (c *BusClient) SubmitNeed(ctx context.Context, req NeedRequest) (string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	err := c.call(ctx, BusSubmitNeed, req, &out)
+	return out.ID, err
+}
+
+// ShowNeed returns a thread's state as the answering node holds it; wait
+// blocks until it is final, abandoned or refused.
+func (c *BusClient) ShowNeed(ctx context.Context, id string, wait bool) (protocol.ThreadInfo, error) {
+	var info protocol.ThreadInfo
+	err := c.call(ctx, BusShowNeed, BusShowRequest{ID: id, Wait: wait}, &info)
+	return info, err
+}
+
+// ListNeeds returns a page of the NEEDs the answering node knows.
+func (c *BusClient) ListNeeds(ctx context.Context, q NeedQuery) (NeedList, error) {
+	var list NeedList
+	err := c.call(ctx, BusListNeeds, BusListRequest{State: q.State, After: q.After, Limit: q.Limit}, &list)
+	return list, err
+}

@@ -1,0 +1,185 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/host/protocol"
+)
+
+// bookNeeds is a node's NEED routes kept in a map: what api needs of a
+// node, for the routes' own tests (host's TestNeedsOverTheBus runs them
+// against a real node).
+type bookNeeds struct {
+	mu    sync.Mutex
+	needs map[string]protocol.ThreadInfo
+	ended chan string // a NEED id sent here ends it
+}
+
+func (b *bookNeeds) Submit(_ context.Context, req api.NeedRequest) (string, error) {
+	if req.Capability == "" {
+		return "", errors.New("a NEED names a capability (a task kind)")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := fmt.Sprintf("sha256:%064x", len(b.needs)+1)
+	b.needs[id] = protocol.ThreadInfo{ID: id, Phase: protocol.PhaseOpen, Epoch: 1, Capability: req.Capability}
+	return id, nil
+}
+
+func (b *bookNeeds) Need(id string) (protocol.ThreadInfo, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	info, ok := b.needs[id]
+	return info, ok
+}
+
+func (b *bookNeeds) Wait(ctx context.Context, id string) (protocol.ThreadInfo, error) {
+	select {
+	case <-ctx.Done():
+		return protocol.ThreadInfo{}, ctx.Err()
+	case ended := <-b.ended:
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		info := b.needs[ended]
+		info.Phase, info.Result = protocol.PhaseFinal, "sha256:"+strings.Repeat("0", 64)
+		b.needs[ended] = info
+		return info, nil
+	}
+}
+
+func (b *bookNeeds) Needs(q api.NeedQuery) api.NeedList {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var list api.NeedList
+	for _, info := range b.needs {
+		if q.Keeps(info.Phase) {
+			list.Needs = append(list.Needs, api.SummaryOf(info))
+		}
+	}
+	return list
+}
+
+// busClient starts an embedded NATS server, serves needs on one
+// connection and returns a client on another.
+func busClient(t *testing.T, needs api.Needs) (*api.BusClient, *api.BusServer) {
+	t.Helper()
+	emb, err := bus.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	served, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(served.Close)
+	srv, err := api.ServeOnBus(served, needs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	nc, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return &api.BusClient{NC: nc}, srv
+}
+
+// The NEED routes on the bus answer as the HTTP ones do: a submitted NEED
+// is shown and listed, a wait is answered when the NEED ends (while other
+// requests are answered meanwhile), and bad requests get the reason.
+func TestNeedRoutesOnTheBus(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
+	c, _ := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	id, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.ShowNeed(ctx, id, false); err != nil || info.ID != id || info.Phase != protocol.PhaseOpen {
+		t.Fatalf("show %s: %+v %v", id, info, err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		info, err := c.ShowNeed(ctx, id, true)
+		if err == nil && info.Phase != protocol.PhaseFinal {
+			err = fmt.Errorf("the wait answered %s", info.Phase)
+		}
+		waited <- err
+	}()
+	// While one request waits, others are answered.
+	time.Sleep(100 * time.Millisecond)
+	if list, err := c.ListNeeds(ctx, api.NeedQuery{State: "active", Limit: 10}); err != nil || len(list.Needs) != 1 || list.Needs[0].ID != id {
+		t.Fatalf("list while a wait is open: %+v %v", list, err)
+	}
+	select {
+	case err := <-waited:
+		t.Fatalf("the wait answered before the NEED ended: %v", err)
+	default:
+	}
+	needs.ended <- id
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c2 := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a NEED without a capability", func() error { _, err := c.SubmitNeed(ctx, api.NeedRequest{}); return err }(), "names a capability"},
+		{"an unknown NEED", func() error { _, err := c.ShowNeed(ctx, "sha256:"+strings.Repeat("f", 64), false); return err }(), "no NEED sha256:fff"},
+		{"an id that is no ref", func() error { _, err := c.ShowNeed(ctx, "nope", false); return err }(), `id "nope": want a NEED id`},
+		{"an unknown state", func() error { _, err := c.ListNeeds(ctx, api.NeedQuery{State: "sleepy", Limit: 1}); return err }(), `state "sleepy"`},
+	} {
+		if c2.err == nil || !strings.Contains(c2.err.Error(), c2.want) {
+			t.Errorf("%s: %v, want an error saying %q", c2.name, c2.err, c2.want)
+		}
+	}
+}
+
+// A request larger than the server's largest message is refused before it
+// is sent, naming the way to pass a large input; with no node serving,
+// the client says so.
+func TestBusClientSaysWhatIsWrong(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
+	c, _ := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	big := make([]byte, c.NC.MaxPayload()+1)
+	for i := range big {
+		big[i] = '1'
+	}
+	if _, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify", Input: big}); err == nil ||
+		!strings.Contains(err.Error(), "over the NATS server's largest message") || !strings.Contains(err.Error(), "--input-ref") {
+		t.Fatalf("a request over the largest message: %v", err)
+	}
+	// A NATS server no node serves on.
+	emb, err := bus.StartEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Shutdown()
+	nc, err := nats.Connect(emb.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_, err = (&api.BusClient{NC: nc}).SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
+	if !errors.Is(err, api.ErrNoNodeOnBus) || !strings.Contains(err.Error(), "--nats-url") {
+		t.Fatalf("no node serving: %v", err)
+	}
+}
