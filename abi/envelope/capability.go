@@ -301,6 +301,10 @@ func (t *Token) HasCapability(kind string) bool { return slices.Contains(t.Capab
 // HasRole reports whether the token grants the role.
 func (t *Token) HasRole(r Role) bool { return slices.Contains(t.Roles, r) }
 
+// VerifySignature checks the issuer's signature over the token (what
+// CheckToken does first, before the roots, subject, expiry and role).
+func (t *Token) VerifySignature() error { return t.verifySignature() }
+
 func (t *Token) verifySignature() error {
 	pk, err := DecodePublicKey(t.IssuerPK)
 	if err != nil {

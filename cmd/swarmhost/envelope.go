@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/bus"
 )
 
 func newEnvelopeCmd(e *env) *cobra.Command {
@@ -84,5 +89,64 @@ func newEnvelopeCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	return group("envelope", "Sign and verify envelopes", sign, verify)
+	publish := &cobra.Command{
+		Use:   "publish [FILE|-]",
+		Short: "Publish a signed envelope on the swarm's bus (--nats-url, or the node on --data): prints 'published <id>' or 'duplicate <id>'",
+		Long: `Publish a signed envelope (envelope sign writes one) on the swarm's bus, as any
+participant does: the nodes take it from there and record it, accepted or
+rejected with its reason, in their audit trails. The bus is the NATS server
+--nats-url names, or the embedded one of the node running on --data. The
+envelope is verified first (an invalid one is not sent: exit 1 with why);
+whether it is authorised and in time is the nodes' to judge. An envelope
+already on the stream (the same id, within its dedup window) is a duplicate
+and stored once.`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path := "-"
+			if len(a) == 1 {
+				path = a[0]
+			}
+			text, err := e.readInput(path)
+			if err != nil {
+				return err
+			}
+			env, err := envelope.Verify(bytes.TrimSpace(text))
+			if err != nil {
+				var re *envelope.RejectError
+				if !errors.As(err, &re) {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "invalid: %v\n", re)
+				return quietError{}
+			}
+			url := e.natsURL
+			if url == "" {
+				rf, err := api.ReadRunFile(e.dataDir)
+				if err != nil {
+					return err
+				}
+				if url = rf.NATSURL; url == "" {
+					return fmt.Errorf("the node on %s uses an external NATS server: name it with --nats-url", e.dataDir)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			b, err := bus.Join(ctx, url)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			ack, err := b.Publish(ctx, env)
+			if err != nil {
+				return err
+			}
+			if ack.Duplicate {
+				fmt.Fprintf(e.stdout, "duplicate %s\n", env.ID)
+			} else {
+				fmt.Fprintf(e.stdout, "published %s\n", env.ID)
+			}
+			return nil
+		},
+	}
+	return group("envelope", "Sign, verify and publish envelopes", sign, verify, publish)
 }

@@ -110,6 +110,7 @@ func newRoot(e *env) *cobra.Command {
 		newRunCmd(e),
 		newConsensusCmd(e),
 		newNeedCmd(e),
+		newTokenCmd(e),
 		newReplayCmd(e),
 		newVersionCmd(e),
 	)

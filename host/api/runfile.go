@@ -21,6 +21,10 @@ type RunFile struct {
 	RaftAddress string `json:"raft_address,omitempty"` //
 	ReplicaID   uint64 `json:"replica_id,omitempty"`   //
 	NATSURL     string `json:"nats_url,omitempty"`     //
+	// Capsule is the ref of the policy capsule the node's NEEDs name by
+	// default (the classify capsule): a client signing its own NEED
+	// names it as policy_capsule_hash.
+	Capsule string `json:"capsule,omitempty"`
 }
 
 // WriteRunFile writes data/node.json atomically.

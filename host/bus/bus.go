@@ -143,6 +143,36 @@ func Connect(ctx context.Context, url string) (*Bus, error) {
 	return Open(ctx, Config{URL: url})
 }
 
+// Join connects to the server of a running swarm as a client, to publish
+// envelopes (`swarmhost envelope publish`): it uses the envelope stream a
+// node made there and changes nothing of it (Open creates or updates it,
+// with its own settings). No stream there means no node has run on that
+// server.
+func Join(ctx context.Context, url string) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("swarmhost client"))
+	if err != nil {
+		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := js.Stream(sctx, StreamName)
+	if err != nil {
+		nc.Close()
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, fmt.Errorf("bus: %s has no stream %s: no swarmhost node has run on this server", url, StreamName)
+		}
+		return nil, fmt.Errorf("bus: stream %s on %s: %w", StreamName, url, err)
+	}
+	cfg := Config{URL: url}
+	cfg.fill()
+	return &Bus{nc: nc, js: js, stream: stream, cfg: cfg, consumers: map[*Consumer]struct{}{}}, nil
+}
+
 func newBus(ctx context.Context, nc *nats.Conn, emb *Embedded, cfg Config, keepReplicas bool) (*Bus, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
