@@ -1,5 +1,5 @@
-// Package api is a running node's HTTP interface on loopback, and the client
-// the CLI uses to reach it.
+// Package api is a running node's HTTP interface on loopback, its NEED
+// routes on the bus, and the clients the CLI uses to reach them.
 //
 // A node started by `swarmhost run` serves it on --api-addr (default a free
 // loopback port) and writes the address in its data folder ([RunFile],
