@@ -59,7 +59,7 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 			return "", fmt.Errorf("looking for input_ref %s in the CAS: %w", req.InputRef, err)
 		}
 		if !has {
-			return "", fmt.Errorf("input_ref %s is not in this node's CAS: put it there first (swarmhost cas put)", req.InputRef)
+			return "", fmt.Errorf("input_ref %s is not in this node's CAS: put it there first (swarmhost cas put, into the store this node reads: DATA/cas, or a cluster's NATS object store)", req.InputRef)
 		}
 		refs = []string{req.InputRef}
 	}

@@ -206,6 +206,22 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 	}
 	all := make([]TrailInput, 0, n)
 	src := make([]*audit.Line, 0, n)
+	// A thread's lines are in received_lamport order (StepTrail refuses
+	// one that goes back, and so does this, naming the first in thread
+	// order).
+	threads := make([]string, 0, len(lines))
+	for th := range lines {
+		threads = append(threads, th)
+	}
+	sort.Strings(threads)
+	for _, th := range threads {
+		ls := lines[th]
+		for i := 1; i < len(ls); i++ {
+			if x, y := ls[i-1].Record.ReceivedLamport, ls[i].Record.ReceivedLamport; y < x {
+				return nil, lamportBack(th, i+1, y, x)
+			}
+		}
+	}
 	for th, ls := range lines {
 		for i := range ls {
 			all = append(all, TrailInput{Thread: th, Line: i + 1, Hash: ls[i].Hash, Record: ls[i].Record})

@@ -308,8 +308,7 @@ func (c *threadCursor) advance() (bool, error) {
 		return false, err
 	}
 	if c.lamport < prevLamport {
-		return false, fmt.Errorf("audit %s line %d: its received_lamport %d goes back from line %d's %d: "+
-			"a node's lines are in increasing order", c.thread, c.line, c.lamport, c.line-1, prevLamport)
+		return false, lamportBack(c.thread, c.line, c.lamport, prevLamport)
 	}
 	return true, nil
 }
@@ -375,6 +374,14 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// lamportBack is the error of a thread's line whose received_lamport is
+// below the line's before it: a node's lines are in increasing order, so
+// the trail was edited (or is not a node's).
+func lamportBack(thread string, line int, lamport, before uint64) error {
+	return &audit.TamperError{Thread: thread, Line: uint64(line), Problem: fmt.Sprintf(
+		"its received_lamport %d goes back from line %d's %d: a node's lines are in increasing order", lamport, line-1, before)}
 }
 
 func fileError(thread string, line int, err error) error {

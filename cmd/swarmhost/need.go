@@ -79,7 +79,7 @@ func newNeedCmd(e *env) *cobra.Command {
 	f.BoolVar(&req.InputInCAS, "input-in-cas", false, "put the input in the CAS and name it by content_refs[0], not inline (always so over 16 KiB; the classify capsule admits at most 100 texts of 1,000 characters inline)")
 	f.BoolVar(&wait, "wait", false, "wait for the FINALIZE, or the reason there is none")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting after this long")
-	f.StringVar(&req.InputRef, "input-ref", "", "an input already in the node's CAS (a cluster's shared store: cas put --nats-url), instead of --input")
+	f.StringVar(&req.InputRef, "input-ref", "", "an input already in the node's CAS, instead of --input (cas put: --data DIR on the node's machine, --nats-url URL for the store a cluster's nodes share)")
 	submit.MarkFlagRequired("capability")
 	submit.MarkFlagsOneRequired("input", "input-ref")
 	submit.MarkFlagsMutuallyExclusive("input", "input-ref")

@@ -29,8 +29,9 @@ roles (client, planner, worker, verifier, host) for the task kinds, up to the
 Lamport time --not-after (0: no limit), signed by --key: by default the root
 key of the node on --data (DATA/keys/root.json), whose tokens that node and
 every node that --trust-s its public key accept. The token goes in the CAS
-(DATA/cas, or the cluster's shared store with --nats-url), where receivers
-look it up; its ref is what the subject's envelopes name as "capability"
+receivers look it up in: DATA/cas, the store of a node on its own embedded
+NATS server; with --nats-url, the NATS object store the nodes of a cluster
+(or of an external NATS server) share; its ref is what the subject's envelopes name as "capability"
 (envelope sign --capability REF).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,6 +52,10 @@ type BusServer struct {
 	svc  micro.Service
 	ctx  context.Context
 	stop context.CancelFunc
+	wg   sync.WaitGroup // the answers given after their handler returned
+
+	mu     sync.Mutex
+	closed bool // no more answers begin (Close)
 }
 
 // ServeOnBus serves needs's routes on nc until Close. Every node of a
@@ -80,10 +85,41 @@ func ServeOnBus(nc *nats.Conn, needs Needs) (*BusServer, error) {
 	return s, nil
 }
 
-// Close stops serving; requests waiting on a NEED are answered 503.
+// Close stops serving: requests waiting on a NEED are answered 503, "the
+// node is stopping", before it returns.
 func (s *BusServer) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.stop()
+	s.wg.Wait()
 	return s.svc.Stop()
+}
+
+// errStopping answers what the node's stop cut short.
+var errStopping = errors.New("the node is stopping: ask another node of the swarm, or again once it is back")
+
+// answer sends a handler's answer, or says why it cannot: an answer over
+// the server's largest message would never arrive (the client would wait
+// out its timeout).
+func (s *BusServer) answer(r micro.Request, answer any) {
+	b, err := s.encode(answer)
+	if err != nil {
+		busError(r, 500, err)
+		return
+	}
+	r.Respond(b)
+}
+
+func (s *BusServer) encode(answer any) ([]byte, error) {
+	b, err := json.Marshal(answer)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the answer: %w", err)
+	}
+	if max := s.nc.MaxPayload(); int64(len(b)) > max {
+		return nil, fmt.Errorf("the answer is %d bytes, over the NATS server's largest message (%d): ask for a smaller page (limit), or use the node's HTTP API", len(b), max)
+	}
+	return b, nil
 }
 
 func busError(r micro.Request, status int, err error) {
@@ -96,12 +132,37 @@ func busError(r micro.Request, status int, err error) {
 // returns). err, when not nil, is the answer, with status as its code.
 func (s *BusServer) later(r micro.Request, status int, answer any, err error) {
 	msg := &nats.Msg{Subject: r.Reply()}
+	if err == nil {
+		if msg.Data, err = s.encode(answer); err != nil {
+			status = 500
+		}
+	} else if s.ctx.Err() != nil {
+		status, err = 503, errStopping
+	}
 	if err != nil {
 		msg.Header = nats.Header{micro.ErrorHeader: []string{err.Error()}, micro.ErrorCodeHeader: []string{strconv.Itoa(status)}}
-	} else if msg.Data, err = json.Marshal(answer); err != nil {
-		msg.Header = nats.Header{micro.ErrorHeader: []string{"encoding the answer failed"}, micro.ErrorCodeHeader: []string{"500"}}
+		msg.Data = nil
 	}
+	// A reply that cannot be sent (the connection closing) has no one
+	// else to tell: the client's request times out.
 	s.nc.PublishMsg(msg)
+}
+
+// async runs f beside r's handler, counted for Close; once Close began,
+// r is answered 503 instead.
+func (s *BusServer) async(r micro.Request, f func()) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		busError(r, 503, errStopping)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
 }
 
 func (s *BusServer) submit(r micro.Request, needs Needs) {
@@ -112,12 +173,12 @@ func (s *BusServer) submit(r micro.Request, needs Needs) {
 	}
 	// Submitting publishes on the bus, which this handler must not hold up
 	// (the connection delivers the next request after it returns).
-	go func() {
+	s.async(r, func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 		defer cancel()
 		id, err := needs.Submit(ctx, req)
 		s.later(r, 400, map[string]string{"id": id}, err)
-	}()
+	})
 }
 
 func (s *BusServer) show(r micro.Request, needs Needs) {
@@ -136,10 +197,10 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 			busError(r, 404, fmt.Errorf("no NEED %s is known to this node", req.ID))
 			return
 		}
-		r.RespondJSON(info)
+		s.answer(r, info)
 		return
 	}
-	go func() {
+	s.async(r, func() {
 		ctx, cancel := context.WithTimeout(s.ctx, busWaitLongest)
 		defer cancel()
 		info, err := needs.Wait(ctx, req.ID)
@@ -148,7 +209,7 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 			status = 504
 		}
 		s.later(r, status, info, err)
-	}()
+	})
 }
 
 func (s *BusServer) list(r micro.Request, needs Needs) {
@@ -167,7 +228,7 @@ func (s *BusServer) list(r micro.Request, needs Needs) {
 		busError(r, 400, err)
 		return
 	}
-	r.RespondJSON(needs.Needs(q))
+	s.answer(r, needs.Needs(q))
 }
 
 // BusClient reaches a swarm's nodes through its NATS server.
@@ -185,7 +246,8 @@ func (c *BusClient) call(ctx context.Context, subject string, req, out any) erro
 	}
 	if max := c.NC.MaxPayload(); int64(len(body)) > max {
 		return fmt.Errorf("the request is %d bytes, over the NATS server's largest message (%d): "+
-			"put the input in the swarm's CAS first ('swarmhost --nats-url URL cas put FILE') and name it with --input-ref", len(body), max)
+			"put the input in the node's CAS first and name it with --input-ref (on the node's machine 'swarmhost --data DIR cas put FILE'; "+
+			"the nodes of a cluster, or of an external NATS server, share the NATS object store: 'swarmhost --nats-url URL cas put FILE')", len(body), max)
 	}
 	msg, err := c.NC.RequestWithContext(ctx, subject, body)
 	switch {

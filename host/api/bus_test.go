@@ -120,8 +120,14 @@ func TestNeedRoutesOnTheBus(t *testing.T) {
 		}
 		waited <- err
 	}()
-	// While one request waits, others are answered.
+	// While one request waits, others are answered, on the same route
+	// too (its handler answers the wait on another goroutine).
 	time.Sleep(100 * time.Millisecond)
+	quick, cancelQuick := context.WithTimeout(ctx, 3*time.Second)
+	if info, err := c.ShowNeed(quick, id, false); err != nil || info.ID != id {
+		t.Fatalf("show while a wait is open: %+v %v", info, err)
+	}
+	cancelQuick()
 	if list, err := c.ListNeeds(ctx, api.NeedQuery{State: "active", Limit: 10}); err != nil || len(list.Needs) != 1 || list.Needs[0].ID != id {
 		t.Fatalf("list while a wait is open: %+v %v", list, err)
 	}
@@ -181,5 +187,49 @@ func TestBusClientSaysWhatIsWrong(t *testing.T) {
 	_, err = (&api.BusClient{NC: nc}).SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
 	if !errors.Is(err, api.ErrNoNodeOnBus) || !strings.Contains(err.Error(), "--nats-url") {
 		t.Fatalf("no node serving: %v", err)
+	}
+}
+
+// A node that stops answers the requests waiting on it "the node is
+// stopping" (not the client's own cancellation), and every request after.
+func TestBusServerStopsSayingSo(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
+	c, srv := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := c.ShowNeed(ctx, id, true)
+		waited <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	srv.Close()
+	if err := <-waited; err == nil || !strings.Contains(err.Error(), "the node is stopping") {
+		t.Fatalf("a wait cut short by the node's stop: %v", err)
+	}
+}
+
+// An answer larger than the server's largest message is refused saying
+// so, not left for the client to time out on.
+func TestBusAnswerOverTheLargestMessage(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
+	c, _ := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	needs.mu.Lock()
+	info := needs.needs[id]
+	info.Refusal = strings.Repeat("why ", int(c.NC.MaxPayload()/4)+1)
+	needs.needs[id] = info
+	needs.mu.Unlock()
+	if _, err := c.ShowNeed(ctx, id, false); err == nil || !strings.Contains(err.Error(), "over the NATS server's largest message") {
+		t.Fatalf("an answer over the largest message: %v", err)
 	}
 }

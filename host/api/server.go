@@ -382,8 +382,10 @@ type NeedRequest struct {
 	// (the classify capsule: 100 texts of 1,000 characters) and not what
 	// the CAS holds.
 	InputInCAS bool `json:"input_in_cas"`
-	// InputRef names an input already in the node's CAS (a cluster's
-	// shared store: `swarmhost --nats-url URL cas put FILE`) instead of
+	// InputRef names an input already in the node's CAS (`swarmhost
+	// --data DIR cas put FILE` on its machine; the NATS object store that
+	// the nodes of a cluster, or of an external NATS server, share:
+	// `swarmhost --nats-url URL cas put FILE`) instead of
 	// Input: the NEED names it by content_refs[0]. A client that reaches
 	// the node through the bus sends a large input so, as a NATS message
 	// is bounded (1 MiB by default).

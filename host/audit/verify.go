@@ -108,11 +108,12 @@ func Read(dir string, check func(thread string, seq uint64, rec *Record) bool) (
 // hold.
 var ErrTrailTooLarge = errors.New("audit: the trail is larger than it may be read whole")
 
-// ReadWithin is Read that holds at most maxBytes of thread files (negative:
-// no bound): once the files it has read come to more, it reads no more and
-// returns ErrTrailTooLarge, before any broken line it found (the caller
-// then verifies the trail otherwise: Verify holds a bounded part of it).
-// It costs no more than Read: each file's size is known once it is read.
+// ReadWithin is Read that reads at most maxBytes of thread files
+// (negative: no bound): a file that would take it past the bound is not
+// read, and it returns ErrTrailTooLarge, before any broken line it found
+// (the caller then verifies the trail otherwise: Verify holds a bounded
+// part of it). It costs no more than Read: the size comes from the stat
+// the read makes anyway.
 func ReadWithin(dir string, check func(thread string, seq uint64, rec *Record) bool, maxBytes int64) (*Report, map[string][]Line, error) {
 	threads, err := Threads(dir)
 	if err != nil {
@@ -156,10 +157,10 @@ type byteBudget struct {
 	used atomic.Int64
 }
 
-// take counts n bytes read; false once the budget is spent (then and for
-// every later call).
-func (b *byteBudget) take(n int) bool {
-	return b == nil || b.used.Add(int64(n)) <= b.max
+// take counts a file of n bytes about to be read; false once the budget
+// is spent (then and for every later call).
+func (b *byteBudget) take(n int64) bool {
+	return b == nil || b.used.Add(n) <= b.max
 }
 
 // CheckAll is CheckLines over every thread at once (lines as Read returned
@@ -317,15 +318,23 @@ func readThread(dir, thread string, check func(seq uint64, rec *Record) bool, bu
 	if err != nil {
 		return nil, ThreadHead{}, err
 	}
-	if budget != nil && budget.used.Load() > budget.max {
-		return nil, ThreadHead{}, ErrTrailTooLarge
+	// The budget is taken from the file's size before it is read: a file
+	// larger than what is left is not read at all.
+	var admit func(int64) error
+	if budget != nil {
+		admit = func(size int64) error {
+			if !budget.take(size) {
+				return ErrTrailTooLarge
+			}
+			return nil
+		}
 	}
-	text, err := rawfile.ReadFile(filepath.Join(dir, fileName))
+	text, err := rawfile.ReadFileIf(filepath.Join(dir, fileName), admit)
+	if errors.Is(err, ErrTrailTooLarge) {
+		return nil, ThreadHead{}, err
+	}
 	if err != nil {
 		return nil, ThreadHead{}, fmt.Errorf("verify audit thread %s: %w", thread, err)
-	}
-	if !budget.take(len(text)) {
-		return nil, ThreadHead{}, ErrTrailTooLarge
 	}
 	bad := func(line uint64, format string, args ...any) error {
 		return &TamperError{Thread: thread, Line: line, Problem: fmt.Sprintf(format, args...)}

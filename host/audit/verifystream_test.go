@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -225,5 +228,29 @@ func TestReadWithinStopsAtItsBound(t *testing.T) {
 	var te *audit.TamperError
 	if _, _, err := audit.ReadWithin(dir, nil, 1<<30); !errors.As(err, &te) || te.Line != 4 {
 		t.Fatalf("a broken trail within the bound: %v", err)
+	}
+}
+
+// A thread file larger than ReadWithin's bound is not read at all: the
+// bound is taken from its size first.
+func TestReadWithinReadsNoFileOverItsBound(t *testing.T) {
+	dir := t.TempDir()
+	name, err := audit.FileName("sha256:" + strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), bytes.Repeat([]byte("x"), 32<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _, err = audit.ReadWithin(dir, nil, 1<<20)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, audit.ErrTrailTooLarge) {
+		t.Fatalf("a 32 MiB thread within 1 MiB: %v", err)
+	}
+	if read := after.TotalAlloc - before.TotalAlloc; read > 4<<20 {
+		t.Fatalf("ReadWithin allocated %d bytes for a thread file it refused", read)
 	}
 }

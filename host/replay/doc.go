@@ -46,9 +46,10 @@
 // is not held whole: it is verified first, every line, a thread or a
 // window of a long thread at a time (audit.Verify), then merged and
 // stepped a batch at a time (host.StepTrailAll), and the heads stepped
-// must be the heads verified. The checks and the report are the same; a
-// covered line's signature is verified too, and an agent call is re-run
-// when its recorded outcome is reached.
+// must be the heads verified. The checks, the first fault named (in
+// thread and line order) and the report are the same; a covered line's
+// signature is verified too, and an agent call is re-run when its
+// recorded outcome is reached.
 //
 // The first disagreement is returned as a [*Divergence] naming the thread,
 // the line, what the trail records and what replay found; a trail that

@@ -151,6 +151,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		opts.Streamed = true
 		return runStreamed(ctx, opts, auditDir)
 	}
+	var broken *audit.TamperError
+	if errors.As(err, &broken) {
+		// A broken chain is found before any line's record is checked;
+		// the first fault in thread and line order, whatever it is, is
+		// the one reported (as a streamed replay, and audit verify, do).
+		if _, verr := audit.Verify(auditDir); verr != nil {
+			return nil, verr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

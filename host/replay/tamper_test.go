@@ -275,3 +275,35 @@ func TestTamperFinalizeResignedByAnotherKey(t *testing.T) {
 	write(t, p, rechain(t, dir, th, ls))
 	assertLocated(t, dir, th, i+1)
 }
+
+// A line whose received_lamport goes back, the chain covered: read whole
+// or streamed, the replay names that line (a node's lines increase in it).
+func TestTamperReceivedLamportGoesBack(t *testing.T) {
+	dir := demoTrail(t)
+	th, p := needThread(t, dir)
+	ls := lines(t, p)
+	i := find(t, ls, `"kind":"envelope"`, `"verb":"COMMIT"`)
+	var rec map[string]any
+	json.Unmarshal(ls[i], &rec)
+	rec["received_lamport"] = 1
+	ls[i], _ = json.Marshal(rec)
+	write(t, p, rechain(t, dir, th, ls))
+	assertLocated(t, dir, th, i+1)
+}
+
+// Two faults in one trail, a signature edited (its chain covered) and a
+// later line deleted: read whole or streamed, the replay names the first
+// in line order, as audit verify does (read whole, it used to name the
+// broken chain first, wherever it was).
+func TestTamperTwoFaultsNameTheFirst(t *testing.T) {
+	dir := demoTrail(t)
+	th, p := needThread(t, dir)
+	ls := lines(t, p)
+	i := find(t, ls, `"kind":"envelope"`, `"verb":"CLAIM"`)
+	j := bytes.Index(ls[i], []byte(`"sig":"`)) + len(`"sig":"`)
+	ls[i][j] ^= 1
+	ls = rechain(t, dir, th, ls)
+	k := find(t, ls, `"kind":"envelope"`, `"verb":"FINALIZE"`)
+	write(t, p, append(ls[:k:k], ls[k+1:]...))
+	assertLocated(t, dir, th, i+1)
+}

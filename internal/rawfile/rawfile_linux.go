@@ -6,7 +6,12 @@ import (
 )
 
 // ReadFile reads the named file whole (see the package comment).
-func ReadFile(name string) ([]byte, error) {
+func ReadFile(name string) ([]byte, error) { return ReadFileIf(name, nil) }
+
+// ReadFileIf is ReadFile that first tells admit the file's size (from the
+// stat ReadFile makes anyway) and reads nothing when admit returns an
+// error, which it returns; a nil admit admits every file.
+func ReadFileIf(name string, admit func(size int64) error) ([]byte, error) {
 	var fd int
 	err := retry(func() (err error) {
 		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -19,6 +24,11 @@ func ReadFile(name string) ([]byte, error) {
 	var st syscall.Stat_t
 	if err := retry(func() error { return syscall.Fstat(fd, &st) }); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
+	}
+	if admit != nil {
+		if err := admit(st.Size); err != nil {
+			return nil, err
+		}
 	}
 	// One byte more than the size, as os.ReadFile: the read that finds
 	// the end then needs no larger buffer.
