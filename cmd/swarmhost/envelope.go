@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,22 +67,9 @@ func newEnvelopeCmd(e *env) *cobra.Command {
 		Short: "Check an envelope: prints 'ok <id>' or exits 1 with 'invalid: <code>: <detail>'",
 		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			path := "-"
-			if len(a) == 1 {
-				path = a[0]
-			}
-			text, err := e.readInput(path)
+			env, err := e.readEnvelope(a)
 			if err != nil {
 				return err
-			}
-			env, err := envelope.Verify(text)
-			if err != nil {
-				var re *envelope.RejectError
-				if !errors.As(err, &re) {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "invalid: %v\n", re)
-				return quietError{}
 			}
 			fmt.Fprintf(e.stdout, "ok %s\n", env.ID)
 			return nil
@@ -102,22 +88,9 @@ already on the stream (the same id, within its dedup window) is a duplicate
 and stored once.`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			path := "-"
-			if len(a) == 1 {
-				path = a[0]
-			}
-			text, err := e.readInput(path)
+			env, err := e.readEnvelope(a)
 			if err != nil {
 				return err
-			}
-			env, err := envelope.Verify(bytes.TrimSpace(text))
-			if err != nil {
-				var re *envelope.RejectError
-				if !errors.As(err, &re) {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "invalid: %v\n", re)
-				return quietError{}
 			}
 			url := e.natsURL
 			if url == "" {
@@ -149,4 +122,28 @@ and stored once.`,
 		},
 	}
 	return group("envelope", "Sign, verify and publish envelopes", sign, verify, publish)
+}
+
+// readEnvelope reads the envelope a command names (a file, or stdin when
+// none or "-") and verifies it; one that does not verify is reported on
+// stdout ("invalid: <code>: <detail>") and answered quietError.
+func (e *env) readEnvelope(a []string) (*envelope.Envelope, error) {
+	path := "-"
+	if len(a) == 1 {
+		path = a[0]
+	}
+	text, err := e.readInput(path)
+	if err != nil {
+		return nil, err
+	}
+	env, err := envelope.Verify(text)
+	if err != nil {
+		var re *envelope.RejectError
+		if !errors.As(err, &re) {
+			return nil, err
+		}
+		fmt.Fprintf(e.stdout, "invalid: %v\n", re)
+		return nil, quietError{}
+	}
+	return env, nil
 }

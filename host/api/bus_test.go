@@ -96,6 +96,18 @@ func busClient(t *testing.T, needs api.Needs) (*api.BusClient, *api.BusServer) {
 	return &api.BusClient{NC: nc}, srv
 }
 
+// busWithANeed is busClient over a bookNeeds with one NEED submitted.
+func busWithANeed(t *testing.T) (*bookNeeds, *api.BusClient, *api.BusServer, string) {
+	t.Helper()
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
+	c, srv := busClient(t, needs)
+	id, err := c.SubmitNeed(t.Context(), api.NeedRequest{Capability: "classify"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return needs, c, srv, id
+}
+
 // The NEED routes on the bus answer as the HTTP ones do: a submitted NEED
 // is shown and listed, a wait is answered when the NEED ends (while other
 // requests are answered meanwhile), and bad requests get the reason.
@@ -193,14 +205,8 @@ func TestBusClientSaysWhatIsWrong(t *testing.T) {
 // A node that stops answers the requests waiting on it "the node is
 // stopping" (not the client's own cancellation), and every request after.
 func TestBusServerStopsSayingSo(t *testing.T) {
-	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
-	c, srv := busClient(t, needs)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	id, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c, srv, id := busWithANeed(t)
+	ctx := t.Context()
 	waited := make(chan error, 1)
 	go func() {
 		_, err := c.ShowNeed(ctx, id, true)
@@ -216,14 +222,8 @@ func TestBusServerStopsSayingSo(t *testing.T) {
 // An answer larger than the server's largest message is refused saying
 // so, not left for the client to time out on.
 func TestBusAnswerOverTheLargestMessage(t *testing.T) {
-	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string)}
-	c, _ := busClient(t, needs)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	id, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	needs, c, _, id := busWithANeed(t)
+	ctx := t.Context()
 	needs.mu.Lock()
 	info := needs.needs[id]
 	info.Refusal = strings.Repeat("why ", int(c.NC.MaxPayload()/4)+1)
