@@ -37,6 +37,7 @@ FUZZ_TARGETS := \
 	./consensus/shard:FuzzLoad \
 	./consensus:FuzzParsePeers \
 	./host/bus:FuzzParseChaos \
+	./host/api:FuzzBusRequests \
 	./host/protocol:FuzzStepPayload \
 	./host/protocol:FuzzAgentOutputAgreesWithJSON \
 	./host/protocol:FuzzPayloadsAgreeWithJSON \

@@ -166,9 +166,9 @@ func (s *BusServer) async(r micro.Request, f func()) {
 }
 
 func (s *BusServer) submit(r micro.Request, needs Needs) {
-	var req NeedRequest
-	if err := json.Unmarshal(r.Data(), &req); err != nil {
-		busError(r, 400, fmt.Errorf("the request must be a NEED request: %w", err))
+	req, err := ParseBusSubmit(r.Data())
+	if err != nil {
+		busError(r, 400, err)
 		return
 	}
 	// Submitting publishes on the bus, which this handler must not hold up
@@ -182,13 +182,9 @@ func (s *BusServer) submit(r micro.Request, needs Needs) {
 }
 
 func (s *BusServer) show(r micro.Request, needs Needs) {
-	var req BusShowRequest
-	if err := json.Unmarshal(r.Data(), &req); err != nil {
-		busError(r, 400, fmt.Errorf("the request must be {\"id\", \"wait\"}: %w", err))
-		return
-	}
-	if !envelope.IsRef(req.ID) {
-		busError(r, 400, fmt.Errorf("id %q: want a NEED id, sha256:<64 hex>", req.ID))
+	req, err := ParseBusShow(r.Data())
+	if err != nil {
+		busError(r, 400, err)
 		return
 	}
 	if !req.Wait {
@@ -213,11 +209,43 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 }
 
 func (s *BusServer) list(r micro.Request, needs Needs) {
+	q, err := ParseBusList(r.Data())
+	if err != nil {
+		busError(r, 400, err)
+		return
+	}
+	s.answer(r, needs.Needs(q))
+}
+
+// ParseBusSubmit reads a submit request: a NEED request, whose fields the
+// node checks as it signs the NEED.
+func ParseBusSubmit(data []byte) (NeedRequest, error) {
+	var req NeedRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return NeedRequest{}, fmt.Errorf("the request must be a NEED request: %w", err)
+	}
+	return req, nil
+}
+
+// ParseBusShow reads a show request; its id is a NEED id.
+func ParseBusShow(data []byte) (BusShowRequest, error) {
+	var req BusShowRequest
+	if err := json.Unmarshal(data, &req); err != nil {
+		return BusShowRequest{}, fmt.Errorf("the request must be {\"id\", \"wait\"}: %w", err)
+	}
+	if !envelope.IsRef(req.ID) {
+		return BusShowRequest{}, fmt.Errorf("id %q: want a NEED id, sha256:<64 hex>", req.ID)
+	}
+	return req, nil
+}
+
+// ParseBusList reads a list request (empty: the first page of every NEED)
+// into a query that passes NeedQuery.Check.
+func ParseBusList(data []byte) (NeedQuery, error) {
 	var req BusListRequest
-	if len(r.Data()) > 0 {
-		if err := json.Unmarshal(r.Data(), &req); err != nil {
-			busError(r, 400, fmt.Errorf("the request must be {\"state\", \"after\", \"limit\"}: %w", err))
-			return
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &req); err != nil {
+			return NeedQuery{}, fmt.Errorf("the request must be {\"state\", \"after\", \"limit\"}: %w", err)
 		}
 	}
 	q := NeedQuery{State: req.State, After: req.After, Limit: req.Limit}
@@ -225,10 +253,9 @@ func (s *BusServer) list(r micro.Request, needs Needs) {
 		q.Limit = MaxNeedsPage
 	}
 	if err := q.Check(); err != nil {
-		busError(r, 400, err)
-		return
+		return NeedQuery{}, err
 	}
-	s.answer(r, needs.Needs(q))
+	return q, nil
 }
 
 // BusClient reaches a swarm's nodes through its NATS server.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
@@ -232,4 +234,38 @@ func TestBusAnswerOverTheLargestMessage(t *testing.T) {
 	if _, err := c.ShowNeed(ctx, id, false); err == nil || !strings.Contains(err.Error(), "over the NATS server's largest message") {
 		t.Fatalf("an answer over the largest message: %v", err)
 	}
+}
+
+// Any bytes sent to a route: an error that says why, or a request the
+// route can act on (a show names a NEED id, a list passes its checks, a
+// submit's JSON round-trips); never a panic.
+func FuzzBusRequests(f *testing.F) {
+	for _, seed := range []string{`{"id":"sha256:` + strings.Repeat("a", 64) + `","wait":true}`, `{"state":"final","limit":3}`,
+		`{"capability":"classify","input":["a"],"k":1,"n":1,"input_ref":"sha256:` + strings.Repeat("0", 64) + `"}`,
+		``, `null`, `{"limit":-1}`, `{"id":1}`, `[]`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if req, err := api.ParseBusShow(data); err == nil && !envelope.IsRef(req.ID) {
+			t.Fatalf("show accepted id %q", req.ID)
+		} else if err != nil && err.Error() == "" {
+			t.Fatal("show: an error that says nothing")
+		}
+		if q, err := api.ParseBusList(data); err == nil {
+			if cerr := q.Check(); cerr != nil {
+				t.Fatalf("list accepted %+v, which fails its checks: %v", q, cerr)
+			}
+		} else if err.Error() == "" {
+			t.Fatal("list: an error that says nothing")
+		}
+		if req, err := api.ParseBusSubmit(data); err == nil {
+			again, err := json.Marshal(req)
+			if err != nil {
+				t.Fatalf("submit accepted %q, which does not encode again: %v", data, err)
+			}
+			if back, err := api.ParseBusSubmit(again); err != nil || back.Capability != req.Capability || back.InputRef != req.InputRef {
+				t.Fatalf("submit %q: encoded again as %s, read back as %+v, %v", data, again, back, err)
+			}
+		}
+	})
 }
