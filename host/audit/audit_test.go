@@ -23,26 +23,10 @@ func key(n byte) ed25519.PrivateKey {
 // one rejected text, and returns the folder and the NEED's thread.
 func fixture(t *testing.T) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	tr, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, tr, need := trailWithNeed(t)
 	defer tr.Close()
-	need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Payload: map[string]any{"capability": "classify"}}, key(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tr.AppendEnvelope(need, 1); err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < 4; i++ {
-		p, err := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbPropose, Lamport: uint64(2 + i),
-			Payload: map[string]any{"epoch": 1, "bid": map[string]any{"price": i, "eta_ms": 10}}}, key(byte(2+i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tr.AppendEnvelope(p, uint64(2+i)); err != nil {
+		if _, err := tr.AppendEnvelope(proposal(t, need.ID, i), uint64(2+i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,6 +34,39 @@ func fixture(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	return dir, need.ID
+}
+
+// trailWithNeed opens a trail in a new folder and records a NEED on it
+// (received_lamport 1); the caller closes the trail.
+func trailWithNeed(t *testing.T) (string, *audit.Trail, *envelope.Envelope) {
+	t.Helper()
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Payload: map[string]any{"capability": "classify"}}, key(1))
+	if err != nil {
+		tr.Close()
+		t.Fatal(err)
+	}
+	if _, err := tr.AppendEnvelope(need, 1); err != nil {
+		tr.Close()
+		t.Fatal(err)
+	}
+	return dir, tr, need
+}
+
+// proposal is the i-th PROPOSE on a NEED's thread: price i, Lamport 2+i,
+// by its own key.
+func proposal(t *testing.T, need string, i int) *envelope.Envelope {
+	t.Helper()
+	p, err := envelope.Sign(envelope.Draft{ThreadID: need, Verb: envelope.VerbPropose, Lamport: uint64(2 + i),
+		Payload: map[string]any{"epoch": 1, "bid": map[string]any{"price": i, "eta_ms": 10}}}, key(byte(2+i%200)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func threadFile(t *testing.T, dir, thread string) string {

@@ -19,26 +19,11 @@ import (
 // longFixture writes a thread of 1 NEED, n PROPOSEs and a rejected text
 // every seventh line, and returns the folder, the thread and its lines.
 func longFixture(t *testing.T, n int) (string, string, [][]byte) {
-	dir := t.TempDir()
-	tr, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, tr, need := trailWithNeed(t)
 	defer tr.Close()
-	need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Payload: map[string]any{"capability": "classify"}}, key(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tr.AppendEnvelope(need, 1); err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < n; i++ {
 		lamport := uint64(2 + i)
-		p, err := envelope.Sign(envelope.Draft{ThreadID: need.ID, Verb: envelope.VerbPropose, Lamport: lamport,
-			Payload: map[string]any{"epoch": 1, "bid": map[string]any{"price": i, "eta_ms": 10}}}, key(byte(2+i%200)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := proposal(t, need.ID, i)
 		if i%7 == 3 {
 			// Its signature spoilt: a rejected line of the thread.
 			text := bytes.Replace(p.Wire(), []byte(`"sig":"`), []byte(`"sig":"0`), 1)
