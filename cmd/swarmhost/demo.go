@@ -33,7 +33,7 @@ audit trail.`,
 			if itemsFile != "" {
 				b, err := os.ReadFile(itemsFile)
 				if err != nil {
-					return err
+					return usageError{fmt.Errorf("--items: %w", err)}
 				}
 				if items, err = parseItems(b); err != nil {
 					return usageError{fmt.Errorf("--items %s: want a JSON array of strings: %w", itemsFile, err)}
