@@ -239,6 +239,9 @@ func (h *Host) process(batch []item) {
 			h.perform(a)
 		}
 		h.watchers.notify(s.thread)
+		if s.it.delivery != nil {
+			h.taken.advance(s.it.delivery.Seq)
+		}
 	}
 }
 

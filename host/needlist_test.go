@@ -3,6 +3,8 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,9 @@ import (
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/keys"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -160,5 +164,85 @@ func TestNeedsOverTheBus(t *testing.T) {
 	if _, err := c.SubmitNeed(ctx, api.NeedRequest{Capability: "classify", InputRef: "sha256:" + strings.Repeat("0", 64)}); err == nil ||
 		!strings.Contains(err.Error(), "is not in this node's CAS") {
 		t.Fatalf("an input_ref the CAS lacks: %v", err)
+	}
+}
+
+// A NEED published on the bus by someone other than this node (another
+// node of the swarm, or a participant of its own) is known to a show over
+// the bus as soon as the stream holds it, however far behind the node's
+// reading is: the node catches up with the stream before it says
+// "unknown". Here the node reads every delivery up to 2 s late (the chaos
+// middleware), and the NEED is asked for the moment it is published (for
+// a capability no agent here has: no bids follow, nothing else is on the
+// stream).
+func TestShowCatchesUpWithTheBus(t *testing.T) {
+	dir := t.TempDir()
+	// No checkpoints: the stream holds the two NEEDs and nothing else.
+	h := openAt(t, dir, honest, host.Config{CheckpointEvery: -1, Chaos: &bus.Chaos{Seed: 7, Delay: 1, MaxDelay: 2 * time.Second}})
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ks, err := keys.NewStore(filepath.Join(dir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := ks.Ensure("root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := ks.Ensure("someone-else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := keys.IssueAndStore(ctx, h.CAS, root, client.Public, []envelope.Role{envelope.RoleClient}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(h.Bus.Embedded().ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &api.BusClient{NC: nc}
+	for i := range 2 {
+		need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: uint64(i + 1), Capability: tok,
+			PolicyCapsuleHash: h.DefaultCapsule(), Payload: map[string]any{"capability": "summarize", "input": []string{"a"},
+				"k": 1, "n": 1, "bid_window_ms": 100, "lease_ms": 10_000, "max_epochs": 3, "deadline_ms": 60_000, "nonce": fmt.Sprint(i)}},
+			client.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Bus.Publish(ctx, need); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			info, err := c.ShowNeed(ctx, need.ID, false)
+			if err != nil || info.ID != need.ID {
+				t.Fatalf("show over the bus right after the NEED was published: %+v %v", info, err)
+			}
+			continue
+		}
+		if err := h.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := h.Need(need.ID); !ok {
+			t.Fatal("caught up with the bus, the node does not know the NEED the stream held")
+		}
+	}
+	// A NEED no one published: not known, once caught up, and said so.
+	if _, err := c.ShowNeed(ctx, "sha256:"+strings.Repeat("e", 64), false); err == nil ||
+		!strings.Contains(err.Error(), "has taken in everything the bus held") {
+		t.Fatalf("show of a NEED no one published: %v", err)
+	}
+	// Started again, the node is caught up at once: as far along the stream
+	// as its consumer acknowledged (bus TestRestartResumes), and handed
+	// what came after (its own closing CHECKPOINT).
+	h.Close()
+	h = openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
+	defer h.Close()
+	quick, cancelQuick := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelQuick()
+	if err := h.CatchUp(quick); err != nil {
+		t.Fatalf("a node started again on its stream: %v", err)
 	}
 }

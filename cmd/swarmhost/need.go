@@ -199,6 +199,9 @@ JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
 				if err != nil {
 					return err
 				}
+				if page.Behind != "" {
+					fmt.Fprintf(e.stderr, "swarmhost: the node answering may lack NEEDs submitted through others just now: %s\n", page.Behind)
+				}
 				for _, n := range page.Needs {
 					if asJSON {
 						b, err := json.Marshal(n)

@@ -188,12 +188,16 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 		return
 	}
 	if !req.Wait {
-		info, ok := needs.Need(req.ID)
-		if !ok {
-			busError(r, 404, fmt.Errorf("no NEED %s is known to this node", req.ID))
+		if info, ok := needs.Need(req.ID); ok {
+			s.answer(r, info)
 			return
 		}
-		s.answer(r, info)
+		// Perhaps submitted through another node just now: looked up
+		// again once this node has read the bus as far as it goes.
+		s.async(r, func() {
+			info, err := needCaughtUp(s.ctx, needs, req.ID)
+			s.later(r, 404, info, err)
+		})
 		return
 	}
 	s.async(r, func() {
@@ -214,7 +218,7 @@ func (s *BusServer) list(r micro.Request, needs Needs) {
 		busError(r, 400, err)
 		return
 	}
-	s.answer(r, needs.Needs(q))
+	s.async(r, func() { s.later(r, 500, needsCaughtUp(s.ctx, needs, q), nil) })
 }
 
 // ParseBusSubmit reads a submit request: a NEED request, whose fields the

@@ -25,6 +25,23 @@ type bookNeeds struct {
 	mu    sync.Mutex
 	needs map[string]protocol.ThreadInfo
 	ended chan string // a NEED id sent here ends it
+	// unread are NEEDs on the bus the node has not read yet: CatchUp
+	// takes them in, unless behind says why it cannot.
+	unread map[string]protocol.ThreadInfo
+	behind error
+}
+
+func (b *bookNeeds) CatchUp(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.behind != nil {
+		return b.behind
+	}
+	for id, info := range b.unread {
+		b.needs[id] = info
+		delete(b.unread, id)
+	}
+	return nil
 }
 
 func (b *bookNeeds) Submit(_ context.Context, req api.NeedRequest) (string, error) {
@@ -268,4 +285,46 @@ func FuzzBusRequests(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A node asked for a NEED it does not know yet (submitted through another
+// node, not yet read off the bus) catches up with the bus first: show and
+// list then find it. A node that cannot catch up answers 404 saying so, and
+// its list page says it may lack NEEDs.
+func TestShowAndListCatchUpWithTheBus(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string), unread: map[string]protocol.ThreadInfo{}}
+	c, _ := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	elsewhere := func(n int) string {
+		id := fmt.Sprintf("sha256:%064x", 1000+n)
+		needs.mu.Lock()
+		needs.unread[id] = protocol.ThreadInfo{ID: id, Phase: protocol.PhaseOpen, Epoch: 1, Capability: "classify"}
+		needs.mu.Unlock()
+		return id
+	}
+	id := elsewhere(1)
+	if info, err := c.ShowNeed(ctx, id, false); err != nil || info.ID != id {
+		t.Fatalf("show of a NEED on the bus not yet read: %+v %v", info, err)
+	}
+	id2 := elsewhere(2)
+	if list, err := c.ListNeeds(ctx, api.NeedQuery{Limit: 10}); err != nil || len(list.Needs) != 2 || list.Behind != "" {
+		t.Fatalf("list with a NEED on the bus not yet read (%s): %+v %v", id2, list, err)
+	}
+	unknown := "sha256:" + strings.Repeat("e", 64)
+	if _, err := c.ShowNeed(ctx, unknown, false); err == nil || !strings.Contains(err.Error(), "has taken in everything the bus held") {
+		t.Fatalf("show of a NEED no one submitted: %v", err)
+	}
+
+	needs.mu.Lock()
+	needs.behind = errors.New("stepped up to message 3 of the stream, which held 9")
+	needs.mu.Unlock()
+	id3 := elsewhere(3)
+	if _, err := c.ShowNeed(ctx, id3, false); err == nil || !strings.Contains(err.Error(), "has not yet taken in everything the bus holds") ||
+		!strings.Contains(err.Error(), "message 3 of the stream") {
+		t.Fatalf("show on a node that cannot catch up: %v", err)
+	}
+	if list, err := c.ListNeeds(ctx, api.NeedQuery{Limit: 10}); err != nil || len(list.Needs) != 2 || !strings.Contains(list.Behind, "message 3") {
+		t.Fatalf("list on a node that cannot catch up: %+v %v", list, err)
+	}
 }

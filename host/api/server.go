@@ -262,6 +262,54 @@ type Needs interface {
 	// Needs lists the NEEDs the node knows whose state q.State names,
 	// by id, after q.After, at most q.Limit of them.
 	Needs(q NeedQuery) NeedList
+	// CatchUp returns once the node has taken in every envelope the bus
+	// held when it was called (a NEED submitted through another node is
+	// then known here), or why it stopped waiting (ctx ended).
+	CatchUp(ctx context.Context) error
+}
+
+// CatchUpLongest is how long a show of a NEED the node does not know, or a
+// list, waits for the node to take in what the bus held when it was asked:
+// in a swarm, the node answering may not yet have read a NEED another node
+// just submitted.
+const CatchUpLongest = 5 * time.Second
+
+// errNotKnown is a show's answer for a NEED the node does not know.
+var errNotKnown = errors.New("not known to this node")
+
+// needCaughtUp is id's thread as the node holds it; a NEED the node does
+// not know is looked up again once the node has caught up with the bus
+// (at most CatchUpLongest), and is then errNotKnown, saying whether the
+// node had taken in everything the bus held.
+func needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadInfo, error) {
+	if info, ok := needs.Need(id); ok {
+		return info, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, CatchUpLongest)
+	defer cancel()
+	err := needs.CatchUp(ctx)
+	if info, ok := needs.Need(id); ok {
+		return info, nil
+	}
+	if err != nil {
+		return protocol.ThreadInfo{}, fmt.Errorf("no NEED %s is known to this node, which has not yet taken in everything the bus holds (%v): ask again, or ask another node: %w",
+			id, err, errNotKnown)
+	}
+	return protocol.ThreadInfo{}, fmt.Errorf("no NEED %s is known to this node, which has taken in everything the bus held when asked: %w", id, errNotKnown)
+}
+
+// needsCaughtUp is a page of the NEEDs the node knows once it has caught up
+// with the bus (at most CatchUpLongest); if it could not, the page says so
+// (NeedList.Behind) and holds what the node knows.
+func needsCaughtUp(ctx context.Context, needs Needs, q NeedQuery) NeedList {
+	ctx, cancel := context.WithTimeout(ctx, CatchUpLongest)
+	defer cancel()
+	err := needs.CatchUp(ctx)
+	list := needs.Needs(q)
+	if err != nil {
+		list.Behind = err.Error()
+	}
+	return list
 }
 
 // NeedQuery asks GET /v1/needs for a page of the NEEDs a node knows.
@@ -283,6 +331,10 @@ const MaxNeedsPage = 1000
 type NeedList struct {
 	Needs []NeedSummary `json:"needs"`
 	Next  string        `json:"next,omitempty"`
+	// Behind, when set, says why the node answered before it had taken in
+	// everything the bus held when asked: NEEDs submitted through other
+	// nodes just before may be missing from the page.
+	Behind string `json:"behind,omitempty"`
 }
 
 // NeedSummary is a NEED in a list: where it stands and how it ended
@@ -354,7 +406,7 @@ func (s *Server) listNeeds(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.Needs.Needs(q))
+	writeJSON(w, http.StatusOK, needsCaughtUp(r.Context(), s.Needs, q))
 }
 
 // MaxNeedRequestBytes bounds the body of POST /v1/needs: an input as
@@ -431,9 +483,9 @@ func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, info)
 		return
 	}
-	info, ok := s.Needs.Need(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no NEED %s is known to this node", id))
+	info, err := needCaughtUp(r.Context(), s.Needs, id)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, info)

@@ -288,6 +288,17 @@ func (b *Bus) Embedded() *Embedded { return b.emb }
 // it: host/api ServeOnBus).
 func (b *Bus) Conn() *nats.Conn { return b.nc }
 
+// LastSeq is the sequence of the last message the envelope stream holds
+// (0 while it is empty): a reader that has taken in every message up to it
+// has seen everything published before the call.
+func (b *Bus) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bus: the envelope stream's last sequence: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
 // Close closes every open Consumer, the connection and, if the bus started
 // one, the embedded server, waiting for it to stop. Safe to call twice.
 func (b *Bus) Close() error {

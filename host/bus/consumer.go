@@ -209,6 +209,17 @@ func (c *Consumer) Pending(ctx context.Context) (uint64, error) {
 	return info.NumPending, nil
 }
 
+// AckFloor is the stream sequence up to which every message was
+// acknowledged by this durable consumer (0 before the first): a reader
+// that acknowledges only what it has taken in has taken in all of those.
+func (c *Consumer) AckFloor(ctx context.Context) (uint64, error) {
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("bus: consumer %s info: %w", c.durable, err)
+	}
+	return info.AckFloor.Stream, nil
+}
+
 // Close stops the consumer: a Next in progress returns ErrClosed. The
 // durable position stays on the server for the next Subscribe.
 func (c *Consumer) Close() error {

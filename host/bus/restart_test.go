@@ -37,6 +37,14 @@ func TestRestartResumes(t *testing.T) {
 	if n, err := c.Pending(testCtx(t)); err != nil || n != 2 {
 		t.Fatalf("pending after restart = %d, %v; want 2", n, err)
 	}
+	// What the reader before acknowledged, and where the stream ends: a
+	// reader that had taken in the first is caught up once it has the third.
+	if floor, err := c.AckFloor(testCtx(t)); err != nil || floor != 1 {
+		t.Fatalf("ack floor after restart = %d, %v; want 1", floor, err)
+	}
+	if last, err := b.LastSeq(testCtx(t)); err != nil || last != 3 {
+		t.Fatalf("last sequence after restart = %d, %v; want 3", last, err)
+	}
 	expectIDs(t, c, p1, p2)
 
 	// De-duplication survives the restart too: the server rebuilds its
