@@ -23,10 +23,28 @@ var _ api.Needs = (*Host)(nil)
 // maxInlineInput is the largest input Submit puts in the NEED's payload.
 const maxInlineInput = 16 << 10
 
+// GasBudgetFor is the gas budget Submit gives a NEED that names none, by
+// the size of its input: none (the node's default for every agent call,
+// 50 million) for an input of up to 16 KiB, and beyond that
+// GasPerInputByte more per byte. An agent reads its whole input to bid and
+// to work, and a verifier evaluates the capsule on it: on 130 KB of texts
+// (2,000 of them) the first-party agents' calls used up to 171 million,
+// and the node's default ran out at ~30 KB.
+func GasBudgetFor(inputBytes int) uint64 {
+	if inputBytes <= maxInlineInput {
+		return 0
+	}
+	return protocol.DefaultAgentGas + GasPerInputByte*uint64(inputBytes)
+}
+
+// GasPerInputByte is the gas GasBudgetFor allows per byte of a large input.
+const GasPerInputByte = 2_000
+
 // Submit signs a NEED with the host's client key and publishes it on the
 // bus; the node (every node of a cluster) picks it up from there. An input
 // over 16 KiB, or any with req.InputInCAS, is not inline: it goes to the
-// CAS and is named by content_refs[0].
+// CAS and is named by content_refs[0]. A request without a gas budget gets
+// GasBudgetFor its input's size.
 func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) {
 	if req.Capability == "" {
 		return "", fmt.Errorf("a NEED names a capability (a task kind)")
@@ -40,9 +58,6 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	}
 	payload := map[string]any{"capability": req.Capability, "k": req.K, "n": req.N, "bid_window_ms": req.BidWindowMS,
 		"lease_ms": req.LeaseMS, "max_epochs": req.MaxEpochs, "deadline_ms": req.DeadlineMS, "nonce": req.Nonce}
-	if req.GasBudget > 0 {
-		payload["gas_budget"] = req.GasBudget
-	}
 	if string(bytes.TrimSpace(req.Input)) == "null" {
 		req.Input = nil // no input, as a client encoding an empty one writes it
 	}
@@ -62,6 +77,22 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 			return "", fmt.Errorf("input_ref %s is not in this node's CAS: put it there first (swarmhost cas put, into the store this node reads: DATA/cas, or a cluster's NATS object store)", req.InputRef)
 		}
 		refs = []string{req.InputRef}
+		if req.GasBudget == 0 {
+			// Its size sets the budget: read once here (the agents read
+			// it again), which also finds a copy gone corrupt now rather
+			// than in every agent call.
+			input, err := h.CAS.Get(ctx, req.InputRef)
+			if err != nil {
+				return "", fmt.Errorf("reading input_ref %s from the CAS: %w", req.InputRef, err)
+			}
+			req.GasBudget = GasBudgetFor(len(input))
+		}
+	}
+	if req.GasBudget == 0 {
+		req.GasBudget = GasBudgetFor(len(req.Input))
+	}
+	if req.GasBudget > 0 {
+		payload["gas_budget"] = req.GasBudget
 	}
 	if len(req.Input) > 0 {
 		if len(req.Input) > maxInlineInput || req.InputInCAS {

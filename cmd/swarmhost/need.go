@@ -75,7 +75,7 @@ func newNeedCmd(e *env) *cobra.Command {
 	f.Uint64Var(&req.DeadlineMS, "deadline-ms", 600000, "abandon the NEED after this long")
 	f.StringVar(&req.Capsule, "capsule", "", "ref of the policy capsule (default: the node's classify capsule)")
 	f.StringVar(&req.Nonce, "nonce", "", "makes two otherwise identical NEEDs distinct (default: the time)")
-	f.Uint64Var(&req.GasBudget, "gas-budget", 0, "gas each agent call on the NEED may use (default: the node's, 50 million; a large input needs more)")
+	f.Uint64Var(&req.GasBudget, "gas-budget", 0, "gas each agent call on the NEED may use (default: the node's, 50 million, and for an input over 16 KiB 2,000 more per byte)")
 	f.BoolVar(&req.InputInCAS, "input-in-cas", false, "put the input in the CAS and name it by content_refs[0], not inline (always so over 16 KiB; the classify capsule admits at most 100 texts of 1,000 characters inline)")
 	f.BoolVar(&wait, "wait", false, "wait for the FINALIZE, or the reason there is none")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting after this long")
@@ -254,7 +254,7 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 	case protocol.PhaseAbandoned:
 		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
 		if strings.Contains(info.Abandoned, "out of gas") {
-			fmt.Fprintln(e.stderr, "hint: each agent call on a NEED may use its gas budget (need submit --gas-budget; the node's default, 50 million, is for inputs of a few KiB)")
+			fmt.Fprintln(e.stderr, "hint: each agent call on a NEED may use its gas budget (need submit --gas-budget; by default the node's 50 million, and 2,000 more per byte of an input over 16 KiB)")
 		}
 	default:
 		fmt.Fprintf(e.stderr, "not finished: %s\n", info.Phase)

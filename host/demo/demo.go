@@ -84,20 +84,6 @@ func FitsInline(items []string) bool {
 	return true
 }
 
-// GasBudget is the gas the demo's NEED allows each agent call: 0 (the
-// node's default, 50 million) for an input of up to 16 KiB, and beyond that
-// gasPerInputByte more per byte. The classifier parses the whole input to
-// bid and to work, and a verifier evaluates the capsule on it: on 130 KB
-// of texts (2,000 of them) the calls used up to 171 million.
-func GasBudget(input []byte) uint64 {
-	if len(input) <= 16<<10 {
-		return 0
-	}
-	return protocol.DefaultAgentGas + gasPerInputByte*uint64(len(input))
-}
-
-const gasPerInputByte = 2_000
-
 // Run performs the demonstration. See the package documentation.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	out := opts.Out
@@ -141,7 +127,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	input, _ := json.Marshal(items)
 	inline := FitsInline(items)
-	id, err := h.Submit(ctx, api.NeedRequest{Capability: "classify", Input: input, InputInCAS: !inline, GasBudget: GasBudget(input),
+	id, err := h.Submit(ctx, api.NeedRequest{Capability: "classify", Input: input, InputInCAS: !inline,
 		K: 3, N: 3, BidWindowMS: 1000, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 120_000, Nonce: fmt.Sprint(time.Now().UnixNano())})
 	if err != nil {
 		return nil, fmt.Errorf("demo: submitting the NEED: %w", err)
