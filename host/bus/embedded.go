@@ -15,6 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// ErrStoreInUse is part of StartEmbedded's error when another embedded
+// server (another node, in this process or another) holds the folder.
+var ErrStoreInUse = errors.New("in use by another server")
+
 // Embedded is a nats-server with JetStream running inside this process,
 // storing its streams under one folder. It listens on a TCP port too, so
 // that other processes (the nats CLI, a second swarmhost) can connect.

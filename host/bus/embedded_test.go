@@ -1,10 +1,10 @@
 package bus
 
 import (
+	"errors"
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -31,7 +31,7 @@ func TestEmbeddedServer(t *testing.T) {
 	if e2, err := StartEmbedded(dir); err == nil {
 		e2.Shutdown()
 		t.Fatal("a second server started on the same folder")
-	} else if !strings.Contains(err.Error(), "in use") {
+	} else if !errors.Is(err, ErrStoreInUse) {
 		t.Fatalf("second server: %v, want an 'in use' error", err)
 	}
 

@@ -32,7 +32,7 @@ func lockDir(dir string) (*dirLock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s is in use by another server (lock %s held)", dir, path)
+			return nil, fmt.Errorf("%s is %w (lock %s held)", dir, ErrStoreInUse, path)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
