@@ -3,6 +3,7 @@ package consensus_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -405,4 +406,40 @@ func caughtUp(got, want consensus.Status) bool {
 		}
 	}
 	return true
+}
+
+// A host removed from the cluster (RemoveHost) learns it: its replicas of
+// every shard stop, Removed says so, and a proposal there fails at once
+// with ErrRemoved rather than being retried for as long as its context
+// lasts. The two hosts left decide on their own.
+func TestRemovedHostKnowsIt(t *testing.T) {
+	const shards = 2
+	c := newCluster(t, shards, nil)
+	if err := c.node(1).RemoveHost(ctxT(t, time.Minute), 3); err != nil {
+		t.Fatal(err)
+	}
+	removed := c.node(3)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n, of := removed.Removed(); n == of && of == shards {
+			break
+		}
+		if time.Now().After(deadline) {
+			n, of := removed.Removed()
+			t.Fatalf("host 3 knows itself removed from %d of %d shards", n, of)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, _ := c.node(1).Removed(); n != 0 {
+		t.Fatalf("host 1, a member, says it was removed from %d shards", n)
+	}
+	// Retried until its context ended, it would fail with the context's
+	// error instead.
+	need := needID(1)
+	if _, err := removed.Propose(ctxT(t, time.Minute), decide(need, 1, 1)); !errors.Is(err, consensus.ErrRemoved) {
+		t.Fatalf("a proposal on the removed host: %v, want ErrRemoved", err)
+	}
+	if res := mustPropose(t, c.node(2), decide(need, 1, 1)); !res.Accepted {
+		t.Fatalf("the hosts left: %+v", res)
+	}
 }

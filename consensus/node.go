@@ -24,6 +24,8 @@ type Node struct {
 	nh      *dragonboat.NodeHost
 	feed    *feed
 	started time.Time
+	// removals: the shards this replica was removed from (Removed).
+	removals *removals
 
 	mu     sync.Mutex
 	closed bool
@@ -48,12 +50,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if ms == 0 {
 		ms = 1
 	}
+	removed := &removals{replicaID: cfg.ReplicaID}
 	nhc := config.NodeHostConfig{
-		DeploymentID:   cfg.DeploymentID,
-		NodeHostDir:    filepath.Join(cfg.Dir, "nodehost"),
-		WALDir:         filepath.Join(cfg.Dir, "wal"),
-		RTTMillisecond: ms,
-		RaftAddress:    cluster.RaftAddress,
+		DeploymentID:        cfg.DeploymentID,
+		NodeHostDir:         filepath.Join(cfg.Dir, "nodehost"),
+		WALDir:              filepath.Join(cfg.Dir, "wal"),
+		RTTMillisecond:      ms,
+		RaftAddress:         cluster.RaftAddress,
+		SystemEventListener: removed,
 		Expert: config.ExpertConfig{
 			LogDB: config.GetTinyMemLogDBConfig(),
 			Engine: config.EngineConfig{ExecShards: 2, CommitShards: 2, ApplyShards: 2,
@@ -65,7 +69,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consensus: starting the node host in %s: %w", cfg.Dir, err)
 	}
-	n := &Node{cfg: cfg, cluster: cluster, nh: nh, feed: newFeed(), started: time.Now()}
+	n := &Node{cfg: cfg, cluster: cluster, nh: nh, feed: newFeed(), started: time.Now(), removals: removed}
 	if err := n.startReplicas(); err != nil {
 		n.Close()
 		return nil, err
@@ -237,6 +241,9 @@ func (n *Node) ProposeBytes(ctx context.Context, cmd []byte) (shard.Result, erro
 	}
 	session := n.nh.GetNoOPSession(s)
 	for attempt := 0; ; attempt++ {
+		if n.removals.removed(s) {
+			return shard.Result{}, fmt.Errorf("consensus: proposing %s to shard %d: %w", c.Op(), s, ErrRemoved)
+		}
 		actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
 		res, err := n.nh.SyncPropose(actx, session, cmd)
 		cancel()
@@ -246,6 +253,9 @@ func (n *Node) ProposeBytes(ctx context.Context, cmd []byte) (shard.Result, erro
 				return shard.Result{}, fmt.Errorf("consensus: shard %d answered: %w", s, derr)
 			}
 			return r, nil
+		}
+		if n.removals.removed(s) {
+			return shard.Result{}, fmt.Errorf("consensus: proposing %s to shard %d: %w", c.Op(), s, ErrRemoved)
 		}
 		if !retryable(err) || ctx.Err() != nil {
 			return shard.Result{}, fmt.Errorf("consensus: proposing %s to shard %d (attempt %d): %w", c.Op(), s, attempt+1, err)

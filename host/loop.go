@@ -99,6 +99,11 @@ func (h *Host) Health() error {
 	if err := h.Err(); err != nil {
 		return err
 	}
+	if h.Consensus != nil {
+		if n, of := h.Consensus.Removed(); n > 0 {
+			return fmt.Errorf("this host was removed from the consensus cluster (consensus remove-host; %d of %d shards so far): it decides nothing; stop it (its replica id cannot rejoin: a new host joins with a new one)", n, of)
+		}
+	}
 	if n := len(h.inputs); n > 0 {
 		if idle := time.Duration(nowMS()-h.roundAt.Load()) * time.Millisecond; idle > stallAfter {
 			return fmt.Errorf("the loop has taken no input for %v while %d wait", idle.Round(time.Second), n)
@@ -549,6 +554,11 @@ func (h *Host) propose(a *protocol.Propose) {
 			switch {
 			case err == nil && a.Cmd.Op == "GC":
 				h.log.Debug("shard gc", "needs", len(a.Cmd.Needs), "dropped", res.Dropped, "accepted", res.Accepted)
+			case errors.Is(err, consensus.ErrRemoved):
+				// Asked again, it would fail the same: Health says
+				// what to do.
+				h.log.Error("propose: this host was removed from the consensus cluster; stop it", "op", a.Cmd.Op,
+					"need", a.Cmd.Routed(), "error", err)
 			case err != nil && h.ctx.Err() == nil:
 				h.log.Error("propose", "op", a.Cmd.Op, "need", a.Cmd.Routed(), "attempt", attempt+1, "error", err)
 				// The core asks for a proposal once (and again only when

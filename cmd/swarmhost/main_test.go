@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitnode":     cmdWaitNode,
+			"waithealth":   cmdWaitHealth,
 			"freeport":     cmdFreePort,
 			"checktrails":  cmdCheckTrails,
 			"streamids":    cmdStreamIDs,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,30 @@ func waitNode(ts *testscript.TestScript, dir string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("no node serves from %s: %v", dir, last)
+}
+
+// cmdWaitHealth is "waithealth DIR REGEXP": waits (90 s at most) until
+// the /healthz of the node serving from DIR says it is unhealthy with a
+// reason matching REGEXP.
+func cmdWaitHealth(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waithealth DIR REGEXP")
+	}
+	want, err := regexp.Compile(args[1])
+	ts.Check(err)
+	c, err := api.Dial(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var last error
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		last = c.Health(ctx)
+		cancel()
+		if last != nil && want.MatchString(last.Error()) {
+			ts.Logf("healthz: %v", last)
+			return
+		}
+	}
+	ts.Fatalf("the node on %s did not report %q: its last health: %v", args[0], args[1], last)
 }
 
 // cmdFreePort is "freeport VAR": sets VAR to a loopback TCP port that was

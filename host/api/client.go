@@ -67,6 +67,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	return nil
 }
 
+// Health asks the node's /healthz: nil when it is healthy, or why not.
+func (c *Client) Health(ctx context.Context) error {
+	var ok map[string]string
+	return c.do(ctx, http.MethodGet, "/healthz", nil, &ok)
+}
+
 // Status returns the node's consensus status.
 func (c *Client) Status(ctx context.Context) (consensus.Status, error) {
 	var st consensus.Status
