@@ -251,6 +251,12 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 		return nil
 	case protocol.PhaseRefused:
 		fmt.Fprintf(e.stderr, "refused: %s\n", info.Refusal)
+		if info.Refusal == protocol.AdmitDenied {
+			// A boolean admit says no more; the default capsule's rules are
+			// the usual cause.
+			fmt.Fprintln(e.stderr, "hint: the NEED's capsule decides what it admits; the node's default (policies/classify) admits k <= n <= 7 "+
+				"and 1 to 100 texts of at most 1,000 characters inline (put a larger input in the CAS: --input-in-cas)")
+		}
 	case protocol.PhaseAbandoned:
 		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
 		if strings.Contains(info.Abandoned, "out of gas") {

@@ -138,7 +138,7 @@ func (c *Core) policyDone(in *PolicyDone) string {
 		} else {
 			t.phase = PhaseRefused
 			c.ended(t)
-			t.refusal = "the capsule's admit denied the NEED"
+			t.refusal = AdmitDenied
 			if in.Err != "" {
 				t.refusal = "the capsule's admit failed: " + in.Err
 			} else if string(in.Result) != "false" {
@@ -229,3 +229,8 @@ func (c *Core) invalidate(t *thread, target, reason, digest string) {
 	c.publishHost(t, envelope.VerbInvalidate, map[string]any{"target": target, "reason": reason,
 		"recomputed_digest": digest}, nil)
 }
+
+// AdmitDenied is a refused NEED's reason when the capsule's admit answered
+// false: a capsule that says why answers something other than true
+// (an object, say), which the reason then shows.
+const AdmitDenied = "the capsule's admit denied the NEED"
