@@ -411,7 +411,8 @@ func caughtUp(got, want consensus.Status) bool {
 // A host removed from the cluster (RemoveHost) learns it: its replicas of
 // every shard stop, Removed says so, and a proposal there fails at once
 // with ErrRemoved rather than being retried for as long as its context
-// lasts. The two hosts left decide on their own.
+// lasts. The two hosts left decide on their own. Started again, the
+// removed host is refused with ErrRemoved.
 func TestRemovedHostKnowsIt(t *testing.T) {
 	const shards = 2
 	c := newCluster(t, shards, nil)
@@ -441,5 +442,11 @@ func TestRemovedHostKnowsIt(t *testing.T) {
 	}
 	if res := mustPropose(t, c.node(2), decide(need, 1, 1)); !res.Accepted {
 		t.Fatalf("the hosts left: %+v", res)
+	}
+	// Started again on its folder, it applies its removal again and says
+	// so, rather than waiting for a leader until Open's time is out.
+	c.stop(3)
+	if err := c.start(3, true); !errors.Is(err, consensus.ErrRemoved) {
+		t.Fatalf("the removed host started again: %v, want ErrRemoved", err)
 	}
 }

@@ -142,6 +142,12 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			if _, _, ok, err := n.nh.GetLeaderID(s); err == nil && ok {
 				break
 			}
+			// A removed replica restarts, applies its own removal from its
+			// log or snapshot, and stops: it would wait for a leader in vain.
+			if n.removals.removed(s) {
+				return fmt.Errorf("consensus: replica %d of shard %d: %w; a removed replica id never rejoins: the host may join again only as a new one (consensus add-host NEW_ID, run --node-id NEW_ID --join, on a new data folder)",
+					n.cfg.ReplicaID, s, ErrRemoved)
+			}
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("consensus: shard %d has no leader yet: %w", s, ctx.Err())

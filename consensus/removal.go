@@ -8,10 +8,12 @@ import (
 )
 
 // ErrRemoved is part of a proposal's error on a shard this host's replica
-// was removed from (RemoveHost, `consensus remove-host`): the replica has
-// stopped, and a removed replica id never rejoins, so no attempt there can
-// succeed. Retrying is pointless; the host should be stopped.
-var ErrRemoved = errors.New("this host was removed from the shard's members (consensus remove-host): it proposes nothing there again")
+// was removed from (RemoveHost, `consensus remove-host`), and of Open's
+// when the host starts again after that: the replica has stopped, and a
+// removed replica id never rejoins, so no attempt there can succeed.
+// Retrying is pointless; the host should be stopped (it may join again
+// only as a new host, under a new replica id).
+var ErrRemoved = errors.New("this host was removed from the consensus cluster (consensus remove-host)")
 
 // removals records the shards whose replica on this host applied its own
 // removal: dragonboat then stops the replica and says so with a NodeDeleted
