@@ -24,6 +24,7 @@ import (
 	"github.com/canswarm/swarmhost/host/policy"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/wasm"
+	"github.com/canswarm/swarmhost/internal/dirlock"
 )
 
 // Config says how to open a Host.
@@ -148,6 +149,7 @@ type Host struct {
 	policies sync.Map // capsule ref -> *policy.Policy
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
+	lock     *dirlock.Lock    // on the data folder, for as long as the node is open
 	taken    streamMark       // how far along the stream the loop has stepped (CatchUp)
 	rounds   rounds           // the loop's rounds begun and committed, for Wait
 	metrics  *nodeMetrics     // served at GET /metrics
@@ -193,6 +195,23 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if cfg.PluginsDir == "" {
 		cfg.PluginsDir = filepath.Join(cfg.DataDir, "plugins")
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	// One node per data folder, whatever its bus: two would write one
+	// trail (a start recovers torn lines: it would cut the other's).
+	lock, err := dirlock.Acquire(cfg.DataDir, "node.lock")
+	if errors.Is(err, dirlock.ErrHeld) {
+		return nil, fmt.Errorf("host: the data folder %s is %w (%w)", cfg.DataDir, ErrDataInUse, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Release() // h.Close releases it otherwise
+		}
+	}()
 	if err := os.MkdirAll(cfg.PluginsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -205,7 +224,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
-		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}}
+		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}, lock: lock}
 	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) })
 	h.roundAt.Store(nowMS())
 	defer func() {
@@ -445,7 +464,12 @@ func (h *Host) close() {
 	if h.Trail != nil {
 		h.Trail.Close()
 	}
+	h.lock.Release()
 }
+
+// ErrDataInUse is part of Open's error when another node runs on the same
+// data folder (in this process or another).
+var ErrDataInUse = errors.New("in use by another node")
 
 func (h *Host) event(thread, format string, args ...any) {
 	if h.cfg.Events != nil {

@@ -3,6 +3,7 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -80,5 +81,26 @@ func TestRestartChecksTheChainNotTheSignatures(t *testing.T) {
 	// which never ran, for a last CHECKPOINT (it waited 10 s for one).
 	if strings.Contains(logged.String(), "checkpoint") {
 		t.Fatalf("a failed start waited for a checkpoint: %s", logged.String())
+	}
+}
+
+// One node per data folder, whatever its bus: a second node on a folder in
+// use is refused before it touches anything, also when it would have used
+// another NATS server (the embedded one's lock is on its own store only).
+func TestOneNodePerDataFolder(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, nil, host.Config{CheckpointEvery: -1})
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, url := range []string{"", h.Bus.Embedded().ClientURL()} {
+		h2, err := host.Open(ctx, host.Config{DataDir: dir, NATSURL: url, ConsensusOff: true, WasmCacheDir: wasmCache})
+		if err == nil {
+			h2.Close()
+			t.Fatalf("a second node (nats %q) opened on a data folder in use", url)
+		}
+		if !errors.Is(err, host.ErrDataInUse) {
+			t.Fatalf("a second node (nats %q): %v, want ErrDataInUse", url, err)
+		}
 	}
 }

@@ -104,7 +104,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			start := time.Now()
 			h, err := host.Open(ctx, cfg)
 			if err != nil {
-				if rf, rerr := api.ReadRunFile(e.dataDir); errors.Is(err, bus.ErrStoreInUse) && rerr == nil {
+				if rf, rerr := api.ReadRunFile(e.dataDir); (errors.Is(err, host.ErrDataInUse) || errors.Is(err, bus.ErrStoreInUse)) && rerr == nil {
 					return fmt.Errorf("a node already runs on --data %s (pid %d, api %s): stop it, or give another --data: %w",
 						e.dataDir, rf.PID, rf.API, err)
 				}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/canswarm/swarmhost/internal/dirlock"
 )
 
 // ErrStoreInUse is part of StartEmbedded's error when another embedded
@@ -25,7 +27,7 @@ var ErrStoreInUse = errors.New("in use by another server")
 type Embedded struct {
 	srv  *server.Server
 	dir  string
-	lock *dirLock
+	lock *dirlock.Lock
 }
 
 // EmbeddedOption configures StartEmbedded.
@@ -92,7 +94,10 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
-	lock, err := lockDir(dir)
+	lock, err := dirlock.Acquire(dir, "swarmhost.lock")
+	if errors.Is(err, dirlock.ErrHeld) {
+		return nil, fmt.Errorf("bus: embedded server: %s is %w (%w)", dir, ErrStoreInUse, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
@@ -119,13 +124,13 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 	}
 	if c := o.cluster; c != nil {
 		if err := clusterOptions(sopts, c); err != nil {
-			lock.release()
+			lock.Release()
 			return nil, fmt.Errorf("bus: embedded server: %w", err)
 		}
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
-		lock.release()
+		lock.Release()
 		return nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
 	adapter := &logAdapter{l: o.logger}
@@ -134,7 +139,7 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 	if err := waitReady(srv, adapter); err != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		lock.release()
+		lock.Release()
 		return nil, fmt.Errorf("bus: embedded server on %s in %s: %w", net.JoinHostPort(o.host, strconv.Itoa(o.port)), dir, err)
 	}
 	return &Embedded{srv: srv, dir: dir, lock: lock}, nil
@@ -178,7 +183,7 @@ func (e *Embedded) Dir() string { return e.dir }
 func (e *Embedded) Shutdown() {
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
-	e.lock.release()
+	e.lock.Release()
 }
 
 // connectOption makes a client talk to this server through an in-process

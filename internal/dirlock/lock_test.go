@@ -1,0 +1,31 @@
+package dirlock
+
+import (
+	"errors"
+	"testing"
+)
+
+// A second Acquire of the same lock fails with ErrHeld, in the same
+// process too, until the first is released; Release twice is harmless.
+func TestAcquireIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Acquire(dir, "x.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(dir, "x.lock"); !errors.Is(err, ErrHeld) {
+		t.Fatalf("a second Acquire: %v, want ErrHeld", err)
+	}
+	other, err := Acquire(dir, "y.lock")
+	if err != nil {
+		t.Fatalf("another lock name in the same folder: %v", err)
+	}
+	other.Release()
+	l.Release()
+	l.Release()
+	again, err := Acquire(dir, "x.lock")
+	if err != nil {
+		t.Fatalf("Acquire after Release: %v", err)
+	}
+	again.Release()
+}
