@@ -434,8 +434,9 @@ func TestRemovedHostKnowsIt(t *testing.T) {
 	if n, _ := c.node(1).Removed(); n != 0 {
 		t.Fatalf("host 1, a member, says it was removed from %d shards", n)
 	}
-	// Retried until its context ended, it would fail with the context's
-	// error instead.
+	// Without the removal known, it fails with dragonboat's "shard not
+	// found" instead (not a temporary error: it was never retried here,
+	// but the host asked again each minute).
 	need := needID(1)
 	if _, err := removed.Propose(ctxT(t, time.Minute), decide(need, 1, 1)); !errors.Is(err, consensus.ErrRemoved) {
 		t.Fatalf("a proposal on the removed host: %v, want ErrRemoved", err)

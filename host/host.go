@@ -150,7 +150,6 @@ type Host struct {
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
 	lock     *dirlock.Lock    // on the data folder, for as long as the node is open
-	taken    streamMark       // how far along the stream the loop has stepped (CatchUp)
 	rounds   rounds           // the loop's rounds begun and committed, for Wait
 	metrics  *nodeMetrics     // served at GET /metrics
 	roundAt  atomic.Int64     // when the loop last began a round (Unix ms), for Health
@@ -320,13 +319,6 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	h.consumer.Trust(h.own.take)
-	// What the durable consumer acknowledged before this start, the node
-	// stepped and recorded then: CatchUp need not wait for it again.
-	if floor, err := h.consumer.AckFloor(ctx); err != nil {
-		log.Warn("bus: where the node's consumer stands", "error", err)
-	} else {
-		h.taken.advance(floor)
-	}
 	h.wg.Add(2)
 	h.looping = true
 	go h.loop()

@@ -244,9 +244,6 @@ func (h *Host) process(batch []item) {
 			h.perform(a)
 		}
 		h.watchers.notify(s.thread)
-		if s.it.delivery != nil {
-			h.taken.advance(s.it.delivery.Seq)
-		}
 	}
 }
 
@@ -293,6 +290,9 @@ func (h *Host) step(it item) (stepped, bool) {
 	}
 	endedBefore := thread != "" && h.core.Ended(thread)
 	v := h.core.Step(it.in)
+	if it.delivery != nil {
+		h.consumer.Taken(it.delivery.Seq) // judged, or held back: the thread is known (CatchUp)
+	}
 	actions := h.core.Ready()
 	h.core.Advance()
 	if ended := cmp.Or(v.Thread, thread); ended != "" && h.core.Ended(ended) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,9 +30,22 @@ type bookNeeds struct {
 	// takes them in, unless behind says why it cannot.
 	unread map[string]protocol.ThreadInfo
 	behind error
+	// stuck, when set, holds every CatchUp until it is closed or its
+	// context ends; stuckCount counts those it holds.
+	stuck      chan struct{}
+	stuckCount atomic.Int32
 }
 
-func (b *bookNeeds) CatchUp(context.Context) error {
+func (b *bookNeeds) CatchUp(ctx context.Context) error {
+	if b.stuck != nil {
+		b.stuckCount.Add(1)
+		defer b.stuckCount.Add(-1)
+		select {
+		case <-b.stuck:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.behind != nil {
@@ -326,5 +340,34 @@ func TestShowAndListCatchUpWithTheBus(t *testing.T) {
 	}
 	if list, err := c.ListNeeds(ctx, api.NeedQuery{Limit: 10}); err != nil || len(list.Needs) != 2 || !strings.Contains(list.Behind, "message 3") {
 		t.Fatalf("list on a node that cannot catch up: %+v %v", list, err)
+	}
+}
+
+// At most MaxCatchUps requests wait at once for the node to catch up: one
+// more is answered at once, saying so, not queued behind them.
+func TestCatchUpsAreBounded(t *testing.T) {
+	needs := &bookNeeds{needs: map[string]protocol.ThreadInfo{}, ended: make(chan string), stuck: make(chan struct{})}
+	c, _ := busClient(t, needs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	unknown := "sha256:" + strings.Repeat("e", 64)
+	waiting := make(chan error, api.MaxCatchUps)
+	for range api.MaxCatchUps {
+		go func() { _, err := c.ShowNeed(ctx, unknown, false); waiting <- err }()
+	}
+	for needs.stuckCount.Load() < api.MaxCatchUps {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d shows of an unknown NEED wait for the node to catch up", needs.stuckCount.Load(), api.MaxCatchUps)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := c.ShowNeed(ctx, unknown, false); err == nil || !strings.Contains(err.Error(), "requests are waiting for this node to catch up already") {
+		t.Fatalf("with %d shows waiting, one more: %v", api.MaxCatchUps, err)
+	}
+	close(needs.stuck)
+	for range api.MaxCatchUps {
+		if err := <-waiting; err == nil || !strings.Contains(err.Error(), "has taken in everything the bus held") {
+			t.Fatalf("a show that waited: %v", err)
+		}
 	}
 }

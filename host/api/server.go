@@ -274,8 +274,32 @@ type Needs interface {
 // just submitted.
 const CatchUpLongest = 5 * time.Second
 
-// errNotKnown is a show's answer for a NEED the node does not know.
-var errNotKnown = errors.New("not known to this node")
+// MaxCatchUps bounds the shows and lists waiting at once for the node to
+// catch up with the bus (each costs a JetStream API call and a goroutine,
+// and the routes are as open as the NATS server): one more is answered at
+// once, as far as the node has read, saying so.
+const MaxCatchUps = 64
+
+var (
+	catchUpSlots = make(chan struct{}, MaxCatchUps)
+	// errNotKnown is a show's answer for a NEED the node does not know.
+	errNotKnown       = errors.New("not known to this node")
+	errTooManyWaiting = fmt.Errorf("%d requests are waiting for this node to catch up already", MaxCatchUps)
+)
+
+// catchUp waits, at most CatchUpLongest, for the node to catch up with the
+// bus, unless MaxCatchUps requests wait already.
+func catchUp(ctx context.Context, needs Needs) error {
+	select {
+	case catchUpSlots <- struct{}{}:
+		defer func() { <-catchUpSlots }()
+	default:
+		return errTooManyWaiting
+	}
+	ctx, cancel := context.WithTimeout(ctx, CatchUpLongest)
+	defer cancel()
+	return needs.CatchUp(ctx)
+}
 
 // needCaughtUp is id's thread as the node holds it; a NEED the node does
 // not know is looked up again once the node has caught up with the bus
@@ -285,9 +309,7 @@ func needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadI
 	if info, ok := needs.Need(id); ok {
 		return info, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, CatchUpLongest)
-	defer cancel()
-	err := needs.CatchUp(ctx)
+	err := catchUp(ctx, needs)
 	if info, ok := needs.Need(id); ok {
 		return info, nil
 	}
@@ -302,9 +324,7 @@ func needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadI
 // with the bus (at most CatchUpLongest); if it could not, the page says so
 // (NeedList.Behind) and holds what the node knows.
 func needsCaughtUp(ctx context.Context, needs Needs, q NeedQuery) NeedList {
-	ctx, cancel := context.WithTimeout(ctx, CatchUpLongest)
-	defer cancel()
-	err := needs.CatchUp(ctx)
+	err := catchUp(ctx, needs)
 	list := needs.Needs(q)
 	if err != nil {
 		list.Behind = err.Error()

@@ -37,6 +37,8 @@ type Consumer struct {
 
 	trusted     func(data []byte) *envelope.Envelope // see Trust
 	trustedHits atomic.Int64
+
+	progress progress // see Taken and WaitTaken
 }
 
 // Trust makes the consumer take, for a message whose bytes trusted
@@ -126,8 +128,14 @@ func (b *Bus) Subscribe(ctx context.Context, f Filter, durable string) (*Consume
 				durable, info.NumAckPending, err)
 		}
 	}
+	// What was acknowledged, an earlier reader took in.
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bus: subscribe %s: %w", durable, err)
+	}
 	done, cancel := context.WithCancel(context.Background())
 	c := &Consumer{b: b, cons: cons, durable: durable, filter: f, done: done, cancel: cancel}
+	c.progress.start(info.AckFloor.Stream)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -167,7 +175,9 @@ func (c *Consumer) Next(ctx context.Context) (*Delivery, error) {
 		msg, err := c.fetch(ctx)
 		switch {
 		case err == nil:
-			return c.newDelivery(msg), nil
+			d := c.newDelivery(msg)
+			c.progress.handed(d.Seq)
+			return d, nil
 		case c.done.Err() != nil:
 			return nil, ErrClosed
 		case ctx.Err() != nil:
