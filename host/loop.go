@@ -101,7 +101,8 @@ func (h *Host) Health() error {
 	}
 	if h.Consensus != nil {
 		if n, of := h.Consensus.Removed(); n > 0 {
-			return fmt.Errorf("this host was removed from the consensus cluster (consensus remove-host; %d of %d shards so far): it decides nothing; stop it (its replica id cannot rejoin: a new host joins with a new one)", n, of)
+			return fmt.Errorf("%w (%d of %d shards so far): it decides nothing; stop it (its replica id cannot rejoin: a new host joins with a new one)",
+				consensus.ErrRemoved, n, of)
 		}
 	}
 	if n := len(h.inputs); n > 0 {

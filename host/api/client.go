@@ -59,7 +59,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		return fmt.Errorf("api: %s %s: reading the answer: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("node: %w", errorOf(resp.StatusCode, b))
+		return fmt.Errorf("node: %w", &statusError{resp.StatusCode, errorOf(resp.StatusCode, b)})
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("api: %s %s: decoding the answer: %w", method, path, err)
@@ -67,10 +67,17 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	return nil
 }
 
-// Health asks the node's /healthz: nil when it is healthy, or why not.
+// Health asks the node's /healthz: nil when it is healthy, or why not,
+// with the status ("HTTP 503: ...": 503 a node to restart, 410 one to
+// stop).
 func (c *Client) Health(ctx context.Context) error {
 	var ok map[string]string
-	return c.do(ctx, http.MethodGet, "/healthz", nil, &ok)
+	err := c.do(ctx, http.MethodGet, "/healthz", nil, &ok)
+	var se *statusError
+	if errors.As(err, &se) {
+		return fmt.Errorf("HTTP %d: %w", se.status, se.err)
+	}
+	return err
 }
 
 // Status returns the node's consensus status.
@@ -152,3 +159,13 @@ func (c *Client) ShowNeed(ctx context.Context, id string, wait bool) (protocol.T
 	err := c.do(ctx, http.MethodGet, path, nil, &info)
 	return info, err
 }
+
+// statusError is a node's error answer with its HTTP status; it reads as
+// the node's message alone.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }

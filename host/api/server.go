@@ -100,7 +100,13 @@ func (s *Server) Listen(addr string) error {
 	if s.Health != nil {
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 			if err := s.Health(); err != nil {
-				writeError(w, http.StatusServiceUnavailable, err)
+				// 410 for a host removed from the cluster: a restart does
+				// not help it (a probe that restarts on 503 would loop).
+				status := http.StatusServiceUnavailable
+				if errors.Is(err, consensus.ErrRemoved) {
+					status = http.StatusGone
+				}
+				writeError(w, status, err)
 				return
 			}
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
