@@ -127,6 +127,9 @@ func (h *Host) Need(id string) (protocol.ThreadInfo, bool) {
 	h.mu.Lock()
 	info, ok := h.core.Thread(id)
 	h.mu.Unlock()
+	if !ok {
+		return h.rejectedNeed(id)
+	}
 	if ok && info.Retired && info.Envelopes == nil {
 		envs, err := trailEnvelopes(h.Trail.Dir(), id)
 		switch {
@@ -208,6 +211,41 @@ func trailEnvelopes(dir, thread string) ([]protocol.EnvelopeSummary, error) {
 	return out, nil
 }
 
+// rejectedNeed shows a NEED whose envelope the node rejected on arrival:
+// never a thread, but its line is in the trail, in the file of the
+// thread the NEED would have opened.
+func (h *Host) rejectedNeed(id string) (protocol.ThreadInfo, bool) {
+	name, err := audit.FileName(id)
+	if err != nil {
+		return protocol.ThreadInfo{}, false
+	}
+	text, err := os.ReadFile(filepath.Join(h.Trail.Dir(), name))
+	if err != nil {
+		return protocol.ThreadInfo{}, false
+	}
+	for len(text) > 0 {
+		line, rest, _ := bytes.Cut(text, []byte{'\n'})
+		text = rest
+		rec, err := audit.ParseLine(line)
+		if err != nil || rec.Kind != audit.KindEnvelope || rec.Verdict != audit.Rejected {
+			continue
+		}
+		raw, err := audit.DecodeRawText(rec.Envelope) // a rejected text is kept as a string
+		if err != nil {
+			continue
+		}
+		var e struct {
+			ID   string `json:"id"`
+			Verb string `json:"verb"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.ID == id && e.Verb == string(envelope.VerbNeed) {
+			return protocol.ThreadInfo{ID: id, Phase: protocol.PhaseRejected,
+				Refusal: fmt.Sprintf("the NEED envelope was rejected on arrival: %s (the trail records it)", rec.Reason)}, true
+		}
+	}
+	return protocol.ThreadInfo{}, false
+}
+
 // Wait blocks until the thread is final (and its FINALIZE envelope is
 // in), abandoned or refused, and the trail's lines of that end are
 // durable; or ctx ends, or the node stops itself (its error).
@@ -215,7 +253,7 @@ func (h *Host) Wait(ctx context.Context, id string) (protocol.ThreadInfo, error)
 	for {
 		ch := h.watchers.watch(id)
 		info, ok := h.Need(id)
-		done := info.Phase == protocol.PhaseAbandoned || info.Phase == protocol.PhaseRefused ||
+		done := info.Phase == protocol.PhaseAbandoned || info.Phase == protocol.PhaseRefused || info.Phase == protocol.PhaseRejected ||
 			info.Phase == protocol.PhaseFinal && info.Finalize != "" // the FINALIZE envelope is in
 		if ok && done {
 			// The core's state runs ahead of the trail within a round (an

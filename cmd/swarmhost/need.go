@@ -122,7 +122,11 @@ func newNeedCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "result %s\n", info.Result)
 			}
 			if info.Refusal != "" {
-				fmt.Fprintf(e.stdout, "refused: %s\n", info.Refusal)
+				label := "refused"
+				if info.Phase == protocol.PhaseRejected {
+					label = "rejected"
+				}
+				fmt.Fprintf(e.stdout, "%s: %s\n", label, info.Refusal)
 			}
 			if info.Abandoned != "" {
 				fmt.Fprintf(e.stdout, "abandoned: %s\n", info.Abandoned)
@@ -257,6 +261,8 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 			fmt.Fprintln(e.stderr, "hint: the NEED's capsule decides what it admits; the node's default (policies/classify) admits k <= n <= 7 "+
 				"and 1 to 100 texts of at most 1,000 characters inline (put a larger input in the CAS: --input-in-cas)")
 		}
+	case protocol.PhaseRejected:
+		fmt.Fprintf(e.stderr, "rejected: %s\n", info.Refusal)
 	case protocol.PhaseAbandoned:
 		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
 		if strings.Contains(info.Abandoned, "out of gas") {

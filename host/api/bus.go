@@ -201,6 +201,11 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 		return
 	}
 	s.async(r, func() {
+		// A NEED no one submitted would be waited for in vain.
+		if info, err := needCaughtUp(s.ctx, needs, req.ID); err != nil {
+			s.later(r, 404, info, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(s.ctx, busWaitLongest)
 		defer cancel()
 		info, err := needs.Wait(ctx, req.ID)

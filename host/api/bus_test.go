@@ -193,6 +193,7 @@ func TestNeedRoutesOnTheBus(t *testing.T) {
 	}{
 		{"a NEED without a capability", func() error { _, err := c.SubmitNeed(ctx, api.NeedRequest{}); return err }(), "names a capability"},
 		{"an unknown NEED", func() error { _, err := c.ShowNeed(ctx, "sha256:"+strings.Repeat("f", 64), false); return err }(), "no NEED sha256:fff"},
+		{"a wait for an unknown NEED", func() error { _, err := c.ShowNeed(ctx, "sha256:"+strings.Repeat("f", 64), true); return err }(), "no NEED sha256:fff"},
 		{"an id that is no ref", func() error { _, err := c.ShowNeed(ctx, "nope", false); return err }(), `id "nope": want a NEED id`},
 		{"an unknown state", func() error { _, err := c.ListNeeds(ctx, api.NeedQuery{State: "sleepy", Limit: 1}); return err }(), `state "sleepy"`},
 	} {

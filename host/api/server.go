@@ -495,6 +495,11 @@ func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("need")
 	if r.URL.Query().Get("wait") != "" {
+		// A NEED no one submitted would be waited for in vain.
+		if _, err := needCaughtUp(r.Context(), s.Needs, id); err != nil {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
 		defer cancel()
 		info, err := s.Needs.Wait(ctx, id)

@@ -24,6 +24,10 @@ const (
 	PhaseFinal     Phase = "final"     // FINAL
 	PhaseAbandoned Phase = "abandoned" // ABANDONED
 	PhaseSwarm     Phase = "swarm"     // the swarm thread (plan, reconcile, checkpoints)
+	// PhaseRejected is not a thread's: the core never sets it. A node shows
+	// it for a NEED whose envelope it rejected on arrival (recorded in the
+	// trail, never a thread): a bad signature or capability, say.
+	PhaseRejected Phase = "rejected"
 )
 
 // SwarmThread is the thread_id of envelopes about the swarm as a whole
