@@ -361,7 +361,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.OnBus, err = api.ServeOnBus(h.Bus.Conn(), h); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL(), Capsule: h.capsule}
+	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL(), Capsule: h.capsule, SharedCAS: cfg.NATSURL != "" || cfg.NATSCluster != nil}
 	if h.Consensus != nil {
 		rf.RaftAddress, rf.ReplicaID = h.Consensus.RaftAddress(), h.Consensus.ReplicaID()
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/cas"
 )
 
@@ -53,30 +55,57 @@ func newCASCmd(e *env) *cobra.Command {
 }
 
 // withCAS opens the store the node uses: files under DATA/cas, or the NATS
-// object store when --nats-url names a server.
+// object store when --nats-url names a server, or when the node running on
+// --data is a cluster's (its run file says so, and names its NATS server).
 func (e *env) withCAS(ctx context.Context, f func(cas.Store) error) error {
+	return e.withCASOf(ctx, e.dataDir, f)
+}
+
+// withCASOf is withCAS for the data folder dataDir.
+func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) error) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if e.natsURL == "" {
-		s, err := cas.NewFileStore(e.path("cas"))
+	url, err := e.casNATS(dataDir)
+	if err != nil {
+		return err
+	}
+	if url == "" {
+		s, err := cas.NewFileStore(filepath.Join(dataDir, "cas"))
 		if err != nil {
 			return err
 		}
 		return f(s)
 	}
-	nc, err := nats.Connect(e.natsURL)
+	nc, err := nats.Connect(url)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", e.natsURL, err)
+		return fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("JetStream at %s: %w", e.natsURL, err)
+		return fmt.Errorf("JetStream at %s: %w", url, err)
 	}
 	s, err := cas.NewObjectStore(ctx, js, casBucket)
 	if err != nil {
 		return err
 	}
 	return f(s)
+}
+
+// casNATS is the NATS server whose object store is the CAS: --nats-url's,
+// or that of the node running on --data when its CAS is a cluster's
+// (DATA/cas would be a store it never reads); "" for DATA/cas.
+func (e *env) casNATS(dataDir string) (string, error) {
+	if e.natsURL != "" {
+		return e.natsURL, nil
+	}
+	rf, err := api.ReadRunFile(dataDir)
+	if err != nil || !rf.SharedCAS {
+		return "", nil // no node running there, or one on DATA/cas
+	}
+	if rf.NATSURL == "" {
+		return "", fmt.Errorf("the node running on %s keeps its CAS in its external NATS server's object store: pass that server's --nats-url", dataDir)
+	}
+	return rf.NATSURL, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -47,6 +48,9 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := e.dataDir
 			if len(a) == 1 {
+				if f := cmd.Flag("data"); f != nil && f.Changed && a[0] != e.dataDir {
+					return usageError{fmt.Errorf("replay %s and --data %s: name the data folder once", a[0], e.dataDir)}
+				}
 				dir = a[0]
 			}
 			opts := replay.Options{DataDir: dir, Out: e.stdout, NoRerun: noRerun, FromCheckpoint: fromCheckpoint, Streamed: streamed}
@@ -63,10 +67,14 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 					bar.Set(done)
 				}
 			}
-			var err error
-			if e.natsURL != "" {
-				// A cluster host: its CAS is the cluster's shared store.
-				err = e.withCAS(context.Background(), func(s cas.Store) error {
+			// A cluster host's CAS is the cluster's shared store: --nats-url,
+			// or the running node's run file, names its server.
+			url, err := e.casNATS(dir)
+			if err != nil {
+				return err
+			}
+			if url != "" {
+				err = e.withCASOf(context.Background(), dir, func(s cas.Store) error {
 					opts.Store = s
 					_, err := replay.Run(context.Background(), opts)
 					return err
@@ -79,6 +87,9 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 			switch {
 			case errors.As(err, &div):
 				fmt.Fprintf(e.stderr, "replay: divergence: thread %s line %d\n  the trail records: %s\n  replay finds:      %s\n", div.Thread, div.Line, div.Expected, div.Found)
+				if url == "" && strings.Contains(div.Found, "is not in the CAS") {
+					fmt.Fprintln(e.stderr, "hint: replay found no blob the trail needs in DATA/cas: the trail of a cluster's host rests on the cluster's NATS object store (--nats-url of a running server of the cluster)")
+				}
 				return quietError{}
 			case errors.As(err, &tamper):
 				fmt.Fprintf(e.stderr, "replay: the trail fails its checks: %v\n", tamper)
