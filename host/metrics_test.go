@@ -55,6 +55,7 @@ func TestMetricsCountAFlow(t *testing.T) {
 		`swarmhost_envelopes_total{verb="ATTEST",verdict="accepted"}`:        3,
 		`swarmhost_envelopes_total{verb="FINALIZE",verdict="accepted"}`:      1,
 		`swarmhost_envelopes_published_total{verb="FINALIZE"}`:               1,
+		`swarmhost_envelopes_published_total{verb="NEED"}`:                   1,
 		`swarmhost_needs_ended_total{state="final"}`:                         1,
 		`swarmhost_agent_calls_total{agent="classifier-a",result="ok"}`:      1,
 		`swarmhost_agent_calls_total{agent="classifier-b",result="ok"}`:      1,

@@ -117,6 +117,7 @@ func (h *Host) Submit(ctx context.Context, req api.NeedRequest) (string, error) 
 	if _, err := h.Bus.Publish(ctx, e); err != nil {
 		return "", err
 	}
+	h.metrics.published.WithLabelValues(string(e.Verb)).Inc()
 	return e.ID, nil
 }
 

@@ -99,18 +99,26 @@ func holdsPlugins(dir string) bool {
 	return true
 }
 
+// checkJSON says where b is not JSON, by line and column.
+func checkJSON(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(b, &v)
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		line, col := lineColumn(b, syntax.Offset)
+		return fmt.Errorf("line %d, column %d: %w", line, col, err)
+	}
+	return err
+}
+
 // parseItems reads a JSON array of strings, naming the first element that
 // is not one.
 func parseItems(b []byte) ([]string, error) {
 	b = bytes.TrimPrefix(b, []byte("\ufeff")) // a byte order mark some editors write
-	if !json.Valid(b) {
-		var v any
-		err := json.Unmarshal(b, &v)
-		var syntax *json.SyntaxError
-		if errors.As(err, &syntax) {
-			line, col := lineColumn(b, syntax.Offset)
-			return nil, fmt.Errorf("line %d, column %d: %w", line, col, err)
-		}
+	if err := checkJSON(b); err != nil {
 		return nil, err
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); t[0] != '[' {

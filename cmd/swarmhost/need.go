@@ -30,10 +30,10 @@ func newNeedCmd(e *env) *cobra.Command {
 			if inputPath != "" {
 				input, err := e.readInput(inputPath)
 				if err != nil {
-					return err
+					return fmt.Errorf("--input: %w", err)
 				}
-				if !json.Valid(input) {
-					return usageError{fmt.Errorf("--input %s: not JSON", inputPath)}
+				if err := checkJSON(input); err != nil {
+					return fmt.Errorf("--input %s: not JSON: %w", inputPath, err)
 				}
 				req.Input = input
 			} else if !envelope.IsRef(req.InputRef) {

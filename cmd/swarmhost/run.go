@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -117,8 +118,13 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if h.Observe != nil {
 				fmt.Fprintf(e.stdout, "metrics %s/metrics\n", h.Observe.URL())
 			}
-			for file, pk := range h.AgentKeys() {
+			agents := h.AgentKeys()
+			for file, pk := range agents {
 				fmt.Fprintf(e.stdout, "agent %s: %s\n", file, pk)
+			}
+			if len(agents) == 0 {
+				fmt.Fprintf(e.stderr, "swarmhost: no agent in the plugins folder %s: this node bids on and verifies nothing itself (--plugins DIR names a folder of .wasm agents)\n",
+					cmp.Or(pluginsDir, filepath.Join(e.dataDir, "plugins")))
 			}
 			fmt.Fprintln(e.stdout, "ready")
 			select {

@@ -288,7 +288,7 @@ func (c *BusClient) call(ctx context.Context, subject string, req, out any) erro
 	msg, err := c.NC.RequestWithContext(ctx, subject, body)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return fmt.Errorf("%w at %s (start one with 'swarmhost --nats-url %s run')", ErrNoNodeOnBus, c.NC.ConnectedUrlRedacted(), c.NC.ConnectedUrlRedacted())
+		return fmt.Errorf("%w at %s (start one with 'swarmhost --nats-url %s run --plugins DIR')", ErrNoNodeOnBus, c.NC.ConnectedUrlRedacted(), c.NC.ConnectedUrlRedacted())
 	case err != nil:
 		return fmt.Errorf("api: %s: %w", subject, err)
 	}

@@ -58,7 +58,7 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 	path := filepath.Join(dataDir, RunFileName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return RunFile{}, fmt.Errorf("%w for data folder %s (no %s: start one with 'swarmhost run --data %s')", ErrNoNode, dataDir, RunFileName, dataDir)
+		return RunFile{}, fmt.Errorf("%w for data folder %s (no %s: start one with 'swarmhost --data %s run --plugins DIR')", ErrNoNode, dataDir, RunFileName, dataDir)
 	}
 	if err != nil {
 		return RunFile{}, fmt.Errorf("api: %w", err)
