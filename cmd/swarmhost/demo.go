@@ -59,6 +59,11 @@ audit trail.`,
 			if _, err := demo.Run(ctx, demo.Options{DataDir: dir, PluginsSrc: pluginsSrc, Items: items, Out: e.stdout}); err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("data") {
+				// The compiled agents (~80 MB) are a cache: a temporary
+				// folder kept for its trail need not keep them.
+				os.RemoveAll(filepath.Join(dir, "wasm-cache"))
+			}
 			fmt.Fprintf(e.stdout, "demo: ok\nthe data folder is kept: swarmhost --data %s audit verify\n", dir)
 			return nil
 		},
