@@ -169,9 +169,9 @@ func (e *env) needClient() (needClient, func(), error) {
 
 func newNeedListCmd(e *env) *cobra.Command {
 	var (
-		state  string
-		limit  int
-		asJSON bool
+		state, after string
+		limit        int
+		asJSON       bool
 	)
 	list := &cobra.Command{
 		Use:   "list [--state S] [--limit N] [--json]",
@@ -183,7 +183,7 @@ abandoned). --state keeps one state: ` + strings.Join(api.NeedStates, ", ") + `
 JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			q := api.NeedQuery{State: state, Limit: api.MaxNeedsPage}
+			q := api.NeedQuery{State: state, After: after, Limit: api.MaxNeedsPage}
 			if limit > 0 {
 				q.Limit = min(limit, api.MaxNeedsPage)
 			}
@@ -217,6 +217,9 @@ JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
 						fmt.Fprintln(e.stdout, needLine(n))
 					}
 					if shown++; limit > 0 && shown == limit {
+						if n.ID != page.Needs[len(page.Needs)-1].ID || page.Next != "" {
+							fmt.Fprintf(e.stderr, "(more: need list --after %s)\n", n.ID)
+						}
 						return nil
 					}
 				}
@@ -228,7 +231,8 @@ JSON object per line. 'need show ID' has a NEED's decision and envelopes.`,
 		},
 	}
 	list.Flags().StringVar(&state, "state", "", "only NEEDs in this state (or active, ended)")
-	list.Flags().IntVar(&limit, "limit", 0, "at most this many (default: all)")
+	list.Flags().IntVar(&limit, "limit", 0, "at most this many (default: all); when there are more, stderr says how to go on")
+	list.Flags().StringVar(&after, "after", "", "only NEEDs whose id comes after this one (the last id of a list cut by --limit)")
 	list.Flags().BoolVar(&asJSON, "json", false, "one JSON object per NEED")
 	return list
 }
