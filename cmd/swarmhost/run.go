@@ -25,7 +25,7 @@ func newRunCmd(e *env) *cobra.Command {
 		raftAddr, peers, apiAddr, metricsAddr string
 		pluginsDir, natsListen                string
 		natsCluster, natsRoutes               string
-		trust, chaos                          string
+		trust, verifiers, chaos               string
 		nodeID                                uint64
 		shards                                int
 		join                                  bool
@@ -96,10 +96,15 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				}
 				cfg.Chaos = c
 			}
-			cfg.Roots = splitList(trust)
+			cfg.Roots, cfg.Verifiers = splitList(trust), splitList(verifiers)
 			for _, pk := range cfg.Roots {
 				if !envelope.IsPublicKey(pk) {
 					return usageError{fmt.Errorf("--trust: %q is not a public key", pk)}
+				}
+			}
+			for _, pk := range cfg.Verifiers {
+				if !envelope.IsPublicKey(pk) {
+					return usageError{fmt.Errorf("--verifiers: %q is not a public key", pk)}
 				}
 			}
 			start := time.Now()
@@ -150,6 +155,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&natsRoutes, "nats-routes", "", "the other NATS servers' routes: nats-route://HOST:PORT,...")
 	f.StringVar(&chaos, "chaos", "", "inject bus faults for testing: seed=N,drop=P,dup=P,delay=P,reorder=P,maxdelay=D")
 	f.StringVar(&trust, "trust", "", "other hosts' root public keys whose capability tokens this host accepts, comma-separated")
+	f.StringVar(&verifiers, "verifiers", "", "verifier agents of other hosts (their public keys, as their host prints them at start), comma-separated: added to this host's verifier pool, so that a NEED's n verifiers may come from across the swarm")
 	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running (default 10m; a negative value: only on a clean stop)")
 	f.DurationVar(&reconcileEvery, "reconcile-every", 0, "offer the other hosts a RECONCILE of the plan this often (default 5m; a negative value: never)")
 	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary and has its shard forget it (default 10m; a negative value: forever)")
