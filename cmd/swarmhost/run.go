@@ -108,7 +108,18 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				}
 			}
 			start := time.Now()
+			var slow *time.Timer
+			if peers != "" || join {
+				// A cluster's first start waits for the other hosts, silently
+				// but for the consensus library's connection errors.
+				slow = time.AfterFunc(5*time.Second, func() {
+					fmt.Fprintln(e.stderr, "swarmhost: still starting: the shards wait for a majority of the cluster's hosts to be up (start the others)")
+				})
+			}
 			h, err := host.Open(ctx, cfg)
+			if slow != nil {
+				slow.Stop()
+			}
 			if err != nil {
 				if rf, rerr := api.ReadRunFile(e.dataDir); (errors.Is(err, host.ErrDataInUse) || errors.Is(err, bus.ErrStoreInUse)) && rerr == nil {
 					return fmt.Errorf("a node already runs on --data %s (pid %d, api %s): stop it, or give another --data: %w",
