@@ -78,6 +78,10 @@ func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) e
 		return f(s)
 	}
 	nc, err := nats.Connect(url)
+	if err != nil && e.natsURL == "" {
+		return fmt.Errorf("connect to NATS at %s, which the run file of the node on %s names as its CAS (the cluster's object store; the node may have stopped: give --nats-url of a running server of the cluster): %w",
+			url, dataDir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
