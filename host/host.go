@@ -211,6 +211,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			lock.Release() // h.Close releases it otherwise
 		}
 	}()
+	// A run file here now is a crashed node's: it would send clients to a
+	// dead API and NATS server while this one starts.
+	api.RemoveRunFile(cfg.DataDir)
 	if err := os.MkdirAll(cfg.PluginsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -101,7 +101,7 @@ func (h *Host) Health() error {
 	}
 	if h.Consensus != nil {
 		if n, of := h.Consensus.Removed(); n > 0 {
-			return fmt.Errorf("%w (%d of %d shards so far): it decides nothing; stop it (its replica id cannot rejoin: a new host joins with a new one)",
+			return fmt.Errorf("%w, from %d of %d shards so far: it decides nothing; stop it (its replica id cannot rejoin: a new host joins with a new one)",
 				consensus.ErrRemoved, n, of)
 		}
 	}
@@ -291,9 +291,6 @@ func (h *Host) step(it item) (stepped, bool) {
 	}
 	endedBefore := thread != "" && h.core.Ended(thread)
 	v := h.core.Step(it.in)
-	if it.delivery != nil {
-		h.consumer.Taken(it.delivery.Seq) // judged, or held back: the thread is known (CatchUp)
-	}
 	actions := h.core.Ready()
 	h.core.Advance()
 	if ended := cmp.Or(v.Thread, thread); ended != "" && h.core.Ended(ended) {
@@ -321,6 +318,11 @@ func (h *Host) step(it item) (stepped, bool) {
 	if h.Err() != nil {
 		h.giveBack(it) // halted: delivered again to the next reader
 		return stepped{}, false
+	}
+	if it.delivery != nil {
+		// Judged (or held back) and its line written: its thread, or its
+		// rejection, is known (CatchUp).
+		h.consumer.Taken(it.delivery.Seq)
 	}
 	s := stepped{it: it, thread: thread, ack: ack}
 	if act {

@@ -174,7 +174,7 @@ func newNeedListCmd(e *env) *cobra.Command {
 		asJSON       bool
 	)
 	list := &cobra.Command{
-		Use:   "list [--state S] [--limit N] [--json]",
+		Use:   "list [--state S] [--limit N] [--after ID] [--json]",
 		Short: "The NEEDs the node running on --data (or a node on --nats-url) knows, by id: state, epoch, capability, and result or why not",
 		Long: `List the NEEDs the node running on --data knows, in id order, one per line:
 id, state, epoch, capability, and the result (final) or the reason (refused,

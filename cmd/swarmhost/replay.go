@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -48,7 +49,7 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			dir := e.dataDir
 			if len(a) == 1 {
-				if f := cmd.Flag("data"); f != nil && f.Changed && a[0] != e.dataDir {
+				if f := cmd.Flag("data"); f != nil && f.Changed && filepath.Clean(a[0]) != filepath.Clean(e.dataDir) {
 					return usageError{fmt.Errorf("replay %s and --data %s: name the data folder once", a[0], e.dataDir)}
 				}
 				dir = a[0]

@@ -56,6 +56,8 @@ type BusServer struct {
 
 	mu     sync.Mutex
 	closed bool // no more answers begin (Close)
+
+	slots catchUps // the requests waiting for the node to catch up
 }
 
 // ServeOnBus serves needs's routes on nc until Close. Every node of a
@@ -67,7 +69,7 @@ func ServeOnBus(nc *nats.Conn, needs Needs) (*BusServer, error) {
 		return nil, fmt.Errorf("api: serving on the bus: %w", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &BusServer{nc: nc, svc: svc, ctx: ctx, stop: stop}
+	s := &BusServer{nc: nc, svc: svc, ctx: ctx, stop: stop, slots: newCatchUps()}
 	endpoints := []struct {
 		name, subject string
 		handle        func(micro.Request)
@@ -195,14 +197,14 @@ func (s *BusServer) show(r micro.Request, needs Needs) {
 		// Perhaps submitted through another node just now: looked up
 		// again once this node has read the bus as far as it goes.
 		s.async(r, func() {
-			info, err := needCaughtUp(s.ctx, needs, req.ID)
+			info, err := s.slots.needCaughtUp(s.ctx, needs, req.ID)
 			s.later(r, 404, info, err)
 		})
 		return
 	}
 	s.async(r, func() {
 		// A NEED no one submitted would be waited for in vain.
-		if info, err := needCaughtUp(s.ctx, needs, req.ID); err != nil {
+		if info, err := s.slots.needCaughtUp(s.ctx, needs, req.ID); errors.Is(err, errNotKnown) {
 			s.later(r, 404, info, err)
 			return
 		}
@@ -223,7 +225,7 @@ func (s *BusServer) list(r micro.Request, needs Needs) {
 		busError(r, 400, err)
 		return
 	}
-	s.async(r, func() { s.later(r, 500, needsCaughtUp(s.ctx, needs, q), nil) })
+	s.async(r, func() { s.later(r, 500, s.slots.needsCaughtUp(s.ctx, needs, q), nil) })
 }
 
 // ParseBusSubmit reads a submit request: a NEED request, whose fields the

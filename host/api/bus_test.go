@@ -342,7 +342,33 @@ func TestShowAndListCatchUpWithTheBus(t *testing.T) {
 	if list, err := c.ListNeeds(ctx, api.NeedQuery{Limit: 10}); err != nil || len(list.Needs) != 2 || !strings.Contains(list.Behind, "message 3") {
 		t.Fatalf("list on a node that cannot catch up: %+v %v", list, err)
 	}
+	// A wait on such a node waits (the NEED may be on its way), and is
+	// answered when the NEED ends.
+	waited := make(chan error, 1)
+	go func() {
+		info, err := c.ShowNeed(ctx, id3, true)
+		if err == nil && info.Phase != protocol.PhaseFinal {
+			err = fmt.Errorf("the wait answered %s", info.Phase)
+		}
+		waited <- err
+	}()
+	select {
+	case err := <-waited:
+		t.Fatalf("a wait on a node behind the bus answered before the NEED ended: %v", err)
+	case <-time.After(stillWaiting):
+	}
+	needs.mu.Lock()
+	needs.needs[id3] = needs.unread[id3]
+	needs.mu.Unlock()
+	needs.ended <- id3
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
 }
+
+// stillWaiting is how long a test gives a request that should be waiting
+// to answer wrongly: longer than a catch-up that fails at once.
+const stillWaiting = 300 * time.Millisecond
 
 // At most MaxCatchUps requests wait at once for the node to catch up: one
 // more is answered at once, saying so, not queued behind them.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/canswarm/swarmhost/consensus"
@@ -74,8 +75,11 @@ func (c *Client) Health(ctx context.Context) error {
 	var ok map[string]string
 	err := c.do(ctx, http.MethodGet, "/healthz", nil, &ok)
 	var se *statusError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && !strings.HasPrefix(se.err.Error(), "HTTP ") { // errorOf says so itself of a body not JSON
 		return fmt.Errorf("HTTP %d: %w", se.status, se.err)
+	}
+	if errors.As(err, &se) {
+		return se.err
 	}
 	return err
 }

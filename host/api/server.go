@@ -59,8 +59,9 @@ type Server struct {
 	// RequestTimeout bounds one request's work (default 30 s).
 	RequestTimeout time.Duration
 
-	http *http.Server
-	ln   net.Listener
+	http  *http.Server
+	ln    net.Listener
+	slots catchUps // the requests waiting for the node to catch up
 }
 
 // Listen binds addr ("127.0.0.1:0" picks a free port) and starts serving.
@@ -70,6 +71,7 @@ func (s *Server) Listen(addr string) error {
 	if s.RequestTimeout == 0 {
 		s.RequestTimeout = 30 * time.Second
 	}
+	s.slots = newCatchUps()
 	if !s.ObserveOnly {
 		if err := CheckLoopback(addr); err != nil {
 			return err
@@ -287,18 +289,26 @@ const CatchUpLongest = 5 * time.Second
 const MaxCatchUps = 64
 
 var (
-	catchUpSlots = make(chan struct{}, MaxCatchUps)
-	// errNotKnown is a show's answer for a NEED the node does not know.
+	// errNotKnown is a show's answer for a NEED the node does not know
+	// once it has caught up; errNotKnownYet for one it does not know and
+	// could not catch up to look for.
 	errNotKnown       = errors.New("not known to this node")
+	errNotKnownYet    = errors.New("not known to this node yet")
 	errTooManyWaiting = fmt.Errorf("%d requests are waiting for this node to catch up already", MaxCatchUps)
 )
 
+// catchUps bounds the requests of one server waiting for its node to
+// catch up (MaxCatchUps).
+type catchUps chan struct{}
+
+func newCatchUps() catchUps { return make(catchUps, MaxCatchUps) }
+
 // catchUp waits, at most CatchUpLongest, for the node to catch up with the
 // bus, unless MaxCatchUps requests wait already.
-func catchUp(ctx context.Context, needs Needs) error {
+func (slots catchUps) catchUp(ctx context.Context, needs Needs) error {
 	select {
-	case catchUpSlots <- struct{}{}:
-		defer func() { <-catchUpSlots }()
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
 	default:
 		return errTooManyWaiting
 	}
@@ -311,17 +321,17 @@ func catchUp(ctx context.Context, needs Needs) error {
 // not know is looked up again once the node has caught up with the bus
 // (at most CatchUpLongest), and is then errNotKnown, saying whether the
 // node had taken in everything the bus held.
-func needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadInfo, error) {
+func (slots catchUps) needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadInfo, error) {
 	if info, ok := needs.Need(id); ok {
 		return info, nil
 	}
-	err := catchUp(ctx, needs)
+	err := slots.catchUp(ctx, needs)
 	if info, ok := needs.Need(id); ok {
 		return info, nil
 	}
 	if err != nil {
 		return protocol.ThreadInfo{}, fmt.Errorf("no NEED %s is known to this node, which has not yet taken in everything the bus holds (%v): ask again, or ask another node: %w",
-			id, err, errNotKnown)
+			id, err, errNotKnownYet)
 	}
 	return protocol.ThreadInfo{}, fmt.Errorf("no NEED %s is known to this node, which has taken in everything the bus held when asked: %w", id, errNotKnown)
 }
@@ -329,8 +339,8 @@ func needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadI
 // needsCaughtUp is a page of the NEEDs the node knows once it has caught up
 // with the bus (at most CatchUpLongest); if it could not, the page says so
 // (NeedList.Behind) and holds what the node knows.
-func needsCaughtUp(ctx context.Context, needs Needs, q NeedQuery) NeedList {
-	err := catchUp(ctx, needs)
+func (slots catchUps) needsCaughtUp(ctx context.Context, needs Needs, q NeedQuery) NeedList {
+	err := slots.catchUp(ctx, needs)
 	list := needs.Needs(q)
 	if err != nil {
 		list.Behind = err.Error()
@@ -432,7 +442,7 @@ func (s *Server) listNeeds(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, needsCaughtUp(r.Context(), s.Needs, q))
+	writeJSON(w, http.StatusOK, s.slots.needsCaughtUp(r.Context(), s.Needs, q))
 }
 
 // MaxNeedRequestBytes bounds the body of POST /v1/needs: an input as
@@ -495,8 +505,9 @@ func (s *Server) submitNeed(w http.ResponseWriter, r *http.Request) {
 func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("need")
 	if r.URL.Query().Get("wait") != "" {
-		// A NEED no one submitted would be waited for in vain.
-		if _, err := needCaughtUp(r.Context(), s.Needs, id); err != nil {
+		// A NEED no one submitted would be waited for in vain; one the node
+		// could not catch up to look for is waited for.
+		if _, err := s.slots.needCaughtUp(r.Context(), s.Needs, id); errors.Is(err, errNotKnown) {
 			writeError(w, http.StatusNotFound, err)
 			return
 		}
@@ -514,7 +525,7 @@ func (s *Server) showNeed(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, info)
 		return
 	}
-	info, err := needCaughtUp(r.Context(), s.Needs, id)
+	info, err := s.slots.needCaughtUp(r.Context(), s.Needs, id)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
