@@ -128,14 +128,15 @@ func (b *Bus) Subscribe(ctx context.Context, f Filter, durable string) (*Consume
 				durable, info.NumAckPending, err)
 		}
 	}
-	// What was acknowledged, an earlier reader took in.
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("bus: subscribe %s: %w", durable, err)
-	}
 	done, cancel := context.WithCancel(context.Background())
 	c := &Consumer{b: b, cons: cons, durable: durable, filter: f, done: done, cancel: cancel}
-	c.progress.start(info.AckFloor.Stream)
+	// What was acknowledged, an earlier reader took in.
+	floor, err := c.AckFloor(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	}
+	c.progress.start(floor)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
