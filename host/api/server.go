@@ -319,8 +319,8 @@ func (slots catchUps) catchUp(ctx context.Context, needs Needs) error {
 
 // needCaughtUp is id's thread as the node holds it; a NEED the node does
 // not know is looked up again once the node has caught up with the bus
-// (at most CatchUpLongest), and is then errNotKnown, saying whether the
-// node had taken in everything the bus held.
+// (at most CatchUpLongest), and is then errNotKnown, or errNotKnownYet
+// when the node could not catch up (behind, or too many waiting).
 func (slots catchUps) needCaughtUp(ctx context.Context, needs Needs, id string) (protocol.ThreadInfo, error) {
 	if info, ok := needs.Need(id); ok {
 		return info, nil
