@@ -157,14 +157,7 @@ func TestNeedRoutesOnTheBus(t *testing.T) {
 	if info, err := c.ShowNeed(ctx, id, false); err != nil || info.ID != id || info.Phase != protocol.PhaseOpen {
 		t.Fatalf("show %s: %+v %v", id, info, err)
 	}
-	waited := make(chan error, 1)
-	go func() {
-		info, err := c.ShowNeed(ctx, id, true)
-		if err == nil && info.Phase != protocol.PhaseFinal {
-			err = fmt.Errorf("the wait answered %s", info.Phase)
-		}
-		waited <- err
-	}()
+	waited := waitFinal(ctx, c, id)
 	// While one request waits, others are answered, on the same route
 	// too (its handler answers the wait on another goroutine).
 	time.Sleep(100 * time.Millisecond)
@@ -344,14 +337,7 @@ func TestShowAndListCatchUpWithTheBus(t *testing.T) {
 	}
 	// A wait on such a node waits (the NEED may be on its way), and is
 	// answered when the NEED ends.
-	waited := make(chan error, 1)
-	go func() {
-		info, err := c.ShowNeed(ctx, id3, true)
-		if err == nil && info.Phase != protocol.PhaseFinal {
-			err = fmt.Errorf("the wait answered %s", info.Phase)
-		}
-		waited <- err
-	}()
+	waited := waitFinal(ctx, c, id3)
 	select {
 	case err := <-waited:
 		t.Fatalf("a wait on a node behind the bus answered before the NEED ended: %v", err)
@@ -397,4 +383,18 @@ func TestCatchUpsAreBounded(t *testing.T) {
 			t.Fatalf("a show that waited: %v", err)
 		}
 	}
+}
+
+// waitFinal asks c to show the NEED id once it ends, on a goroutine of its
+// own; the channel says nil when it was answered final, or why not.
+func waitFinal(ctx context.Context, c *api.BusClient, id string) <-chan error {
+	waited := make(chan error, 1)
+	go func() {
+		info, err := c.ShowNeed(ctx, id, true)
+		if err == nil && info.Phase != protocol.PhaseFinal {
+			err = fmt.Errorf("the wait answered %s", info.Phase)
+		}
+		waited <- err
+	}()
+	return waited
 }
