@@ -84,6 +84,13 @@ func ServeOnBus(nc *nats.Conn, needs Needs) (*BusServer, error) {
 			return nil, fmt.Errorf("api: serving %s on the bus: %w", ep.subject, err)
 		}
 	}
+	// The subscriptions reach the server asynchronously: without this
+	// round trip a client on another connection could be told "no
+	// responders" just after ServeOnBus returned.
+	if err := nc.Flush(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("api: serving on the bus: %w", err)
+	}
 	return s, nil
 }
 
