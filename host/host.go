@@ -253,7 +253,15 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		// servers: hosts started one after the other, or on a loaded
 		// machine, wait for the others for as long as the bucket's
 		// placement may take, not the 30 s a running node's writes get.
-		h.CAS, startStore = cas.Retrying(raw, 30*time.Second), cas.Retrying(raw, sharedStoreWait)
+		// Every blob this host puts or reads is also kept in DATA/cas,
+		// so that its trail replays from its data folder alone.
+		local, err := cas.NewFileStore(filepath.Join(cfg.DataDir, "cas"))
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		warn := func(s string) { log.Warn(s) }
+		h.CAS = cas.Mirrored(cas.Retrying(raw, 30*time.Second), local, warn)
+		startStore = cas.Mirrored(cas.Retrying(raw, sharedStoreWait), local, warn)
 	} else {
 		if h.CAS, err = cas.NewFileStore(filepath.Join(cfg.DataDir, "cas")); err != nil {
 			return nil, fmt.Errorf("host: %w", err)

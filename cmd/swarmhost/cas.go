@@ -99,7 +99,7 @@ func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) e
 
 // casNATS is the NATS server whose object store is the CAS: --nats-url's,
 // or that of the node running on --data when its CAS is a cluster's
-// (DATA/cas would be a store it never reads); "" for DATA/cas.
+// (a blob put in DATA/cas alone is one no other host of the cluster reads); "" for DATA/cas.
 func (e *env) casNATS(dataDir string) (string, error) {
 	if e.natsURL != "" {
 		return e.natsURL, nil

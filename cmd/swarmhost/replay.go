@@ -28,9 +28,12 @@ every verdict, every DECIDE, RELEASE, INVALIDATE, FINALIZE, CHECKPOINT and
 RECONCILE of the host (by id), every evaluation digest and gas figure, every
 agent output. Prints a
 line per thread and a summary, or exits 1 naming the thread and line of the
-first divergence, what the trail records and what replay found. For a host
-of a cluster, --nats-url names a running server of the cluster, whose shared
-store holds the capsules, modules and blobs.
+first divergence, what the trail records and what replay found. A host of a
+cluster keeps in DATA/cas a copy of every blob it put or read from the
+cluster's shared store, so its data folder replays alone; for a trail
+recorded before hosts kept those copies, --nats-url names a running server
+of the cluster, whose shared store is then read for what DATA/cas lacks
+(replay writes nothing into the folder it checks).
 
 --from-checkpoint starts at the trail's last CHECKPOINT (a node writes one
 when it stops cleanly): the lines its signed Merkle root covers are chained
@@ -68,15 +71,20 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 					bar.Set(done)
 				}
 			}
-			// A cluster host's CAS is the cluster's shared store: --nats-url,
-			// or the running node's run file, names its server.
+			// A cluster host keeps copies of its blobs in DATA/cas; the
+			// cluster's shared store (--nats-url, or the running node's run
+			// file, names its server) is read for what DATA/cas lacks.
 			url, err := e.casNATS(dir)
 			if err != nil {
 				return err
 			}
 			if url != "" {
+				local, lerr := cas.NewFileStore(filepath.Join(dir, "cas"))
+				if lerr != nil {
+					return lerr
+				}
 				err = e.withCASOf(context.Background(), dir, func(s cas.Store) error {
-					opts.Store = s
+					opts.Store = cas.ReadThrough(local, s)
 					_, err := replay.Run(context.Background(), opts)
 					return err
 				})
@@ -89,7 +97,7 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 			case errors.As(err, &div):
 				fmt.Fprintf(e.stderr, "replay: divergence: thread %s line %d\n  the trail records: %s\n  replay finds:      %s\n", div.Thread, div.Line, div.Expected, div.Found)
 				if url == "" && strings.Contains(div.Found, "is not in the CAS") {
-					fmt.Fprintln(e.stderr, "hint: replay found no blob the trail needs in DATA/cas: the trail of a cluster's host rests on the cluster's NATS object store (--nats-url of a running server of the cluster)")
+					fmt.Fprintln(e.stderr, "hint: replay found no blob the trail needs in DATA/cas: the trail of a cluster's host recorded before hosts kept copies of their blobs rests on the cluster's NATS object store (--nats-url of a running server of the cluster)")
 				}
 				return quietError{}
 			case errors.As(err, &tamper):

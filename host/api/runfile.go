@@ -25,8 +25,9 @@ type RunFile struct {
 	// default (the classify capsule): a client signing its own NEED
 	// names it as policy_capsule_hash.
 	Capsule string `json:"capsule,omitempty"`
-	// SharedCAS: the node's CAS is its cluster's NATS object store, not
-	// DATA/cas (a node of a cluster, or on an external NATS server).
+	// SharedCAS: the node's CAS is its cluster's NATS object store (a
+	// node of a cluster, or on an external NATS server); DATA/cas holds
+	// its copies of the blobs it put or read there.
 	SharedCAS bool `json:"shared_cas,omitempty"`
 }
 
