@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,26 +29,38 @@ const PolicyGas = 200_000_000
 // runAgent runs a local agent on its input in the background and steps the
 // outcome.
 func (h *Host) runAgent(a *protocol.RunAgent) {
-	la := h.id.agents[a.Agent]
+	la := h.id.agent(a.Agent)
 	h.wg.Add(1)
+	fault := "no such local agent"
+	var mod *wasm.Module
+	var release func()
+	if la != nil {
+		// The module the core named when it asked (taken now, on the
+		// loop, before a reload stepped after this run can let it go).
+		var err error
+		if mod, release, err = h.mods.take(cmp.Or(a.Module, la.info.Module)); err != nil {
+			la, fault = nil, err.Error()
+		}
+	}
 	if la == nil {
 		// Pushed from a goroutine, as every outcome is: this runs on the
 		// loop, which would wait on itself were the input queue full.
 		go func() {
 			defer h.wg.Done()
-			h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: "no such local agent"}})
+			h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: fault}})
 		}()
 		return
 	}
 	go func() {
 		defer h.wg.Done()
+		defer release()
 		// A call that met a store that did not answer is not an outcome
 		// replay could reproduce (its store answers): it is made again.
 		var done *protocol.AgentDone
 		start := time.Now()
 		h.untilStoreAnswers(a.Thread, "agent call "+la.info.Name, func() (bool, string) {
 			var storeFailed bool
-			done, storeFailed = h.callAgent(la, a)
+			done, storeFailed = h.callAgent(la, mod, a)
 			return storeFailed, done.Fault
 		})
 		h.metrics.agentSeconds.WithLabelValues(la.info.Name).Observe(since(start))
@@ -60,16 +73,10 @@ func (h *Host) runAgent(a *protocol.RunAgent) {
 
 // callAgent makes one call of a RunAgent; storeFailed reports whether the
 // store failed to answer any of the call's host calls (cas.Unavailable).
-func (h *Host) callAgent(la *localAgent, a *protocol.RunAgent) (done *protocol.AgentDone, storeFailed bool) {
+func (h *Host) callAgent(la *localAgent, mod *wasm.Module, a *protocol.RunAgent) (done *protocol.AgentDone, storeFailed bool) {
 	h.agentS <- struct{}{}
 	defer func() { <-h.agentS }()
 	done = &protocol.AgentDone{ReqID: a.ReqID}
-	mod, release, err := h.Agents.Acquire(la.file)
-	if err != nil {
-		done.Fault = err.Error()
-		return done, false
-	}
-	defer release()
 	store := &watchedStore{Store: h.CAS}
 	env := AgentEnv(store, func(ctx context.Context, ref string) (*policy.Policy, error) {
 		p, err := h.policy(ctx, ref)

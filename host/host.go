@@ -1,6 +1,7 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,16 @@ type Config struct {
 	// DefaultRetainEnded, a negative value keeps every thread whole for the
 	// life of the node (memory grows with every flow).
 	RetainEnded time.Duration
+	// PluginsPoll is how often the node looks for plugins added to,
+	// replaced in or removed from its plugins folder while it runs (each
+	// change is a recorded reload of the agents: protocol.Configure with
+	// Reload): 0 is DefaultPluginsPoll, a negative value never (the folder
+	// is read at start only).
+	PluginsPoll time.Duration
+	// OnPluginEvent, when set, is told of every plugin the node loaded,
+	// replaced or removed while it ran, and of every one that failed to
+	// load (at start too): the operator's view of the plugins folder.
+	OnPluginEvent func(agents.Event)
 	// BusMaxAge drops envelopes older than this from the bus's stream (the
 	// audit trail is the record; the stream only carries them). 0 keeps
 	// them all; otherwise at least the stream's dedup window (24h).
@@ -105,6 +116,10 @@ type Config struct {
 	// error it returns before it reaches the shards.
 	proposeFault func(op string) error
 }
+
+// DefaultPluginsPoll is how often a running node looks at its plugins
+// folder for changes.
+const DefaultPluginsPoll = 2 * time.Second
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
 const DefaultCheckpointEvery = 10 * time.Minute
@@ -138,6 +153,8 @@ type Host struct {
 	Agents    *agents.Registry
 
 	id       *identity
+	mods     *moduleHolds   // the agents' modules, by ref, while something may run them
+	roots    envelope.Roots // the trusted roots, for a reload's Configure
 	clock    *lamport.Clock
 	capsule  string // the default capsule's ref
 	consumer *bus.Consumer
@@ -304,13 +321,18 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	for _, ev := range events {
 		if ev.Err != nil {
 			log.Warn("plugin", "event", ev.String())
+			if cfg.OnPluginEvent != nil {
+				cfg.OnPluginEvent(ev)
+			}
 		}
 	}
-	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore)
+	h.mods = newModuleHolds()
+	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore, h.mods, func(s string) { log.Warn(s) })
 	if err != nil {
 		return nil, err
 	}
 	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
+	h.roots = roots
 	h.core, err = protocol.New(protocol.Config{HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
 		Roots: roots, Agents: infos, Verifiers: cfg.Verifiers})
 	if err != nil {
@@ -341,6 +363,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if h.Consensus != nil {
 		h.wg.Add(1)
 		go h.readApplied()
+	}
+	if every := cmp.Or(cfg.PluginsPoll, DefaultPluginsPoll); every > 0 {
+		h.wg.Add(1)
+		go h.watchPlugins(every)
 	}
 	if every := cfg.CheckpointEvery; every >= 0 {
 		if every == 0 {
@@ -394,8 +420,8 @@ func (h *Host) HostPK() string { return h.id.root.PublicHex() }
 // AgentKeys lists the local agents: plugin file name -> public key.
 func (h *Host) AgentKeys() map[string]string {
 	out := map[string]string{}
-	for pk, a := range h.id.agents {
-		out[a.file] = pk
+	for _, a := range h.id.currentAgents() {
+		out[a.file] = a.info.PK
 	}
 	return out
 }
@@ -403,7 +429,7 @@ func (h *Host) AgentKeys() map[string]string {
 // AgentKey returns a local agent's key by plugin file name (tests forge
 // envelopes with it).
 func (h *Host) AgentKey(file string) (*keys.Key, string, bool) {
-	for _, a := range h.id.agents {
+	for _, a := range h.id.currentAgents() {
 		if a.file == file {
 			return a.key, a.token, true
 		}
@@ -456,6 +482,9 @@ func (h *Host) close() {
 	h.mu.Unlock()
 	if h.Bus != nil {
 		h.Bus.Close()
+	}
+	if h.mods != nil {
+		h.mods.releaseAll()
 	}
 	if h.Agents != nil {
 		h.Agents.Close(context.Background())
@@ -525,6 +554,58 @@ func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 			return
 		}
 	}
+}
+
+// watchPlugins looks at the plugins folder every interval; when a plugin
+// was added, replaced or removed, the agents are made again (keys, tokens,
+// modules held) and a reload of the configuration is stepped: the core
+// dispatches to the new set from then on, and the trail records it, so
+// that replay does the same.
+func (h *Host) watchPlugins(interval time.Duration) {
+	defer h.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-h.ctx.Done():
+			return
+		}
+		if err := h.reloadPlugins(h.ctx); err != nil && h.ctx.Err() == nil {
+			h.log.Warn("plugins: reload", "error", err)
+		}
+	}
+}
+
+// reloadPlugins rescans the plugins folder and, if anything changed,
+// steps a reload of the agents.
+func (h *Host) reloadPlugins(ctx context.Context) error {
+	events, err := h.Agents.Rescan(ctx)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, ev := range events {
+		if h.cfg.OnPluginEvent != nil {
+			h.cfg.OnPluginEvent(ev)
+		}
+		if ev.Kind == agents.Failed {
+			h.log.Warn("plugin", "event", ev.String())
+			continue
+		}
+		h.log.Info("plugin", "event", ev.String())
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	infos, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods, func(s string) { h.log.Warn(s) })
+	if err != nil {
+		return err
+	}
+	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}})
+	return nil
 }
 
 // checkpointDue is the input for a CHECKPOINT now, which retires the

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host/agents"
@@ -27,7 +28,11 @@ type identity struct {
 	hostToken   string
 	client      *keys.Key
 	clientToken string
-	agents      map[string]*localAgent // by public key
+
+	// agentsMu guards agents: a reload of the plugins folder installs
+	// agents while the loop and the API read them.
+	agentsMu sync.RWMutex
+	agents   map[string]*localAgent // by public key, removed ones included
 }
 
 type localAgent struct {
@@ -35,6 +40,30 @@ type localAgent struct {
 	key   *keys.Key
 	token string
 	info  protocol.AgentInfo
+	// removed: the plugin left the folder. Its key stays known, for the
+	// outputs of its runs still under way.
+	removed bool
+}
+
+// agent returns the local agent with public key pk, nil if none.
+func (id *identity) agent(pk string) *localAgent {
+	id.agentsMu.RLock()
+	defer id.agentsMu.RUnlock()
+	return id.agents[pk]
+}
+
+// currentAgents lists the local agents whose plugin is in the folder.
+func (id *identity) currentAgents() []*localAgent {
+	id.agentsMu.RLock()
+	defer id.agentsMu.RUnlock()
+	var out []*localAgent
+	for _, a := range id.agents {
+		if !a.removed {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].file < out[j].file })
+	return out
 }
 
 func loadIdentity(ctx context.Context, dir string, store cas.Store) (*identity, error) {
@@ -61,28 +90,41 @@ func loadIdentity(ctx context.Context, dir string, store cas.Store) (*identity, 
 }
 
 // agentIdentities gives every loaded plugin a key (kept under keys/ by file
-// name, so a plugin keeps its identity across restarts) and a token issued
-// by the root key for the roles and capabilities its manifest declares.
-func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store) ([]protocol.AgentInfo, error) {
+// name, so a plugin keeps its identity across restarts and reloads) and a
+// token issued by the root key for the roles and capabilities its manifest
+// declares, holds its module in mods (so that a run asked for it is made
+// with it, whatever the folder holds by then), and makes them the local
+// agents: those of plugins no longer loaded are marked removed.
+func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store, mods *moduleHolds, warn func(string)) ([]protocol.AgentInfo, error) {
 	loaded := reg.Loaded()
 	sort.Slice(loaded, func(i, j int) bool { return loaded[i].File < loaded[j].File })
 	var infos []protocol.AgentInfo
+	current := map[string]*localAgent{}
 	for _, ev := range loaded {
 		mod, release, err := reg.Acquire(ev.File)
 		if err != nil {
 			continue
 		}
 		m := mod.Manifest()
-		release()
-		// The module goes to the CAS, so that replay can run it again.
+		// The module goes to the CAS, so that replay can run it again:
+		// the bytes it was loaded from, which the file holds unless it
+		// changed since (the next scan of the folder loads it then).
 		wasmBytes, err := os.ReadFile(filepath.Join(pluginsDir, ev.File))
+		if err == nil && envelope.HashRef(wasmBytes) != mod.Ref() {
+			release()
+			warn(fmt.Sprintf("agent %s: the file changed while it was loaded; it is loaded again at the next scan of the plugins folder", ev.File))
+			continue
+		}
 		if err != nil {
+			release()
 			return nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
 		}
 		moduleRef, err := store.Put(ctx, wasmBytes)
 		if err != nil {
+			release()
 			return nil, fmt.Errorf("host: agent %s: storing its module: %w", ev.File, err)
 		}
+		mods.hold(moduleRef, mod, release)
 		name := "agent-" + sanitize(strings.TrimSuffix(ev.File, ".wasm"))
 		key, err := id.store.Ensure(name)
 		if err != nil {
@@ -104,9 +146,21 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, p
 		}
 		info := protocol.AgentInfo{Name: strings.TrimSuffix(ev.File, ".wasm"), PK: key.PublicHex(), Capability: tok,
 			Roles: roles, Capabilities: m.Capabilities, Verbs: verbs, Module: moduleRef}
-		id.agents[info.PK] = &localAgent{file: ev.File, key: key, token: tok, info: info}
+		current[info.PK] = &localAgent{file: ev.File, key: key, token: tok, info: info}
 		infos = append(infos, info)
 	}
+	id.agentsMu.Lock()
+	for pk, a := range id.agents {
+		if current[pk] == nil && !a.removed {
+			gone := *a
+			gone.removed = true
+			id.agents[pk] = &gone
+		}
+	}
+	for pk, a := range current {
+		id.agents[pk] = a
+	}
+	id.agentsMu.Unlock()
 	return infos, nil
 }
 
@@ -129,7 +183,7 @@ func (id *identity) key(pk string) (*keys.Key, bool) {
 	case pk == id.client.PublicHex():
 		return id.client, true
 	}
-	if a := id.agents[pk]; a != nil {
+	if a := id.agent(pk); a != nil {
 		return a.key, true
 	}
 	return nil, false

@@ -244,6 +244,16 @@ func (h *Host) process(batch []item) {
 		for _, a := range s.actions {
 			h.perform(a)
 		}
+		if cfg, ok := s.it.in.(*protocol.Configure); ok && cfg.Reload {
+			// Every run asked for before the reload has taken its module:
+			// those the new configuration does not name can go once
+			// their runs end.
+			named := map[string]bool{}
+			for _, a := range cfg.Agents {
+				named[a.Module] = true
+			}
+			h.mods.keepOnly(named)
+		}
 		h.watchers.notify(s.thread)
 	}
 }
@@ -794,7 +804,7 @@ func (h *Host) who(pk string) string {
 	case h.id.client.PublicHex():
 		return "client"
 	}
-	if a := h.id.agents[pk]; a != nil {
+	if a := h.id.agent(pk); a != nil {
 		return a.info.Name
 	}
 	return short(pk)

@@ -16,6 +16,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/agents"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/bus"
 )
@@ -32,7 +33,7 @@ func newRunCmd(e *env) *cobra.Command {
 		rtt, checkpointEvery                  time.Duration
 		reconcileEvery                        time.Duration
 		retainEnded, busMaxAge                time.Duration
-		busDedup                              time.Duration
+		busDedup, pluginsPoll                 time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -77,7 +78,17 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
 				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
-				BusMaxAge: busMaxAge, BusDedupWindow: busDedup}
+				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll,
+				OnPluginEvent: func(ev agents.Event) {
+					if ev.Err != nil {
+						fmt.Fprintf(e.stderr, "swarmhost: plugin %s failed to load (a version loaded before keeps serving): %v\n", ev.File, ev.Err)
+						return
+					}
+					fmt.Fprintf(e.stdout, "plugin %s %s (%s)\n", ev.File, ev.Kind, ev.Name)
+				}}
+			if pluginsPoll == 0 && cmd.Flags().Changed("plugins-poll") {
+				cfg.PluginsPoll = -1 // 0 on the command line: never
+			}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
 				// the single-host default.
@@ -161,6 +172,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&apiAddr, "api-addr", "127.0.0.1:0", "where the node's API listens (loopback only: it has no authentication)")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "also serve GET /metrics and /healthz (read-only) here, on any address, for a scraper elsewhere")
 	f.StringVar(&pluginsDir, "plugins", "", "the folder of agent plugins (default DATA/plugins)")
+	f.DurationVar(&pluginsPoll, "plugins-poll", host.DefaultPluginsPoll, "look this often for plugins added to, replaced in or removed from the plugins folder, and load them without a restart (0: read the folder at start only)")
 	f.StringVar(&natsListen, "nats-listen", "", "the embedded NATS server's client address (default a free loopback port)")
 	f.StringVar(&natsCluster, "nats-cluster", "", "join the embedded NATS server to a cluster: its route address HOST:PORT")
 	f.StringVar(&natsRoutes, "nats-routes", "", "the other NATS servers' routes: nats-route://HOST:PORT,...")

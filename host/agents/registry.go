@@ -71,12 +71,24 @@ type Registry struct {
 // plugin is one loaded file, reference-counted so that a replaced module is
 // closed only after its last call.
 type plugin struct {
-	file   string
-	ref    string
-	module *wasm.Module
-	users  int
-	gone   bool // replaced or removed: close when users reaches 0
+	file string
+	ref  string
+	// size and modTime are the file's when it was read (at readAt): a
+	// scan that finds both unchanged does not read the file again, unless
+	// modTime is within racyWindow of readAt (a file system's clock is
+	// coarse: a file written again just after it was read may keep its
+	// size and time).
+	size    int64
+	modTime time.Time
+	readAt  time.Time
+	module  *wasm.Module
+	users   int
+	gone    bool // replaced or removed: close when users reaches 0
 }
+
+// racyWindow: a file modified this close to when it was read is read again
+// at the next scan, whatever its size and time say.
+const racyWindow = time.Second
 
 // Open loads every plugin in dir and starts watching it.
 func Open(ctx context.Context, dir string, rt *wasm.Runtime, opts Options) (*Registry, []Event, error) {
@@ -142,6 +154,9 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 	type pending struct {
 		name, ref string
 		data      []byte
+		size      int64
+		modTime   time.Time
+		readAt    time.Time
 		old       *plugin
 		mod       *wasm.Module
 		err       error
@@ -153,6 +168,18 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 			continue
 		}
 		present[name] = true
+		info, err := e.Info()
+		if err != nil {
+			continue // gone since the listing: the next scan says so
+		}
+		r.mu.Lock()
+		old := r.plugins[name]
+		r.mu.Unlock()
+		if old != nil && old.size == info.Size() && old.modTime.Equal(info.ModTime()) &&
+			old.modTime.Before(old.readAt.Add(-racyWindow)) {
+			continue // unchanged since it was read: not read again
+		}
+		readAt := time.Now()
 		data, err := os.ReadFile(filepath.Join(r.dir, name))
 		if err != nil {
 			events = append(events, Event{Kind: Failed, File: name, Err: err})
@@ -160,13 +187,15 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 		}
 		ref := envelope.HashRef(data)
 		r.mu.Lock()
-		old := r.plugins[name]
 		failedRef := r.failed[name]
+		if old != nil && old.ref == ref {
+			old.size, old.modTime, old.readAt = info.Size(), info.ModTime(), readAt // touched, not changed
+		}
 		r.mu.Unlock()
 		if (old != nil && old.ref == ref) || failedRef == ref {
 			continue // unchanged, or known broken
 		}
-		todo = append(todo, &pending{name: name, ref: ref, data: data, old: old})
+		todo = append(todo, &pending{name: name, ref: ref, data: data, old: old, size: info.Size(), modTime: info.ModTime(), readAt: readAt})
 	}
 	var first, repeats []*pending
 	seen := map[string]bool{}
@@ -200,7 +229,7 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 			kind = Replaced
 			r.retireLocked(p.old)
 		}
-		r.plugins[p.name] = &plugin{file: p.name, ref: p.ref, module: p.mod}
+		r.plugins[p.name] = &plugin{file: p.name, ref: p.ref, module: p.mod, size: p.size, modTime: p.modTime, readAt: p.readAt}
 		r.mu.Unlock()
 		events = append(events, Event{Kind: kind, File: p.name, Name: p.mod.Manifest().Name})
 	}

@@ -177,3 +177,59 @@ func TestWatcher(t *testing.T) {
 		t.Fatalf("event %v", e)
 	}
 }
+
+// A plugin rewritten with bytes of the same size and the same modification
+// time, just after a scan read it (a file system's clock is coarse), is
+// still seen replaced: the scan trusts an unchanged size and time only for
+// a file last modified well before it was read.
+func TestRescanSeesARacyRewrite(t *testing.T) {
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("../wasm/testdata", "good.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "a.wasm")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _, err := agents.Open(ctx, dir, rt, agents.Options{PollInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close(ctx)
+	// Same size, one byte of a custom section's worth changed: append a
+	// custom section of n bytes to the original, and one of n different
+	// bytes to the replacement, so that both are valid and the same size.
+	withSection := func(fill byte) []byte {
+		body := append([]byte{4, 'n', 'o', 't', 'e'}, make([]byte, 8)...)
+		for i := 5; i < len(body); i++ {
+			body[i] = fill
+		}
+		return append(append(append([]byte(nil), data...), 0, byte(len(body))), body...)
+	}
+	for i, fill := range []byte{'a', 'b'} {
+		if err := os.WriteFile(file, withSection(fill), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, st.ModTime(), st.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		events, err := reg.Rescan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := kinds(events); k["a.wasm"] != agents.Replaced {
+			t.Fatalf("rewrite %d (same size, same time): %v", i+1, events)
+		}
+	}
+}

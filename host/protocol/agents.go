@@ -37,7 +37,7 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 		if t.np.GasBudget > 0 {
 			gas = t.np.GasBudget
 		}
-		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Gas: gas, job: job}
+		run := &RunAgent{ReqID: id, Thread: t.id, Agent: a.PK, Module: a.Module, Gas: gas, job: job}
 		c.requests()[id] = &request{thread: t.id, purpose: "agent", env: e, epoch: t.epoch, agent: a.PK, action: run}
 		c.emit(run)
 	}

@@ -151,6 +151,24 @@ func (h *harness) dispatch(cmd string, a *args) {
 		h.step(in)
 	case "reconcile-offer":
 		h.step(&protocol.ReconcileDue{At: h.now})
+	case "configure":
+		// The Configure a host steps when it starts (the core asks again
+		// for its outstanding work) or, with reload, when its plugins
+		// folder changed while it ran (it asks for nothing again);
+		// modules=w1:m2 names the module an agent runs.
+		in := &protocol.Configure{At: h.now, Reload: a.flag("reload"), HostPK: h.cfg.HostPK,
+			HostCapability: h.cfg.HostCapability, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers}
+		modules := map[string]string{}
+		for _, m := range a.list("modules", "") {
+			name, label, _ := strings.Cut(m, ":")
+			modules[name] = h.named(label)
+		}
+		for _, n := range a.list("agents", "") {
+			info := h.agentInfo(n)
+			info.Module = modules[n]
+			in.Agents = append(in.Agents, info)
+		}
+		h.step(in)
 	case "collected":
 		// The shell's word that the NEED's shard forgot it (a GC).
 		h.step(&protocol.Collected{At: h.now, Need: h.needArg(a)})

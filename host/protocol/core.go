@@ -284,7 +284,8 @@ func (c *Core) record(thread, kind string, body any) {
 	c.emit(&Record{Thread: thread, Kind: kind, Body: b})
 }
 
-// configure replaces the local agents, roots and remote verifiers.
+// configure replaces the local agents, roots and remote verifiers; a
+// start's (not a reload's) asks again for the work outstanding.
 func (c *Core) configure(in *Configure) {
 	c.cfg.Agents = append([]AgentInfo(nil), in.Agents...)
 	c.cfg.Roots = append(envelope.Roots(nil), in.Roots...)
@@ -298,7 +299,9 @@ func (c *Core) configure(in *Configure) {
 	}
 	// Tokens were checked against the old roots.
 	c.tokens = map[string]*envelope.Token{}
-	c.redo()
+	if !in.Reload {
+		c.redo()
+	}
 }
 
 // redo asks again for everything outstanding, as a host does when it

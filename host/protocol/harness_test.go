@@ -466,6 +466,9 @@ func (h *harness) describe(act protocol.Action) string {
 	case *protocol.EvalPolicy:
 		return fmt.Sprintf("eval %s %s", a.Entrypoint, h.name(a.Envelope.ID))
 	case *protocol.RunAgent:
+		if a.Module != "" {
+			return fmt.Sprintf("run %s %s module %s", h.name(a.Agent), h.name(a.Thread), h.name(a.Module))
+		}
 		return fmt.Sprintf("run %s %s", h.name(a.Agent), h.name(a.Thread))
 	case *protocol.ArmTimer:
 		return fmt.Sprintf("arm %s @%d", h.name(a.Thread), a.At)

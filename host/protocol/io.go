@@ -117,9 +117,15 @@ type TimerFired struct {
 // Configure replaces what the core knows of its surroundings: its local
 // agents, the trusted roots and the remote verifiers (Config's fields of
 // the same names). A host steps one each time it starts, after its trail,
-// so that replay sees the agents each input was dispatched to.
+// so that replay sees the agents each input was dispatched to, and one
+// with Reload set each time its plugins folder changes while it runs.
 type Configure struct {
 	At int64 `json:"at"`
+	// Reload: the host did not start, its plugins changed (an agent added,
+	// replaced or removed). Nothing was lost, so the core does not ask
+	// again for the work outstanding (a start's Configure does: work asked
+	// for before a crash may never have been done).
+	Reload bool `json:"reload,omitempty"`
 	// HostPK and HostCapability name the host (informational: a core's
 	// host never changes; replay reads them to make its core).
 	HostPK         string      `json:"host_pk"`
@@ -202,6 +208,10 @@ type RunAgent struct {
 	ReqID  string
 	Thread string
 	Agent  string // the agent's public key
+	// Module is the ref of the agent's wasm when the run was asked for
+	// (AgentInfo.Module): the module the shell runs, even if a reload
+	// replaced it since.
+	Module string
 	Gas    uint64 // the call's gas budget
 	job    *agentJob
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -114,15 +115,18 @@ func (r *replayer) startAgent(run *protocol.RunAgent) *agentRun {
 	if d := rr.recorded[run.ReqID]; d != nil {
 		answers = d.PlanAnswers
 	}
-	if !known || info.Module == "" {
+	// The module the configuration named when the run was asked for: a
+	// reload may have replaced it since.
+	module := cmp.Or(run.Module, info.Module)
+	if !known || module == "" {
 		ar.err = fmt.Errorf("no module recorded for agent %s", run.Agent)
 		close(ar.done)
 		return ar
 	}
 	rr.start(ar.done, func(err error) { ar.err = err }, func() {
-		mod, err := r.module(info.Module, info.Name)
+		mod, err := r.module(module, info.Name)
 		if err != nil {
-			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, info.Module, err)
+			ar.err = fmt.Errorf("agent %s's module %s: %w", info.Name, module, err)
 			return
 		}
 		env := host.AgentEnv(r.store, r.policy, run.Policy(), func(int32, string) {}, nil)

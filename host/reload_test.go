@@ -1,0 +1,175 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/replay"
+	"github.com/canswarm/swarmhost/internal/plugintest"
+)
+
+// A plugin added to, replaced in and removed from a running node's plugins
+// folder takes effect without a restart: an agent added is dispatched to,
+// a replaced one runs its new module under its old identity, a removed one
+// is no longer run; each change is a reload line in the trail, and the
+// trail replays, every agent run again with the module it had then.
+func TestPluginsChangeWhileTheNodeRuns(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, map[string]string{"classifier-a.wasm": "classifier", "verifier-a.wasm": "verifier",
+		"verifier-b.wasm": "verifier", "verifier-c.wasm": "verifier"}, host.Config{PluginsPoll: 50 * time.Millisecond})
+	defer h.Close()
+	pdir := filepath.Join(dir, "plugins")
+	put := func(file, name string) {
+		t.Helper()
+		b, err := os.ReadFile(plugintest.Path(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Written aside and renamed, as a deployment does: a scan never
+		// reads a half-written module.
+		tmp := filepath.Join(pdir, ".tmp-"+file)
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(pdir, file)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloads := func() []protocol.Configure {
+		var out []protocol.Configure
+		name, _ := audit.FileName(protocol.SwarmThread)
+		if _, err := os.Stat(filepath.Join(h.Trail.Dir(), name)); err != nil {
+			return nil // the start's configuration is not stepped yet
+		}
+		for _, r := range trailLines(t, h, protocol.SwarmThread) {
+			var c protocol.Configure
+			if r.Kind == host.KindConfig && json.Unmarshal(r.Envelope, &c) == nil && c.Reload {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	// waitReload waits for the n-th reload line and returns it.
+	waitReload := func(n int) protocol.Configure {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if r := reloads(); len(r) >= n {
+				return r[n-1]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload %d in the trail", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	agentNamed := func(c protocol.Configure, name string) *protocol.AgentInfo {
+		for i := range c.Agents {
+			if c.Agents[i].Name == name {
+				return &c.Agents[i]
+			}
+		}
+		return nil
+	}
+
+	// Added: the planner records the NEED as a plan task.
+	put("planner.wasm", "planner")
+	if c := waitReload(1); agentNamed(c, "planner") == nil {
+		t.Fatalf("the reload does not name the planner: %+v", c.Agents)
+	}
+	if _, ok := h.AgentKeys()["planner.wasm"]; !ok {
+		t.Fatalf("the planner is not a local agent: %v", h.AgentKeys())
+	}
+	id := submit(t, h, 2, 3, 10_000)
+	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("NEED after the planner was added ended %s", info.Phase)
+	}
+	planFinal(t, h, id)
+
+	// Replaced: verifier-c now lies, under the key verifier-c had; its
+	// ATTEST is challenged and invalidated.
+	before := h.AgentKeys()["verifier-c.wasm"]
+	put("verifier-c.wasm", "liar")
+	liarBytes, err := os.ReadFile(plugintest.Path(t, "liar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := agentNamed(waitReload(2), "verifier-c"); a == nil || a.Module != envelope.HashRef(liarBytes) || a.PK != before {
+		t.Fatalf("the reload after the replacement names verifier-c as %+v, want the liar's module under key %s", a, before)
+	}
+	id2 := submit(t, h, 2, 3, 10_000)
+	if info := wait(t, h, id2); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("NEED after the replacement ended %s", info.Phase)
+	}
+	waitInvalidated(t, h, id2, before)
+
+	// Removed: the planner is not run for a NEED after.
+	if err := os.Remove(filepath.Join(pdir, "planner.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitReload(3); agentNamed(c, "planner") != nil {
+		t.Fatalf("the reload after the removal still names the planner")
+	}
+	if _, ok := h.AgentKeys()["planner.wasm"]; ok {
+		t.Fatal("a removed plugin is still a local agent")
+	}
+	id3 := submit(t, h, 2, 3, 10_000)
+	if info := wait(t, h, id3); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("NEED after the removal ended %s", info.Phase)
+	}
+	if b, err := h.PlanQuery([]byte(`{"task":"` + id3 + `"}`)); err == nil || !strings.Contains(err.Error(), "no such task") {
+		t.Fatalf("a NEED after the planner was removed is in the plan: %s %v", b, err)
+	}
+
+	// Nothing changed: no reload.
+	time.Sleep(300 * time.Millisecond)
+	if n := len(reloads()); n != 3 {
+		t.Fatalf("%d reloads, want 3: a scan that finds nothing changed steps none", n)
+	}
+	h.Close()
+	var out strings.Builder
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out}); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out.String())
+	}
+}
+
+// waitInvalidated waits until an ATTEST of the agent with key pk on the
+// NEED is invalidated.
+func waitInvalidated(t *testing.T, h *host.Host, id, pk string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		attest, invalidated := "", false
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
+				continue
+			}
+			e, err := envelope.Verify(r.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Verb == envelope.VerbAttest && e.SenderPK == pk {
+				attest = e.ID
+			}
+			if e.Verb == envelope.VerbInvalidate && attest != "" && strings.Contains(string(r.Envelope), attest) {
+				invalidated = true
+			}
+		}
+		if invalidated {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ATTEST of %s invalidated on %s (attest %q)", pk, id, attest)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
