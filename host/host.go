@@ -327,7 +327,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}
 	h.mods = newModuleHolds()
-	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore, h.mods, func(s string) { log.Warn(s) })
+	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore, h.mods.generation(0), func(s string) { log.Warn(s) })
 	if err != nil {
 		return nil, err
 	}
@@ -599,12 +599,13 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 	if !changed {
 		return nil
 	}
-	infos, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods, func(s string) { h.log.Warn(s) })
+	gen := h.mods.begin()
+	infos, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods.generation(gen), func(s string) { h.log.Warn(s) })
 	if err != nil {
 		return err
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}})
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}, reload: gen})
 	return nil
 }
 

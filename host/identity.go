@@ -95,7 +95,7 @@ func loadIdentity(ctx context.Context, dir string, store cas.Store) (*identity, 
 // declares, holds its module in mods (so that a run asked for it is made
 // with it, whatever the folder holds by then), and makes them the local
 // agents: those of plugins no longer loaded are marked removed.
-func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store, mods *moduleHolds, warn func(string)) ([]protocol.AgentInfo, error) {
+func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store, mods moduleGeneration, warn func(string)) ([]protocol.AgentInfo, error) {
 	loaded := reg.Loaded()
 	sort.Slice(loaded, func(i, j int) bool { return loaded[i].File < loaded[j].File })
 	var infos []protocol.AgentInfo

@@ -49,6 +49,9 @@ type item struct {
 	local    bool // published by this host: already on the bus
 	newClock bool // a Received stepped at a time its thread has no clock line for yet
 	done     chan struct{}
+	// reload is the generation of the agents a reload's Configure
+	// names (moduleHolds.begin).
+	reload uint64
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -252,7 +255,7 @@ func (h *Host) process(batch []item) {
 			for _, a := range cfg.Agents {
 				named[a.Module] = true
 			}
-			h.mods.keepOnly(named)
+			h.mods.keepOnly(named, s.it.reload)
 		}
 		h.watchers.notify(s.thread)
 	}
