@@ -27,53 +27,80 @@ import (
 const PolicyGas = 200_000_000
 
 // runAgent runs a local agent on its input in the background and steps the
-// outcome.
+// outcome. It runs the module the core named when it asked for the run
+// (RunAgent.Module): held since (taken now, on the loop, before a reload
+// stepped after this run can let it go) or, when no configuration of this
+// process holds it (a run asked for again at a start, whose plugin was
+// replaced or removed while the node was stopped), loaded from the CAS, as
+// replay loads it.
 func (h *Host) runAgent(a *protocol.RunAgent) {
 	la := h.id.agent(a.Agent)
-	h.wg.Add(1)
-	fault := "no such local agent"
-	var mod *wasm.Module
-	var release func()
+	name, ref := short(a.Agent), a.Module
 	if la != nil {
-		// The module the core named when it asked (taken now, on the
-		// loop, before a reload stepped after this run can let it go).
-		var err error
-		if mod, release, err = h.mods.take(cmp.Or(a.Module, la.info.Module)); err != nil {
-			la, fault = nil, err.Error()
-		}
+		name, ref = la.info.Name, cmp.Or(ref, la.info.Module)
 	}
-	if la == nil {
+	h.wg.Add(1)
+	if ref == "" {
 		// Pushed from a goroutine, as every outcome is: this runs on the
 		// loop, which would wait on itself were the input queue full.
 		go func() {
 			defer h.wg.Done()
-			h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: fault}})
+			h.push(item{in: &protocol.AgentDone{At: nowMS(), ReqID: a.ReqID, Fault: "no such local agent"}})
 		}()
 		return
 	}
+	mod, release, err := h.mods.take(ref)
+	if err != nil {
+		mod = nil // loaded from the CAS below
+	}
 	go func() {
 		defer h.wg.Done()
-		defer release()
+		defer func() {
+			if release != nil {
+				release()
+			}
+		}()
 		// A call that met a store that did not answer is not an outcome
 		// replay could reproduce (its store answers): it is made again.
 		var done *protocol.AgentDone
 		start := time.Now()
-		h.untilStoreAnswers(a.Thread, "agent call "+la.info.Name, func() (bool, string) {
+		h.untilStoreAnswers(a.Thread, "agent call "+name, func() (bool, string) {
+			if mod == nil {
+				var err error
+				if mod, release, err = h.loadModule(ref, name); err != nil {
+					done = &protocol.AgentDone{ReqID: a.ReqID, Fault: fmt.Sprintf("agent %s's module %s: %v", name, ref, err)}
+					return cas.Unavailable(err), done.Fault
+				}
+			}
 			var storeFailed bool
-			done, storeFailed = h.callAgent(la, mod, a)
+			done, storeFailed = h.callAgent(name, mod, a)
 			return storeFailed, done.Fault
 		})
-		h.metrics.agentSeconds.WithLabelValues(la.info.Name).Observe(since(start))
-		h.metrics.agentCalls.WithLabelValues(la.info.Name, result(done.Fault != "", "fault")).Inc()
-		h.metrics.agentGas.WithLabelValues(la.info.Name).Add(float64(done.GasUsed))
+		h.metrics.agentSeconds.WithLabelValues(name).Observe(since(start))
+		h.metrics.agentCalls.WithLabelValues(name, result(done.Fault != "", "fault")).Inc()
+		h.metrics.agentGas.WithLabelValues(name).Add(float64(done.GasUsed))
 		done.At = nowMS()
 		h.push(item{in: done})
 	}()
 }
 
+// loadModule loads an agent's module from the CAS by ref, for one run; the
+// function returned closes it.
+func (h *Host) loadModule(ref, name string) (*wasm.Module, func(), error) {
+	b, err := h.CAS.Get(h.ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := h.Runtime.Load(h.ctx, name, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, func() { m.Close(context.Background()) }, nil
+}
+
 // callAgent makes one call of a RunAgent; storeFailed reports whether the
 // store failed to answer any of the call's host calls (cas.Unavailable).
-func (h *Host) callAgent(la *localAgent, mod *wasm.Module, a *protocol.RunAgent) (done *protocol.AgentDone, storeFailed bool) {
+func (h *Host) callAgent(name string, mod *wasm.Module, a *protocol.RunAgent) (done *protocol.AgentDone, storeFailed bool) {
 	h.agentS <- struct{}{}
 	defer func() { <-h.agentS }()
 	done = &protocol.AgentDone{ReqID: a.ReqID}
@@ -84,7 +111,7 @@ func (h *Host) callAgent(la *localAgent, mod *wasm.Module, a *protocol.RunAgent)
 			store.failed.Store(true)
 		}
 		return p, err
-	}, a.Policy(), h.agentLog(la.info.Name), h.planQuery)
+	}, a.Policy(), h.agentLog(name), h.planQuery)
 	env.PlanQuery = RecordPlanAnswers(env.PlanQuery, &done.PlanAnswers)
 	res, err := mod.Handle(h.ctx, a.Input(), a.Gas, env)
 	switch {

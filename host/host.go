@@ -327,10 +327,11 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}
 	h.mods = newModuleHolds()
-	infos, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore, h.mods.generation(0), func(s string) { log.Warn(s) })
+	infos, install, err := h.id.agentIdentities(ctx, h.Agents, cfg.PluginsDir, startStore, h.mods.generation(0), func(s string) { log.Warn(s) })
 	if err != nil {
 		return nil, err
 	}
+	install()
 	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
 	h.roots = roots
 	h.core, err = protocol.New(protocol.Config{HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
@@ -560,31 +561,41 @@ func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 // was added, replaced or removed, the agents are made again (keys, tokens,
 // modules held) and a reload of the configuration is stepped: the core
 // dispatches to the new set from then on, and the trail records it, so
-// that replay does the same.
+// that replay does the same. A reload that could not be made (the store
+// did not answer) is tried again at every interval until it is.
 func (h *Host) watchPlugins(interval time.Duration) {
 	defer h.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	pending := false
 	for {
 		select {
 		case <-t.C:
 		case <-h.ctx.Done():
 			return
 		}
-		if err := h.reloadPlugins(h.ctx); err != nil && h.ctx.Err() == nil {
-			h.log.Warn("plugins: reload", "error", err)
+		changed, err := h.rescanPlugins(h.ctx)
+		if err != nil && h.ctx.Err() == nil {
+			h.log.Warn("plugins: rescan", "error", err)
 		}
+		if !changed && !pending {
+			continue
+		}
+		pending = true
+		if err := h.reloadPlugins(h.ctx); err != nil {
+			if h.ctx.Err() == nil {
+				h.log.Warn("plugins: reload (tried again in "+interval.String()+")", "error", err)
+			}
+			continue
+		}
+		pending = false
 	}
 }
 
-// reloadPlugins rescans the plugins folder and, if anything changed,
-// steps a reload of the agents.
-func (h *Host) reloadPlugins(ctx context.Context) error {
+// rescanPlugins brings the plugins registry in line with the folder and
+// reports whether a plugin was added, replaced or removed.
+func (h *Host) rescanPlugins(ctx context.Context) (changed bool, err error) {
 	events, err := h.Agents.Rescan(ctx)
-	if err != nil {
-		return err
-	}
-	changed := false
 	for _, ev := range events {
 		if h.cfg.OnPluginEvent != nil {
 			h.cfg.OnPluginEvent(ev)
@@ -596,16 +607,20 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		h.log.Info("plugin", "event", ev.String())
 		changed = true
 	}
-	if !changed {
-		return nil
-	}
+	return changed, err
+}
+
+// reloadPlugins makes the agents of the plugins loaded now and steps a
+// reload of the configuration naming them; the node installs them when it
+// steps it.
+func (h *Host) reloadPlugins(ctx context.Context) error {
 	gen := h.mods.begin()
-	infos, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods.generation(gen), func(s string) { h.log.Warn(s) })
+	infos, install, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods.generation(gen), func(s string) { h.log.Warn(s) })
 	if err != nil {
 		return err
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}, reload: gen})
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}, reload: gen, install: install})
 	return nil
 }
 

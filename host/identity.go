@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -40,8 +41,8 @@ type localAgent struct {
 	key   *keys.Key
 	token string
 	info  protocol.AgentInfo
-	// removed: the plugin left the folder. Its key stays known, for the
-	// outputs of its runs still under way.
+	// removed: the plugin left the folder (the core refuses what its runs
+	// under way answer; the entry names it in the node's reports).
 	removed bool
 }
 
@@ -92,13 +93,13 @@ func loadIdentity(ctx context.Context, dir string, store cas.Store) (*identity, 
 // agentIdentities gives every loaded plugin a key (kept under keys/ by file
 // name, so a plugin keeps its identity across restarts and reloads) and a
 // token issued by the root key for the roles and capabilities its manifest
-// declares, holds its module in mods (so that a run asked for it is made
-// with it, whatever the folder holds by then), and makes them the local
-// agents: those of plugins no longer loaded are marked removed.
-func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store, mods moduleGeneration, warn func(string)) ([]protocol.AgentInfo, error) {
+// declares, and holds its module in mods (so that a run asked for it is
+// made with it, whatever the folder holds by then). install makes them the
+// local agents (those of plugins no longer loaded are marked removed): the
+// caller calls it when the core is given the configuration.
+func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, pluginsDir string, store cas.Store, mods moduleGeneration, warn func(string)) (infos []protocol.AgentInfo, install func(), err error) {
 	loaded := reg.Loaded()
 	sort.Slice(loaded, func(i, j int) bool { return loaded[i].File < loaded[j].File })
-	var infos []protocol.AgentInfo
 	current := map[string]*localAgent{}
 	for _, ev := range loaded {
 		mod, release, err := reg.Acquire(ev.File)
@@ -106,29 +107,41 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, p
 			continue
 		}
 		m := mod.Manifest()
-		// The module goes to the CAS, so that replay can run it again:
-		// the bytes it was loaded from, which the file holds unless it
-		// changed since (the next scan of the folder loads it then).
-		wasmBytes, err := os.ReadFile(filepath.Join(pluginsDir, ev.File))
-		if err == nil && envelope.HashRef(wasmBytes) != mod.Ref() {
+		// The module goes to the CAS, so that replay can run it again. One
+		// stored already (loaded before: the folder may hold a file that
+		// failed to replace it since) is not read again; a new one is read
+		// from its file, which holds the bytes it was loaded from unless it
+		// changed since (then the next scan loads it again).
+		// (A Get, not a Has: a cluster host's store keeps its own copy of
+		// what it reads, which replay of its trail needs; a corrupt copy
+		// is put again, which repairs it.)
+		moduleRef := mod.Ref()
+		_, err = store.Get(ctx, moduleRef)
+		if err != nil && !errors.Is(err, cas.ErrNotFound) && !errors.Is(err, cas.ErrCorrupt) {
 			release()
-			warn(fmt.Sprintf("agent %s: the file changed while it was loaded; it is loaded again at the next scan of the plugins folder", ev.File))
-			continue
+			return nil, nil, fmt.Errorf("host: agent %s: looking for its module in the CAS: %w", ev.File, err)
 		}
 		if err != nil {
-			release()
-			return nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
-		}
-		moduleRef, err := store.Put(ctx, wasmBytes)
-		if err != nil {
-			release()
-			return nil, fmt.Errorf("host: agent %s: storing its module: %w", ev.File, err)
+			wasmBytes, err := os.ReadFile(filepath.Join(pluginsDir, ev.File))
+			if err != nil {
+				release()
+				return nil, nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
+			}
+			if envelope.HashRef(wasmBytes) != moduleRef {
+				release()
+				warn(fmt.Sprintf("agent %s: the file changed while it was loaded; it is loaded again at the next scan of the plugins folder", ev.File))
+				continue
+			}
+			if _, err := store.Put(ctx, wasmBytes); err != nil {
+				release()
+				return nil, nil, fmt.Errorf("host: agent %s: storing its module: %w", ev.File, err)
+			}
 		}
 		mods.hold(moduleRef, mod, release)
 		name := "agent-" + sanitize(strings.TrimSuffix(ev.File, ".wasm"))
 		key, err := id.store.Ensure(name)
 		if err != nil {
-			return nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
+			return nil, nil, fmt.Errorf("host: agent %s: %w", ev.File, err)
 		}
 		var roles []envelope.Role
 		for _, r := range m.Roles {
@@ -138,7 +151,7 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, p
 		}
 		_, tok, err := keys.IssueAndStore(ctx, store, id.root, key.Public, roles, m.Capabilities, 0)
 		if err != nil {
-			return nil, fmt.Errorf("host: agent %s token: %w", ev.File, err)
+			return nil, nil, fmt.Errorf("host: agent %s token: %w", ev.File, err)
 		}
 		var verbs []envelope.Verb
 		for _, v := range m.Verbs {
@@ -149,7 +162,14 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, p
 		current[info.PK] = &localAgent{file: ev.File, key: key, token: tok, info: info}
 		infos = append(infos, info)
 	}
+	return infos, func() { id.install(current) }, nil
+}
+
+// install makes current the local agents; the others are marked removed
+// (kept, to name them in what the node reports about runs under way).
+func (id *identity) install(current map[string]*localAgent) {
 	id.agentsMu.Lock()
+	defer id.agentsMu.Unlock()
 	for pk, a := range id.agents {
 		if current[pk] == nil && !a.removed {
 			gone := *a
@@ -160,8 +180,6 @@ func (id *identity) agentIdentities(ctx context.Context, reg *agents.Registry, p
 	for pk, a := range current {
 		id.agents[pk] = a
 	}
-	id.agentsMu.Unlock()
-	return infos, nil
 }
 
 func sanitize(s string) string {

@@ -27,7 +27,7 @@ const (
 	KindPolicy     = "policy"     // policyRecord: protocol.PolicyDone and what was evaluated
 	KindTimer      = "timer"      // protocol.TimerFired
 	KindOutcome    = "outcome"    // a protocol.Record the core emitted
-	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start
+	KindConfig     = "config"     // protocol.Configure: the agents, roots and verifiers of a start or a reload
 	KindCheckpoint = "checkpoint" // protocol.CheckpointDue: the audit root a CHECKPOINT signs, the ended threads it retires
 	KindReconcile  = "reconcile"  // protocol.ReconcileDue: the anti-entropy timer's RECONCILE offer
 	KindHeld       = "held"       // an envelope's first arrival answered Retry (not yet decidable); its verdict comes later
@@ -50,8 +50,10 @@ type item struct {
 	newClock bool // a Received stepped at a time its thread has no clock line for yet
 	done     chan struct{}
 	// reload is the generation of the agents a reload's Configure
-	// names (moduleHolds.begin).
-	reload uint64
+	// names (moduleHolds.begin), and install makes them the local agents
+	// (called when it is stepped).
+	reload  uint64
+	install func()
 }
 
 func nowMS() int64 { return time.Now().UnixMilli() }
@@ -306,6 +308,9 @@ func (h *Host) step(it item) (stepped, bool) {
 	v := h.core.Step(it.in)
 	actions := h.core.Ready()
 	h.core.Advance()
+	if it.install != nil {
+		it.install() // the agents of a reload the core was just given
+	}
 	if ended := cmp.Or(v.Thread, thread); ended != "" && h.core.Ended(ended) {
 		h.timers.stop(ended)
 		if ended == thread && !endedBefore {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
@@ -171,5 +172,96 @@ func waitInvalidated(t *testing.T, h *host.Host, id, pk string) {
 			t.Fatalf("no ATTEST of %s invalidated on %s (attest %q)", pk, id, attest)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A run asked for before a stop and never answered is asked for again at
+// the next start, with the module the agent had when it was asked: the
+// plugin replaced while the node was stopped, the node loads that module
+// from the CAS (as replay does), and the trail replays.
+func TestARunAskedAgainAfterItsPluginWasReplaced(t *testing.T) {
+	dir := t.TempDir()
+	plugins := map[string]string{"classifier.wasm": "classifier", "verifier.wasm": "verifier"}
+	h := openAt(t, dir, plugins, host.Config{PluginsPoll: -1})
+	// An input the classifier takes long to read to bid: its run on the
+	// NEED is under way when the node stops.
+	var texts []string
+	for i := 0; i < 20_000; i++ {
+		texts = append(texts, "where is my parcel number "+strings.Repeat("x", i%50))
+	}
+	input, _ := json.Marshal(texts)
+	ref, err := h.CAS.Put(context.Background(), input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", InputRef: ref, K: 1, N: 1,
+		BidWindowMS: 100, LeaseMS: 60_000, MaxEpochs: 3, DeadlineMS: 600_000, Nonce: t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stop once the admit is recorded: the classifier's bid run has begun.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		admitted := false
+		name, _ := audit.FileName(id)
+		if _, err := os.Stat(filepath.Join(h.Trail.Dir(), name)); err == nil {
+			for _, r := range trailLines(t, h, id) {
+				admitted = admitted || r.Kind == host.KindPolicy
+			}
+		}
+		if admitted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the NEED's admit was never recorded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	h.Close()
+	for _, r := range trailLines(t, h, id) {
+		if r.Kind == host.KindAgent {
+			t.Skip("the classifier answered before the node stopped: this machine is too fast for the scenario")
+		}
+	}
+	// The classifier replaced while the node was stopped, by a worker that
+	// bids the same way and never works.
+	staller, err := os.ReadFile(plugintest.Path(t, "staller"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "classifier.wasm"), staller, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h = openAt(t, dir, nil, host.Config{PluginsPoll: -1})
+	// The run asked again answers with the classifier's bid for epoch 1
+	// (the staller, the plugin now, bids in the epochs after).
+	deadline = time.Now().Add(90 * time.Second)
+	for done := false; !done; {
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind != host.KindAgent {
+				continue
+			}
+			var rec struct {
+				Fault  string          `json:"fault"`
+				Output json.RawMessage `json:"output"`
+			}
+			if err := json.Unmarshal(r.Envelope, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Fault != "" {
+				t.Fatalf("a run after the start faulted: %s", r.Envelope)
+			}
+			done = done || strings.Contains(string(rec.Output), `"epoch":1`)
+		}
+		if !done && time.Now().After(deadline) {
+			t.Fatal("the run asked before the stop was not made again after the start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.Close()
+	var out strings.Builder
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out, NoRerun: false}); err != nil {
+		t.Fatalf("replay: %v\n%s", err, out.String())
 	}
 }

@@ -79,12 +79,19 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 				return err
 			}
 			if url != "" {
-				local, lerr := cas.NewFileStore(filepath.Join(dir, "cas"))
-				if lerr != nil {
-					return lerr
+				// DATA/cas is read if there is one; none is made (a trail
+				// recorded before hosts kept copies may have none).
+				var local cas.Store
+				if st, serr := os.Stat(filepath.Join(dir, "cas")); serr == nil && st.IsDir() {
+					if local, err = cas.NewFileStore(filepath.Join(dir, "cas")); err != nil {
+						return err
+					}
 				}
 				err = e.withCASOf(context.Background(), dir, func(s cas.Store) error {
-					opts.Store = cas.ReadThrough(local, s)
+					opts.Store = s
+					if local != nil {
+						opts.Store = cas.ReadThrough(local, s)
+					}
 					_, err := replay.Run(context.Background(), opts)
 					return err
 				})

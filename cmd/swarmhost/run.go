@@ -81,7 +81,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll,
 				OnPluginEvent: func(ev agents.Event) {
 					if ev.Err != nil {
-						fmt.Fprintf(e.stderr, "swarmhost: plugin %s failed to load (a version loaded before keeps serving): %v\n", ev.File, ev.Err)
+						fmt.Fprintf(e.stderr, "swarmhost: plugin %s failed to load (a version of it loaded before, if any, keeps serving): %v\n", ev.File, ev.Err)
 						return
 					}
 					fmt.Fprintf(e.stdout, "plugin %s %s (%s)\n", ev.File, ev.Kind, ev.Name)

@@ -18,7 +18,8 @@
 //  5. Clean up: a dropped module is closed once the last call that acquired
 //     it releases it; Close stops the watcher and closes everything.
 //
-// The folder is polled rather than watched with inotify: it keeps the
-// package free of platform code, works on every file system (including
-// network and container mounts), and a plugin folder changes rarely.
+// The folder is polled rather than watched with inotify: it works on every
+// file system (including network and container mounts), and a plugin
+// folder changes rarely. A file whose identity, size and times are those
+// it had when it was read, well before, is not read again.
 package agents

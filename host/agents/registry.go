@@ -73,22 +73,30 @@ type Registry struct {
 type plugin struct {
 	file string
 	ref  string
-	// size and modTime are the file's when it was read (at readAt): a
-	// scan that finds both unchanged does not read the file again, unless
-	// modTime is within racyWindow of readAt (a file system's clock is
-	// coarse: a file written again just after it was read may keep its
-	// size and time).
-	size    int64
-	modTime time.Time
-	readAt  time.Time
-	module  *wasm.Module
-	users   int
-	gone    bool // replaced or removed: close when users reaches 0
+	// stat is the file's when it was read (at readAt): a scan that finds
+	// it unchanged (unchanged) does not read the file again.
+	stat   os.FileInfo
+	readAt time.Time
+	module *wasm.Module
+	users  int
+	gone   bool // replaced or removed: close when users reaches 0
 }
 
 // racyWindow: a file modified this close to when it was read is read again
-// at the next scan, whatever its size and time say.
+// at the next scan, whatever its size and times say.
 const racyWindow = time.Second
+
+// unchanged reports whether the file described by now is the one p was
+// read from: the same file (device and inode: a file renamed over it is
+// another), size, modification time and, where the platform has one,
+// status change time (which `cp -p` or `touch -d` cannot set back); and
+// modified well before it was read (a file system's clock is coarse: a
+// file written again just after it was read may keep its size and times).
+func (p *plugin) unchanged(now os.FileInfo) bool {
+	was := p.stat
+	return was != nil && os.SameFile(was, now) && was.Size() == now.Size() && was.ModTime().Equal(now.ModTime()) &&
+		sameChangeTime(was, now) && was.ModTime().Before(p.readAt.Add(-racyWindow))
+}
 
 // Open loads every plugin in dir and starts watching it.
 func Open(ctx context.Context, dir string, rt *wasm.Runtime, opts Options) (*Registry, []Event, error) {
@@ -154,8 +162,7 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 	type pending struct {
 		name, ref string
 		data      []byte
-		size      int64
-		modTime   time.Time
+		stat      os.FileInfo
 		readAt    time.Time
 		old       *plugin
 		mod       *wasm.Module
@@ -175,8 +182,7 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 		r.mu.Lock()
 		old := r.plugins[name]
 		r.mu.Unlock()
-		if old != nil && old.size == info.Size() && old.modTime.Equal(info.ModTime()) &&
-			old.modTime.Before(old.readAt.Add(-racyWindow)) {
+		if old != nil && old.unchanged(info) {
 			continue // unchanged since it was read: not read again
 		}
 		readAt := time.Now()
@@ -189,13 +195,13 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 		r.mu.Lock()
 		failedRef := r.failed[name]
 		if old != nil && old.ref == ref {
-			old.size, old.modTime, old.readAt = info.Size(), info.ModTime(), readAt // touched, not changed
+			old.stat, old.readAt = info, readAt // touched, not changed
 		}
 		r.mu.Unlock()
 		if (old != nil && old.ref == ref) || failedRef == ref {
 			continue // unchanged, or known broken
 		}
-		todo = append(todo, &pending{name: name, ref: ref, data: data, old: old, size: info.Size(), modTime: info.ModTime(), readAt: readAt})
+		todo = append(todo, &pending{name: name, ref: ref, data: data, old: old, stat: info, readAt: readAt})
 	}
 	var first, repeats []*pending
 	seen := map[string]bool{}
@@ -229,7 +235,7 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 			kind = Replaced
 			r.retireLocked(p.old)
 		}
-		r.plugins[p.name] = &plugin{file: p.name, ref: p.ref, module: p.mod, size: p.size, modTime: p.modTime, readAt: p.readAt}
+		r.plugins[p.name] = &plugin{file: p.name, ref: p.ref, module: p.mod, stat: p.stat, readAt: p.readAt}
 		r.mu.Unlock()
 		events = append(events, Event{Kind: kind, File: p.name, Name: p.mod.Manifest().Name})
 	}

@@ -179,10 +179,10 @@ func TestWatcher(t *testing.T) {
 }
 
 // A plugin rewritten with bytes of the same size and the same modification
-// time, just after a scan read it (a file system's clock is coarse), is
-// still seen replaced: the scan trusts an unchanged size and time only for
-// a file last modified well before it was read.
-func TestRescanSeesARacyRewrite(t *testing.T) {
+// time is still seen replaced: just after a scan read it (a file system's
+// clock is coarse), and with its time set back to an old one (`cp -p`,
+// `rsync -a`, a build with fixed times).
+func TestRescanSeesARewriteOfTheSameSizeAndTime(t *testing.T) {
 	ctx := context.Background()
 	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
 	if err != nil {
@@ -194,42 +194,47 @@ func TestRescanSeesARacyRewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Valid modules of the same size: the original with a custom section
+	// of eight bytes of one fill or another.
+	withSection := func(fill byte) []byte {
+		body := []byte{4, 'n', 'o', 't', 'e'}
+		for i := 0; i < 8; i++ {
+			body = append(body, fill)
+		}
+		return append(append(append([]byte(nil), data...), 0, byte(len(body))), body...)
+	}
 	file := filepath.Join(dir, "a.wasm")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
+	write := func(fill byte, mtime time.Time) {
+		t.Helper()
+		if err := os.WriteFile(file, withSection(fill), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(file, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
 	}
-	st, err := os.Stat(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	now, old := time.Now(), time.Now().Add(-time.Hour)
+	write('a', now)
 	reg, _, err := agents.Open(ctx, dir, rt, agents.Options{PollInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close(ctx)
-	// Same size, one byte of a custom section's worth changed: append a
-	// custom section of n bytes to the original, and one of n different
-	// bytes to the replacement, so that both are valid and the same size.
-	withSection := func(fill byte) []byte {
-		body := append([]byte{4, 'n', 'o', 't', 'e'}, make([]byte, 8)...)
-		for i := 5; i < len(body); i++ {
-			body[i] = fill
-		}
-		return append(append(append([]byte(nil), data...), 0, byte(len(body))), body...)
-	}
-	for i, fill := range []byte{'a', 'b'} {
-		if err := os.WriteFile(file, withSection(fill), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(file, st.ModTime(), st.ModTime()); err != nil {
-			t.Fatal(err)
-		}
+	for i, w := range []struct {
+		fill  byte
+		mtime time.Time
+	}{{'b', now}, {'c', old}, {'d', old}} {
+		write(w.fill, w.mtime)
 		events, err := reg.Rescan(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if k := kinds(events); k["a.wasm"] != agents.Replaced {
-			t.Fatalf("rewrite %d (same size, same time): %v", i+1, events)
+			t.Fatalf("rewrite %d (same size, modification time %v): %v", i+1, w.mtime, events)
 		}
+	}
+	// Untouched: nothing to say.
+	if events, err := reg.Rescan(ctx); err != nil || len(events) != 0 {
+		t.Fatalf("a scan of an unchanged folder: %v %v", events, err)
 	}
 }

@@ -65,6 +65,9 @@ func (m *mirrored) Get(ctx context.Context, ref string) ([]byte, error) {
 	}
 	data, serr := m.shared.Get(ctx, ref)
 	if serr != nil {
+		if errors.Is(err, ErrCorrupt) && errors.Is(serr, ErrNotFound) {
+			return nil, err // the one copy there is, corrupt
+		}
 		return nil, serr
 	}
 	m.copyLocal(ctx, ref, data)

@@ -181,3 +181,19 @@ func TestReadThroughChangesNothingLocal(t *testing.T) {
 		t.Errorf("a blob neither holds: %v", err)
 	}
 }
+
+// TestMirroredSaysCorruptWhenNoCopyIsGood: a corrupt local copy of a blob
+// the shared store does not hold is reported corrupt, not absent.
+func TestMirroredSaysCorruptWhenNoCopyIsGood(t *testing.T) {
+	shared, local := newFileStore(t), newFileStore(t)
+	ref, err := local.Put(ctx(t), []byte("only here, and rotten"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, blobPath(local.Dir(), ref))
+	for name, s := range map[string]cas.Store{"Mirrored": cas.Mirrored(shared, local, nil), "ReadThrough": cas.ReadThrough(local, shared)} {
+		if _, err := s.Get(ctx(t), ref); !errors.Is(err, cas.ErrCorrupt) {
+			t.Errorf("%s: Get: %v, want ErrCorrupt", name, err)
+		}
+	}
+}

@@ -97,9 +97,16 @@ func (c *Core) agentDone(in *AgentDone) string {
 	}
 	delete(c.reqMap, in.ReqID)
 	t := c.threads[r.thread]
-	a := c.agents[r.agent]
-	if t == nil || t.retired || a == nil {
+	if t == nil || t.retired {
 		return r.thread
+	}
+	a := c.agents[r.agent]
+	if a == nil {
+		// A reload (or a start) since the run was asked for removed the
+		// agent: what it answered is not its to send any more.
+		c.record(t.id, "outcome", map[string]any{"event": "agent_output_refused", "agent": "",
+			"agent_pk": r.agent, "request": in.ReqID, "reason": "the agent is no longer configured (its plugin was removed)"})
+		return t.id
 	}
 	refuse := func(what string, args ...any) {
 		reason := fmt.Sprintf(what, args...)
