@@ -216,7 +216,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	// One node per data folder, whatever its bus: two would write one
 	// trail (a start recovers torn lines: it would cut the other's).
-	lock, err := dirlock.Acquire(cfg.DataDir, "node.lock")
+	lock, err := dirlock.Acquire(cfg.DataDir, api.LockFileName)
 	if errors.Is(err, dirlock.ErrHeld) {
 		return nil, fmt.Errorf("host: the data folder %s is %w (%w)", cfg.DataDir, ErrDataInUse, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/replay"
@@ -75,6 +76,9 @@ covered lines' signatures are verified too, and only their re-runs spared.`,
 			// cluster's shared store (--nats-url, or the running node's run
 			// file, names its server) is read for what DATA/cas lacks.
 			url, err := e.casNATS(dir)
+			if errors.Is(err, api.ErrNoNode) {
+				url, err = "", nil // a cluster's host that crashed: its copies in DATA/cas
+			}
 			if err != nil {
 				return err
 			}

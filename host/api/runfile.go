@@ -8,11 +8,16 @@ import (
 	"path/filepath"
 
 	"github.com/canswarm/swarmhost/internal/atomicfile"
+	"github.com/canswarm/swarmhost/internal/dirlock"
 )
 
 // RunFileName is the file in a data folder that says where its running
 // node serves.
 const RunFileName = "node.json"
+
+// LockFileName is the file in a data folder its running node holds a lock
+// on (internal/dirlock), for as long as it runs.
+const LockFileName = "node.lock"
 
 // RunFile is the content of data/node.json.
 type RunFile struct {
@@ -54,7 +59,9 @@ func RemoveRunFile(dataDir string) {
 // ErrNoNode says no node has served from a data folder.
 var ErrNoNode = errors.New("no running node")
 
-// ReadRunFile reads data/node.json.
+// ReadRunFile reads data/node.json. A run file left by a node that no
+// longer runs (it holds no lock on the folder) is an error wrapping
+// ErrNoNode, returned with the run file's content.
 func ReadRunFile(dataDir string) (RunFile, error) {
 	path := filepath.Join(dataDir, RunFileName)
 	b, err := os.ReadFile(path)
@@ -67,6 +74,12 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 	var rf RunFile
 	if err := json.Unmarshal(b, &rf); err != nil || rf.API == "" {
 		return RunFile{}, fmt.Errorf("api: %s is not a run file (%v)", path, err)
+	}
+	// A run file whose node holds no lock on the folder is a crashed
+	// node's: its API and NATS addresses may be another process's by now.
+	if held, known, err := dirlock.Held(dataDir, LockFileName); err == nil && known && !held {
+		return rf, fmt.Errorf("%w on data folder %s: its run file names pid %d, which no longer runs there (a crash left %s): start the node again with 'swarmhost --data %s run'",
+			ErrNoNode, dataDir, rf.PID, RunFileName, dataDir)
 	}
 	return rf, nil
 }

@@ -29,3 +29,28 @@ func TestAcquireIsExclusive(t *testing.T) {
 	}
 	again.Release()
 }
+
+// Held tells a held lock from one no process holds, and from a lock file
+// that was never made; probing takes nothing an Acquire would miss.
+func TestHeld(t *testing.T) {
+	dir := t.TempDir()
+	if held, known, err := Held(dir, "x.lock"); err != nil || held || known {
+		t.Fatalf("no lock file: held %v known %v %v, want neither", held, known, err)
+	}
+	l, err := Acquire(dir, "x.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, known, err := Held(dir, "x.lock"); err != nil || !held || !known {
+		t.Fatalf("while held: held %v known %v %v", held, known, err)
+	}
+	l.Release()
+	if held, known, err := Held(dir, "x.lock"); err != nil || held || !known {
+		t.Fatalf("after release: held %v known %v %v", held, known, err)
+	}
+	again, err := Acquire(dir, "x.lock")
+	if err != nil {
+		t.Fatalf("Acquire after a probe: %v", err)
+	}
+	again.Release()
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // ErrHeld is part of Lock's error when another holder has the lock.
@@ -28,14 +29,50 @@ func Acquire(dir, name string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// A holder for a moment (Held's probe) is waited for, briefly.
+	deadline := time.Now().Add(probeWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return &Lock{f: f}, nil
+		}
+		if errors.Is(err, syscall.EWOULDBLOCK) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("lock %s: %w", path, ErrHeld)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return &Lock{f: f}, nil
+}
+
+// probeWait is how long Acquire waits for a lock held for a moment.
+const probeWait = 250 * time.Millisecond
+
+// Held reports whether a process holds the lock file name in dir, without
+// taking it for more than a moment (a shared lock, released at once; an
+// Acquire meanwhile waits for it). known is false when there is no such
+// file (nothing ever locked it there) or the platform has no flock.
+func Held(dir, name string) (held, known bool, err error) {
+	path := filepath.Join(dir, name)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	defer f.Close() // drops the shared lock, if taken
+	switch err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); {
+	case err == nil:
+		return false, true, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, true, nil
+	default:
+		return false, false, fmt.Errorf("lock %s: %w", path, err)
+	}
 }
 
 // Release drops the lock; safe to call twice.
