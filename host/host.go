@@ -97,8 +97,10 @@ type Config struct {
 	// is read at start only).
 	PluginsPoll time.Duration
 	// OnPluginEvent, when set, is told of every plugin the node loaded,
-	// replaced or removed while it ran, and of every one that failed to
-	// load (at start too): the operator's view of the plugins folder.
+	// replaced or removed while it ran, of every one that failed to load
+	// (at start too), and of a folder it cannot read or a reload it cannot
+	// make (Kind Failed, File the folder): the operator's view of the
+	// plugins folder.
 	OnPluginEvent func(agents.Event)
 	// BusMaxAge drops envelopes older than this from the bus's stream (the
 	// audit trail is the record; the stream only carries them). 0 keeps
@@ -568,6 +570,18 @@ func (h *Host) watchPlugins(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	pending := false
+	lastProblem := "" // told once, not at every interval
+	problem := func(err error) {
+		if err == nil || h.ctx.Err() != nil {
+			lastProblem = ""
+			return
+		}
+		h.log.Warn("plugins", "error", err)
+		if err.Error() != lastProblem && h.cfg.OnPluginEvent != nil {
+			h.cfg.OnPluginEvent(agents.Event{Kind: agents.Failed, File: h.cfg.PluginsDir, Err: err})
+		}
+		lastProblem = err.Error()
+	}
 	for {
 		select {
 		case <-t.C:
@@ -575,19 +589,20 @@ func (h *Host) watchPlugins(interval time.Duration) {
 			return
 		}
 		changed, err := h.rescanPlugins(h.ctx)
-		if err != nil && h.ctx.Err() == nil {
-			h.log.Warn("plugins: rescan", "error", err)
+		if err != nil {
+			problem(fmt.Errorf("the plugins folder cannot be read (the agents loaded keep serving): %w", err))
+			continue
 		}
 		if !changed && !pending {
+			problem(nil)
 			continue
 		}
 		pending = true
 		if err := h.reloadPlugins(h.ctx); err != nil {
-			if h.ctx.Err() == nil {
-				h.log.Warn("plugins: reload (tried again in "+interval.String()+")", "error", err)
-			}
+			problem(fmt.Errorf("the agents cannot be reloaded (tried again every %s; the agents loaded keep serving): %w", interval, err))
 			continue
 		}
+		problem(nil)
 		pending = false
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/bus"
 )
+
+// minPluginsPoll: a shorter poll reads the folder's entries often enough
+// to cost a core.
+const minPluginsPoll = 100 * time.Millisecond
 
 func newRunCmd(e *env) *cobra.Command {
 	var (
@@ -80,14 +85,21 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
 				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll,
 				OnPluginEvent: func(ev agents.Event) {
-					if ev.Err != nil {
-						fmt.Fprintf(e.stderr, "swarmhost: plugin %s failed to load (a version of it loaded before, if any, keeps serving): %v\n", ev.File, ev.Err)
-						return
+					stamp := time.Now().Format(time.DateTime)
+					switch {
+					case ev.Err != nil && strings.HasSuffix(ev.File, ".wasm"):
+						fmt.Fprintf(e.stderr, "%s swarmhost: plugin %s failed to load (not run; while the node runs, a version loaded before this file changed keeps serving): %v\n", stamp, ev.File, ev.Err)
+					case ev.Err != nil:
+						fmt.Fprintf(e.stderr, "%s swarmhost: plugins %s: %v\n", stamp, ev.File, ev.Err)
+					default:
+						fmt.Fprintf(e.stdout, "%s plugin %s %s (%s)\n", stamp, ev.File, ev.Kind, ev.Name)
 					}
-					fmt.Fprintf(e.stdout, "plugin %s %s (%s)\n", ev.File, ev.Kind, ev.Name)
 				}}
-			if pluginsPoll == 0 && cmd.Flags().Changed("plugins-poll") {
+			switch {
+			case pluginsPoll == 0 && cmd.Flags().Changed("plugins-poll"):
 				cfg.PluginsPoll = -1 // 0 on the command line: never
+			case pluginsPoll < 0 || pluginsPoll > 0 && pluginsPoll < minPluginsPoll:
+				return usageError{fmt.Errorf("--plugins-poll %s: give 0 (read the folder at start only) or at least %s", pluginsPoll, minPluginsPoll)}
 			}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than

@@ -3,7 +3,9 @@
 //
 // # Lifecycle
 //
-//  1. Discover: list *.wasm in the folder (not recursively), in name order.
+//  1. Discover: list *.wasm in the folder (not recursively), in name order:
+//     regular files and symbolic links to them; names starting with "."
+//     are not plugins (a file being written, renamed in place once whole).
 //  2. Load: read the bytes, load them on the runtime; a module that fails
 //     is reported by file name and reason (an Event of kind Failed) and
 //     skipped, and the rest load. Files are loaded side by side on the

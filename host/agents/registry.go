@@ -171,14 +171,26 @@ func (r *Registry) Rescan(ctx context.Context) ([]Event, error) {
 	var todo []*pending
 	for _, e := range entries {
 		name := e.Name()
-		if !strings.HasSuffix(name, ".wasm") || strings.HasPrefix(name, ".") || !e.Type().IsRegular() {
+		if !strings.HasSuffix(name, ".wasm") || strings.HasPrefix(name, ".") {
 			continue
 		}
-		present[name] = true
-		info, err := e.Info()
-		if err != nil {
-			continue // gone since the listing: the next scan says so
+		// A symbolic link counts as the file it names (a Kubernetes
+		// ConfigMap or Secret volume shows its files so); a folder or a
+		// link to nothing does not count.
+		var info os.FileInfo
+		var err error
+		switch {
+		case e.Type().IsRegular():
+			info, err = e.Info()
+		case e.Type()&os.ModeSymlink != 0:
+			info, err = os.Stat(filepath.Join(r.dir, name))
+		default:
+			continue
 		}
+		if err != nil || !info.Mode().IsRegular() {
+			continue // gone since the listing, or not a file
+		}
+		present[name] = true
 		r.mu.Lock()
 		old := r.plugins[name]
 		r.mu.Unlock()

@@ -238,3 +238,46 @@ func TestRescanSeesARewriteOfTheSameSizeAndTime(t *testing.T) {
 		t.Fatalf("a scan of an unchanged folder: %v %v", events, err)
 	}
 }
+
+// A plugin that is a symbolic link (as a Kubernetes ConfigMap volume shows
+// its files) is loaded, and replaced when the link is pointed at another
+// file (as such a volume is updated: its links are swapped).
+func TestSymlinkedPlugins(t *testing.T) {
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	dir, store := t.TempDir(), t.TempDir()
+	copyModule(t, store, "good.wasm", "v1.wasm")
+	copyModule(t, store, "touch.wasm", "v2.wasm")
+	if err := os.Symlink(filepath.Join(store, "v1.wasm"), filepath.Join(dir, "a.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(store, "missing.wasm"), filepath.Join(dir, "dangling.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	reg, events, err := agents.Open(ctx, dir, rt, agents.Options{PollInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close(ctx)
+	if k := kinds(events); k["a.wasm"] != agents.Loaded || len(k) != 1 {
+		t.Fatalf("a linked plugin at start: %v", events)
+	}
+	tmp := filepath.Join(dir, ".a.tmp")
+	if err := os.Symlink(filepath.Join(store, "v2.wasm"), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "a.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	events, err = reg.Rescan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := kinds(events); k["a.wasm"] != agents.Replaced {
+		t.Fatalf("the link pointed at another module: %v", events)
+	}
+}

@@ -78,7 +78,7 @@ func ReadRunFile(dataDir string) (RunFile, error) {
 	// A run file whose node holds no lock on the folder is a crashed
 	// node's: its API and NATS addresses may be another process's by now.
 	if held, known, err := dirlock.Held(dataDir, LockFileName); err == nil && known && !held {
-		return rf, fmt.Errorf("%w on data folder %s: its run file names pid %d, which no longer runs there (a crash left %s): start the node again with 'swarmhost --data %s run'",
+		return rf, fmt.Errorf("%w on data folder %s: its run file names pid %d, but no process holds the folder's lock (a crash left %s): start the node again with 'swarmhost --data %s run'",
 			ErrNoNode, dataDir, rf.PID, RunFileName, dataDir)
 	}
 	return rf, nil

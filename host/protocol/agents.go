@@ -104,8 +104,10 @@ func (c *Core) agentDone(in *AgentDone) string {
 	if a == nil {
 		// A reload (or a start) since the run was asked for removed the
 		// agent: what it answered is not its to send any more.
+		const reason = "the agent is no longer configured (its plugin was removed)"
+		t.lastAgentProblem = "agent " + short(r.agent) + ": " + reason
 		c.record(t.id, "outcome", map[string]any{"event": "agent_output_refused", "agent": "",
-			"agent_pk": r.agent, "request": in.ReqID, "reason": "the agent is no longer configured (its plugin was removed)"})
+			"agent_pk": r.agent, "request": in.ReqID, "reason": reason})
 		return t.id
 	}
 	refuse := func(what string, args ...any) {
