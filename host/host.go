@@ -402,6 +402,11 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	rf := api.RunFile{PID: os.Getpid(), API: h.API.URL(), Capsule: h.capsule, SharedCAS: cfg.NATSURL != "" || cfg.NATSCluster != nil}
+	if rf.SharedCAS {
+		if err := api.MarkSharedCAS(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
 	if h.Consensus != nil {
 		rf.RaftAddress, rf.ReplicaID = h.Consensus.RaftAddress(), h.Consensus.ReplicaID()
 	}

@@ -105,9 +105,9 @@ func (e *env) casNATS(dataDir string) (string, error) {
 		return e.natsURL, nil
 	}
 	rf, err := api.ReadRunFile(dataDir)
-	if err != nil && rf.SharedCAS {
-		// A cluster's host that crashed: its blobs belong in the
-		// cluster's store, which DATA/cas is not.
+	if err != nil && (rf.SharedCAS || api.SharedCASMarked(dataDir)) {
+		// A cluster's host that crashed or stopped: its blobs belong in
+		// the cluster's store, which DATA/cas is not.
 		return "", fmt.Errorf("%w; its CAS is its cluster's NATS object store: give --nats-url of a running server of the cluster", err)
 	}
 	if err != nil || !rf.SharedCAS {

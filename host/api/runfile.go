@@ -19,6 +19,29 @@ const RunFileName = "node.json"
 // on (internal/dirlock), for as long as it runs.
 const LockFileName = "node.lock"
 
+// SharedCASFileName marks the data folder of a cluster's host (whose CAS is
+// the cluster's NATS object store; DATA/cas holds its copies): it stays when
+// the node stops, so that a command on the folder of a host that is not
+// running does not put blobs in DATA/cas, which no other host reads.
+const SharedCASFileName = "cas.shared"
+
+// MarkSharedCAS writes the mark of a cluster host's data folder.
+func MarkSharedCAS(dataDir string) error {
+	text := "This data folder's node keeps its blobs in its cluster's NATS object store;\n" +
+		"cas/ holds its copies of those it put or read. Put blobs through a running\n" +
+		"node of the cluster (swarmhost --data DIR cas put) or --nats-url.\n"
+	if err := atomicfile.Write(filepath.Join(dataDir, SharedCASFileName), []byte(text), atomicfile.Options{}); err != nil {
+		return fmt.Errorf("api: marking the data folder as a cluster host's: %w", err)
+	}
+	return nil
+}
+
+// SharedCASMarked reports whether dataDir is a cluster host's (MarkSharedCAS).
+func SharedCASMarked(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, SharedCASFileName))
+	return err == nil
+}
+
 // RunFile is the content of data/node.json.
 type RunFile struct {
 	PID         int    `json:"pid"`
