@@ -37,17 +37,24 @@ func kinds(events []agents.Event) map[string]agents.EventKind {
 	return out
 }
 
+// newRuntime is a runtime for one test, closed when it ends.
+func newRuntime(t *testing.T) *wasm.Runtime {
+	t.Helper()
+	rt, err := wasm.NewRuntime(context.Background(), wasm.Config{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
 const input = `{"envelope":{},"self_pk":"","thread":{"state":"OPEN","epoch":1,"fence":0}}`
 
 // Add, replace and remove plugins in a running registry; a broken file is
 // reported by name and reason and skipped while the others serve.
 func TestHotReload(t *testing.T) {
 	ctx := context.Background()
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := newRuntime(t)
 	dir := t.TempDir()
 	copyModule(t, dir, "good.wasm", "a.wasm")
 	if err := os.WriteFile(filepath.Join(dir, "broken.wasm"), []byte("not wasm"), 0o644); err != nil {
@@ -154,11 +161,7 @@ func mustRescan(t *testing.T, reg *agents.Registry) []agents.Event {
 // The watcher picks changes up by itself.
 func TestWatcher(t *testing.T) {
 	ctx := context.Background()
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := newRuntime(t)
 	dir := t.TempDir()
 	seen := make(chan agents.Event, 8)
 	reg, _, err := agents.Open(ctx, dir, rt, agents.Options{PollInterval: 20 * time.Millisecond, OnEvent: func(e agents.Event) { seen <- e }})
@@ -184,11 +187,7 @@ func TestWatcher(t *testing.T) {
 // `rsync -a`, a build with fixed times).
 func TestRescanSeesARewriteOfTheSameSizeAndTime(t *testing.T) {
 	ctx := context.Background()
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := newRuntime(t)
 	dir := t.TempDir()
 	data, err := os.ReadFile(filepath.Join("../wasm/testdata", "good.wasm"))
 	if err != nil {
@@ -244,11 +243,7 @@ func TestRescanSeesARewriteOfTheSameSizeAndTime(t *testing.T) {
 // file (as such a volume is updated: its links are swapped).
 func TestSymlinkedPlugins(t *testing.T) {
 	ctx := context.Background()
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
+	rt := newRuntime(t)
 	dir, store := t.TempDir(), t.TempDir()
 	copyModule(t, store, "good.wasm", "v1.wasm")
 	copyModule(t, store, "touch.wasm", "v2.wasm")
