@@ -102,6 +102,10 @@ type Config struct {
 	// make (Kind Failed, File the folder): the operator's view of the
 	// plugins folder.
 	OnPluginEvent func(agents.Event)
+	// OnAgentKeys, when set, is told the local agents (plugin file ->
+	// public key) each time a reload makes them, before the core is given
+	// them (a verifier's key goes in the other hosts' --verifiers).
+	OnAgentKeys func(map[string]string)
 	// BusMaxAge drops envelopes older than this from the bus's stream (the
 	// audit trail is the record; the stream only carries them). 0 keeps
 	// them all; otherwise at least the stream's dedup window (24h).
@@ -638,6 +642,13 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 	infos, install, err := h.id.agentIdentities(ctx, h.Agents, h.cfg.PluginsDir, h.CAS, h.mods.generation(gen), func(s string) { h.log.Warn(s) })
 	if err != nil {
 		return err
+	}
+	if h.cfg.OnAgentKeys != nil {
+		keys := map[string]string{}
+		for _, a := range infos {
+			keys[a.Name+".wasm"] = a.PK
+		}
+		h.cfg.OnAgentKeys(keys)
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
 		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}, reload: gen, install: install})

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -78,6 +80,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			var printedMu sync.Mutex
+			printed := map[string]string{} // the agents' keys printed: plugin file -> key
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
@@ -93,6 +97,23 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 						fmt.Fprintf(e.stderr, "%s swarmhost: plugins %s: %v\n", stamp, ev.File, ev.Err)
 					default:
 						fmt.Fprintf(e.stdout, "%s plugin %s %s (%s)\n", stamp, ev.File, ev.Kind, ev.Name)
+					}
+				},
+				OnAgentKeys: func(keys map[string]string) {
+					// A plugin added while the node runs: its key, as a
+					// start prints it.
+					printedMu.Lock()
+					defer printedMu.Unlock()
+					files := make([]string, 0, len(keys))
+					for file := range keys {
+						files = append(files, file)
+					}
+					sort.Strings(files)
+					for _, file := range files {
+						if printed[file] != keys[file] {
+							fmt.Fprintf(e.stdout, "agent %s: %s\n", file, keys[file])
+							printed[file] = keys[file]
+						}
 					}
 				}}
 			switch {
@@ -158,9 +179,12 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				fmt.Fprintf(e.stdout, "metrics %s/metrics\n", h.Observe.URL())
 			}
 			agents := h.AgentKeys()
+			printedMu.Lock()
 			for file, pk := range agents {
 				fmt.Fprintf(e.stdout, "agent %s: %s\n", file, pk)
+				printed[file] = pk
 			}
+			printedMu.Unlock()
 			if len(agents) == 0 {
 				fmt.Fprintf(e.stderr, "swarmhost: no agent in the plugins folder %s: this node bids on and verifies nothing itself (--plugins DIR names a folder of .wasm agents)\n",
 					cmp.Or(pluginsDir, filepath.Join(e.dataDir, "plugins")))
