@@ -15,10 +15,7 @@ import (
 
 func TestFileStoreConformance(t *testing.T) {
 	castest.Run(t, func(t *testing.T) (cas.Store, func(string)) {
-		s, err := cas.NewFileStore(filepath.Join(t.TempDir(), "cas"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := newFileStore(t)
 		return s, func(ref string) { flipByte(t, blobPath(s.Dir(), ref)) }
 	})
 }

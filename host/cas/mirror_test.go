@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,15 +24,7 @@ func TestMirroredConformance(t *testing.T) {
 	n := 0
 	castest.Run(t, func(t *testing.T) (cas.Store, func(string)) {
 		n++
-		bucket := "mirror" + string(rune('a'+n))
-		shared, err := cas.NewObjectStore(ctx(t), js, bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := js.ObjectStore(ctx(t), bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
+		shared, raw := objectStore(t, js, fmt.Sprintf("mirror%d", n))
 		local := newFileStore(t)
 		return cas.Mirrored(shared, local, func(s string) { t.Errorf("warned: %s", s) }), func(ref string) {
 			overwrite(t, raw, ref)

@@ -29,17 +29,24 @@ func TestObjectStoreConformance(t *testing.T) {
 	n := 0
 	castest.Run(t, func(t *testing.T) (cas.Store, func(string)) {
 		n++
-		bucket := fmt.Sprintf("cas%d", n)
-		s, err := cas.NewObjectStore(ctx(t), js, bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := js.ObjectStore(ctx(t), bucket)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, raw := objectStore(t, js, fmt.Sprintf("cas%d", n))
 		return s, func(ref string) { overwrite(t, raw, ref) }
 	})
+}
+
+// objectStore opens the CAS on a new bucket, and the bucket itself through
+// the raw object store API (to damage it behind the CAS's back).
+func objectStore(t *testing.T, js jetstream.JetStream, bucket string) (*cas.ObjectStore, jetstream.ObjectStore) {
+	t.Helper()
+	s, err := cas.NewObjectStore(ctx(t), js, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := js.ObjectStore(ctx(t), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, raw
 }
 
 // overwrite replaces an object's bytes under the same name through the raw
