@@ -96,6 +96,14 @@ func (n *Node) AddHost(ctx context.Context, replicaID uint64, raftAddress string
 
 // RemoveHost removes a host from every shard. A removed replica id must
 // never be reused.
+//
+// On each shard it first hands the leadership to the replica being removed
+// (for a bounded time: a stopped host cannot take it). A leader applies
+// every entry it commits, its own removal included, so the removed host
+// learns it (Removed, ErrRemoved). Removed from a follower, it may never
+// learn it: the leader commits the removal with the others' votes, then
+// stops sending to the removed replica, whose log may hold the entry
+// without knowing it committed.
 func (n *Node) RemoveHost(ctx context.Context, replicaID uint64) error {
 	return n.eachShard(ctx, func(ctx context.Context, s uint64) error {
 		m, err := n.nh.SyncGetShardMembership(ctx, s)
@@ -105,8 +113,33 @@ func (n *Node) RemoveHost(ctx context.Context, replicaID uint64) error {
 		if _, ok := m.Nodes[replicaID]; !ok {
 			return nil
 		}
+		n.handLeadershipTo(ctx, s, replicaID)
 		return n.nh.SyncRequestDeleteReplica(ctx, s, replicaID, m.ConfigChangeID)
 	})
+}
+
+// handLeadershipTo asks shard s's leader to hand over to replicaID and
+// waits until it has, ctx ends, or attemptTimeout passes; it reports
+// whether replicaID leads. Failing is not an error: the removal goes on
+// without it.
+func (n *Node) handLeadershipTo(ctx context.Context, s, replicaID uint64) bool {
+	deadline := time.Now().Add(n.attemptTimeout())
+	var asked time.Time
+	for {
+		leader, _, ok, err := n.nh.GetLeaderID(s)
+		if err == nil && ok && leader == replicaID {
+			return true
+		}
+		if err == nil && ok && time.Since(asked) > 250*time.Millisecond {
+			// Asked of any replica: it forwards to the leader. Asked
+			// again now and then: a request can be dropped.
+			_ = n.nh.RequestLeaderTransfer(s, replicaID)
+			asked = time.Now()
+		}
+		if time.Now().After(deadline) || sleep(ctx, 20*time.Millisecond) != nil {
+			return false
+		}
+	}
 }
 
 // eachShard runs a membership step on every shard, retrying temporary
