@@ -79,6 +79,16 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	return st, ctx.Err()
 }
 
+// Members is how many replicas the first shard has (every shard has the
+// same members), read through its leader.
+func (n *Node) Members(ctx context.Context) (int, error) {
+	m, err := n.nh.SyncGetShardMembership(ctx, 1)
+	if err != nil {
+		return 0, fmt.Errorf("consensus: membership of shard 1: %w", err)
+	}
+	return len(m.Nodes), nil
+}
+
 // AddHost adds a host to every shard as a voting member (run on a current
 // member). The new host then starts with Config.Join set.
 func (n *Node) AddHost(ctx context.Context, replicaID uint64, raftAddress string) error {

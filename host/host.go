@@ -115,6 +115,13 @@ type Config struct {
 	// anyway); the server holds ~120 B per envelope for it. 0 is
 	// bus.DefaultDedupWindow (24h).
 	BusDedupWindow time.Duration
+	// NoBidsGrace: a bid window that closes on this host with no eligible
+	// bid waits this long more before the host proposes RELEASE(no_bids),
+	// so that a host of the cluster that did receive bids has its DECIDE
+	// committed first (protocol.Config.NoBidsGraceMS). 0 is
+	// DefaultNoBidsGrace for a host of a cluster (its shards have other
+	// members) and none for a host alone; a negative value none.
+	NoBidsGrace time.Duration
 
 	// wrapStore, when set (tests: export_test.go), wraps the node's CAS.
 	wrapStore func(cas.Store) cas.Store
@@ -126,6 +133,42 @@ type Config struct {
 // DefaultPluginsPoll is how often a running node looks at its plugins
 // folder for changes.
 const DefaultPluginsPoll = 2 * time.Second
+
+// DefaultNoBidsGrace is how long a host of a cluster waits after a bid
+// window that closed with no eligible bid before it proposes
+// RELEASE(no_bids): long enough for the bus delivery of a loaded host to
+// catch up with the others'.
+const DefaultNoBidsGrace = 2 * time.Second
+
+// noBidsGraceMS is Config.NoBidsGrace with its default, for the core:
+// clustered says the consensus cluster has other hosts.
+func (c *Config) noBidsGraceMS(clustered bool) int64 {
+	switch {
+	case c.NoBidsGrace < 0:
+		return 0
+	case c.NoBidsGrace > 0:
+		return c.NoBidsGrace.Milliseconds()
+	case clustered:
+		return DefaultNoBidsGrace.Milliseconds()
+	}
+	return 0
+}
+
+// noBidsGraceMS is the node's Config.NoBidsGrace with its default: a host
+// is one of a cluster when its shards have other members (a restarted
+// member names no peers), or, when they cannot be read, when it was
+// started with peers or to join.
+func (h *Host) noBidsGraceMS(ctx context.Context) int64 {
+	clustered := len(h.cfg.Consensus.Peers) > 1 || h.cfg.Consensus.Join
+	if h.Consensus != nil {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if n, err := h.Consensus.Members(ctx); err == nil {
+			clustered = n > 1
+		}
+	}
+	return h.cfg.noBidsGraceMS(clustered)
+}
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
 const DefaultCheckpointEvery = 10 * time.Minute
@@ -365,7 +408,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
-		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers}})
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(ctx)}})
 	go h.readBus()
 	if h.Consensus != nil {
 		h.wg.Add(1)
@@ -651,7 +694,8 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		h.cfg.OnAgentKeys(keys)
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers}, reload: gen, install: install})
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(ctx)},
+		reload: gen, install: install})
 	return nil
 }
 

@@ -41,6 +41,7 @@ func newRunCmd(e *env) *cobra.Command {
 		reconcileEvery                        time.Duration
 		retainEnded, busMaxAge                time.Duration
 		busDedup, pluginsPoll                 time.Duration
+		noBidsGrace                           time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "run [--data D] [--raft-addr HOST:PORT --node-id N --peers 1=HOST:PORT,2=...]",
@@ -87,7 +88,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
 				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
-				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll,
+				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll, NoBidsGrace: noBidsGrace,
 				OnPluginEvent: func(ev agents.Event) {
 					stamp := time.Now().Format(time.DateTime)
 					switch {
@@ -121,6 +122,12 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				cfg.PluginsPoll = -1 // 0 on the command line: never
 			case pluginsPoll < 0 || pluginsPoll > 0 && pluginsPoll < minPluginsPoll:
 				return usageError{fmt.Errorf("--plugins-poll %s: give 0 (read the folder at start only) or at least %s", pluginsPoll, minPluginsPoll)}
+			}
+			switch {
+			case noBidsGrace < 0:
+				return usageError{fmt.Errorf("--no-bids-grace %s: give 0 (no wait) or a positive duration", noBidsGrace)}
+			case noBidsGrace == 0 && cmd.Flags().Changed("no-bids-grace"):
+				cfg.NoBidsGrace = -1 // 0 on the command line: no wait, in a cluster too
 			}
 			if len(members) > 0 || join {
 				// Hosts talk over a network: give elections more room than
@@ -220,6 +227,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary and has its shard forget it (default 10m; a negative value: forever)")
 	f.DurationVar(&busMaxAge, "bus-max-age", 0, "drop envelopes older than this from the bus stream, at least the dedup window (default: keep all; the audit trail is the record)")
 	f.DurationVar(&busDedup, "bus-dedup-window", 0, "how long the bus stream remembers envelope ids to store a republished one once (default 24h; the server keeps ~120 B per envelope for it; receivers drop duplicates anyway)")
+	f.DurationVar(&noBidsGrace, "no-bids-grace", 0, "after a bid window that closed with no eligible bid, wait this long more before releasing the epoch (no_bids), so that a host of the cluster that did receive bids decides it first (default 2s in a cluster, none alone; 0: no wait)")
 	f.DurationVar(&rtt, "rtt", 0, "expected round trip between hosts; elections take 10-20 of them (default 20ms alone, 50ms in a cluster)")
 	return c
 }

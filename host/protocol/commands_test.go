@@ -19,7 +19,9 @@ import (
 // hold (sign and name it, but do not step it). Actions the core asks for
 // wait until deliver (or tick) performs them.
 //
-//	setup [agents=w1,v1] [pool=v1,v2,v3] [shortlist=m] [gas=n]
+//	setup [agents=w1,v1] [pool=v1,v2,v3] [shortlist=m] [gas=n] [grace=ms]
+//	configure [agents=w1,v1] [modules=w1:label] [reload] [grace=ms]
+//	other-decide proposal=name [need=n1 epoch=E worker=w1 verifiers=v1]  (another host's, applied)
 //	need id=n1 [k=1 n=1 window=100 lease=1000 max_epochs=3 deadline=0 gas=0 cap=classify capsule=default input=<json>]
 //	propose [need=n1 epoch=E price=10 eta=100]       (sender w1)
 //	claim|heartbeat [need= epoch= fence= lease=]      (sender: the decided worker)
@@ -157,7 +159,8 @@ func (h *harness) dispatch(cmd string, a *args) {
 		// folder changed while it ran (it asks for nothing again);
 		// modules=w1:m2 names the module an agent runs.
 		in := &protocol.Configure{At: h.now, Reload: a.flag("reload"), HostPK: h.cfg.HostPK,
-			HostCapability: h.cfg.HostCapability, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers}
+			HostCapability: h.cfg.HostCapability, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers,
+			NoBidsGraceMS: int64(h.num(a, "grace", uint64(h.cfg.NoBidsGraceMS)))}
 		modules := map[string]string{}
 		for _, m := range a.list("modules", "") {
 			name, label, _ := strings.Cut(m, ":")
@@ -169,6 +172,14 @@ func (h *harness) dispatch(cmd string, a *args) {
 			in.Agents = append(in.Agents, info)
 		}
 		h.step(in)
+	case "other-decide":
+		// Another host of the cluster proposed a DECIDE and the shard
+		// committed it: this host hears it as Applied.
+		need := h.needArg(a)
+		epoch, _, _ := h.current(need, a)
+		h.propose(protocol.Command{Op: "DECIDE", Need: need, Epoch: epoch, Proposal: h.resolve(a.str("proposal", "")),
+			WorkerPK: h.resolve(a.str("worker", "w1")), Verifiers: h.resolveAll(a.list("verifiers", "v1")),
+			DecideID: h.named("decide-by-h2")})
 	case "collected":
 		// The shell's word that the NEED's shard forgot it (a GC).
 		h.step(&protocol.Collected{At: h.now, Need: h.needArg(a)})
@@ -231,7 +242,8 @@ func (h *harness) setup(a *args) {
 	h.person("root")
 	h.person("eve")
 	h.cfg = protocol.Config{HostPK: h.person("host").pk, HostCapability: h.token("host"),
-		Roots: envelope.Roots{h.person("root").pk}, Shortlist: int(h.num(a, "shortlist", 0)), AgentGas: h.num(a, "gas", 0)}
+		Roots: envelope.Roots{h.person("root").pk}, Shortlist: int(h.num(a, "shortlist", 0)), AgentGas: h.num(a, "gas", 0),
+		NoBidsGraceMS: int64(h.num(a, "grace", 0))}
 	for _, n := range a.list("agents", "") {
 		h.cfg.Agents = append(h.cfg.Agents, h.agentInfo(n))
 	}
@@ -313,6 +325,15 @@ func (h *harness) needArg(a *args) string {
 
 // current reads epoch= and fence=, defaulting to the thread's state in the
 // core: its epoch and, when that epoch is decided, the fence and worker.
+// resolveAll resolves each name (resolve).
+func (h *harness) resolveAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = h.resolve(n)
+	}
+	return out
+}
+
 func (h *harness) current(need string, a *args) (epoch, fence uint64, worker string) {
 	info, _ := h.core.Thread(need)
 	epoch, worker = info.Epoch, "w1"

@@ -69,6 +69,12 @@ type Config struct {
 	// AgentGas is the gas budget of an agent call when the NEED names none
 	// (0: DefaultAgentGas).
 	AgentGas uint64
+	// NoBidsGraceMS: a bid window that closes with no eligible bid waits
+	// this long more before the host proposes RELEASE(no_bids), so that
+	// another host of a cluster that did receive bids (this one's bus
+	// delivery lagging) has its DECIDE committed first. Bids still close
+	// with the window. 0: no wait (a host alone). Set by Configure.
+	NoBidsGraceMS int64
 }
 
 // Verdict is the core's answer to a Received input, for the audit trail:
@@ -290,6 +296,7 @@ func (c *Core) configure(in *Configure) {
 	c.cfg.Agents = append([]AgentInfo(nil), in.Agents...)
 	c.cfg.Roots = append(envelope.Roots(nil), in.Roots...)
 	c.cfg.Verifiers = append([]string(nil), in.Verifiers...)
+	c.cfg.NoBidsGraceMS = max(in.NoBidsGraceMS, 0)
 	c.agents = map[string]*AgentInfo{}
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
@@ -342,7 +349,7 @@ func (c *Core) redo() {
 		if f := t.myFinalize; f != nil && t.phase != PhaseFinal && t.commit != nil {
 			c.emit(&Propose{Cmd: Command{Op: "FINALIZE", Need: t.id, Epoch: t.epoch, Commit: t.commit.ID, FinalizeID: f.key}})
 		}
-		for _, at := range []int64{t.windowEnd, t.leaseUntil, t.deadline} {
+		for _, at := range []int64{t.windowEnd, t.graceEnd, t.leaseUntil, t.deadline} {
 			if at > 0 {
 				c.arm(t, at)
 			}

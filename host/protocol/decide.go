@@ -35,8 +35,20 @@ func (c *Core) closeWindow(t *thread) {
 		bids = append(bids, route.Bid{ProposalID: b.env.ID, SenderPK: b.env.SenderPK, Price: b.price, EtaMs: b.eta,
 			Allowed: *b.allowed && !t.excluded[b.env.SenderPK], HasCapability: b.hasCap, Score: b.score})
 	}
-	t.closing = true
 	dec, err := route.Select(t.id, bids, c.cfg.Shortlist)
+	if errors.Is(err, route.ErrNoEligibleBid) && c.cfg.NoBidsGraceMS > 0 {
+		if t.graceEnd == 0 {
+			// Another host of the cluster may have received bids this
+			// one has not: its DECIDE gets the first word.
+			t.graceEnd = c.now + c.cfg.NoBidsGraceMS
+			c.record(t.id, "outcome", map[string]any{"event": "no_bids_grace", "epoch": t.epoch, "until": t.graceEnd})
+			c.arm(t, t.graceEnd)
+		}
+		if c.now < t.graceEnd {
+			return
+		}
+	}
+	t.closing = true
 	if err != nil {
 		if !errors.Is(err, route.ErrNoEligibleBid) {
 			c.record(t.id, "outcome", map[string]any{"event": "routing_failed", "epoch": t.epoch, "error": err.Error()})

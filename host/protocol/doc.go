@@ -107,7 +107,8 @@
 //   - [Record]: the shell writes Body into Thread's audit trail as a line of
 //     kind Kind ("outcome": need_refused, challenge_dismissed,
 //     agent_output_refused, deadline_passed, routing_failed, no_verifiers,
-//     tally_failed, attestation_not_counted, host_envelope_failed).
+//     tally_failed, attestation_not_counted, host_envelope_failed,
+//     no_bids_grace).
 //
 // # Verdicts
 //
@@ -185,7 +186,10 @@
 // when the window closes and every evaluation is in, the router (package
 // route) chooses among them and quorum.Choose picks n verifiers from the pool
 // (the local verifier agents able to do the task and Config.Verifiers),
-// and the core proposes a DECIDE, or a RELEASE(no_bids). The applied DECIDE
+// and the core proposes a DECIDE, or a RELEASE(no_bids); with no eligible
+// bid and Config.NoBidsGraceMS set (a host of a cluster), it first waits
+// that long (recorded, no_bids_grace), so that a DECIDE of a host that did
+// receive bids commits first. The applied DECIDE
 // arms the lease; the host publishes the DECIDE envelope, with its fence,
 // when its own proposal won. A CLAIM starts the lease, a HEARTBEAT renews
 // it, a COMMIT starts a verification window of lease_ms and the host's own

@@ -133,6 +133,9 @@ type Configure struct {
 	Agents         []AgentInfo `json:"agents"`
 	Roots          []string    `json:"roots"`
 	Verifiers      []string    `json:"verifiers"`
+	// NoBidsGraceMS is Config.NoBidsGraceMS (a host of a cluster waits;
+	// absent in trails from before it: no wait).
+	NoBidsGraceMS int64 `json:"no_bids_grace_ms,omitempty"`
 }
 
 // CheckpointDue asks the core for a CHECKPOINT (PROTOCOL.md section 5): it

@@ -96,6 +96,7 @@ type thread struct {
 	epoch   uint64
 
 	windowEnd  int64  // PhaseOpen: bids accepted until then
+	graceEnd   int64  // PhaseOpen, no eligible bid: RELEASE(no_bids) not before then (Config.NoBidsGraceMS); 0 none
 	leaseUntil int64  // decided/claimed: claim/heartbeat deadline; committed: verification deadline
 	leaseMS    uint64 // claimed: the lease the CLAIM took, which a HEARTBEAT renews
 	deadline   int64  // the NEED's deadline; 0 for none
@@ -173,7 +174,7 @@ func (t *thread) final() bool {
 
 // resetEpoch clears what belonged to the previous epoch.
 func (t *thread) resetEpoch() {
-	t.bids, t.closing = nil, false
+	t.bids, t.closing, t.graceEnd = nil, false, 0
 	t.decideEnv, t.commit, t.commitResult = nil, nil, ""
 	t.hostVerify, t.hostResult, t.attests, t.tally = nil, false, nil, nil
 	t.finalizing, t.myFinalize = false, nil

@@ -67,7 +67,7 @@ func newHost(w *World, i int, key *principal, cfg protocol.Config) *Host {
 // trail (host/host.go), so that replay sees the agents of each start.
 func (h *Host) configure() {
 	h.step(&protocol.Configure{At: h.w.now, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
-		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers})
+		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS})
 }
 
 // checkpoint is the shell's checkpoint timer: a CheckpointDue with a root

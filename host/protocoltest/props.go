@@ -342,7 +342,7 @@ func (w *World) checkP5() {
 func (w *World) liveBound() int64 {
 	var b int64
 	for _, n := range w.needs {
-		b = max(b, int64(n.maxEpochs)*int64(n.window+3*n.lease+3*retryDelay))
+		b = max(b, int64(n.maxEpochs)*(int64(n.window+3*n.lease+3*retryDelay)+w.noBidsGrace()))
 	}
 	return b + 2000
 }

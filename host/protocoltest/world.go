@@ -254,12 +254,23 @@ func (w *World) layoutHosts() {
 	for i, s := range sets {
 		hp := w.person(fmt.Sprintf("h%d", i))
 		cfg := protocol.Config{HostPK: hp.pk, HostCapability: hp.token, Roots: envelope.Roots{rootPK},
-			Verifiers: verifiers}
+			Verifiers: verifiers, NoBidsGraceMS: w.noBidsGrace()}
 		for _, n := range s.names {
 			cfg.Agents = append(cfg.Agents, w.agentInfo(n))
 		}
 		w.hosts = append(w.hosts, newHost(w, i, hp, cfg))
 	}
+}
+
+// noBidsGrace is the hosts' wait after a bid window that closed with no
+// eligible bid (protocol.Config.NoBidsGraceMS): none on even seeds, as a
+// host alone, and on odd seeds as hosts of a cluster, drawn from the seed
+// without taking from the schedule's random numbers.
+func (w *World) noBidsGrace() int64 {
+	if w.opt.Seed%2 == 0 {
+		return 0
+	}
+	return 50 + int64(w.opt.Seed/2%100)
 }
 
 func (w *World) agentInfo(name string) protocol.AgentInfo {
