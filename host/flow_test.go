@@ -212,13 +212,15 @@ func planFinal(t *testing.T, h *host.Host, id string) {
 }
 
 // A NEED the capsule's admit denies (n above its bound of 7) is refused
-// with the reason, and nothing else happens on its thread.
+// with the reason the compiled capsule gives, and nothing else happens on
+// its thread.
 func TestFlowAdmitDenied(t *testing.T) {
 	h := node(t, honest)
 	id := submit(t, h, 1, 8, 10_000)
 	info := wait(t, h, id)
-	if info.Phase != protocol.PhaseRefused || !strings.Contains(info.Refusal, "admit denied") {
-		t.Fatalf("want refused by admit, got %s %q", info.Phase, info.Refusal)
+	const want = "the capsule's admit denied the NEED: k 1, n 8: whole numbers with 1 <= k <= n <= 7"
+	if info.Phase != protocol.PhaseRefused || info.Refusal != want {
+		t.Fatalf("want refused by admit, %q; got %s %q", want, info.Phase, info.Refusal)
 	}
 	if v := verbs(info); len(v) != 1 || v["NEED"] != 1 {
 		t.Fatalf("a refused NEED drew envelopes: %v", v)

@@ -259,11 +259,14 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 		return nil
 	case protocol.PhaseRefused:
 		fmt.Fprintf(e.stderr, "refused: %s\n", info.Refusal)
-		if info.Refusal == protocol.AdmitDenied {
-			// A boolean admit says no more; the default capsule's rules are
-			// the usual cause.
-			fmt.Fprintln(e.stderr, "hint: the NEED's capsule decides what it admits; the node's default (policies/classify) admits k <= n <= 7 "+
-				"and 1 to 100 texts of at most 1,000 characters inline (put a larger input in the CAS: --input-in-cas)")
+		switch {
+		case info.Refusal == protocol.AdmitDenied:
+			// A boolean admit says no more (the node's default capsule
+			// says why).
+			fmt.Fprintln(e.stderr, "hint: the NEED's capsule decides what it admits, and this one says no more than false "+
+				"(a capsule says why by answering {\"refused\": [reasons]}: policies/README.md)")
+		case strings.Contains(info.Refusal, "texts inline"):
+			fmt.Fprintln(e.stderr, "hint: need submit --input-in-cas puts the input in the CAS and names it by its ref")
 		}
 	case protocol.PhaseRejected:
 		fmt.Fprintf(e.stderr, "rejected: %s\n", info.Refusal)

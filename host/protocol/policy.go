@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 )
@@ -138,12 +140,7 @@ func (c *Core) policyDone(in *PolicyDone) string {
 		} else {
 			t.phase = PhaseRefused
 			c.ended(t)
-			t.refusal = AdmitDenied
-			if in.Err != "" {
-				t.refusal = "the capsule's admit failed: " + in.Err
-			} else if string(in.Result) != "false" {
-				t.refusal += " (result " + string(in.Result) + ")"
-			}
+			t.refusal = admitRefusal(in)
 			c.record(t.id, "outcome", map[string]any{"event": "need_refused", "need": t.id, "reason": t.refusal,
 				"digest": in.Digest})
 		}
@@ -234,3 +231,32 @@ func (c *Core) invalidate(t *thread, target, reason, digest string) {
 // false: a capsule that says why answers something other than true
 // (an object, say), which the reason then shows.
 const AdmitDenied = "the capsule's admit denied the NEED"
+
+// admitRefusal is a refused NEED's reason: AdmitDenied, followed by the
+// capsule's reasons when admit answered {"refused": "..."} or
+// {"refused": ["...", ...]} (policies/README.md), or by any other value
+// it answered but false.
+func admitRefusal(in *PolicyDone) string {
+	switch {
+	case in.Err != "":
+		return "the capsule's admit failed: " + in.Err
+	case string(in.Result) == "false":
+		return AdmitDenied
+	}
+	var said struct {
+		Refused json.RawMessage `json:"refused"`
+	}
+	var reasons []string
+	if json.Unmarshal(in.Result, &said) == nil && said.Refused != nil {
+		var one string
+		if json.Unmarshal(said.Refused, &one) == nil && one != "" {
+			reasons = []string{one}
+		} else if json.Unmarshal(said.Refused, &reasons) != nil {
+			reasons = nil
+		}
+	}
+	if len(reasons) == 0 || slices.Contains(reasons, "") {
+		return AdmitDenied + " (result " + string(in.Result) + ")"
+	}
+	return AdmitDenied + ": " + strings.Join(reasons, "; ")
+}

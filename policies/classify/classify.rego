@@ -5,17 +5,35 @@
 package swarm
 
 # ---------------------------------------------------------------- admit --
-# A classify NEED, well-formed and within limits.
+# A classify NEED, well-formed and within limits: true. Otherwise
+# {"refused": [...]}, every reason it is not, sorted: the node's refusal
+# shows them (a value other than true refuses).
 
-default admit := false
+admit := true if count(refusals) == 0
 
-admit if {
-	input.envelope.verb == "NEED"
-	payload := input.envelope.payload
-	payload.capability == "classify"
-	valid_quorum(payload)
-	valid_input(input.envelope)
-	count(bad_limits) == 0
+admit := {"refused": sort(refusals)} if count(refusals) > 0
+
+# The NEED's payload ({} when there is none).
+need_fields := p if {
+	p := input.envelope.payload
+	is_object(p)
+} else := {}
+
+refusals contains msg if {
+	verb := object.get(input, ["envelope", "verb"], null)
+	verb != "NEED"
+	msg := concat("", ["verb ", json.marshal(verb), ": admit judges a NEED"])
+}
+
+refusals contains msg if {
+	capability := object.get(need_fields, "capability", null)
+	capability != "classify"
+	msg := concat("", ["capability ", json.marshal(capability), ": this capsule admits \"classify\""])
+}
+
+refusals contains msg if {
+	not valid_quorum(need_fields)
+	msg := concat("", ["k ", shown(need_fields, "k"), ", n ", shown(need_fields, "n"), ": whole numbers with 1 <= k <= n <= 7"])
 }
 
 # 1 <= k <= n <= 7, whole numbers.
@@ -31,23 +49,75 @@ max_texts := 100
 
 max_text_chars := 1000
 
-# Inline input: 1 to 100 strings of at most 1000 characters.
-valid_input(env) if {
-	texts := env.payload.input
-	is_array(texts)
-	count(texts) >= 1
-	count(texts) <= max_texts
-	every text in texts {
-		is_string(text)
-		count(text) <= max_text_chars
-	}
+# The input is inline (payload.input: 1 to 100 strings of at most 1000
+# characters) or in the CAS (exactly one ref in content_refs, and no
+# payload.input at all).
+inline if has_key(need_fields, "input")
+
+content_refs := object.get(input, ["envelope", "content_refs"], [])
+
+refusals contains "input: none (payload.input inline, or one ref in content_refs)" if {
+	not inline
+	count(content_refs) == 0
 }
 
-# Or the input in the CAS: exactly one ref, and no inline input.
-valid_input(env) if {
-	not has_key(env.payload, "input")
-	count(env.content_refs) == 1
-	is_ref(env.content_refs[0])
+refusals contains msg if {
+	not inline
+	count(content_refs) > 0
+	not one_ref
+	msg := concat("", ["content_refs: one ref names the input when there is no payload.input; found ", json.marshal(content_refs)])
+}
+
+one_ref if {
+	count(content_refs) == 1
+	is_ref(content_refs[0])
+}
+
+refusals contains msg if {
+	inline
+	not is_array(need_fields.input)
+	msg := concat("", ["input: ", type_name(need_fields.input), ", not an array of texts"])
+}
+
+refusals contains "input: no texts" if {
+	inline
+	need_fields.input == []
+}
+
+refusals contains msg if {
+	inline
+	texts := need_fields.input
+	is_array(texts)
+	count(texts) > max_texts
+	msg := concat("", [
+		"input: ", format_int(count(texts), 10), " texts inline, at most ", format_int(max_texts, 10),
+		" (more go in the CAS, named by one ref in content_refs)",
+	])
+}
+
+refusals contains msg if {
+	inline
+	texts := need_fields.input
+	is_array(texts)
+	others := [i | some i, text in texts; not is_string(text)]
+	count(others) > 0
+	msg := concat("", [
+		"input: ", format_int(count(others), 10), " items not a string (the first: input[",
+		format_int(others[0], 10), "])",
+	])
+}
+
+refusals contains msg if {
+	inline
+	texts := need_fields.input
+	is_array(texts)
+	long := [i | some i, text in texts; is_string(text); count(text) > max_text_chars]
+	count(long) > 0
+	msg := concat("", [
+		"input: ", format_int(count(long), 10), " texts over ", format_int(max_text_chars, 10),
+		" characters (the first: input[", format_int(long[0], 10), "], ",
+		format_int(count(texts[long[0]]), 10), ")",
+	])
 }
 
 # Upper bounds of the NEED's optional limits; each, when present, is a whole
@@ -60,10 +130,11 @@ limits := {
 	"deadline_ms": 86400000, # 24 hours
 }
 
-bad_limits contains name if {
+refusals contains msg if {
 	some name, bound in limits
-	value := input.envelope.payload[name]
+	value := need_fields[name]
 	not within(value, bound)
+	msg := concat("", [name, " ", json.marshal(value), ": a whole number from 1 to ", json.marshal(bound)])
 }
 
 within(value, bound) if {
@@ -71,6 +142,11 @@ within(value, bound) if {
 	value >= 1
 	value <= bound
 }
+
+# shown is a payload field as the refusal shows it.
+shown(obj, key) := json.marshal(obj[key]) if has_key(obj, key)
+
+shown(obj, key) := "missing" if not has_key(obj, key)
 
 # ------------------------------------------------------------------ bid --
 # A sane bid on a PROPOSE: 0 < price <= 1000, 0 < eta_ms <= the NEED's

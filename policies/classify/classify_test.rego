@@ -43,72 +43,91 @@ result(labels, texts) := {
 }
 
 # ---------------------------------------------------------------- admit --
+# admit is true, or {"refused": [...]} with every reason, sorted.
 
-test_admit_inline_input if swarm.admit with input as need(need_payload)
+test_admit_inline_input if swarm.admit == true with input as need(need_payload)
 
 test_admit_minimal if {
-	swarm.admit with input as need({"capability": "classify", "input": ["x"], "k": 1, "n": 1})
+	swarm.admit == true with input as need({"capability": "classify", "input": ["x"], "k": 1, "n": 1})
 }
 
 test_admit_content_ref if {
-	swarm.admit with input as need_refs(object.remove(need_payload, ["input"]), [ref_a])
+	swarm.admit == true with input as need_refs(object.remove(need_payload, ["input"]), [ref_a])
 }
 
-test_admit_is_false_not_undefined if {
-	swarm.admit == false with input as {}
+test_admit_refuses_nothing_with_every_reason if {
+	swarm.admit == {"refused": [
+		`capability null: this capsule admits "classify"`,
+		"input: none (payload.input inline, or one ref in content_refs)",
+		"k missing, n missing: whole numbers with 1 <= k <= n <= 7",
+		"verb null: admit judges a NEED",
+	]} with input as {}
 }
 
-test_admit_denies_other_verbs if {
+test_admit_refuses_other_verbs if {
 	n := need(need_payload)
-	not swarm.admit with input as object.union(n, {"envelope": object.union(n.envelope, {"verb": "PROPOSE"})})
+	refused(object.union(n, {"envelope": object.union(n.envelope, {"verb": "PROPOSE"})})) == [`verb "PROPOSE": admit judges a NEED`]
 }
 
-test_admit_denies_other_capability if {
-	not swarm.admit with input as need(object.union(need_payload, {"capability": "translate"}))
+test_admit_refuses_other_capability if {
+	refused(need(object.union(need_payload, {"capability": "translate"}))) == [`capability "translate": this capsule admits "classify"`]
 }
 
-test_admit_denies_bad_quorum if {
-	not swarm.admit with input as need(object.union(need_payload, {"k": 0}))
-	not swarm.admit with input as need(object.union(need_payload, {"k": 2, "n": 1}))
-	not swarm.admit with input as need(object.union(need_payload, {"k": 1, "n": 8}))
-	not swarm.admit with input as need(object.union(need_payload, {"k": 1.5, "n": 2}))
-	not swarm.admit with input as need(object.union(need_payload, {"k": "1"}))
-	not swarm.admit with input as need(object.remove(need_payload, ["n"]))
+test_admit_refuses_bad_quorum if {
+	refused(need(object.union(need_payload, {"k": 0}))) == ["k 0, n 1: whole numbers with 1 <= k <= n <= 7"]
+	refused(need(object.union(need_payload, {"k": 2, "n": 1}))) == ["k 2, n 1: whole numbers with 1 <= k <= n <= 7"]
+	refused(need(object.union(need_payload, {"k": 1, "n": 8}))) == ["k 1, n 8: whole numbers with 1 <= k <= n <= 7"]
+	refused(need(object.union(need_payload, {"k": 1.5, "n": 2}))) == ["k 1.5, n 2: whole numbers with 1 <= k <= n <= 7"]
+	refused(need(object.union(need_payload, {"k": "1"}))) == [`k "1", n 1: whole numbers with 1 <= k <= n <= 7`]
+	refused(need(object.remove(need_payload, ["n"]))) == ["k 1, n missing: whole numbers with 1 <= k <= n <= 7"]
 }
 
 test_admit_allows_k_of_7 if {
-	swarm.admit with input as need(object.union(need_payload, {"k": 7, "n": 7}))
+	swarm.admit == true with input as need(object.union(need_payload, {"k": 7, "n": 7}))
 }
 
-test_admit_denies_bad_input if {
-	not swarm.admit with input as need(object.union(need_payload, {"input": []}))
-	not swarm.admit with input as need(object.union(need_payload, {"input": "text"}))
-	not swarm.admit with input as need(object.union(need_payload, {"input": ["ok", 3]}))
-	not swarm.admit with input as need(object.union(need_payload, {"input": [concat("", array.concat([], [x | some i in numbers.range(1, 1001); x := "a"]))]}))
-	not swarm.admit with input as need(object.union(need_payload, {"input": [x | some i in numbers.range(1, 101); x := "t"]}))
-	not swarm.admit with input as need(object.remove(need_payload, ["input"]))
+test_admit_refuses_bad_input if {
+	refused(need(object.union(need_payload, {"input": []}))) == ["input: no texts"]
+	refused(need(object.union(need_payload, {"input": "text"}))) == ["input: string, not an array of texts"]
+	refused(need(object.union(need_payload, {"input": ["ok", 3, {}]}))) == ["input: 2 items not a string (the first: input[1])"]
+	refused(need(object.union(need_payload, {"input": ["ok", concat("", [x | some i in numbers.range(1, 1001); x := "a"])]}))) == ["input: 1 texts over 1000 characters (the first: input[1], 1001)"]
+	refused(need(object.union(need_payload, {"input": [x | some i in numbers.range(1, 101); x := "t"]}))) == ["input: 101 texts inline, at most 100 (more go in the CAS, named by one ref in content_refs)"]
+	refused(need(object.remove(need_payload, ["input"]))) == ["input: none (payload.input inline, or one ref in content_refs)"]
 }
 
 test_admit_allows_input_at_its_limits if {
-	swarm.admit with input as need(object.union(need_payload, {"input": [concat("", [x | some i in numbers.range(1, 1000); x := "a"])]}))
-	swarm.admit with input as need(object.union(need_payload, {"input": [x | some i in numbers.range(1, 100); x := "t"]}))
+	swarm.admit == true with input as need(object.union(need_payload, {"input": [concat("", [x | some i in numbers.range(1, 1000); x := "a"])]}))
+	swarm.admit == true with input as need(object.union(need_payload, {"input": [x | some i in numbers.range(1, 100); x := "t"]}))
 }
 
-test_admit_denies_bad_content_refs if {
+test_admit_refuses_bad_content_refs if {
 	no_input := object.remove(need_payload, ["input"])
-	not swarm.admit with input as need_refs(no_input, [])
-	not swarm.admit with input as need_refs(no_input, ["not-a-ref"])
-	not swarm.admit with input as need_refs(no_input, [ref_a, ref_a])
-	not swarm.admit with input as need_refs(object.union(no_input, {"input": null}), [ref_a])
+	refused(need_refs(no_input, [])) == ["input: none (payload.input inline, or one ref in content_refs)"]
+	refused(need_refs(no_input, ["not-a-ref"])) == [`content_refs: one ref names the input when there is no payload.input; found ["not-a-ref"]`]
+	count(refused(need_refs(no_input, [ref_a, ref_a]))) == 1
+	refused(need_refs(object.union(no_input, {"input": null}), [ref_a])) == ["input: null, not an array of texts"]
 }
 
-test_admit_denies_bad_limits if {
-	not swarm.admit with input as need(object.union(need_payload, {"bid_window_ms": 0}))
-	not swarm.admit with input as need(object.union(need_payload, {"lease_ms": -5}))
-	not swarm.admit with input as need(object.union(need_payload, {"max_epochs": 101}))
-	not swarm.admit with input as need(object.union(need_payload, {"gas_budget": "lots"}))
-	not swarm.admit with input as need(object.union(need_payload, {"deadline_ms": 86400001}))
-	not swarm.admit with input as need(object.union(need_payload, {"lease_ms": 10.5}))
+test_admit_refuses_bad_limits if {
+	refused(need(object.union(need_payload, {"bid_window_ms": 0}))) == ["bid_window_ms 0: a whole number from 1 to 600000"]
+	refused(need(object.union(need_payload, {"lease_ms": -5}))) == ["lease_ms -5: a whole number from 1 to 3600000"]
+	refused(need(object.union(need_payload, {"max_epochs": 101}))) == ["max_epochs 101: a whole number from 1 to 100"]
+	refused(need(object.union(need_payload, {"gas_budget": "lots"}))) == [`gas_budget "lots": a whole number from 1 to 1000000000000`]
+	refused(need(object.union(need_payload, {"deadline_ms": 86400001}))) == ["deadline_ms 86400001: a whole number from 1 to 86400000"]
+	refused(need(object.union(need_payload, {"lease_ms": 10.5}))) == ["lease_ms 10.5: a whole number from 1 to 3600000"]
+}
+
+# Every reason at once, sorted.
+test_admit_refuses_with_every_reason if {
+	refused(need(object.union(need_payload, {"k": 9, "lease_ms": 0, "input": []}))) == [
+		"input: no texts",
+		"k 9, n 1: whole numbers with 1 <= k <= n <= 7",
+		"lease_ms 0: a whole number from 1 to 3600000",
+	]
+}
+
+refused(inp) := r if {
+	r := swarm.admit.refused with input as inp
 }
 
 # ------------------------------------------------------------------ bid --
