@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
@@ -272,11 +274,24 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 		fmt.Fprintf(e.stderr, "rejected: %s\n", info.Refusal)
 	case protocol.PhaseAbandoned:
 		fmt.Fprintf(e.stderr, "abandoned: %s\n", info.Abandoned)
-		if strings.Contains(info.Abandoned, "out of gas") {
+		switch {
+		case strings.Contains(info.Abandoned, "verify of the COMMIT failed: out of gas"):
+			fmt.Fprintf(e.stderr, "hint: the host's capsule evaluations have the node's policy gas (%s), whatever the NEED's gas budget; "+
+				"the classify capsule's verify reaches it near 40,000 texts: split the input\n", humanCount(host.PolicyGas))
+		case strings.Contains(info.Abandoned, "out of gas"):
 			fmt.Fprintln(e.stderr, "hint: each agent call on a NEED may use its gas budget (need submit --gas-budget; by default the node's 50 million, and 2,000 more per byte of an input over 16 KiB)")
 		}
 	default:
 		fmt.Fprintf(e.stderr, "not finished: %s\n", info.Phase)
 	}
 	return quietError{}
+}
+
+// humanCount writes n with thousands separators (200,000,000).
+func humanCount(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

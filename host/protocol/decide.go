@@ -180,6 +180,7 @@ func (c *Core) tryFinalize(t *thread) {
 		return
 	}
 	if t.tally.Failed() {
+		t.failed("k = " + itoa(t.np.K) + " passing attestations with the host's digest can no longer be reached")
 		c.proposeRelease(t, "invalidated")
 		return
 	}
@@ -274,6 +275,9 @@ func (c *Core) applied(a *Applied) {
 			t.abandonedWhy = "released (" + cmd.Reason + ") with max_epochs used up"
 			if cmd.Reason == "no_bids" && t.noBidsWhy != "" {
 				t.abandonedWhy += "; the last bid window here: " + t.noBidsWhy
+			}
+			if h := t.releaseHistory(); h != "" {
+				t.abandonedWhy += "; " + h
 			}
 			t.resetEpoch()
 		} else {

@@ -171,6 +171,11 @@ func (c *Core) policyDone(in *PolicyDone) string {
 		t.hostVerify = in
 		t.hostResult = in.Err == "" && isTrue(in.Result)
 		if !t.hostResult {
+			if in.Err != "" {
+				t.failed("the host's verify of the COMMIT failed: " + in.Err)
+			} else {
+				t.failed("the host's verify of the COMMIT answered " + string(in.Result))
+			}
 			c.invalidate(t, t.commit.ID, "verify_failed", in.Digest)
 			c.proposeRelease(t, "invalidated")
 			break
@@ -213,6 +218,7 @@ func (c *Core) resolveChallenge(t *thread, r *request, in *PolicyDone) {
 		if !isTrue(in.Result) {
 			c.invalidate(t, target.ID, "verify_failed", in.Digest)
 			if t.commit == target { // its epoch is still the current one
+				t.failed("a CHALLENGE upheld: the capsule does not verify the COMMIT")
 				c.proposeRelease(t, "invalidated")
 			}
 			return

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -123,6 +124,9 @@ type thread struct {
 	finalizing   bool
 	myFinalize   *pending
 	released     map[uint64]string // epoch -> reason, from consensus
+	// releaseWhy says, for an epoch this host saw fail, what failed, when
+	// the release's reason alone does not (an abandonment lists them).
+	releaseWhy map[uint64]string
 	myRelease    map[uint64]bool
 	// The RELEASE this host last proposed for the current epoch (for redo).
 	pendingRelease string
@@ -151,7 +155,7 @@ type thread struct {
 func newThread(id string) *thread {
 	return &thread{id: id, phase: PhaseUnknown, epoch: 1, seen: map[string]*envelope.Envelope{}, held: map[string]heldAt{},
 		lastLamport: map[string]uint64{}, decisions: map[uint64]*decision{}, myDecide: map[uint64]*pending{},
-		invalidated: map[string]bool{}, released: map[uint64]string{}, myRelease: map[uint64]bool{},
+		invalidated: map[string]bool{}, released: map[uint64]string{}, releaseWhy: map[uint64]string{}, myRelease: map[uint64]bool{},
 		excluded: map[string]bool{}}
 }
 
@@ -257,4 +261,49 @@ func (c *Core) Thread(id string) (ThreadInfo, bool) {
 		info.Envelopes = append(info.Envelopes, EnvelopeSummary{ID: e.ID, Verb: string(e.Verb), Lamport: e.Lamport, Sender: e.SenderPK})
 	}
 	return info, true
+}
+
+// failed notes what made the current epoch fail, for its release (the
+// first word on an epoch stands).
+func (t *thread) failed(why string) {
+	if _, ok := t.releaseWhy[t.epoch]; !ok {
+		t.releaseWhy[t.epoch] = why
+	}
+}
+
+// releaseHistory lists the released epochs whose failure this host saw,
+// epochs with the same reason and cause together ("epochs 1, 2 invalidated:
+// the host's verify of the COMMIT failed: ..."), in epoch order: "" when
+// none. It tells why an abandoned NEED's workers were excluded, which the
+// last release's reason (no_bids, say) does not.
+func (t *thread) releaseHistory() string {
+	type group struct {
+		epochs []string
+		text   string
+	}
+	var groups []*group
+	byText := map[string]*group{}
+	for e := uint64(1); e <= t.epoch; e++ {
+		why, ok := t.releaseWhy[e]
+		if !ok || t.released[e] != "invalidated" {
+			continue // what the shard committed is another host's word
+		}
+		text := t.released[e] + ": " + why
+		g := byText[text]
+		if g == nil {
+			g = &group{text: text}
+			byText[text] = g
+			groups = append(groups, g)
+		}
+		g.epochs = append(g.epochs, itoa(e))
+	}
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		word := "epoch "
+		if len(g.epochs) > 1 {
+			word = "epochs "
+		}
+		parts[i] = word + strings.Join(g.epochs, ", ") + " " + g.text
+	}
+	return strings.Join(parts, "; ")
 }
