@@ -127,7 +127,7 @@ type thread struct {
 	// releaseWhy says, for an epoch this host saw fail, what failed, when
 	// the release's reason alone does not (an abandonment lists them).
 	releaseWhy map[uint64]string
-	myRelease    map[uint64]bool
+	myRelease  map[uint64]bool
 	// The RELEASE this host last proposed for the current epoch (for redo).
 	pendingRelease string
 	pendingMax     uint64
