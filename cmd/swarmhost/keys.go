@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +33,78 @@ func newKeysCmd(e *env) *cobra.Command {
 	}
 	gen.Flags().StringVar(&out, "out", "", "where to write the key file (never overwritten)")
 	gen.MarkFlagRequired("out")
-	return group("keys", "Manage Ed25519 key files", gen)
+	show := &cobra.Command{
+		Use:   "show [FILE...]",
+		Short: "Print the public keys of a data folder (its host, client and agents) or of key files",
+		Long: `Print public keys without starting a node. With no FILE, the keys of the data
+folder (--data): its host's root key (what other hosts --trust), its client
+key, and one line per agent in the form run prints ("agent NAME.wasm: KEY":
+what other hosts name in --verifiers). A node makes its keys at its first
+start, and an agent's when its plugin first loads; keys gen --out
+DATA/keys/agent-NAME.json makes one beforehand. With FILEs, each file's
+public key, one per line.`,
+		Args: args(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if len(files) > 0 {
+				for _, f := range files {
+					k, err := e.loadKey(f)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(e.stdout, k.PublicHex())
+				}
+				return nil
+			}
+			return e.showDataKeys()
+		},
+	}
+	return group("keys", "Manage Ed25519 key files", gen, show)
+}
+
+// showDataKeys prints the keys of the data folder's DATA/keys.
+func (e *env) showDataKeys() error {
+	dir := filepath.Join(e.dataDir, "keys")
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no keys in data folder %s: a node makes them at its first start (swarmhost --data %s run), or keys gen --out %s makes one",
+			e.dataDir, e.dataDir, filepath.Join(dir, "root.json"))
+	}
+	store, err := keys.NewStore(dir, func(w string) { fmt.Fprintf(e.stderr, "swarmhost: warning: %s\n", w) })
+	if err != nil {
+		return err
+	}
+	names, err := store.Names()
+	if err != nil {
+		return err
+	}
+	var lines, agents []string
+	for _, label := range []string{"root", "client"} {
+		k, err := store.Get(label)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		what := map[string]string{"root": "host", "client": "client"}[label]
+		lines = append(lines, fmt.Sprintf("%s: %s", what, k.PublicHex()))
+	}
+	for _, name := range names {
+		agent, ok := strings.CutPrefix(name, "agent-")
+		if !ok {
+			continue
+		}
+		k, err := store.Get(name)
+		if err != nil {
+			return err
+		}
+		agents = append(agents, fmt.Sprintf("agent %s.wasm: %s", agent, k.PublicHex()))
+	}
+	if len(lines)+len(agents) == 0 {
+		return fmt.Errorf("no keys in %s: a node makes them at its first start (swarmhost --data %s run)", dir, e.dataDir)
+	}
+	for _, l := range append(lines, agents...) {
+		fmt.Fprintln(e.stdout, l)
+	}
+	return nil
 }
 
 // loadKey loads a key file, passing permission warnings to stderr.
