@@ -451,3 +451,51 @@ func TestRemovedHostKnowsIt(t *testing.T) {
 		t.Fatalf("the removed host started again: %v, want ErrRemoved", err)
 	}
 }
+
+// A host that is down is removed all the same (it cannot take the
+// leadership RemoveHost offers it first), and so is the host that runs the
+// command, from itself. The members left decide, and count one less.
+func TestRemoveStoppedHostAndItself(t *testing.T) {
+	const shards = 2
+	c := newCluster(t, shards, nil)
+	c.stop(3)
+	if err := c.node(1).RemoveHost(ctxT(t, time.Minute), 3); err != nil {
+		t.Fatalf("removing a stopped host: %v", err)
+	}
+	for s := range c.membersOf(t, 1) {
+		if members := c.membersOf(t, 1)[s]; len(members) != 2 || members[3] != "" {
+			t.Fatalf("shard %d after removing host 3: %v", s, members)
+		}
+	}
+	if n, err := c.node(1).Members(); err != nil || n != 2 {
+		t.Fatalf("host 1 counts %d members (%v), want 2", n, err)
+	}
+	if res := mustPropose(t, c.node(1), decide(needID(7), 1, 1)); !res.Accepted {
+		t.Fatalf("the two hosts left: %+v", res)
+	}
+	// Host 2 removes itself: it applies its own removal and says so.
+	if err := c.node(2).RemoveHost(ctxT(t, time.Minute), 2); err != nil {
+		t.Fatalf("a host removing itself: %v", err)
+	}
+	if n, of := c.node(2).Removed(); n != shards || of != shards {
+		t.Fatalf("host 2 knows itself removed from %d of %d shards", n, of)
+	}
+	if res := mustPropose(t, c.node(1), decide(needID(8), 1, 1)); !res.Accepted {
+		t.Fatalf("host 1, alone now: %+v", res)
+	}
+}
+
+// membersOf is each shard's membership as host i reads it through the
+// leader: shard -> replica id -> address.
+func (c *cluster) membersOf(t *testing.T, i int) map[uint64]map[uint64]string {
+	t.Helper()
+	st, err := c.node(i).Status(ctxT(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint64]map[uint64]string{}
+	for _, s := range st.Shards {
+		out[s.Shard] = s.Members
+	}
+	return out
+}

@@ -80,13 +80,20 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 }
 
 // Members is how many replicas the first shard has (every shard has the
-// same members), read through its leader.
-func (n *Node) Members(ctx context.Context) (int, error) {
-	m, err := n.nh.SyncGetShardMembership(ctx, 1)
-	if err != nil {
-		return 0, fmt.Errorf("consensus: membership of shard 1: %w", err)
+// same members) as this host's replica last applied it: a local read, which
+// needs no leader. It fails when the replica is not serving (not started
+// yet, removed, the node closed).
+func (n *Node) Members() (int, error) {
+	info := n.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
+	if info == nil {
+		return 0, fmt.Errorf("consensus: membership of shard 1: %w", dragonboat.ErrClosed)
 	}
-	return len(m.Nodes), nil
+	for _, s := range info.ShardInfoList {
+		if s.ShardID == 1 && !s.Pending {
+			return len(s.Replicas), nil
+		}
+	}
+	return 0, fmt.Errorf("consensus: membership of shard 1: %w", dragonboat.ErrShardNotFound)
 }
 
 // AddHost adds a host to every shard as a voting member (run on a current
@@ -108,43 +115,81 @@ func (n *Node) AddHost(ctx context.Context, replicaID uint64, raftAddress string
 // never be reused.
 //
 // On each shard it first hands the leadership to the replica being removed
-// (for a bounded time: a stopped host cannot take it). A leader applies
-// every entry it commits, its own removal included, so the removed host
-// learns it (Removed, ErrRemoved). Removed from a follower, it may never
-// learn it: the leader commits the removal with the others' votes, then
-// stops sending to the removed replica, whose log may hold the entry
-// without knowing it committed.
+// (asked once, waited for at most one proposal attempt: a stopped or cut-off
+// host cannot take it, and dragonboat gives up a handover after an
+// election timeout, dropping the shard's proposals meanwhile; they are
+// asked again). A leader applies every entry it commits, its own removal
+// included, so the removed host learns it (Removed, ErrRemoved). Removed
+// as a follower, it may never learn it: the leader commits the removal
+// with the others' votes, then stops sending to the removed replica, whose
+// log may hold the entry without knowing it committed.
 func (n *Node) RemoveHost(ctx context.Context, replicaID uint64) error {
-	return n.eachShard(ctx, func(ctx context.Context, s uint64) error {
-		m, err := n.nh.SyncGetShardMembership(ctx, s)
+	self := replicaID == n.cfg.ReplicaID
+	for s := uint64(1); s <= uint64(n.cluster.Shards); s++ {
+		member := false
+		err := n.retryShard(ctx, s, func(ctx context.Context) error {
+			m, err := n.nh.SyncGetShardMembership(ctx, s)
+			if err != nil {
+				return err
+			}
+			_, member = m.Nodes[replicaID]
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		if _, ok := m.Nodes[replicaID]; !ok {
-			return nil
+		if !member {
+			continue
 		}
 		n.handLeadershipTo(ctx, s, replicaID)
-		return n.nh.SyncRequestDeleteReplica(ctx, s, replicaID, m.ConfigChangeID)
-	})
+		err = n.retryShard(ctx, s, func(ctx context.Context) error {
+			m, err := n.nh.SyncGetShardMembership(ctx, s)
+			if err == nil {
+				if _, ok := m.Nodes[replicaID]; !ok {
+					return nil // removed by an attempt whose answer was lost
+				}
+				err = n.nh.SyncRequestDeleteReplica(ctx, s, replicaID, m.ConfigChangeID)
+			}
+			if err != nil && self && n.waitRemoved(ctx, s) {
+				return nil // this host removed itself: its replica has stopped
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// handLeadershipTo asks shard s's leader to hand over to replicaID and
-// waits until it has, ctx ends, or attemptTimeout passes; it reports
-// whether replicaID leads. Failing is not an error: the removal goes on
-// without it.
+// waitRemoved waits a moment for this host's replica of shard s to have
+// applied its own removal (the event comes after the proposal's answer).
+func (n *Node) waitRemoved(ctx context.Context, s uint64) bool {
+	deadline := time.Now().Add(time.Second)
+	for !n.removals.removed(s) {
+		if time.Now().After(deadline) || sleep(ctx, 10*time.Millisecond) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// handLeadershipTo asks shard s's leader, once, to hand over to replicaID
+// and waits until it has, ctx ends, or attemptTimeout passes (three
+// election timeouts: by then a handover that failed has been given up);
+// it reports whether replicaID leads. Failing is not an error: the removal
+// goes on without it.
 func (n *Node) handLeadershipTo(ctx context.Context, s, replicaID uint64) bool {
 	deadline := time.Now().Add(n.attemptTimeout())
-	var asked time.Time
+	asked := false
 	for {
 		leader, _, ok, err := n.nh.GetLeaderID(s)
 		if err == nil && ok && leader == replicaID {
 			return true
 		}
-		if err == nil && ok && time.Since(asked) > 250*time.Millisecond {
-			// Asked of any replica: it forwards to the leader. Asked
-			// again now and then: a request can be dropped.
-			_ = n.nh.RequestLeaderTransfer(s, replicaID)
-			asked = time.Now()
+		if err == nil && ok && !asked {
+			// Asked of any replica: it forwards to the leader.
+			asked = n.nh.RequestLeaderTransfer(s, replicaID) == nil
 		}
 		if time.Now().After(deadline) || sleep(ctx, 20*time.Millisecond) != nil {
 			return false
@@ -156,22 +201,30 @@ func (n *Node) handLeadershipTo(ctx context.Context, s, replicaID uint64) bool {
 // failures until ctx ends.
 func (n *Node) eachShard(ctx context.Context, step func(context.Context, uint64) error) error {
 	for s := uint64(1); s <= uint64(n.cluster.Shards); s++ {
-		for attempt := 0; ; attempt++ {
-			actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
-			err := step(actx, s)
-			cancel()
-			if err == nil {
-				break
-			}
-			if !(retryable(err) || isConfigChangeRace(err)) || ctx.Err() != nil {
-				return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
-			}
-			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
-			}
+		if err := n.retryShard(ctx, s, func(ctx context.Context) error { return step(ctx, s) }); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// retryShard runs a membership step on shard s, each attempt with its own
+// attemptTimeout, retrying temporary failures until ctx ends.
+func (n *Node) retryShard(ctx context.Context, s uint64, step func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
+		err := step(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !(retryable(err) || isConfigChangeRace(err)) || ctx.Err() != nil {
+			return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return fmt.Errorf("consensus: membership change on shard %d: %w", s, err)
+		}
+	}
 }
 
 func isConfigChangeRace(err error) bool { return err == dragonboat.ErrRejected }

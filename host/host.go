@@ -155,15 +155,14 @@ func (c *Config) noBidsGraceMS(clustered bool) int64 {
 }
 
 // noBidsGraceMS is the node's Config.NoBidsGrace with its default: a host
-// is one of a cluster when its shards have other members (a restarted
-// member names no peers), or, when they cannot be read, when it was
-// started with peers or to join.
-func (h *Host) noBidsGraceMS(ctx context.Context) int64 {
+// is one of a cluster when its shards have other members as its replica
+// knows them (a restarted member names no peers), or, when that cannot be
+// read, when it was started with peers or to join. A change of membership
+// takes effect at the next Configure (a restart, or a plugins reload).
+func (h *Host) noBidsGraceMS() int64 {
 	clustered := len(h.cfg.Consensus.Peers) > 1 || h.cfg.Consensus.Join
 	if h.Consensus != nil {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if n, err := h.Consensus.Members(ctx); err == nil {
+		if n, err := h.Consensus.Members(); err == nil {
 			clustered = n > 1
 		}
 	}
@@ -408,7 +407,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
-		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(ctx)}})
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS()}})
 	go h.readBus()
 	if h.Consensus != nil {
 		h.wg.Add(1)
@@ -694,7 +693,7 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		h.cfg.OnAgentKeys(keys)
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(ctx)},
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS()},
 		reload: gen, install: install})
 	return nil
 }

@@ -38,11 +38,13 @@ func newKeysCmd(e *env) *cobra.Command {
 		Short: "Print the public keys of a data folder (its host, client and agents) or of key files",
 		Long: `Print public keys without starting a node. With no FILE, the keys of the data
 folder (--data): its host's root key (what other hosts --trust), its client
-key, and one line per agent in the form run prints ("agent NAME.wasm: KEY":
-what other hosts name in --verifiers). A node makes its keys at its first
-start, and an agent's when its plugin first loads; keys gen --out
-DATA/keys/agent-NAME.json makes one beforehand. With FILEs, each file's
-public key, one per line.`,
+key, and one line per agent key in the form run prints ("agent NAME.wasm:
+KEY": what other hosts name in --verifiers). A node makes its keys at its
+first start, and an agent's when its plugin first loads (the key stays when
+the plugin is removed, for its plugin's return; characters other than
+letters, digits, '.', '_' and '-' in a plugin's name are '_' in its key's);
+keys gen --out DATA/keys/agent-NAME.json makes one beforehand. With FILEs,
+each file's public key, one per line.`,
 		Args: args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if len(files) > 0 {
@@ -65,8 +67,8 @@ public key, one per line.`,
 func (e *env) showDataKeys() error {
 	dir := filepath.Join(e.dataDir, "keys")
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no keys in data folder %s: a node makes them at its first start (swarmhost --data %s run), or keys gen --out %s makes one",
-			e.dataDir, e.dataDir, filepath.Join(dir, "root.json"))
+		return fmt.Errorf("no keys in data folder %s (is --data right?): a node makes them at its first start (swarmhost --data %s run)",
+			e.dataDir, e.dataDir)
 	}
 	store, err := keys.NewStore(dir, func(w string) { fmt.Fprintf(e.stderr, "swarmhost: warning: %s\n", w) })
 	if err != nil {

@@ -267,7 +267,9 @@ func (e *env) reportEnd(info protocol.ThreadInfo) error {
 			// says why).
 			fmt.Fprintln(e.stderr, "hint: the NEED's capsule decides what it admits, and this one says no more than false "+
 				"(a capsule says why by answering {\"refused\": [reasons]}: policies/README.md)")
-		case strings.Contains(info.Refusal, "texts inline"):
+		case strings.Contains(info.Refusal, "more go in the CAS"):
+			// The classify capsule's limits on an inline input (texts,
+			// characters) do not apply to one in the CAS.
 			fmt.Fprintln(e.stderr, "hint: need submit --input-in-cas puts the input in the CAS and names it by its ref")
 		}
 	case protocol.PhaseRejected:

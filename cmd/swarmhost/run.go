@@ -124,8 +124,8 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				return usageError{fmt.Errorf("--plugins-poll %s: give 0 (read the folder at start only) or at least %s", pluginsPoll, minPluginsPoll)}
 			}
 			switch {
-			case noBidsGrace < 0:
-				return usageError{fmt.Errorf("--no-bids-grace %s: give 0 (no wait) or a positive duration", noBidsGrace)}
+			case noBidsGrace < 0 || noBidsGrace > 0 && noBidsGrace < time.Millisecond:
+				return usageError{fmt.Errorf("--no-bids-grace %s: give 0 (no wait) or at least 1ms", noBidsGrace)}
 			case noBidsGrace == 0 && cmd.Flags().Changed("no-bids-grace"):
 				cfg.NoBidsGrace = -1 // 0 on the command line: no wait, in a cluster too
 			}

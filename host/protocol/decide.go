@@ -247,7 +247,7 @@ func (c *Core) applied(a *Applied) {
 		}
 		if t.phase == PhaseOpen || t.phase == PhaseUnknown || t.phase == PhaseAdmitting {
 			t.phase = PhaseDecided
-			t.closing = true
+			t.closing, t.graceEnd = true, 0
 			t.leaseUntil = a.At + int64(t.np.LeaseMS)
 			if t.np.LeaseMS == 0 {
 				t.leaseUntil = a.At + DefaultLeaseMS

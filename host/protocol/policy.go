@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 )
@@ -262,7 +263,24 @@ func admitRefusal(in *PolicyDone) string {
 		}
 	}
 	if len(reasons) == 0 || slices.Contains(reasons, "") {
-		return AdmitDenied + " (result " + string(in.Result) + ")"
+		return AdmitDenied + " (result " + clip(string(in.Result)) + ")"
 	}
-	return AdmitDenied + ": " + strings.Join(reasons, "; ")
+	return AdmitDenied + ": " + clip(strings.Join(reasons, "; "))
+}
+
+// maxRefusalDetail bounds what a capsule's answer adds to a refusal (it is
+// shown on one line, and may echo a field of up to the envelope's size).
+const maxRefusalDetail = 2000
+
+// clip cuts s to maxRefusalDetail bytes, on a character boundary, saying
+// how much was cut.
+func clip(s string) string {
+	if len(s) <= maxRefusalDetail {
+		return s
+	}
+	cut := maxRefusalDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "... (" + strconv.Itoa(len(s)-cut) + " more bytes)"
 }

@@ -7,11 +7,47 @@ package swarm
 # ---------------------------------------------------------------- admit --
 # A classify NEED, well-formed and within limits: true. Otherwise
 # {"refused": [...]}, every reason it is not, sorted: the node's refusal
-# shows them (a value other than true refuses).
+# shows them (a value other than true refuses). Whether it admits rests on
+# the rules alone (valid), never on a reason being put into words.
 
-admit := true if count(refusals) == 0
+admit := true if valid
 
-admit := {"refused": sort(refusals)} if count(refusals) > 0
+admit := {"refused": reasons} if not valid
+
+valid if {
+	input.envelope.verb == "NEED"
+	need_fields.capability == "classify"
+	valid_quorum(need_fields)
+	valid_input
+	count(bad_limits) == 0
+}
+
+reasons := sort(refusals) if {
+	count(refusals) > 0
+} else := ["the NEED is not a classify NEED within this capsule's limits"]
+
+valid_input if {
+	inline
+	texts := need_fields.input
+	is_array(texts)
+	count(texts) >= 1
+	count(texts) <= max_texts
+	every text in texts {
+		is_string(text)
+		count(text) <= max_text_chars
+	}
+}
+
+valid_input if {
+	not inline
+	one_ref
+}
+
+bad_limits contains name if {
+	some name, _ in limits
+	value := need_fields[name]
+	not within(value, limits[name])
+}
 
 # The NEED's payload ({} when there is none).
 need_fields := p if {
@@ -102,7 +138,7 @@ refusals contains msg if {
 	others := [i | some i, text in texts; not is_string(text)]
 	count(others) > 0
 	msg := concat("", [
-		"input: ", format_int(count(others), 10), " items not a string (the first: input[",
+		"input: ", counted(count(others), "item", "items"), " not a string (the first: input[",
 		format_int(others[0], 10), "])",
 	])
 }
@@ -114,11 +150,16 @@ refusals contains msg if {
 	long := [i | some i, text in texts; is_string(text); count(text) > max_text_chars]
 	count(long) > 0
 	msg := concat("", [
-		"input: ", format_int(count(long), 10), " texts over ", format_int(max_text_chars, 10),
+		"input: ", counted(count(long), "text", "texts"), " over ", format_int(max_text_chars, 10),
 		" characters (the first: input[", format_int(long[0], 10), "], ",
-		format_int(count(texts[long[0]]), 10), ")",
+		format_int(count(texts[long[0]]), 10), " characters; more go in the CAS, named by one ref in content_refs)",
 	])
 }
+
+# counted is "1 text" or "2 texts".
+counted(n, one, _) := concat("", ["1 ", one]) if n == 1
+
+counted(n, _, many) := concat("", [format_int(n, 10), " ", many]) if n != 1
 
 # Upper bounds of the NEED's optional limits; each, when present, is a whole
 # number from 1 to its bound.

@@ -90,7 +90,8 @@ test_admit_refuses_bad_input if {
 	refused(need(object.union(need_payload, {"input": []}))) == ["input: no texts"]
 	refused(need(object.union(need_payload, {"input": "text"}))) == ["input: string, not an array of texts"]
 	refused(need(object.union(need_payload, {"input": ["ok", 3, {}]}))) == ["input: 2 items not a string (the first: input[1])"]
-	refused(need(object.union(need_payload, {"input": ["ok", concat("", [x | some i in numbers.range(1, 1001); x := "a"])]}))) == ["input: 1 texts over 1000 characters (the first: input[1], 1001)"]
+	refused(need(object.union(need_payload, {"input": ["ok", concat("", [x | some i in numbers.range(1, 1001); x := "a"])]}))) == ["input: 1 text over 1000 characters (the first: input[1], 1001 characters; more go in the CAS, named by one ref in content_refs)"]
+	refused(need(object.union(need_payload, {"input": [true]}))) == ["input: 1 item not a string (the first: input[0])"]
 	refused(need(object.union(need_payload, {"input": [x | some i in numbers.range(1, 101); x := "t"]}))) == ["input: 101 texts inline, at most 100 (more go in the CAS, named by one ref in content_refs)"]
 	refused(need(object.remove(need_payload, ["input"]))) == ["input: none (payload.input inline, or one ref in content_refs)"]
 }
