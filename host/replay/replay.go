@@ -572,11 +572,11 @@ func headsBefore(before []host.TrailInput) []audit.ThreadHead {
 }
 
 func (r *replayer) print(w io.Writer) {
+	// A line for every thread the summary counts: one with no envelope
+	// line (a NEED this host learned of from its shard alone, say) too.
 	threads := make([]string, 0, len(r.threads))
-	for th, tally := range r.threads {
-		if tally.envelopes > 0 {
-			threads = append(threads, th)
-		}
+	for th := range r.threads {
+		threads = append(threads, th)
 	}
 	sort.Strings(threads)
 	for _, th := range threads {
