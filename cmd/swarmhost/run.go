@@ -164,7 +164,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				// A cluster's first start waits for the other hosts, silently
 				// but for the consensus library's connection errors.
 				slow = time.AfterFunc(5*time.Second, func() {
-					fmt.Fprintln(e.stderr, "swarmhost: still starting (a cluster's start waits for a majority of its hosts: start the others)")
+					fmt.Fprintln(e.stderr, "swarmhost: still starting: waiting for every shard to have a leader (a majority of the cluster's hosts must run: start the others; a host that restarts catches up first)")
 				})
 			}
 			h, err := host.Open(ctx, cfg)
