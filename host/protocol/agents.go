@@ -23,8 +23,8 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	var job *agentJob // made once the first agent wants e, shared by the runs
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
-		if !a.wants(e.Verb) || a.PK == e.SenderPK {
-			continue
+		if !a.wants(e.Verb) || a.PK == e.SenderPK || c.isRevoked(a.PK) {
+			continue // a revoked agent's envelopes would be refused
 		}
 		if t.np.Capability != "" && !a.can(t.np.Capability) {
 			continue

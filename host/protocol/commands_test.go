@@ -20,7 +20,7 @@ import (
 // wait until deliver (or tick) performs them.
 //
 //	setup [agents=w1,v1] [pool=v1,v2,v3] [shortlist=m] [gas=n] [grace=ms]
-//	configure [agents=w1,v1] [modules=w1:label] [reload] [grace=ms]
+//	configure [agents=w1,v1] [modules=w1:label] [reload] [grace=ms] [revoked=w1,root] [revoked-tokens=w2]
 //	other-decide proposal=name [need=n1 epoch=E worker=w1 verifiers=v1]  (another host's, applied)
 //	need id=n1 [k=1 n=1 window=100 lease=1000 max_epochs=3 deadline=0 gas=0 cap=classify capsule=default input=<json>]
 //	propose [need=n1 epoch=E price=10 eta=100]       (sender w1)
@@ -161,6 +161,12 @@ func (h *harness) dispatch(cmd string, a *args) {
 		in := &protocol.Configure{At: h.now, Reload: a.flag("reload"), HostPK: h.cfg.HostPK,
 			HostCapability: h.cfg.HostCapability, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers,
 			NoBidsGraceMS: int64(h.num(a, "grace", uint64(h.cfg.NoBidsGraceMS)))}
+		for _, n := range a.list("revoked", "") {
+			in.Revoked = append(in.Revoked, h.person(n).pk)
+		}
+		for _, n := range a.list("revoked-tokens", "") {
+			in.Revoked = append(in.Revoked, h.token(n))
+		}
 		modules := map[string]string{}
 		for _, m := range a.list("modules", "") {
 			name, label, _ := strings.Cut(m, ":")

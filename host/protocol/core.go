@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/canswarm/swarmhost/abi/envelope"
@@ -64,6 +65,11 @@ type Config struct {
 	// Verifiers are remote verifiers' keys added to the local verifier
 	// agents to form the pool DECIDE chooses from.
 	Verifiers []string
+	// Revoked are public keys and capability token refs this host no
+	// longer accepts: an envelope whose sender, token or token issuer is
+	// one of them is rejected bad_capability (PROTOCOL.md has no
+	// revocation; this is the host's own list). Set by Configure.
+	Revoked []string
 	// Shortlist is routing's m (default route.DefaultShortlist).
 	Shortlist int
 	// AgentGas is the gas budget of an agent call when the NEED names none
@@ -115,6 +121,12 @@ type Core struct {
 	lastRetired []string
 	// quiet: the shell drops every action (SetQuiet); the core builds none.
 	quiet bool
+}
+
+// isRevoked says whether a key or token ref is on Config.Revoked (a short
+// list an operator keeps: read in order).
+func (c *Core) isRevoked(keyOrRef string) bool {
+	return len(c.cfg.Revoked) > 0 && slices.Contains(c.cfg.Revoked, keyOrRef)
 }
 
 // New returns a core with no threads.
@@ -297,6 +309,7 @@ func (c *Core) configure(in *Configure) {
 	c.cfg.Roots = append(envelope.Roots(nil), in.Roots...)
 	c.cfg.Verifiers = append([]string(nil), in.Verifiers...)
 	c.cfg.NoBidsGraceMS = max(in.NoBidsGraceMS, 0)
+	c.cfg.Revoked = append([]string(nil), in.Revoked...)
 	c.agents = map[string]*AgentInfo{}
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]

@@ -111,18 +111,19 @@ func decisionKey(host string, payload map[string]any) string {
 }
 
 // verifierPool is the local verifier agents able to do the task kind, and
-// the configured remote verifiers, sorted.
+// the configured remote verifiers, sorted; none whose key is revoked (its
+// ATTESTs would be refused).
 func (c *Core) verifierPool(kind string) []string {
 	seen := map[string]bool{}
 	var pool []string
 	for _, a := range c.cfg.Agents {
-		if a.has(envelope.RoleVerifier) && a.can(kind) && !seen[a.PK] {
+		if a.has(envelope.RoleVerifier) && a.can(kind) && !seen[a.PK] && !c.isRevoked(a.PK) {
 			seen[a.PK] = true
 			pool = append(pool, a.PK)
 		}
 	}
 	for _, v := range c.cfg.Verifiers {
-		if !seen[v] {
+		if !seen[v] && !c.isRevoked(v) {
 			seen[v] = true
 			pool = append(pool, v)
 		}

@@ -136,6 +136,9 @@ type Configure struct {
 	// NoBidsGraceMS is Config.NoBidsGraceMS (a host of a cluster waits;
 	// absent in trails from before it: no wait).
 	NoBidsGraceMS int64 `json:"no_bids_grace_ms,omitempty"`
+	// Revoked is Config.Revoked: keys and token refs this host no longer
+	// accepts (absent in trails from before it: none).
+	Revoked []string `json:"revoked,omitempty"`
 }
 
 // CheckpointDue asks the core for a CHECKPOINT (PROTOCOL.md section 5): it

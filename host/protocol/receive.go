@@ -136,6 +136,12 @@ func (c *Core) token(e *envelope.Envelope, raw []byte) (*envelope.Token, *envelo
 	if e.Capability == "" {
 		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "no capability token, and a %s needs one", e.Verb)
 	}
+	if c.isRevoked(e.Capability) {
+		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "token %s was revoked on this host", e.Capability)
+	}
+	if c.isRevoked(e.SenderPK) {
+		return nil, envelope.Reject(envelope.CodeBadCapability, "sender_pk", "the sender's key %s was revoked on this host", short(e.SenderPK))
+	}
 	tok := c.tokens[e.Capability]
 	if tok == nil {
 		if raw == nil {
@@ -161,6 +167,9 @@ func (c *Core) token(e *envelope.Envelope, raw []byte) (*envelope.Token, *envelo
 		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "%v", err)
 	}
 	c.tokens[e.Capability] = tok
+	if c.isRevoked(tok.IssuerPK) {
+		return nil, envelope.Reject(envelope.CodeBadCapability, "capability", "token %s was issued by %s, a key revoked on this host", e.Capability, short(tok.IssuerPK))
+	}
 	return tok, nil
 }
 
