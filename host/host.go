@@ -115,6 +115,11 @@ type Config struct {
 	// anyway); the server holds ~120 B per envelope for it. 0 is
 	// bus.DefaultDedupWindow (24h).
 	BusDedupWindow time.Duration
+	// OnRevoked, when set, is told the revocation list (DATA/revoked) each
+	// time the node takes a changed one while it runs; OnRevokedError when
+	// it cannot (told once until it reads again).
+	OnRevoked      func([]string)
+	OnRevokedError func(error)
 	// NoBidsGrace: a bid window that closes on this host with no eligible
 	// bid waits this long more before the host proposes RELEASE(no_bids),
 	// so that a host of the cluster that did receive bids has its DECIDE
@@ -200,13 +205,17 @@ type Host struct {
 	Runtime   *wasm.Runtime
 	Agents    *agents.Registry
 
-	id       *identity
-	mods     *moduleHolds   // the agents' modules, by ref, while something may run them
-	roots    envelope.Roots // the trusted roots, for a reload's Configure
-	clock    *lamport.Clock
-	capsule  string // the default capsule's ref
-	consumer *bus.Consumer
-	chaos    *bus.ChaosConsumer // when Config.Chaos is set
+	id    *identity
+	mods  *moduleHolds   // the agents' modules, by ref, while something may run them
+	roots envelope.Roots // the trusted roots, for a reload's Configure
+	// revoked is DATA/revoked as last read (ReadRevoked), for the next
+	// Configure.
+	revokedMu sync.Mutex
+	revoked   []string
+	clock     *lamport.Clock
+	capsule   string // the default capsule's ref
+	consumer  *bus.Consumer
+	chaos     *bus.ChaosConsumer // when Config.Chaos is set
 
 	mu       sync.Mutex // guards core
 	core     *protocol.Core
@@ -380,6 +389,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, err
 	}
 	install()
+	if h.revoked, err = ReadRevoked(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
 	h.roots = roots
 	h.core, err = protocol.New(protocol.Config{HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
@@ -407,7 +419,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
-		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS()}})
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(), Revoked: h.revokedNow()}})
 	go h.readBus()
 	if h.Consensus != nil {
 		h.wg.Add(1)
@@ -633,12 +645,30 @@ func (h *Host) watchPlugins(interval time.Duration) {
 		}
 		lastProblem = err.Error()
 	}
+	lastRevoked := ""
+	revokedProblem := func(err error) {
+		if err == nil || h.ctx.Err() != nil {
+			lastRevoked = ""
+			return
+		}
+		h.log.Warn("revocation list", "error", err)
+		if err.Error() != lastRevoked && h.cfg.OnRevokedError != nil {
+			h.cfg.OnRevokedError(fmt.Errorf("%w (the list in force stays)", err))
+		}
+		lastRevoked = err.Error()
+	}
 	for {
 		select {
 		case <-t.C:
 		case <-h.ctx.Done():
 			return
 		}
+		revChanged, rerr := h.rescanRevoked()
+		revokedProblem(rerr)
+		if revChanged && h.cfg.OnRevoked != nil {
+			h.cfg.OnRevoked(h.revokedNow())
+		}
+		pending = pending || revChanged
 		changed, err := h.rescanPlugins(h.ctx)
 		if err != nil {
 			problem(fmt.Errorf("the plugins folder cannot be read (the agents loaded keep serving): %w", err))
@@ -693,7 +723,8 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		h.cfg.OnAgentKeys(keys)
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS()},
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(),
+		Revoked: h.revokedNow()},
 		reload: gen, install: install})
 	return nil
 }

@@ -100,6 +100,13 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 						fmt.Fprintf(e.stdout, "%s plugin %s %s (%s)\n", stamp, ev.File, ev.Kind, ev.Name)
 					}
 				},
+				OnRevoked: func(list []string) {
+					fmt.Fprintf(e.stdout, "%s revocation list %s: %d keys and token refs refused\n", time.Now().Format(time.DateTime),
+						filepath.Join(e.dataDir, host.RevokedFileName), len(list))
+				},
+				OnRevokedError: func(err error) {
+					fmt.Fprintf(e.stderr, "%s swarmhost: %v\n", time.Now().Format(time.DateTime), err)
+				},
 				OnAgentKeys: func(keys map[string]string) {
 					// A plugin added while the node runs: its key, as a
 					// start prints it.
@@ -195,6 +202,9 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if len(agents) == 0 {
 				fmt.Fprintf(e.stderr, "swarmhost: no agent in the plugins folder %s: this node bids on and verifies nothing itself (--plugins DIR names a folder of .wasm agents)\n",
 					cmp.Or(pluginsDir, filepath.Join(e.dataDir, "plugins")))
+			}
+			if n := len(h.Revoked()); n > 0 {
+				fmt.Fprintf(e.stdout, "revocation list %s: %d keys and token refs refused\n", filepath.Join(e.dataDir, host.RevokedFileName), n)
 			}
 			fmt.Fprintln(e.stdout, "ready")
 			select {
