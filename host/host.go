@@ -389,11 +389,11 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, err
 	}
 	install()
-	if h.revoked, err = ReadRevoked(cfg.DataDir); err != nil {
-		return nil, fmt.Errorf("host: %w", err)
-	}
 	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
 	h.roots = roots
+	if h.revoked, err = h.readRevoked(); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	h.core, err = protocol.New(protocol.Config{HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
 		Roots: roots, Agents: infos, Verifiers: cfg.Verifiers})
 	if err != nil {
@@ -633,7 +633,8 @@ func (h *Host) watchPlugins(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	pending := false
-	lastProblem := "" // told once, not at every interval
+	revPending := false // a new revocation list, told once it is in force
+	lastProblem := ""   // told once, not at every interval
 	problem := func(err error) {
 		if err == nil || h.ctx.Err() != nil {
 			lastProblem = ""
@@ -665,9 +666,7 @@ func (h *Host) watchPlugins(interval time.Duration) {
 		}
 		revChanged, rerr := h.rescanRevoked()
 		revokedProblem(rerr)
-		if revChanged && h.cfg.OnRevoked != nil {
-			h.cfg.OnRevoked(h.revokedNow())
-		}
+		revPending = revPending || revChanged
 		pending = pending || revChanged
 		changed, err := h.rescanPlugins(h.ctx)
 		if err != nil {
@@ -685,6 +684,10 @@ func (h *Host) watchPlugins(interval time.Duration) {
 		}
 		problem(nil)
 		pending = false
+		if revPending && h.cfg.OnRevoked != nil {
+			h.cfg.OnRevoked(h.revokedNow()) // in force: the Configure is pushed
+		}
+		revPending = false
 	}
 }
 

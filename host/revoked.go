@@ -42,7 +42,7 @@ func ReadRevoked(dataDir string) ([]string, error) {
 		switch {
 		case line == "":
 		case !envelope.IsPublicKey(line) && !envelope.IsRef(line):
-			return nil, fmt.Errorf("revocation list %s line %d: %q is neither a public key (64 hex digits) nor a token ref (sha256:<64 hex digits>)", path, n, line)
+			return nil, fmt.Errorf("revocation list %s line %d: %q is neither a public key (64 lowercase hex digits) nor a token ref (sha256:<64 lowercase hex digits>)", path, n, line)
 		case !slices.Contains(list, line):
 			list = append(list, line)
 		}
@@ -53,11 +53,36 @@ func ReadRevoked(dataDir string) ([]string, error) {
 	return list, nil
 }
 
+// readRevoked is ReadRevoked, refusing a list that names a trusted root
+// (this host's key, or another host's from --trust) or this host's own
+// host or client token: the node would refuse what it sends itself, and
+// a host's DECIDEs would be refused while its shard commands stand. A
+// root is untrusted by leaving --trust, not revoked.
+func (h *Host) readRevoked() ([]string, error) {
+	list, err := ReadRevoked(h.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	own := map[string]string{h.id.hostToken: "this host's own host token", h.id.clientToken: "this host's own client token"}
+	for i, r := range h.roots {
+		own[r] = "a trusted root (another host's key: take it off --trust instead)"
+		if i == 0 {
+			own[r] = "this host's own key"
+		}
+	}
+	for _, k := range list {
+		if why, ok := own[k]; ok {
+			return nil, fmt.Errorf("revocation list %s names %s, %s: the node would refuse what it sends", filepath.Join(h.cfg.DataDir, RevokedFileName), why, k)
+		}
+	}
+	return list, nil
+}
+
 // rescanRevoked reads the revocation list again and reports whether it
 // changed (the next Configure carries it). On an error the list in force
 // stays.
 func (h *Host) rescanRevoked() (changed bool, err error) {
-	list, err := ReadRevoked(h.cfg.DataDir)
+	list, err := h.readRevoked()
 	if err != nil {
 		return false, err
 	}

@@ -26,7 +26,7 @@ func TestRestartFromSnapshotRecordsNoCommandTwice(t *testing.T) {
 	var ids []string
 	for i := 0; i < 4; i++ {
 		id, err := h.Submit(context.Background(), api.NeedRequest{Capability: "classify", Input: items, K: 3, N: 3,
-			BidWindowMS: 100, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 60_000, Nonce: fmt.Sprint(t.Name(), i)})
+			BidWindowMS: 1000, LeaseMS: 10_000, MaxEpochs: 3, DeadlineMS: 60_000, Nonce: fmt.Sprint(t.Name(), i)})
 		if err != nil {
 			h.Close()
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestRestartFromSnapshotRecordsNoCommandTwice(t *testing.T) {
 	for _, id := range ids {
 		if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
 			h.Close()
-			t.Fatalf("NEED %s ended %s", id, info.Phase)
+			t.Fatalf("NEED %s ended %s: %s", id, info.Phase, info.Abandoned)
 		}
 	}
 	time.Sleep(300 * time.Millisecond)

@@ -23,7 +23,7 @@ func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	var job *agentJob // made once the first agent wants e, shared by the runs
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]
-		if !a.wants(e.Verb) || a.PK == e.SenderPK || c.isRevoked(a.PK) {
+		if !a.wants(e.Verb) || a.PK == e.SenderPK || c.agentRevoked(a) {
 			continue // a revoked agent's envelopes would be refused
 		}
 		if t.np.Capability != "" && !a.can(t.np.Capability) {
@@ -115,6 +115,12 @@ func (c *Core) agentDone(in *AgentDone) string {
 		t.lastAgentProblem = a.Name + ": " + reason
 		c.record(t.id, "outcome", map[string]any{"event": "agent_output_refused", "agent": a.Name,
 			"agent_pk": a.PK, "request": in.ReqID, "reason": reason})
+	}
+	if c.agentRevoked(a) {
+		// Revoked while it ran: what it answered is refused here, and
+		// must not leave this host under its key.
+		refuse("the agent's key or token was revoked on this host")
+		return t.id
 	}
 	if in.Fault != "" {
 		refuse("the call failed: %s", in.Fault)

@@ -123,6 +123,11 @@ type Core struct {
 	quiet bool
 }
 
+// agentRevoked says whether a local agent's key or token is revoked.
+func (c *Core) agentRevoked(a *AgentInfo) bool {
+	return c.isRevoked(a.PK) || c.isRevoked(a.Capability)
+}
+
 // isRevoked says whether a key or token ref is on Config.Revoked (a short
 // list an operator keeps: read in order).
 func (c *Core) isRevoked(keyOrRef string) bool {

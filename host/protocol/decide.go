@@ -28,12 +28,22 @@ func (c *Core) closeWindow(t *thread) {
 		return
 	}
 	var bids []route.Bid
+	var revoked map[string]bool // proposal ids
 	for _, b := range t.bids {
 		if b.allowed == nil || !b.scoreDone {
 			return // an evaluation is still out
 		}
+		// A bid accepted before its sender or token was revoked is not
+		// chosen: its CLAIM would be refused.
+		gone := c.isRevoked(b.env.SenderPK) || c.isRevoked(b.env.Capability)
+		if gone {
+			if revoked == nil {
+				revoked = map[string]bool{}
+			}
+			revoked[b.env.ID] = true
+		}
 		bids = append(bids, route.Bid{ProposalID: b.env.ID, SenderPK: b.env.SenderPK, Price: b.price, EtaMs: b.eta,
-			Allowed: *b.allowed && !t.excluded[b.env.SenderPK], HasCapability: b.hasCap, Score: b.score})
+			Allowed: *b.allowed && !t.excluded[b.env.SenderPK] && !gone, HasCapability: b.hasCap, Score: b.score})
 	}
 	dec, err := route.Select(t.id, bids, c.cfg.Shortlist)
 	if errors.Is(err, route.ErrNoEligibleBid) && c.cfg.NoBidsGraceMS > 0 {
@@ -54,7 +64,7 @@ func (c *Core) closeWindow(t *thread) {
 			c.record(t.id, "outcome", map[string]any{"event": "routing_failed", "epoch": t.epoch, "error": err.Error()})
 			t.noBidsWhy = "routing failed: " + err.Error()
 		} else {
-			t.noBidsWhy = noEligibleBid(t, bids)
+			t.noBidsWhy = noEligibleBid(t, bids, revoked)
 		}
 		c.proposeRelease(t, "no_bids")
 		return
@@ -78,16 +88,18 @@ func (c *Core) closeWindow(t *thread) {
 // noEligibleBid says why a closed bid window had no bid to choose: none
 // came (and the last agent output refused on the thread, which may be why),
 // or what ruled out each that did.
-func noEligibleBid(t *thread, bids []route.Bid) string {
+func noEligibleBid(t *thread, bids []route.Bid, revoked map[string]bool) string {
 	if len(bids) == 0 {
 		if t.lastAgentProblem != "" {
 			return "no bid came; the last agent output refused: " + t.lastAgentProblem
 		}
 		return "no bid came"
 	}
-	denied, excluded, incapable := 0, 0, 0
+	denied, excluded, incapable, gone := 0, 0, 0, 0
 	for _, b := range bids {
 		switch {
+		case revoked[b.ProposalID]:
+			gone++
 		case !b.HasCapability:
 			incapable++
 		case t.excluded[b.SenderPK]:
@@ -95,6 +107,10 @@ func noEligibleBid(t *thread, bids []route.Bid) string {
 		case !b.Allowed:
 			denied++
 		}
+	}
+	if gone > 0 {
+		return fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability, %d revoked on this host",
+			len(bids), denied, excluded, incapable, gone)
 	}
 	return fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability",
 		len(bids), denied, excluded, incapable)
@@ -116,8 +132,9 @@ func decisionKey(host string, payload map[string]any) string {
 func (c *Core) verifierPool(kind string) []string {
 	seen := map[string]bool{}
 	var pool []string
-	for _, a := range c.cfg.Agents {
-		if a.has(envelope.RoleVerifier) && a.can(kind) && !seen[a.PK] && !c.isRevoked(a.PK) {
+	for i := range c.cfg.Agents {
+		a := &c.cfg.Agents[i]
+		if a.has(envelope.RoleVerifier) && a.can(kind) && !seen[a.PK] && !c.agentRevoked(a) {
 			seen[a.PK] = true
 			pool = append(pool, a.PK)
 		}

@@ -67,7 +67,8 @@ func newHost(w *World, i int, key *principal, cfg protocol.Config) *Host {
 // trail (host/host.go), so that replay sees the agents of each start.
 func (h *Host) configure() {
 	h.step(&protocol.Configure{At: h.w.now, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
-		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS})
+		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS,
+		Revoked: h.cfg.Revoked})
 }
 
 // checkpoint is the shell's checkpoint timer: a CheckpointDue with a root
