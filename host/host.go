@@ -634,30 +634,16 @@ func (h *Host) watchPlugins(interval time.Duration) {
 	defer t.Stop()
 	pending := false
 	revPending := false // a new revocation list, told once it is in force
-	lastProblem := ""   // told once, not at every interval
-	problem := func(err error) {
-		if err == nil || h.ctx.Err() != nil {
-			lastProblem = ""
-			return
-		}
-		h.log.Warn("plugins", "error", err)
-		if err.Error() != lastProblem && h.cfg.OnPluginEvent != nil {
+	problem := h.toldOnce("plugins", func(err error) {
+		if h.cfg.OnPluginEvent != nil {
 			h.cfg.OnPluginEvent(agents.Event{Kind: agents.Failed, File: h.cfg.PluginsDir, Err: err})
 		}
-		lastProblem = err.Error()
-	}
-	lastRevoked := ""
-	revokedProblem := func(err error) {
-		if err == nil || h.ctx.Err() != nil {
-			lastRevoked = ""
-			return
-		}
-		h.log.Warn("revocation list", "error", err)
-		if err.Error() != lastRevoked && h.cfg.OnRevokedError != nil {
+	})
+	revokedProblem := h.toldOnce("revocation list", func(err error) {
+		if h.cfg.OnRevokedError != nil {
 			h.cfg.OnRevokedError(fmt.Errorf("%w (the list in force stays)", err))
 		}
-		lastRevoked = err.Error()
-	}
+	})
 	for {
 		select {
 		case <-t.C:
@@ -688,6 +674,24 @@ func (h *Host) watchPlugins(interval time.Duration) {
 			h.cfg.OnRevoked(h.revokedNow()) // in force: the Configure is pushed
 		}
 		revPending = false
+	}
+}
+
+// toldOnce returns a problem reporter for a loop that retries: each error
+// is logged, and told once until it changes or a nil (a success) resets
+// it; nothing is told once the node stops.
+func (h *Host) toldOnce(what string, tell func(error)) func(error) {
+	last := ""
+	return func(err error) {
+		if err == nil || h.ctx.Err() != nil {
+			last = ""
+			return
+		}
+		h.log.Warn(what, "error", err)
+		if err.Error() != last {
+			tell(err)
+		}
+		last = err.Error()
 	}
 }
 
