@@ -108,12 +108,12 @@ func noEligibleBid(t *thread, bids []route.Bid, revoked map[string]bool) string 
 			denied++
 		}
 	}
-	if gone > 0 {
-		return fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability, %d revoked on this host",
-			len(bids), denied, excluded, incapable, gone)
-	}
-	return fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability",
+	why := fmt.Sprintf("%d bids, none eligible: %d denied by the capsule's bid rule, %d from workers an earlier epoch was released against, %d from senders without the capability",
 		len(bids), denied, excluded, incapable)
+	if gone > 0 {
+		why += fmt.Sprintf(", %d revoked on this host", gone)
+	}
+	return why
 }
 
 // decisionKey names a decision this host proposes, before its fence (and
