@@ -73,7 +73,9 @@
 // again from the start or from where they were), a torn crash (after an
 // input is recorded, before its actions are taken), a publish lost before
 // it is acknowledged, a proposal committed twice, a client resubmitting its
-// NEED, and the misbehaving agents above. Options.Exclude leaves kinds out;
+// NEED, a host revoking the lying verifier's key (a recorded reload, as
+// DATA/revoked makes one; kept across its restarts), and the misbehaving
+// agents above. Options.Exclude leaves kinds out;
 // each schedule also leaves some out at random.
 //
 // Options.Redo stands for a fix the shell does not have: after a rebuild it
@@ -110,4 +112,7 @@
 //     admitted NEED FINAL.
 //   - P7: every envelope the bus acknowledged is in every host's trail, and
 //     each core holds exactly the envelopes its trail accepted.
+//
+// And, beside them: a host that revoked a key accepted nothing more from it
+// (checkRevoked).
 package protocoltest

@@ -19,6 +19,27 @@ func (w *World) check() {
 	w.checkP6()
 	w.checkP7()
 	w.checkCollected()
+	w.checkRevoked()
+}
+
+// checkRevoked: once a host's configuration revokes a key (FaultRevoke),
+// its trail accepts nothing more that key sent, until a configuration
+// drops it (none does here).
+func (w *World) checkRevoked() {
+	for _, h := range w.hosts {
+		var revoked []string
+		for i, e := range h.trail {
+			switch in := e.in.(type) {
+			case *protocol.Configure:
+				revoked = in.Revoked
+			case *protocol.Received:
+				if in.Env != nil && e.v.Accepted && !e.v.Duplicate && slices.Contains(revoked, in.Env.SenderPK) {
+					w.violate("revocation: %s accepted %s from %s (trail line %d) after revoking the key",
+						h.name, w.describe(in.Env), w.names[in.Env.SenderPK], i+1)
+				}
+			}
+		}
+	}
 }
 
 // checkCollected: a shard forgets a NEED (GC) only once it ended, and no

@@ -226,7 +226,7 @@ func (w *World) idle() bool {
 
 // fault injects one fault of an enabled kind; false when none applied.
 func (w *World) fault() bool {
-	kinds := []string{FaultDrop, FaultDelay, FaultDup, FaultPartition, FaultCrash, FaultTear, FaultResubmit}
+	kinds := []string{FaultDrop, FaultDelay, FaultDup, FaultPartition, FaultCrash, FaultTear, FaultResubmit, FaultRevoke}
 	f := kinds[w.rng.IntN(len(kinds))]
 	if !w.faults[f] {
 		return false
@@ -286,6 +286,20 @@ func (w *World) fault() bool {
 		} else {
 			w.hosts[i].tear = true
 		}
+	case FaultRevoke:
+		// One host (up) puts the lying verifier on its revocation list,
+		// as an operator would: a recorded reload, kept across restarts.
+		liar := w.liar()
+		i := w.pick(w.hostsWith(func(h *Host) bool { return h.up && liar != "" && !slices.Contains(h.cfg.Revoked, liar) }))
+		if i < 0 {
+			return false
+		}
+		h := w.hosts[i]
+		h.cfg.Revoked = append(h.cfg.Revoked, liar)
+		w.tracef("%s REVOKES the lying verifier %s", h.name, w.names[liar])
+		h.step(&protocol.Configure{At: w.now, Reload: true, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
+			Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS,
+			Revoked: h.cfg.Revoked})
 	case FaultResubmit:
 		var sent []*needSpec
 		for _, n := range w.needs {

@@ -29,11 +29,12 @@ const (
 	FaultLie         = "lie"         // a verifier attests with a wrong digest
 	FaultWrong       = "wrong"       // a worker commits a wrong result
 	FaultResubmit    = "resubmit"    // the client sends its NEED again
+	FaultRevoke      = "revoke"      // a host revokes the lying verifier's key (a recorded reload)
 )
 
 // AllFaults lists every fault kind.
 var AllFaults = []string{FaultDrop, FaultDup, FaultDelay, FaultReorder, FaultPartition, FaultCrash, FaultTear,
-	FaultPublishLoss, FaultProposeDup, FaultStall, FaultLie, FaultWrong, FaultResubmit}
+	FaultPublishLoss, FaultProposeDup, FaultStall, FaultLie, FaultWrong, FaultResubmit, FaultRevoke}
 
 // Options describe one schedule. Zero fields are drawn from the seed, so a
 // seed alone names a whole schedule.
@@ -424,4 +425,16 @@ func (w *World) substNames(text string) string {
 		}
 	}
 	return text
+}
+
+// liar is the lying verifier's key ("" when the schedule has none).
+func (w *World) liar() string {
+	for _, h := range w.hosts {
+		for _, a := range h.cfg.Agents {
+			if strings.HasPrefix(a.Name, "l") {
+				return a.PK
+			}
+		}
+	}
+	return ""
 }
