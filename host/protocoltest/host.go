@@ -59,14 +59,16 @@ func newHost(w *World, i int, key *principal, cfg protocol.Config) *Host {
 		panic(err)
 	}
 	h.core, h.up = core, true
-	h.configure()
+	h.configure(false)
 	return h
 }
 
 // configure steps the Configure a host steps each time it starts, after its
-// trail (host/host.go), so that replay sees the agents of each start.
-func (h *Host) configure() {
-	h.step(&protocol.Configure{At: h.w.now, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
+// trail (host/host.go), so that replay sees the agents of each start; with
+// reload, the one a running host steps when its configuration changed
+// (its revocation list, FaultRevoke).
+func (h *Host) configure(reload bool) {
+	h.step(&protocol.Configure{At: h.w.now, Reload: reload, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
 		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS,
 		Revoked: h.cfg.Revoked})
 }
@@ -406,7 +408,7 @@ func (h *Host) restart() {
 	}
 	w.tracef("%s RESTART from %d trail lines, %d timers, applying the shard logs again from %s", h.name, len(h.trail),
 		len(r.timers), from)
-	h.configure()
+	h.configure(false)
 	if w.opt.Redo {
 		for _, a := range r.open {
 			w.tracef("%s redo %T", h.name, a)

@@ -297,9 +297,7 @@ func (w *World) fault() bool {
 		h := w.hosts[i]
 		h.cfg.Revoked = append(h.cfg.Revoked, liar)
 		w.tracef("%s REVOKES the lying verifier %s", h.name, w.names[liar])
-		h.step(&protocol.Configure{At: w.now, Reload: true, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
-			Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS,
-			Revoked: h.cfg.Revoked})
+		h.configure(true)
 	case FaultResubmit:
 		var sent []*needSpec
 		for _, n := range w.needs {
