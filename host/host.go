@@ -419,7 +419,8 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
-		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(), Revoked: h.revokedNow()}})
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(), Revoked: h.revokedNow(),
+		Rules: protocol.Rules}})
 	go h.readBus()
 	if h.Consensus != nil {
 		h.wg.Add(1)
@@ -731,7 +732,7 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
 		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(),
-		Revoked: h.revokedNow()},
+		Revoked: h.revokedNow(), Rules: protocol.Rules},
 		reload: gen, install: install})
 	return nil
 }

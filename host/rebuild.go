@@ -334,6 +334,12 @@ func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected bool, how unchecke
 		ti.Input, err = decodeTimerFired(rec.Envelope)
 	case KindConfig:
 		ti.Input, err = decodeInput[protocol.Configure](rec.Envelope)
+		if c, ok := ti.Input.(*protocol.Configure); ok && (c.Rules < 0 || c.Rules > protocol.Rules) {
+			// A trail of a newer swarmhost: its inputs would be stepped
+			// under rules that did not make them.
+			err = fmt.Errorf("the configuration names rules revision %d; this swarmhost knows revisions 0 to %d (a newer swarmhost made this trail)",
+				c.Rules, protocol.Rules)
+		}
 	case KindCheckpoint:
 		ti.Input, err = decodeInput[protocol.CheckpointDue](rec.Envelope)
 	case KindReconcile:

@@ -107,21 +107,9 @@ func TestPluginsChangeWhileTheNodeRuns(t *testing.T) {
 	if a := agentNamed(waitReload(2), "verifier-c"); a == nil || a.Module != envelope.HashRef(liarBytes) || a.PK != before {
 		t.Fatalf("the reload after the replacement names verifier-c as %+v, want the liar's module under key %s", a, before)
 	}
-	// Only an ATTEST the node took before the FINALIZE is shown to the
-	// honest verifiers (a final thread is offered nothing more): a NEED
-	// whose liar came late is submitted again, up to five.
-	var id2 string
-	for try := 1; ; try++ {
-		id2 = submit(t, h, 2, 3, 10_000)
-		if info := wait(t, h, id2); info.Phase != protocol.PhaseFinal {
-			t.Fatalf("NEED after the replacement ended %s", info.Phase)
-		}
-		if attestedBeforeFinal(t, h, id2, before) {
-			break
-		}
-		if try == 5 {
-			t.Fatalf("in %d NEEDs the replaced verifier never attested before the FINALIZE", try)
-		}
+	id2 := submit(t, h, 2, 3, 10_000)
+	if info := wait(t, h, id2); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("NEED after the replacement ended %s", info.Phase)
 	}
 	waitInvalidated(t, h, id2, before)
 
@@ -153,28 +141,6 @@ func TestPluginsChangeWhileTheNodeRuns(t *testing.T) {
 	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out}); err != nil {
 		t.Fatalf("replay: %v\n%s", err, out.String())
 	}
-}
-
-// attestedBeforeFinal says whether the node accepted an ATTEST of the agent
-// with key pk on the NEED before its FINALIZE, in trail order.
-func attestedBeforeFinal(t *testing.T, h *host.Host, id, pk string) bool {
-	t.Helper()
-	for _, r := range trailLines(t, h, id) {
-		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
-			continue
-		}
-		e, err := envelope.Verify(r.Envelope)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case e.Verb == envelope.VerbFinalize:
-			return false
-		case e.Verb == envelope.VerbAttest && e.SenderPK == pk:
-			return true
-		}
-	}
-	return false
 }
 
 // waitInvalidated waits until an ATTEST of the agent with key pk on the

@@ -404,3 +404,25 @@ func FuzzStepTrailAgreesWithTheWholeRead(f *testing.F) {
 		}
 	})
 }
+
+// A Configure naming a rules revision this build does not know (a trail of
+// a newer swarmhost) stops the read at its line, named, rather than being
+// stepped under other rules.
+func TestStepTrailRefusesANewerRulesRevision(t *testing.T) {
+	w, dir := newTrailWriter(t)
+	swarm := protocol.SwarmThread
+	body := fmt.Sprintf(`{"at":1,"host_pk":"","host_capability":"","agents":[],"roots":[],"verifiers":[],"rules":%d}`, protocol.Rules+1)
+	w.lamport++
+	if _, err := w.trail.Append(swarm, audit.Entry{Kind: host.KindConfig, ReceivedLamport: w.lamport, Body: []byte(body),
+		Verdict: audit.Accepted}); err != nil {
+		t.Fatal(err)
+	}
+	w.close()
+	want := fmt.Sprintf("names rules revision %d; this swarmhost knows revisions 0 to %d", protocol.Rules+1, protocol.Rules)
+	for _, read := range []func(string, func(string) []byte) ([]host.TrailInput, error){host.ReadTrail, host.ReadTrailAll} {
+		_, err := read(dir, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "line 1") {
+			t.Fatalf("error %v, want one naming line 1 and saying %q", err, want)
+		}
+	}
+}

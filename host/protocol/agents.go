@@ -12,12 +12,17 @@ import (
 
 // deliver runs every local agent that wants e's verb on it (not the agent
 // that sent it). A NEED is delivered only once admitted (and again when a
-// new epoch opens).
+// new epoch opens). An ended thread offers its FINALIZE and, once
+// finalized (rules revision 1), an ATTEST of its COMMIT accepted after the
+// FINALIZE: a verifier's lie that came late is still shown to the honest
+// verifiers, so that it is challenged and its INVALIDATE recorded like an
+// earlier one's.
 func (c *Core) deliver(t *thread, e *envelope.Envelope) {
 	if e.Verb == envelope.VerbNeed && t.phase != PhaseOpen {
 		return
 	}
-	if t.final() && e.Verb != envelope.VerbFinalize {
+	lateAttest := e.Verb == envelope.VerbAttest && t.phase == PhaseFinal && c.cfg.Rules >= 1
+	if t.final() && e.Verb != envelope.VerbFinalize && !lateAttest {
 		return
 	}
 	var job *agentJob // made once the first agent wants e, shared by the runs

@@ -36,6 +36,9 @@ func (h *harness) agentInfo(name string) protocol.AgentInfo {
 		info.Verbs = []envelope.Verb{envelope.VerbNeed, envelope.VerbDecide}
 	case 'v':
 		info.Verbs = []envelope.Verb{envelope.VerbCommit}
+		if h.agent(name).challenges {
+			info.Verbs = append(info.Verbs, envelope.VerbAttest)
+		}
 	default:
 		h.fatalf("a local agent is a worker (w...) or a verifier (v...), not %s", name)
 	}
@@ -132,6 +135,17 @@ func (h *harness) agentOutput(name string, e *envelope.Envelope, in abi.AgentInp
 		}
 		add(envelope.VerbAttest, map[string]any{"epoch": in.Thread.Epoch, "commit": e.ID, "verdict": sc.verdict},
 			nil, h.attestDigest(sc.digest, e))
+	case e.Verb == envelope.VerbAttest && name[0] == 'v' && sc.challenges:
+		// As plugins/verifier: another verifier's ATTEST whose digest is
+		// not the one an honest evaluation of the commit gives.
+		var ap struct {
+			Commit string `json:"commit"`
+		}
+		json.Unmarshal(e.Payload, &ap)
+		commit := h.stored(h.names[ap.Commit])
+		if good := h.attestDigest("good", commit.env); e.PolicyEvalDigest != good {
+			add(envelope.VerbChallenge, map[string]any{"target": e.ID, "claimed_digest": good}, nil, "")
+		}
 	}
 	if len(acts) == 0 {
 		return nil, ""

@@ -160,7 +160,7 @@ func (h *harness) dispatch(cmd string, a *args) {
 		// modules=w1:m2 names the module an agent runs.
 		in := &protocol.Configure{At: h.now, Reload: a.flag("reload"), HostPK: h.cfg.HostPK,
 			HostCapability: h.cfg.HostCapability, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers,
-			NoBidsGraceMS: int64(h.num(a, "grace", uint64(h.cfg.NoBidsGraceMS)))}
+			NoBidsGraceMS: int64(h.num(a, "grace", uint64(h.cfg.NoBidsGraceMS))), Rules: int(h.num(a, "rules", protocol.Rules))}
 		for _, n := range a.list("revoked", "") {
 			in.Revoked = append(in.Revoked, h.person(n).pk)
 		}
@@ -250,6 +250,9 @@ func (h *harness) setup(a *args) {
 	h.cfg = protocol.Config{HostPK: h.person("host").pk, HostCapability: h.token("host"),
 		Roots: envelope.Roots{h.person("root").pk}, Shortlist: int(h.num(a, "shortlist", 0)), AgentGas: h.num(a, "gas", 0),
 		NoBidsGraceMS: int64(h.num(a, "grace", 0))}
+	for _, n := range a.list("challengers", "") {
+		h.agent(n).challenges = true
+	}
 	for _, n := range a.list("agents", "") {
 		h.cfg.Agents = append(h.cfg.Agents, h.agentInfo(n))
 	}

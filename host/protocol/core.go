@@ -81,7 +81,22 @@ type Config struct {
 	// delivery lagging) has its DECIDE committed first. Bids still close
 	// with the window. 0: no wait (a host alone). Set by Configure.
 	NoBidsGraceMS int64
+	// Rules is the revision of the rules the core follows where they
+	// changed (see Rules); 0 in a Config is the current one. A
+	// Configure sets it as recorded, where 0 is revision 0.
+	Rules int
 }
+
+// Rules is the current revision of the core's rules where they changed in
+// a way a recorded trail shows (a replay follows the revision each
+// Configure names):
+//
+//   - 0: a thread that ended offers its envelopes to no local agent but
+//     its FINALIZE.
+//   - 1 (session 17): a finalized thread also offers an ATTEST accepted
+//     after the FINALIZE to the agents that take ATTESTs, so that a lie
+//     that came late is challenged and INVALIDATEd.
+const Rules = 1
 
 // Verdict is the core's answer to a Received input, for the audit trail:
 // accepted, a duplicate (acknowledged, no effect), or rejected with a code.
@@ -141,6 +156,12 @@ func New(cfg Config) (*Core, error) {
 	}
 	if cfg.AgentGas == 0 {
 		cfg.AgentGas = DefaultAgentGas
+	}
+	if cfg.Rules == 0 {
+		cfg.Rules = Rules
+	}
+	if cfg.Rules < 0 || cfg.Rules > Rules {
+		return nil, fmt.Errorf("protocol: Config.Rules %d: this core knows revisions 0 to %d", cfg.Rules, Rules)
 	}
 	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{},
 		tokens: map[string]*envelope.Token{}, plan: plan.New()}
@@ -315,6 +336,7 @@ func (c *Core) configure(in *Configure) {
 	c.cfg.Verifiers = append([]string(nil), in.Verifiers...)
 	c.cfg.NoBidsGraceMS = max(in.NoBidsGraceMS, 0)
 	c.cfg.Revoked = append([]string(nil), in.Revoked...)
+	c.cfg.Rules = in.Rules
 	c.agents = map[string]*AgentInfo{}
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]

@@ -59,8 +59,11 @@ type agentScript struct {
 	result  string
 	verdict string
 	digest  string // good or bad
-	next    string // one-shot literal AgentOutput
-	fault   string // one-shot fault
+	// challenges: the verifier also takes the ATTESTs of others and
+	// challenges one whose digest is not the oracle's (setup challengers=)
+	challenges bool
+	next       string // one-shot literal AgentOutput
+	fault      string // one-shot fault
 }
 
 type harness struct {

@@ -139,6 +139,10 @@ type Configure struct {
 	// Revoked is Config.Revoked: keys and token refs this host no longer
 	// accepts (absent in trails from before it: none).
 	Revoked []string `json:"revoked,omitempty"`
+	// Rules is the revision of the core's rules the host ran (a host sets
+	// protocol.Rules), so that a trail replays under the rules it was
+	// made with. Absent in trails from before revisions: 0.
+	Rules int `json:"rules,omitempty"`
 }
 
 // CheckpointDue asks the core for a CHECKPOINT (PROTOCOL.md section 5): it

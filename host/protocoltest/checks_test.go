@@ -153,3 +153,37 @@ func TestCheckP7(t *testing.T) {
 	}
 	expect(t, w, "P7")
 }
+
+func TestCheckLiesInvalidated(t *testing.T) {
+	var others []string
+	for _, f := range AllFaults {
+		if f != FaultLie {
+			others = append(others, f)
+		}
+	}
+	for seed := uint64(1); seed < 400; seed++ {
+		w := play(Options{Seed: seed, Hosts: 3, Needs: 3, Exclude: others})
+		if len(w.issues) != 0 {
+			t.Fatalf("seed %d: %q", seed, w.issues)
+		}
+		for _, h := range w.hosts {
+			for i, en := range h.trail {
+				if en.kind != "envelope" || !en.v.Accepted || en.env.Verb != envelope.VerbInvalidate {
+					continue
+				}
+				// As if the host had never invalidated it: a lie of a
+				// finalized epoch must be missed (one of a released
+				// epoch is not owed an INVALIDATE).
+				trail := h.trail
+				h.trail = slices.Delete(slices.Clone(trail), i, i+1)
+				w.issues = nil
+				w.check()
+				h.trail = trail
+				if slices.ContainsFunc(w.issues, func(s string) bool { return strings.HasPrefix(s, "lie:") }) {
+					return
+				}
+			}
+		}
+	}
+	t.Fatal("no schedule in 400 seeds has a lie of a finalized epoch invalidated, or the check missed its loss")
+}

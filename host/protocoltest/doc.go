@@ -114,5 +114,8 @@
 //     each core holds exactly the envelopes its trail accepted.
 //
 // And, beside them: a host that revoked a key accepted nothing more from it
-// (checkRevoked).
+// (checkRevoked); every lie of a finalized epoch that the lying verifier's
+// host accepted, before the FINALIZE or after it, ends INVALIDATEd there,
+// unless that host lost a publish of its CHALLENGE or INVALIDATE or crashed
+// torn after taking it (checkLiesInvalidated).
 package protocoltest

@@ -26,8 +26,10 @@ type Host struct {
 	tasks   []task // EvalPolicy and RunAgent in flight
 	timers  []timer
 	inbox   []*delivery
-	applied []int    // per shard: log entries stepped by the replica
-	emitted []string // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
+	applied []int                // per shard: log entries stepped by the replica
+	emitted []string             // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
+	lost    []*envelope.Envelope // publishes lost before the bus acknowledged them (never stepped)
+	torn    []int                // trail length at each torn crash (an input's actions never taken)
 }
 
 // task is an evaluation or agent run in flight, and when it was asked for.
@@ -70,7 +72,7 @@ func newHost(w *World, i int, key *principal, cfg protocol.Config) *Host {
 func (h *Host) configure(reload bool) {
 	h.step(&protocol.Configure{At: h.w.now, Reload: reload, HostPK: h.cfg.HostPK, HostCapability: h.cfg.HostCapability,
 		Agents: h.cfg.Agents, Roots: h.cfg.Roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.cfg.NoBidsGraceMS,
-		Revoked: h.cfg.Revoked})
+		Revoked: h.cfg.Revoked, Rules: protocol.Rules})
 }
 
 // checkpoint is the shell's checkpoint timer: a CheckpointDue with a root
@@ -162,6 +164,7 @@ func (h *Host) step(first protocol.Input) protocol.Verdict {
 		}
 		if h.tear {
 			h.tear = false
+			h.torn = append(h.torn, len(h.trail))
 			h.crash("torn: after recording its input, before acting on it")
 			return firstV
 		}
@@ -203,6 +206,7 @@ func (h *Host) perform(acts []protocol.Action) []protocol.Input {
 			w.envs[e.ID] = e
 			if h.cut || (w.on(FaultPublishLoss) && w.rng.IntN(15) == 0) {
 				w.tracef("%s publish LOST (not acknowledged) %s", h.name, w.describe(e))
+				h.lost = append(h.lost, e)
 				continue // the shell logs the error; nothing is stepped
 			}
 			w.publish(e, h.name)

@@ -20,6 +20,69 @@ func (w *World) check() {
 	w.checkP7()
 	w.checkCollected()
 	w.checkRevoked()
+	w.checkLiesInvalidated()
+}
+
+// checkLiesInvalidated: the host that runs the lying verifier also runs an
+// honest one, which is shown every ATTEST its host accepts of a NEED's
+// COMMIT, before the FINALIZE or after it. So every lie that host accepted
+// for the epoch its NEED was finalized in ends INVALIDATEd there (a lie of
+// an epoch released meanwhile has no COMMIT left to challenge), unless the
+// host lost the publish of a CHALLENGE or INVALIDATE of it (a lost publish
+// is never stepped: the harness's shell forgets it) or crashed torn after
+// accepting it (the answer that held the CHALLENGE, or the evaluation that
+// made the INVALIDATE, may be the input whose actions were never taken).
+func (w *World) checkLiesInvalidated() {
+	_, fin := w.shardDecisions()
+	for _, h := range w.hosts {
+		liar := ""
+		for _, a := range h.cfg.Agents {
+			if a.Name[0] == 'l' {
+				liar = a.PK
+			}
+		}
+		if liar == "" {
+			continue
+		}
+		lies, invalidated := map[string]int{}, map[string]bool{}
+		for _, e := range h.lost {
+			if e.Verb == envelope.VerbChallenge || e.Verb == envelope.VerbInvalidate {
+				var p struct {
+					Target string `json:"target"`
+				}
+				json.Unmarshal(e.Payload, &p)
+				invalidated[p.Target] = true // excused: see above
+			}
+		}
+		for i, en := range h.trail {
+			if en.kind != "envelope" || !en.v.Accepted || en.env == nil {
+				continue
+			}
+			switch e := en.env; e.Verb {
+			case envelope.VerbAttest:
+				var ap struct {
+					Epoch uint64 `json:"epoch"`
+				}
+				json.Unmarshal(e.Payload, &ap)
+				tornSince := len(h.torn) > 0 && h.torn[len(h.torn)-1] > i
+				if f, ok := fin[e.ThreadID]; ok && e.SenderPK == liar && ap.Epoch == f.cmd.Epoch && !tornSince {
+					lies[e.ID] = i + 1
+				}
+			case envelope.VerbInvalidate:
+				var ip struct {
+					Target string `json:"target"`
+				}
+				json.Unmarshal(e.Payload, &ip)
+				invalidated[ip.Target] = true
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(lies)) {
+			if !invalidated[id] {
+				w.violate("lie: %s accepted %s (trail line %d) of a finalized epoch and never invalidated it", h.name,
+					w.describe(w.envs[id]), lies[id])
+			}
+		}
+	}
 }
 
 // checkRevoked: once a host's configuration revokes a key (FaultRevoke),
