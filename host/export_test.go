@@ -3,6 +3,7 @@ package host
 import (
 	"time"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
@@ -24,6 +25,13 @@ func WithStoreWrapper(cfg Config, wrap func(cas.Store) cas.Store) Config {
 // fault first (nil lets it through to the shards).
 func WithProposeFault(cfg Config, fault func(op string) error) Config {
 	cfg.proposeFault = fault
+	return cfg
+}
+
+// WithPublishFault returns cfg with every publication of the node's own
+// envelopes failed by fault first (nil lets it through to the bus).
+func WithPublishFault(cfg Config, fault func(e *envelope.Envelope) error) Config {
+	cfg.publishFault = fault
 	return cfg
 }
 

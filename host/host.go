@@ -130,6 +130,9 @@ type Config struct {
 
 	// wrapStore, when set (tests: export_test.go), wraps the node's CAS.
 	wrapStore func(cas.Store) cas.Store
+	// publishFault, when set (tests), fails a publication of the node's
+	// own envelope with the error it returns (nil: published).
+	publishFault func(e *envelope.Envelope) error
 	// proposeFault, when set (tests), fails a proposal of the op with the
 	// error it returns before it reaches the shards.
 	proposeFault func(op string) error
@@ -193,6 +196,7 @@ type Event struct {
 // Host is a running node: the pure protocol core in its I/O shell.
 type Host struct {
 	own       ownEnvelopes // published here, until the stream delivers them back
+	out       *outbox      // published here, the bus refused them: sent again
 	cfg       Config
 	log       *slog.Logger
 	Consensus *consensus.Node
@@ -301,7 +305,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}, lock: lock}
-	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) })
+	h.out = newOutbox()
+	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) },
+		func() float64 { n, _, _ := h.out.waiting(); return float64(n) })
 	h.roundAt.Store(nowMS())
 	defer func() {
 		if err != nil {
@@ -413,9 +419,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	h.consumer.Trust(h.own.take)
-	h.wg.Add(2)
+	h.wg.Add(3)
 	h.looping = true
 	go h.loop()
+	go h.resend()
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
@@ -530,6 +537,7 @@ func (h *Host) close() {
 		h.Consensus.Close()
 	}
 	h.wg.Wait()
+	h.closeOutbox()
 	// Deliveries read but never stepped go back to the server at once,
 	// not after their ack wait: the next reader of this host's consumer
 	// (the node restarted) has them without delay.

@@ -115,7 +115,7 @@ func (h *Host) Health() error {
 			return fmt.Errorf("the loop has taken no input for %v while %d wait", idle.Round(time.Second), n)
 		}
 	}
-	return nil
+	return h.out.unsentProblem()
 }
 
 // stallAfter is how long the loop may take no input while inputs wait
@@ -239,12 +239,7 @@ func (h *Host) process(batch []item) {
 		}
 		for _, e := range s.publish {
 			h.own.add(e)
-			if _, err := h.Bus.Publish(h.ctx, e); err != nil {
-				h.metrics.publishErrors.Inc()
-				h.log.Error("publish", "verb", e.Verb, "id", e.ID, "error", err)
-			} else {
-				h.metrics.published.WithLabelValues(string(e.Verb)).Inc()
-			}
+			h.send(e)
 		}
 		for _, a := range s.actions {
 			h.perform(a)

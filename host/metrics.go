@@ -36,7 +36,7 @@ type nodeMetrics struct {
 	roundInputs    prometheus.Histogram
 }
 
-func newNodeMetrics(queued func() float64) *nodeMetrics {
+func newNodeMetrics(queued, unsent func() float64) *nodeMetrics {
 	r := prometheus.NewRegistry()
 	m := &nodeMetrics{registry: r}
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
@@ -48,7 +48,7 @@ func newNodeMetrics(queued func() float64) *nodeMetrics {
 	m.published = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_envelopes_published_total",
 		Help: "This host's own envelopes published on the bus, by verb."}, []string{"verb"})
 	m.publishErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "swarmhost_publish_errors_total",
-		Help: "Publications the bus did not take (the envelope is in the trail; a start publishes the latest again)."})
+		Help: "Publications the bus did not take (the envelope is in the trail and sent again until it does: swarmhost_unsent_envelopes)."})
 	m.needsEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_needs_ended_total",
 		Help: "NEED threads that ended here, by state: final, abandoned or refused."}, []string{"state"})
 	m.agentCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_agent_calls_total",
@@ -77,7 +77,9 @@ func newNodeMetrics(queued func() float64) *nodeMetrics {
 		m.agentCalls, m.agentGas, m.agentSeconds, m.evaluations, m.policyGas, m.policySeconds, m.proposals,
 		m.proposeSeconds, m.commitSeconds, m.roundInputs,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_loop_queued_inputs",
-			Help: "Inputs waiting for the loop (deliveries, outcomes, timers)."}, queued)}
+			Help: "Inputs waiting for the loop (deliveries, outcomes, timers)."}, queued),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_unsent_envelopes",
+			Help: "This host's own envelopes recorded here that the bus refused, waiting to be sent again."}, unsent)}
 	for _, c := range m.own {
 		f(c)
 	}
