@@ -165,8 +165,10 @@ func (c *Config) noBidsGraceMS(clustered bool) int64 {
 // noBidsGraceMS is the node's Config.NoBidsGrace with its default: a host
 // is one of a cluster when its shards have other members as its replica
 // knows them (a restarted member names no peers), or, when that cannot be
-// read, when it was started with peers or to join. A change of membership
-// takes effect at the next Configure (a restart, or a plugins reload).
+// read, when it was started with peers or to join. The node looks at the
+// membership with its plugins folder (Config.PluginsPoll): a change that
+// changes the wait (a host alone joined by others, a cluster down to one)
+// is a reload (configuredGrace).
 func (h *Host) noBidsGraceMS() int64 {
 	clustered := len(h.cfg.Consensus.Peers) > 1 || h.cfg.Consensus.Join
 	if h.Consensus != nil {
@@ -175,6 +177,33 @@ func (h *Host) noBidsGraceMS() int64 {
 		}
 	}
 	return h.cfg.noBidsGraceMS(clustered)
+}
+
+// configuredGrace is noBidsGraceMS for a Configure, kept as the one in
+// force.
+func (h *Host) configuredGrace() int64 {
+	g := h.noBidsGraceMS()
+	h.graceMS.Store(g)
+	return g
+}
+
+// graceChanged reports whether the replica's membership, read now, asks
+// for another no-bids wait than the one last configured.
+func (h *Host) graceChanged() bool {
+	if h.Consensus == nil {
+		return false
+	}
+	n, err := h.Consensus.Members()
+	if err != nil {
+		return false // read again at the next poll
+	}
+	g := h.cfg.noBidsGraceMS(n > 1)
+	if g == h.graceMS.Load() {
+		return false
+	}
+	h.log.Info("the consensus cluster's membership changed: the no-bids wait changes with it", "members", n,
+		"wait_ms", g, "was_ms", h.graceMS.Load())
+	return true
 }
 
 // DefaultCheckpointEvery is how often a running node writes a CHECKPOINT.
@@ -231,6 +260,7 @@ type Host struct {
 	rounds   rounds           // the loop's rounds begun and committed, for Wait
 	metrics  *nodeMetrics     // served at GET /metrics
 	roundAt  atomic.Int64     // when the loop last began a round (Unix ms), for Health
+	graceMS  atomic.Int64     // the no-bids wait of the last Configure (configuredGrace)
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 	timers   threadTimers
 
@@ -426,7 +456,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The agents, roots and verifiers of this start, as an input of their
 	// own (recorded), after the trail's.
 	h.push(item{in: &protocol.Configure{At: nowMS(), HostPK: h.id.root.PublicHex(), HostCapability: h.id.hostToken,
-		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(), Revoked: h.revokedNow(),
+		Agents: infos, Roots: roots, Verifiers: cfg.Verifiers, NoBidsGraceMS: h.configuredGrace(), Revoked: h.revokedNow(),
 		Rules: protocol.Rules}})
 	go h.readBus()
 	if h.Consensus != nil {
@@ -662,7 +692,7 @@ func (h *Host) watchPlugins(interval time.Duration) {
 		revChanged, rerr := h.rescanRevoked()
 		revokedProblem(rerr)
 		revPending = revPending || revChanged
-		pending = pending || revChanged
+		pending = pending || revChanged || h.graceChanged()
 		changed, err := h.rescanPlugins(h.ctx)
 		if err != nil {
 			problem(fmt.Errorf("the plugins folder cannot be read (the agents loaded keep serving): %w", err))
@@ -739,7 +769,7 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		h.cfg.OnAgentKeys(keys)
 	}
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
-		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.noBidsGraceMS(),
+		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.configuredGrace(),
 		Revoked: h.revokedNow(), Rules: protocol.Rules},
 		reload: gen, install: install})
 	return nil
