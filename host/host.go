@@ -241,6 +241,11 @@ type Host struct {
 	id    *identity
 	mods  *moduleHolds   // the agents' modules, by ref, while something may run them
 	roots envelope.Roots // the trusted roots, for a reload's Configure
+	// agentsInForce are the agents of the last Configure pushed, and the
+	// module generation they hold (0: the start's), for a reconfigure
+	// (watchPlugins' goroutine, or Open before it starts).
+	agentsInForce []protocol.AgentInfo
+	agentsGen     uint64
 	// revoked is DATA/revoked as last read (ReadRevoked), for the next
 	// Configure.
 	revokedMu sync.Mutex
@@ -425,6 +430,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		return nil, err
 	}
 	install()
+	h.agentsInForce = infos
 	roots := append(envelope.Roots{h.id.root.PublicHex()}, cfg.Roots...)
 	h.roots = roots
 	if h.revoked, err = h.readRevoked(); err != nil {
@@ -666,13 +672,15 @@ func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 // modules held) and a reload of the configuration is stepped: the core
 // dispatches to the new set from then on, and the trail records it, so
 // that replay does the same. A reload that could not be made (the store
-// did not answer) is tried again at every interval until it is.
+// did not answer) is tried again at every interval until it is. A new
+// revocation list, or a membership change that changes the no-bids wait,
+// is a reload with the agents in force (reconfigure): it takes no store
+// and no plugins folder, so an outage of either does not hold it back.
 func (h *Host) watchPlugins(interval time.Duration) {
 	defer h.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	pending := false
-	revPending := false // a new revocation list, told once it is in force
+	pending := false // a plugins change not in force yet
 	problem := h.toldOnce("plugins", func(err error) {
 		if h.cfg.OnPluginEvent != nil {
 			h.cfg.OnPluginEvent(agents.Event{Kind: agents.Failed, File: h.cfg.PluginsDir, Err: err})
@@ -691,29 +699,39 @@ func (h *Host) watchPlugins(interval time.Duration) {
 		}
 		revChanged, rerr := h.rescanRevoked()
 		revokedProblem(rerr)
-		revPending = revPending || revChanged
-		pending = pending || revChanged || h.graceChanged()
+		if revChanged || h.graceChanged() {
+			// First, before the plugins folder (a module added is
+			// compiled by its scan, which takes seconds).
+			h.reconfigure()
+			if revChanged && h.cfg.OnRevoked != nil {
+				h.cfg.OnRevoked(h.revokedNow()) // in force: the Configure is pushed
+			}
+		}
 		changed, err := h.rescanPlugins(h.ctx)
-		if err != nil {
+		pending = pending || changed
+		switch {
+		case err != nil:
 			problem(fmt.Errorf("the plugins folder cannot be read (the agents loaded keep serving): %w", err))
-			continue
-		}
-		if !changed && !pending {
+		case pending:
+			if err := h.reloadPlugins(h.ctx); err != nil {
+				problem(fmt.Errorf("the agents cannot be reloaded (tried again every %s; the agents loaded keep serving): %w", interval, err))
+				break
+			}
 			problem(nil)
-			continue
+			pending = false
+		default:
+			problem(nil)
 		}
-		pending = true
-		if err := h.reloadPlugins(h.ctx); err != nil {
-			problem(fmt.Errorf("the agents cannot be reloaded (tried again every %s; the agents loaded keep serving): %w", interval, err))
-			continue
-		}
-		problem(nil)
-		pending = false
-		if revPending && h.cfg.OnRevoked != nil {
-			h.cfg.OnRevoked(h.revokedNow()) // in force: the Configure is pushed
-		}
-		revPending = false
 	}
+}
+
+// reconfigure steps a reload of the configuration with the agents of the
+// last one: the revocation list and the no-bids wait as they are now.
+func (h *Host) reconfigure() {
+	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
+		HostCapability: h.id.hostToken, Agents: h.agentsInForce, Roots: h.roots, Verifiers: h.cfg.Verifiers,
+		NoBidsGraceMS: h.configuredGrace(), Revoked: h.revokedNow(), Rules: protocol.Rules},
+		reload: h.agentsGen})
 }
 
 // toldOnce returns a problem reporter for a loop that retries: each error
@@ -768,6 +786,7 @@ func (h *Host) reloadPlugins(ctx context.Context) error {
 		}
 		h.cfg.OnAgentKeys(keys)
 	}
+	h.agentsInForce, h.agentsGen = infos, gen
 	h.push(item{in: &protocol.Configure{At: nowMS(), Reload: true, HostPK: h.id.root.PublicHex(),
 		HostCapability: h.id.hostToken, Agents: infos, Roots: h.roots, Verifiers: h.cfg.Verifiers, NoBidsGraceMS: h.configuredGrace(),
 		Revoked: h.revokedNow(), Rules: protocol.Rules},

@@ -3,9 +3,12 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 	"github.com/canswarm/swarmhost/internal/plugintest"
@@ -263,5 +267,101 @@ func TestARunAskedAgainAfterItsPluginWasReplaced(t *testing.T) {
 	var out strings.Builder
 	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out, NoRerun: false}); err != nil {
 		t.Fatalf("replay: %v\n%s", err, out.String())
+	}
+}
+
+// failingStore fails every Get and Put while armed: a CAS that does not
+// answer.
+type failingStore struct {
+	cas.Store
+	armed atomic.Bool
+}
+
+func (s *failingStore) Get(ctx context.Context, ref string) ([]byte, error) {
+	if s.armed.Load() {
+		return nil, errors.New("the store does not answer (test)")
+	}
+	return s.Store.Get(ctx, ref)
+}
+
+func (s *failingStore) Put(ctx context.Context, data []byte) (string, error) {
+	if s.armed.Load() {
+		return "", errors.New("the store does not answer (test)")
+	}
+	return s.Store.Put(ctx, data)
+}
+
+// A revocation takes effect while the store does not answer: it is a
+// reload with the agents in force, which needs no store (a plugins change
+// needs one, to keep the modules and issue the tokens). A plugin added
+// meanwhile waits for the store; the revocation does not wait for it.
+func TestRevocationNeedsNoStore(t *testing.T) {
+	dir := t.TempDir()
+	store := &failingStore{}
+	inForce := make(chan []string, 4)
+	cfg := host.WithStoreWrapper(host.Config{PluginsPoll: 50 * time.Millisecond,
+		OnRevoked: func(list []string) { inForce <- list }}, func(s cas.Store) cas.Store {
+		store.Store = s
+		return store
+	})
+	h := openAt(t, dir, honest, cfg)
+	defer h.Close()
+	keys := h.AgentKeys()
+	revoked := keys["verifier-c.wasm"]
+	if revoked == "" {
+		t.Fatalf("no verifier-c among %v", keys)
+	}
+	store.armed.Store(true)
+	b, err := os.ReadFile(plugintest.Path(t, "verifier"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "verifier-d.wasm"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "revoked"), []byte(revoked+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case list := <-inForce:
+		if !slices.Equal(list, []string{revoked}) {
+			t.Fatalf("in force: %v, want [%s]", list, revoked)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the revocation never took effect while the store did not answer")
+	}
+	var last protocol.Configure
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(last.Revoked, revoked) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload naming the revocation in the trail (last %+v)", last)
+		}
+		time.Sleep(20 * time.Millisecond)
+		for _, r := range trailLines(t, h, protocol.SwarmThread) {
+			var c protocol.Configure
+			if r.Kind == host.KindConfig && json.Unmarshal(r.Envelope, &c) == nil && c.Reload {
+				last = c
+			}
+		}
+	}
+	var names []string
+	for _, a := range last.Agents {
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"classifier-a", "classifier-b", "planner", "verifier-a", "verifier-b", "verifier-c"}; !slices.Equal(names, want) {
+		t.Fatalf("the revocation's reload names agents %v, want those in force %v (verifier-d waits for the store)", names, want)
+	}
+	// The store back, the plugin added meanwhile comes in.
+	store.armed.Store(false)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := h.AgentKeys()["verifier-d.wasm"]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("verifier-d never loaded once the store answered")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
