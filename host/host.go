@@ -444,7 +444,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	if err := h.rebuild(); err != nil {
 		return nil, err
 	}
-	h.publishAgain(ctx)
+	h.publishAgain()
 	if !cfg.ConsensusOff {
 		if h.Consensus, err = consensus.Open(ctx, cfg.Consensus); err != nil {
 			return nil, fmt.Errorf("host: %w", err)

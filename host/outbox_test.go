@@ -11,6 +11,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -18,8 +19,8 @@ import (
 // stepped and recorded before they are published), says so in Health once
 // the bus has taken none for longer than the stall limit, and sends every
 // refused envelope again, in the order they were made, once the bus takes
-// them: the stream then holds each (publishing it once more is a
-// duplicate of the same sequence) and Health is fine again.
+// them: Health is fine again and the stream holds each once, in that
+// order.
 func TestRefusedPublicationsAreSentAgainInOrder(t *testing.T) {
 	defer host.SetStallAfter(host.SetStallAfter(300 * time.Millisecond))
 	var down atomic.Bool
@@ -62,7 +63,7 @@ func TestRefusedPublicationsAreSentAgainInOrder(t *testing.T) {
 	for _, pk := range h.AgentKeys() {
 		keys = append(keys, pk)
 	}
-	var seqs []uint64
+	var own []string // the node's own envelopes of the thread, in the order made
 	for _, r := range trailLines(t, h, id) {
 		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
 			continue
@@ -71,24 +72,45 @@ func TestRefusedPublicationsAreSentAgainInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(keys, e.SenderPK) {
-			continue // the client's NEED, published by Submit
+		if slices.Contains(keys, e.SenderPK) { // not the client's NEED, published by Submit
+			own = append(own, e.ID)
 		}
-		ack, err := h.Bus.Publish(context.Background(), e)
+	}
+	if len(own) < 6 {
+		t.Fatalf("only %d of the node's own envelopes in the thread", len(own))
+	}
+	// Read the stream (a publication still in flight when Health turned
+	// fine lands a moment later): each of them once there, in that order.
+	ctx := context.Background()
+	stream, err := h.Bus.JetStream().Stream(ctx, bus.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		last, err := h.Bus.LastSeq(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ack.Duplicate {
-			t.Fatalf("%s %s was not on the stream after the bus came back", e.Verb, e.ID)
+		var onStream []string
+		for seq := uint64(1); seq <= last; seq++ {
+			m, err := stream.GetMsg(ctx, seq)
+			if err != nil {
+				continue // deleted or not there
+			}
+			if id := m.Header.Get("Nats-Msg-Id"); slices.Contains(own, id) {
+				onStream = append(onStream, id)
+			}
 		}
-		seqs = append(seqs, ack.Seq)
-	}
-	if len(seqs) < 6 {
-		t.Fatalf("only %d of the node's own envelopes in the thread", len(seqs))
-	}
-	for i, seq := range seqs {
-		if seq == 0 || i > 0 && seq <= seqs[i-1] {
-			t.Fatalf("the stream holds the node's envelopes out of the order they were made: sequences %v", seqs)
+		if len(onStream) == len(own) {
+			if !slices.Equal(onStream, own) {
+				t.Fatalf("the stream holds the node's envelopes out of the order they were made:\n stream %v\n  made %v", onStream, own)
+			}
+			return
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream holds %d of the node's %d envelopes of the thread once the bus came back", len(onStream), len(own))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

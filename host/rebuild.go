@@ -2,7 +2,6 @@ package host
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -445,12 +444,11 @@ func ownTail(inputs []TrailInput, n int, own func(pk string) bool) []*envelope.E
 	return out
 }
 
-// publishAgain sends the envelopes of ownTail.
-func (h *Host) publishAgain(ctx context.Context) {
+// publishAgain sends the envelopes of ownTail; those the bus refuses go
+// to the outbox, sent again once the node runs.
+func (h *Host) publishAgain() {
 	for _, e := range h.republish {
-		if _, err := h.Bus.Publish(ctx, e); err != nil {
-			h.log.Warn("republish", "verb", e.Verb, "id", e.ID, "error", err)
-		}
+		h.send(e)
 	}
 	if len(h.republish) > 0 {
 		h.log.Info("republished this host's latest envelopes", "count", len(h.republish))

@@ -33,7 +33,12 @@
 //   - The shell of each host mirrors package host: it steps an input, writes
 //     it to the host's trail (a Received answered Duplicate or Retry leaves
 //     no line), performs the actions in order (a Publish is signed with the
-//     key of Env.SenderPK, put on the bus and stepped back at once; Propose,
+//     key of Env.SenderPK, put on the bus and stepped back at once, or,
+//     when the bus refuses it, stepped all the same and kept in an outbox
+//     sent again in order once the bus takes it, later publishes queued
+//     behind it, as host/outbox.go does (a crash loses the outbox; a
+//     restart publishes again the host's own envelopes among its trail's
+//     last 512 lines, as host's ownTail); Propose,
 //     EvalPolicy and RunAgent run asynchronously and come back later as
 //     inputs, with the time they finished, drawn between when they were
 //     asked for and when they are stepped, as a node's outcomes wait in its
@@ -64,15 +69,15 @@
 // back, and time passing while work waits: without it the clock moves only
 // when every host is idle, so timers never beat ready work), duplicate,
 // reorder (deliveries in any order), partition and heal (a host cut off from
-// the bus and the cluster: its deliveries and applies wait, its publishes
-// fail before the bus acknowledges them), crash and restart (the core, work
+// the bus and the cluster: its deliveries and applies wait, the bus refuses
+// its publishes), crash and restart (the core, work
 // in flight and timers are lost; a proposal in flight reaches the cluster
 // or not; the host is rebuilt from its trail as host/rebuild.go does,
 // stepping every recorded input but rejected envelopes, dropping the
 // actions and re-arming the timers, and its replicas apply the shard logs
 // again from the start or from where they were), a torn crash (after an
-// input is recorded, before its actions are taken), a publish lost before
-// it is acknowledged, a proposal committed twice, a client resubmitting its
+// input is recorded, before its actions are taken), a publish the bus
+// refuses, a proposal committed twice, a client resubmitting its
 // NEED, a host revoking the lying verifier's key (a recorded reload, as
 // DATA/revoked makes one; kept across its restarts), and the misbehaving
 // agents above. Options.Exclude leaves kinds out;
@@ -116,6 +121,5 @@
 // And, beside them: a host that revoked a key accepted nothing more from it
 // (checkRevoked); every lie of a finalized epoch that the lying verifier's
 // host accepted, before the FINALIZE or after it, ends INVALIDATEd there,
-// unless that host lost a publish of its CHALLENGE or INVALIDATE or crashed
-// torn after taking it (checkLiesInvalidated).
+// unless that host crashed torn after taking it (checkLiesInvalidated).
 package protocoltest

@@ -28,7 +28,7 @@ type Host struct {
 	inbox   []*delivery
 	applied []int                // per shard: log entries stepped by the replica
 	emitted []string             // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
-	lost    []*envelope.Envelope // publishes lost before the bus acknowledged them (never stepped)
+	outbox  []*envelope.Envelope // published here, refused by the bus: sent again in order (host/outbox.go)
 	torn    []int                // trail length at each torn crash (an input's actions never taken)
 }
 
@@ -204,12 +204,9 @@ func (h *Host) perform(acts []protocol.Action) []protocol.Input {
 				continue
 			}
 			w.envs[e.ID] = e
-			if h.cut || (w.on(FaultPublishLoss) && w.rng.IntN(15) == 0) {
-				w.tracef("%s publish LOST (not acknowledged) %s", h.name, w.describe(e))
-				h.lost = append(h.lost, e)
-				continue // the shell logs the error; nothing is stepped
-			}
-			w.publish(e, h.name)
+			h.send(e)
+			// Stepped here whether or not the bus took it, as the node
+			// steps its own envelopes in the round that made them.
 			back = append(back, &protocol.Received{At: w.now, Raw: e.Wire(), Env: e, Token: w.cas[e.Capability]})
 		case *protocol.Propose:
 			w.props = append(w.props, &proposal{host: h.i, cmd: a.Cmd})
@@ -226,6 +223,46 @@ func (h *Host) perform(acts []protocol.Action) []protocol.Input {
 	}
 	return back
 }
+
+// send publishes e, or keeps it in the outbox when the bus refuses it (a
+// partition, or FaultPublishLoss) or others wait there before it, as
+// host/outbox.go does; resend sends them again.
+func (h *Host) send(e *envelope.Envelope) {
+	w := h.w
+	if h.cut || len(h.outbox) > 0 || (w.on(FaultPublishLoss) && w.rng.IntN(15) == 0) {
+		w.tracef("%s publish REFUSED (stepped here, sent again later) %s", h.name, w.describe(e))
+		h.outbox = append(h.outbox, e)
+		return
+	}
+	w.publish(e, h.name)
+}
+
+// resend publishes the oldest envelope of the outbox.
+func (h *Host) resend() {
+	e := h.outbox[0]
+	h.outbox = h.outbox[1:]
+	h.w.tracef("%s publish again %s", h.name, h.w.describe(e))
+	h.w.publish(e, h.name)
+}
+
+// publishAgain sends again this host's own envelopes accepted in the last
+// republishLines lines of its trail, as a starting node does (host's
+// ownTail): what a crash left recorded and never sent, the outbox
+// included, goes out.
+func (h *Host) publishAgain() {
+	own := map[string]bool{h.cfg.HostPK: true}
+	for _, a := range h.cfg.Agents {
+		own[a.PK] = true
+	}
+	for _, en := range h.trail[max(len(h.trail)-republishLines, 0):] {
+		if en.kind == "envelope" && en.v.Accepted && en.env != nil && own[en.env.SenderPK] {
+			h.send(en.env)
+		}
+	}
+}
+
+// republishLines is host's: 8 * maxBatch.
+const republishLines = 512
 
 // deliver steps a bus delivery: settled (removed) unless answered Retry,
 // which the bus delivers again later, or records rejected after maxRetries.
@@ -269,7 +306,7 @@ func (h *Host) deliver(i int) {
 func (h *Host) crash(why string) {
 	w := h.w
 	w.tracef("%s CRASH (%s)", h.name, why)
-	h.up, h.core, h.tasks, h.timers, h.tear = false, nil, nil, nil, false
+	h.up, h.core, h.tasks, h.timers, h.tear, h.outbox = false, nil, nil, nil, false, nil
 	h.lives++
 	kept := w.props[:0]
 	for _, p := range w.props {
@@ -413,6 +450,7 @@ func (h *Host) restart() {
 	w.tracef("%s RESTART from %d trail lines, %d timers, applying the shard logs again from %s", h.name, len(h.trail),
 		len(r.timers), from)
 	h.configure(false)
+	h.publishAgain()
 	if w.opt.Redo {
 		for _, a := range r.open {
 			w.tracef("%s redo %T", h.name, a)

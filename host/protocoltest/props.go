@@ -28,10 +28,9 @@ func (w *World) check() {
 // COMMIT, before the FINALIZE or after it. So every lie that host accepted
 // for the epoch its NEED was finalized in ends INVALIDATEd there (a lie of
 // an epoch released meanwhile has no COMMIT left to challenge), unless the
-// host lost the publish of a CHALLENGE or INVALIDATE of it (a lost publish
-// is never stepped: the harness's shell forgets it) or crashed torn after
-// accepting it (the answer that held the CHALLENGE, or the evaluation that
-// made the INVALIDATE, may be the input whose actions were never taken).
+// host crashed torn after accepting it (the answer that held the
+// CHALLENGE, or the evaluation that made the INVALIDATE, may be the input
+// whose actions were never taken).
 func (w *World) checkLiesInvalidated() {
 	_, fin := w.shardDecisions()
 	for _, h := range w.hosts {
@@ -45,15 +44,6 @@ func (w *World) checkLiesInvalidated() {
 			continue
 		}
 		lies, invalidated := map[string]int{}, map[string]bool{}
-		for _, e := range h.lost {
-			if e.Verb == envelope.VerbChallenge || e.Verb == envelope.VerbInvalidate {
-				var p struct {
-					Target string `json:"target"`
-				}
-				json.Unmarshal(e.Payload, &p)
-				invalidated[p.Target] = true // excused: see above
-			}
-		}
 		for i, en := range h.trail {
 			if en.kind != "envelope" || !en.v.Accepted || en.env == nil {
 				continue

@@ -118,13 +118,15 @@ func (w *World) work(inOrder bool) bool {
 	tasks := w.hostsWith(func(h *Host) bool { return len(h.tasks) > 0 })
 	apply := w.hostsWith(func(h *Host) bool { return !h.cut && len(h.pendingApply()) > 0 })
 	timers := w.hostsWith(func(h *Host) bool { return len(h.due()) > 0 })
+	resend := w.hostsWith(func(h *Host) bool { return !h.cut && len(h.outbox) > 0 })
 	var commits []int
 	for i, p := range w.props {
 		if !w.hosts[p.host].cut {
 			commits = append(commits, i)
 		}
 	}
-	weights := []int{6 * len(deliver), 3 * len(tasks), 2 * min(len(commits), 3), 3 * len(apply), 2 * len(timers)}
+	weights := []int{6 * len(deliver), 3 * len(tasks), 2 * min(len(commits), 3), 3 * len(apply), 2 * len(timers),
+		2 * len(resend)}
 	total := 0
 	for _, x := range weights {
 		total += x
@@ -158,6 +160,8 @@ func (w *World) work(inOrder bool) bool {
 	case 4:
 		h := w.hosts[w.pick(timers)]
 		h.fire(w.pick(h.due()))
+	case 5:
+		w.hosts[w.pick(resend)].resend()
 	}
 	return true
 }
