@@ -13,7 +13,11 @@
 // dragonboat-soft-settings.json already in the working directory wins: the
 // operator's own tuning is then read and nothing changes directory.
 //
-// It also sets dragonboat's logging (to stderr) to ERROR and above: it logs
-// every election and every setting read at WARNING or INFO, which would
-// flood the CLI. SWARMHOST_RAFT_LOG=warning|info|debug restores them.
+// It also gives dragonboat its loggers (to stderr) at ERROR and above: it
+// logs every election and every setting read at WARNING or INFO, which
+// would flood the CLI. SWARMHOST_RAFT_LOG=warning|info|debug restores
+// them. A line of the same kind (package, format, string arguments: a
+// transport's failure to reach one address) is printed at most once every
+// 30 s, the next saying how many were held back: a host whose peers were
+// not up yet printed several connection errors a second per peer.
 package softsettings

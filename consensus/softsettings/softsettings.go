@@ -27,6 +27,7 @@ var (
 )
 
 func init() {
+	logger.SetLoggerFactory(newRaftLogger)
 	setLogLevels()
 	if _, err := os.Stat(FileName); err == nil {
 		Used = "working-directory"
