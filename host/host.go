@@ -44,6 +44,10 @@ type Config struct {
 	// join embedded servers into a cluster.
 	NATSURL     string
 	NATSListen  string
+	// BusSecret, when set, is the bus's shared secret (bus.Config.Secret):
+	// the embedded server takes clients and routes only with it, and the
+	// node gives it. Every host of a cluster has the same one.
+	BusSecret string
 	NATSCluster *bus.ClusterConfig
 	// APIAddr is where the loopback API listens (default 127.0.0.1:0); a
 	// non-loopback address is refused (api.CheckLoopback).
@@ -349,7 +353,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			h.Close()
 		}
 	}()
-	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
+	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Secret: cfg.BusSecret,
 		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
 		DedupWindow: cfg.BusDedupWindow, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/cas"
 )
 
@@ -77,13 +78,17 @@ func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) e
 		}
 		return f(s)
 	}
-	nc, err := nats.Connect(url)
+	secret, err := e.busSecretOf(dataDir)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(url, bus.SecretOption(secret))
 	if err != nil && e.natsURL == "" {
-		return fmt.Errorf("connect to NATS at %s, which the run file of the node on %s names as its CAS (the cluster's object store; the node may have stopped: give --nats-url of a running server of the cluster): %w",
-			url, dataDir, err)
+		return fmt.Errorf("connect to NATS at %s, which the run file of the node on %s names as its CAS (the cluster's object store; the node may have stopped: give --nats-url of a running server of the cluster): %w%s",
+			url, dataDir, err, secretHint(err, secret))
 	}
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return fmt.Errorf("connect to NATS at %s: %w%s", url, err, secretHint(err, secret))
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -104,9 +104,13 @@ and stored once.`,
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			b, err := bus.Join(ctx, url)
+			secret, err := e.busSecret()
 			if err != nil {
 				return err
+			}
+			b, err := bus.Join(ctx, url, secret)
+			if err != nil {
+				return fmt.Errorf("%w%s", err, secretHint(err, secret))
 			}
 			defer b.Close()
 			ack, err := b.Publish(ctx, env)

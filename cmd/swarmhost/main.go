@@ -36,6 +36,7 @@ type env struct {
 	stdout, stderr io.Writer
 	dataDir        string
 	natsURL        string
+	busSecretFile  string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -99,6 +100,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&e.dataDir, "data", "./swarm-data", "the node's data folder")
 	root.PersistentFlags().StringVar(&e.natsURL, "nats-url", "", "an external NATS server (default: the embedded one)")
+	root.PersistentFlags().StringVar(&e.busSecretFile, "bus-secret", "", "a file holding the bus's shared secret (default DATA/bus.secret when it exists): the node's NATS server takes clients and routes only with it")
 	root.AddCommand(
 		newKeysCmd(e),
 		newEnvelopeCmd(e),

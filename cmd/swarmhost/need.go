@@ -14,6 +14,7 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
+	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
 
@@ -162,9 +163,13 @@ func (e *env) needClient() (needClient, func(), error) {
 		c, err := api.Dial(e.dataDir)
 		return c, func() {}, err
 	}
-	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"))
+	secret, err := e.busSecret()
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", e.natsURL, err)
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"), bus.SecretOption(secret))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w%s", e.natsURL, err, secretHint(err, secret))
 	}
 	return &api.BusClient{NC: nc}, nc.Close, nil
 }

@@ -83,7 +83,12 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			defer stop()
 			var printedMu sync.Mutex
 			printed := map[string]string{} // the agents' keys printed: plugin file -> key
+			secret, err := e.busSecret()
+			if err != nil {
+				return err
+			}
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
+				BusSecret: secret,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,

@@ -230,12 +230,14 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: streamids URL|DIR FILE")
 	}
 	url, file := args[0], ts.MkAbs(args[1])
+	secret := ""
 	if !strings.Contains(url, "://") {
 		rf, err := api.ReadRunFile(ts.MkAbs(url))
 		ts.Check(err)
 		if rf.NATSURL == "" {
 			ts.Fatalf("the node serving from %s names no NATS server", url)
 		}
+		secret = busSecretIn(ts, url)
 		url = rf.NATSURL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -244,7 +246,7 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 	// bus.Open creates or updates the stream with its Config: ask for the
 	// stream as the hosts made it (a default Config would cut a replicated
 	// stream down to one replica).
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, bus.SecretOption(secret))
 	ts.Check(err)
 	js, err := jetstream.New(nc)
 	ts.Check(err)
@@ -267,7 +269,7 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 	if last == 0 {
 		ts.Fatalf("the stream %s at %s is empty", bus.StreamName, url)
 	}
-	b, err := bus.Open(ctx, bus.Config{URL: url, Replicas: before.Config.Replicas, DedupWindow: before.Config.Duplicates,
+	b, err := bus.Open(ctx, bus.Config{URL: url, Secret: secret, Replicas: before.Config.Replicas, DedupWindow: before.Config.Duplicates,
 		MaxAge: before.Config.MaxAge})
 	ts.Check(err)
 	defer b.Close()
@@ -345,7 +347,7 @@ func cmdWaitConsumed(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	rf, err := api.ReadRunFile(ts.MkAbs(args[0]))
 	ts.Check(err)
-	nc, err := nats.Connect(rf.NATSURL)
+	nc, err := nats.Connect(rf.NATSURL, bus.SecretOption(busSecretIn(ts, args[0])))
 	ts.Check(err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -385,4 +387,13 @@ func cmdWaitConsumed(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Logf("waitconsumed: %s has recorded the stream to seq %d (after %v)", dir, ci.AckFloor.Stream,
 			time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// busSecretIn is the bus secret in data folder dir (bus.secret), or "".
+func busSecretIn(ts *testscript.TestScript, dir string) string {
+	b, err := os.ReadFile(ts.MkAbs(dir + "/bus.secret"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(b), "\r\n")
 }

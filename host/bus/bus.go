@@ -48,6 +48,37 @@ type Config struct {
 	// AckWait is how long a delivered envelope may stay unacknowledged
 	// before the server delivers it again; 0 is DefaultAckWait.
 	AckWait time.Duration
+	// Secret, when set, is the bus's shared secret: the embedded server
+	// takes clients and the other servers' routes only with it (user
+	// SecretUser), and this connection gives it (to an external server
+	// too, unless URL carries its own credentials).
+	Secret string
+}
+
+// SecretUser is the user name a bus secret goes with.
+const SecretUser = "swarmhost"
+
+// MinSecretLen is the shortest bus secret taken.
+const MinSecretLen = 16
+
+// CheckSecret says what is wrong with a bus secret, if anything.
+func CheckSecret(secret string) error {
+	switch {
+	case len(secret) < MinSecretLen:
+		return fmt.Errorf("the bus secret has %d characters; give at least %d", len(secret), MinSecretLen)
+	case strings.ContainsAny(secret, " \t\r\n@/:"):
+		return errors.New("the bus secret holds a space, a line break or one of @ / : (it goes into route URLs); use letters, digits and other punctuation")
+	}
+	return nil
+}
+
+// SecretOption is the connection option that gives secret ("" gives
+// nothing).
+func SecretOption(secret string) nats.Option {
+	if secret == "" {
+		return func(*nats.Options) error { return nil }
+	}
+	return nats.UserInfo(SecretUser, secret)
 }
 
 // Defaults of Config.
@@ -94,11 +125,17 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		err  error
 		opts = []nats.Option{nats.Name("swarmhost")}
 	)
+	if cfg.Secret != "" {
+		if err := CheckSecret(cfg.Secret); err != nil {
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+		opts = append(opts, SecretOption(cfg.Secret))
+	}
 	if cfg.URL == "" {
 		if cfg.DataDir == "" {
 			return nil, errors.New("bus: open: neither URL nor DataDir is set")
 		}
-		eopts := []EmbeddedOption{WithLogger(cfg.Logger)}
+		eopts := []EmbeddedOption{WithLogger(cfg.Logger), WithSecret(cfg.Secret)}
 		if cfg.Cluster != nil {
 			eopts = append(eopts, WithCluster(*cfg.Cluster))
 		}
@@ -148,8 +185,8 @@ func Connect(ctx context.Context, url string) (*Bus, error) {
 // node made there and changes nothing of it (Open creates or updates it,
 // with its own settings). No stream there means no node has run on that
 // server.
-func Join(ctx context.Context, url string) (*Bus, error) {
-	nc, err := nats.Connect(url, nats.Name("swarmhost client"))
+func Join(ctx context.Context, url, secret string) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("swarmhost client"), SecretOption(secret))
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/nats-io/nats.go"
 )
 
 func freePort(t *testing.T) int {
@@ -85,5 +87,79 @@ func TestClusteredStreamIsReplicated(t *testing.T) {
 	}
 	if info.Config.Replicas != 3 {
 		t.Fatalf("after a client opened the bus the stream has %d replicas, want 3", info.Config.Replicas)
+	}
+}
+
+// A bus secret guards the embedded server's clients and routes: a client
+// without it, or with another, is refused (a clear authorization error);
+// servers with the same secret form their cluster; a server with another
+// secret gets no route to them, whichever side makes the route.
+func TestBusSecretGuardsClientsAndRoutes(t *testing.T) {
+	const secret = "correct-horse-battery-staple"
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	route := func(i int) string { return fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]) }
+	open := func(i int, secret string, routes ...string) (*bus.Bus, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		return bus.Open(ctx, bus.Config{DataDir: t.TempDir(), Secret: secret, Cluster: &bus.ClusterConfig{
+			ServerName: fmt.Sprint("s", i), Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes}})
+	}
+	buses := make([]*bus.Bus, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			buses[i], errs[i] = open(i, secret, route(1-i))
+		}(i)
+	}
+	wg.Wait()
+	for i, b := range buses {
+		if errs[i] != nil {
+			t.Fatalf("server %d with the secret: %v", i, errs[i])
+		}
+		defer b.Close()
+	}
+	url := buses[0].Embedded().ClientURL()
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Fatal("a client without the secret was taken")
+	} else if !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Fatalf("a client without the secret: %v, want an authorization error", err)
+	}
+	if nc, err := nats.Connect(url, bus.SecretOption("another-secret-of-length")); err == nil {
+		nc.Close()
+		t.Fatal("a client with another secret was taken")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := bus.Join(ctx, url, secret)
+	if err != nil {
+		t.Fatalf("a client with the secret: %v", err)
+	}
+	client.Close()
+
+	// A server with another secret routes to server 0 and is routed to by
+	// nobody: no route forms.
+	before := buses[0].Embedded().Routes()
+	if before == 0 {
+		t.Fatal("the two servers with the secret have no route")
+	}
+	other, err := bus.StartEmbedded(t.TempDir(), bus.WithSecret("a-different-secret-here"),
+		bus.WithCluster(bus.ClusterConfig{ServerName: "s2", Listen: fmt.Sprintf("127.0.0.1:%d", ports[2]), Routes: []string{route(0)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Shutdown()
+	time.Sleep(2 * time.Second) // routes are tried at once and every second
+	if n := other.Routes(); n != 0 {
+		t.Fatalf("the server with another secret has %d routes", n)
+	}
+	if n := buses[0].Embedded().Routes(); n != before {
+		t.Fatalf("server 0 has %d routes, %d before the server with another secret started", n, before)
+	}
+	if err := bus.CheckSecret("short"); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Fatalf("a short secret: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ type embeddedOptions struct {
 	port    int
 	logger  *slog.Logger
 	cluster *ClusterConfig
+	secret  string
 }
 
 // ClusterConfig joins an embedded server to a NATS cluster: JetStream then
@@ -59,6 +60,13 @@ func WithCluster(c ClusterConfig) EmbeddedOption {
 // 127.0.0.1 and a free port: a single host needs no open network port.
 func WithListen(host string, port int) EmbeddedOption {
 	return func(o *embeddedOptions) { o.host, o.port = host, port }
+}
+
+// WithSecret makes the server take clients and routes only with secret
+// (user SecretUser), and give it on the routes it makes ("" takes
+// anyone, as NATS does by default).
+func WithSecret(secret string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.secret = secret }
 }
 
 // WithLogger sends the server's log lines to l (notices at Info, debug and
@@ -122,8 +130,15 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 		// No HTTP monitoring port unless someone asks for one.
 		HTTPPort: 0,
 	}
+	if o.secret != "" {
+		if err := CheckSecret(o.secret); err != nil {
+			lock.Release()
+			return nil, fmt.Errorf("bus: embedded server: %w", err)
+		}
+		sopts.Username, sopts.Password = SecretUser, o.secret
+	}
 	if c := o.cluster; c != nil {
-		if err := clusterOptions(sopts, c); err != nil {
+		if err := clusterOptions(sopts, c, o.secret); err != nil {
 			lock.Release()
 			return nil, fmt.Errorf("bus: embedded server: %w", err)
 		}
@@ -177,6 +192,9 @@ func (e *Embedded) ClientURL() string { return e.srv.ClientURL() }
 // Dir returns the JetStream store folder.
 func (e *Embedded) Dir() string { return e.dir }
 
+// Routes is how many routes to other servers the server has now.
+func (e *Embedded) Routes() int { return e.srv.NumRoutes() }
+
 // Shutdown stops the server and waits until it has stopped: every stream is
 // flushed and closed, every server goroutine has returned and the folder is
 // free for another server. It is safe to call more than once.
@@ -190,7 +208,7 @@ func (e *Embedded) Shutdown() {
 // pipe rather than TCP: no port, no Nagle, no kernel round trip.
 func (e *Embedded) connectOption() nats.Option { return nats.InProcessServer(e.srv) }
 
-func clusterOptions(sopts *server.Options, c *ClusterConfig) error {
+func clusterOptions(sopts *server.Options, c *ClusterConfig, secret string) error {
 	if c.ServerName == "" {
 		return errors.New("cluster: a server name is required")
 	}
@@ -204,10 +222,18 @@ func clusterOptions(sopts *server.Options, c *ClusterConfig) error {
 	}
 	sopts.ServerName = c.ServerName
 	sopts.Cluster = server.ClusterOpts{Name: name, Host: host, Port: port}
+	if secret != "" {
+		// Routes to this server must give the secret, and the routes it
+		// makes give it (a route URL's user info is what NATS sends).
+		sopts.Cluster.Username, sopts.Cluster.Password = SecretUser, secret
+	}
 	for _, r := range c.Routes {
 		u, err := url.Parse(r)
 		if err != nil || u.Host == "" {
 			return fmt.Errorf("route %q: want nats-route://host:port", r)
+		}
+		if secret != "" && u.User == nil {
+			u.User = url.UserPassword(SecretUser, secret)
 		}
 		sopts.Routes = append(sopts.Routes, u)
 	}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/canswarm/swarmhost/host/bus"
+)
+
+// busSecretName is the file in a data folder that holds the bus's shared
+// secret, read when --bus-secret names none.
+const busSecretName = "bus.secret"
+
+// busSecret is the bus's shared secret for the data folder given with
+// --data: --bus-secret's file, or DATA/bus.secret when it exists, or none.
+func (e *env) busSecret() (string, error) { return e.busSecretOf(e.dataDir) }
+
+// busSecretOf is busSecret for the data folder dataDir.
+func (e *env) busSecretOf(dataDir string) (string, error) {
+	path, given := e.busSecretFile, e.busSecretFile != ""
+	if !given {
+		path = filepath.Join(dataDir, busSecretName)
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !given:
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("the bus secret: %w", err)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
+	if err := bus.CheckSecret(secret); err != nil {
+		return "", fmt.Errorf("the bus secret in %s: %w", path, err)
+	}
+	return secret, nil
+}
+
+// secretHint says what to do when NATS refused a connection for its
+// credentials.
+func secretHint(err error, secret string) string {
+	if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		return ""
+	}
+	if secret == "" {
+		return " (the server asks for the bus secret: give --bus-secret FILE, or put it in DATA/bus.secret)"
+	}
+	return " (the server refused this bus secret: give the one its hosts have)"
+}
