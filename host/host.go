@@ -42,12 +42,12 @@ type Config struct {
 	// starting the embedded one. NATSListen is the embedded server's client
 	// address (default a free loopback port); NATSRoutes and NATSClusterListen
 	// join embedded servers into a cluster.
-	NATSURL     string
-	NATSListen  string
+	NATSURL    string
+	NATSListen string
 	// BusSecret, when set, is the bus's shared secret (bus.Config.Secret):
 	// the embedded server takes clients and routes only with it, and the
 	// node gives it. Every host of a cluster has the same one.
-	BusSecret string
+	BusSecret   string
 	NATSCluster *bus.ClusterConfig
 	// APIAddr is where the loopback API listens (default 127.0.0.1:0); a
 	// non-loopback address is refused (api.CheckLoopback).

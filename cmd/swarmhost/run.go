@@ -88,7 +88,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 				return err
 			}
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
-				BusSecret: secret,
+				BusSecret:  secret,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt,
 					ReadyTimeout: 2 * time.Minute,
