@@ -63,6 +63,18 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// DeploymentID separates clusters sharing a network. Default 1.
 	DeploymentID uint64
+	// TLS, when set, makes the Raft transport mutual TLS: every host
+	// presents its certificate and takes only peers whose certificate the
+	// CA signed (and whose name or IP is the address it dials). Nil: plain
+	// TCP, as open as its port.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of a host's mutual TLS.
+type TLSFiles struct {
+	CAFile   string // the CA every host's certificate is signed by
+	CertFile string // this host's certificate, for its Raft address
+	KeyFile  string // its private key
 }
 
 func (c *Config) withDefaults() {

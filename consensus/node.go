@@ -65,6 +65,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			TransportFactory: cfg.Transport,
 		},
 	}
+	if t := cfg.TLS; t != nil {
+		nhc.MutualTLS, nhc.CAFile, nhc.CertFile, nhc.KeyFile = true, t.CAFile, t.CertFile, t.KeyFile
+	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, fmt.Errorf("consensus: starting the node host in %s: %w", cfg.Dir, err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/bus"
 )
 
@@ -49,4 +50,29 @@ func secretHint(err error, secret string) string {
 		return " (the server asks for the bus secret: give --bus-secret FILE, or put it in DATA/bus.secret)"
 	}
 	return " (the server refused this bus secret: give the one its hosts have)"
+}
+
+// raftTLSName is the folder in a data folder that holds the Raft
+// transport's mutual TLS files, used when --raft-tls names none.
+const raftTLSName = "raft-tls"
+
+// raftTLSFiles are the mutual TLS files of the Raft transport: those in
+// dir (--raft-tls), or in DATA/raft-tls when it exists, or none (plain
+// TCP). Each of ca.crt, host.crt and host.key must be there.
+func raftTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
+	given := dir != ""
+	if !given {
+		dir = filepath.Join(dataDir, raftTLSName)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "host.crt"),
+		KeyFile: filepath.Join(dir, "host.key")}
+	for _, f := range []string{files.CAFile, files.CertFile, files.KeyFile} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("the Raft transport's TLS files: %w (a folder for them holds ca.crt, host.crt and host.key)", err)
+		}
+	}
+	return files, nil
 }
