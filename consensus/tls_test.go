@@ -2,14 +2,7 @@ package consensus_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,66 +10,35 @@ import (
 	"time"
 
 	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
-// testCA is a certificate authority for a test's hosts.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
+// hostFiles writes the CA's certificate and a certificate and key it
+// issued for a host at 127.0.0.1 into a folder of their own.
+func hostFiles(t *testing.T, ca *tlsgen.CA, name string) *consensus.TLSFiles {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// hostFiles writes the CA's certificate and a certificate and key for a
-// host at 127.0.0.1 into a folder of their own.
-func (ca *testCA) hostFiles(t *testing.T, serial int64) *consensus.TLSFiles {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprint("host ", serial)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
+	cert, key, err := ca.Issue(name, []string{"127.0.0.1"}, time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "host.crt"),
 		KeyFile: filepath.Join(dir, "host.key")}
-	for path, b := range map[string][]byte{files.CAFile: ca.pem,
-		files.CertFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		files.KeyFile:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})} {
+	for path, b := range map[string][]byte{files.CAFile: ca.CertPEM(), files.CertFile: cert, files.KeyFile: key} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return files
+}
+
+func newCA(t *testing.T, name string) *tlsgen.CA {
+	t.Helper()
+	ca, err := tlsgen.NewCA(name, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
 func freeTCPPort(t *testing.T) int {
@@ -94,7 +56,7 @@ func freeTCPPort(t *testing.T) int {
 // CA signed is heard by nobody: the other two decide without it, and it
 // never sees a leader.
 func TestMutualTLSRaft(t *testing.T) {
-	ca, stranger := newTestCA(t, "swarm CA"), newTestCA(t, "another CA")
+	ca, stranger := newCA(t, "swarm CA"), newCA(t, "another CA")
 	peers := map[uint64]string{}
 	for i := uint64(1); i <= 3; i++ {
 		peers[i] = fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
@@ -112,11 +74,11 @@ func TestMutualTLSRaft(t *testing.T) {
 	results := make(chan opened, 2)
 	for i := uint64(1); i <= 2; i++ {
 		go func() {
-			n, err := open(i, ca.hostFiles(t, int64(i+1)), 60*time.Second)
+			n, err := open(i, hostFiles(t, ca, fmt.Sprint("host ", i)), 60*time.Second)
 			results <- opened{n, err}
 		}()
 	}
-	third, err := open(3, stranger.hostFiles(t, 4), -1) // does not wait for a leader
+	third, err := open(3, hostFiles(t, stranger, "host 3"), -1) // does not wait for a leader
 	if err != nil {
 		t.Fatalf("host 3 (another CA) did not start its replicas: %v", err)
 	}

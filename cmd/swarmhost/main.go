@@ -103,6 +103,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.busSecretFile, "bus-secret", "", "a file holding the bus's shared secret (default DATA/bus.secret when it exists): the node's NATS server takes clients and routes only with it")
 	root.AddCommand(
 		newKeysCmd(e),
+		newTLSCmd(e),
 		newEnvelopeCmd(e),
 		newCASCmd(e),
 		newAuditCmd(e),

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canswarm/swarmhost/internal/tlsgen"
+)
+
+// newTLSCmd makes the certificates of the Raft transport's mutual TLS
+// (run reads them from DATA/raft-tls, or --raft-tls DIR).
+func newTLSCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tls",
+		Short: "Make the certificates for mutual TLS between the hosts' Raft transports",
+		Long: `A cluster's hosts can speak mutual TLS on their Raft transports: each
+presents a certificate for its Raft address signed by the cluster's CA, and
+takes only peers whose certificate that CA signed. "tls ca" makes the CA
+once (keep ca.key off the hosts); "tls host" makes each host's folder
+(ca.crt, host.crt, host.key), which run reads from DATA/raft-tls or
+--raft-tls DIR. Files are never overwritten; keys are written mode 0600.`,
+		Args: args(cobra.NoArgs),
+	}
+	var caOut string
+	var caDays int
+	ca := &cobra.Command{
+		Use:   "ca --out DIR [--days 3650]",
+		Short: "Make a CA: DIR/ca.crt and DIR/ca.key",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if caDays < 1 {
+				return usageError{fmt.Errorf("--days %d: at least 1", caDays)}
+			}
+			c, err := tlsgen.NewCA("swarmhost cluster CA", time.Now(), time.Duration(caDays)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			key, err := c.KeyPEM()
+			if err != nil {
+				return err
+			}
+			if err := writeNew(caOut, map[string][]byte{"ca.crt": c.CertPEM(), "ca.key": key}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %s and %s\n", filepath.Join(caOut, "ca.crt"), filepath.Join(caOut, "ca.key"))
+			return nil
+		},
+	}
+	ca.Flags().StringVar(&caOut, "out", "", "the folder to write ca.crt and ca.key in")
+	ca.Flags().IntVar(&caDays, "days", 3650, "how long the CA is valid")
+	ca.MarkFlagRequired("out")
+
+	var caDir, hostOut, addrs string
+	var hostDays int
+	host := &cobra.Command{
+		Use:   "host --ca DIR --addr HOST[,HOST...] [--out DIR] [--days 825]",
+		Short: "Make a host's folder: ca.crt, host.crt and host.key (default DATA/raft-tls)",
+		Long: `Make a host's certificate, signed by the CA in --ca DIR, for the addresses
+its peers dial it by (the host part of its --raft-addr: an IP address or a
+DNS name; give every one it is known by), and write it with its key and
+the CA's certificate into --out (default DATA/raft-tls, which run reads).`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if hostDays < 1 {
+				return usageError{fmt.Errorf("--days %d: at least 1", hostDays)}
+			}
+			var hosts []string
+			for _, a := range strings.Split(addrs, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					hosts = append(hosts, a)
+				}
+			}
+			if len(hosts) == 0 {
+				return usageError{errors.New("--addr: the addresses the host's peers dial it by, HOST[,HOST...]")}
+			}
+			certPEM, err := os.ReadFile(filepath.Join(caDir, "ca.crt"))
+			if err != nil {
+				return fmt.Errorf("the CA: %w", err)
+			}
+			keyPEM, err := os.ReadFile(filepath.Join(caDir, "ca.key"))
+			if err != nil {
+				return fmt.Errorf("the CA: %w", err)
+			}
+			c, err := tlsgen.LoadCA(certPEM, keyPEM)
+			if err != nil {
+				return fmt.Errorf("the CA in %s: %w", caDir, err)
+			}
+			cert, key, err := c.Issue("swarmhost host "+hosts[0], hosts, time.Now(), time.Duration(hostDays)*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			out := hostOut
+			if out == "" {
+				out = filepath.Join(e.dataDir, raftTLSName)
+			}
+			if err := writeNew(out, map[string][]byte{"ca.crt": certPEM, "host.crt": cert, "host.key": key}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %s (ca.crt, host.crt, host.key) for %s\n", out, strings.Join(hosts, ", "))
+			return nil
+		},
+	}
+	host.Flags().StringVar(&caDir, "ca", "", "the folder holding ca.crt and ca.key (tls ca)")
+	host.Flags().StringVar(&addrs, "addr", "", "the host's addresses, as its peers dial it: HOST[,HOST...]")
+	host.Flags().StringVar(&hostOut, "out", "", "the folder to write in (default DATA/raft-tls)")
+	host.Flags().IntVar(&hostDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
+	host.MarkFlagRequired("ca")
+	host.MarkFlagRequired("addr")
+	root.AddCommand(ca, host)
+	return root
+}
+
+// writeNew writes files into dir (made if needed), none of which may exist
+// yet: keys mode 0600, certificates 0644.
+func writeNew(dir string, files map[string][]byte) error {
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return fmt.Errorf("%s exists: not overwritten", filepath.Join(dir, name))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, name := range names {
+		b := files[name]
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".key") {
+			mode = 0o600
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
