@@ -61,10 +61,10 @@ func TestMutualTLSRaft(t *testing.T) {
 	for i := uint64(1); i <= 3; i++ {
 		peers[i] = fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
 	}
-	open := func(i uint64, files *consensus.TLSFiles, ready time.Duration) (*consensus.Node, error) {
+	open := func(i uint64, dir string, files *consensus.TLSFiles, ready time.Duration) (*consensus.Node, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		return consensus.Open(ctx, consensus.Config{Dir: t.TempDir(), ReplicaID: i, RaftAddress: peers[i], Peers: peers,
+		return consensus.Open(ctx, consensus.Config{Dir: dir, ReplicaID: i, RaftAddress: peers[i], Peers: peers,
 			Shards: 1, RTT: 10 * time.Millisecond, TLS: files, ReadyTimeout: ready})
 	}
 	type opened struct {
@@ -73,12 +73,13 @@ func TestMutualTLSRaft(t *testing.T) {
 	}
 	results := make(chan opened, 2)
 	for i := uint64(1); i <= 2; i++ {
+		files, dir := hostFiles(t, ca, fmt.Sprint("host ", i)), t.TempDir() // made here: t.Fatal ends only this goroutine
 		go func() {
-			n, err := open(i, hostFiles(t, ca, fmt.Sprint("host ", i)), 60*time.Second)
+			n, err := open(i, dir, files, 60*time.Second)
 			results <- opened{n, err}
 		}()
 	}
-	third, err := open(3, hostFiles(t, stranger, "host 3"), -1) // does not wait for a leader
+	third, err := open(3, t.TempDir(), hostFiles(t, stranger, "host 3"), -1) // does not wait for a leader
 	if err != nil {
 		t.Fatalf("host 3 (another CA) did not start its replicas: %v", err)
 	}

@@ -28,6 +28,14 @@ func WithProposeFault(cfg Config, fault func(op string) error) Config {
 	return cfg
 }
 
+// SetRepublishLines sets how far back a start publishes the node's own
+// envelopes again (ownTail) and returns the old value.
+func SetRepublishLines(n int) int {
+	old := republishLines
+	republishLines = n
+	return old
+}
+
 // WithPublishFault returns cfg with every publication of the node's own
 // envelopes failed by fault first (nil lets it through to the bus).
 func WithPublishFault(cfg Config, fault func(e *envelope.Envelope) error) Config {

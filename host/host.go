@@ -97,8 +97,10 @@ type Config struct {
 	// PluginsPoll is how often the node looks for plugins added to,
 	// replaced in or removed from its plugins folder while it runs (each
 	// change is a recorded reload of the agents: protocol.Configure with
-	// Reload): 0 is DefaultPluginsPoll, a negative value never (the folder
-	// is read at start only).
+	// Reload), and at DATA/revoked and the cluster's membership (a change
+	// of either, or of the no-bids wait it sets, is a reload with the
+	// agents in force): 0 is DefaultPluginsPoll, a negative value never
+	// (all three are read at start only).
 	PluginsPoll time.Duration
 	// OnPluginEvent, when set, is told of every plugin the node loaded,
 	// replaced or removed while it ran, of every one that failed to load
@@ -174,13 +176,15 @@ func (c *Config) noBidsGraceMS(clustered bool) int64 {
 // changes the wait (a host alone joined by others, a cluster down to one)
 // is a reload (configuredGrace).
 func (h *Host) noBidsGraceMS() int64 {
-	clustered := len(h.cfg.Consensus.Peers) > 1 || h.cfg.Consensus.Join
 	if h.Consensus != nil {
 		if n, err := h.Consensus.Members(); err == nil {
-			clustered = n > 1
+			return h.cfg.noBidsGraceMS(n > 1)
+		}
+		if h.graceSet.Load() {
+			return h.graceMS.Load() // the membership unread: the wait in force stays (as graceChanged sees it)
 		}
 	}
-	return h.cfg.noBidsGraceMS(clustered)
+	return h.cfg.noBidsGraceMS(len(h.cfg.Consensus.Peers) > 1 || h.cfg.Consensus.Join)
 }
 
 // configuredGrace is noBidsGraceMS for a Configure, kept as the one in
@@ -188,6 +192,7 @@ func (h *Host) noBidsGraceMS() int64 {
 func (h *Host) configuredGrace() int64 {
 	g := h.noBidsGraceMS()
 	h.graceMS.Store(g)
+	h.graceSet.Store(true)
 	return g
 }
 
@@ -270,6 +275,7 @@ type Host struct {
 	metrics  *nodeMetrics     // served at GET /metrics
 	roundAt  atomic.Int64     // when the loop last began a round (Unix ms), for Health
 	graceMS  atomic.Int64     // the no-bids wait of the last Configure (configuredGrace)
+	graceSet atomic.Bool      // graceMS was set
 	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
 	timers   threadTimers
 
@@ -344,7 +350,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &Host{cfg: cfg, log: log, ctx: hctx, cancel: cancel, inputs: make(chan item, 1024), halted: make(chan struct{}),
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}, lock: lock}
-	h.out = newOutbox()
+	h.out = newOutbox(cfg.DataDir)
 	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) },
 		func() float64 { n, _, _ := h.out.waiting(); return float64(n) })
 	h.roundAt.Store(nowMS())
@@ -447,6 +453,12 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	}
 	if err := h.rebuild(); err != nil {
 		return nil, err
+	}
+	if loaded, skipped, err := h.out.load(); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	} else if len(loaded) > 0 || skipped > 0 {
+		log.Info("sending first the envelopes the bus had refused before the node stopped", "count", len(loaded),
+			"unreadable_lines", skipped)
 	}
 	h.publishAgain()
 	if !cfg.ConsensusOff {
@@ -707,7 +719,7 @@ func (h *Host) watchPlugins(interval time.Duration) {
 			// First, before the plugins folder (a module added is
 			// compiled by its scan, which takes seconds).
 			h.reconfigure()
-			if revChanged && h.cfg.OnRevoked != nil {
+			if revChanged && h.cfg.OnRevoked != nil && h.ctx.Err() == nil { // stopping: the push was given back
 				h.cfg.OnRevoked(h.revokedNow()) // in force: the Configure is pushed
 			}
 		}

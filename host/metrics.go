@@ -48,7 +48,7 @@ func newNodeMetrics(queued, unsent func() float64) *nodeMetrics {
 	m.published = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_envelopes_published_total",
 		Help: "This host's own envelopes published on the bus, by verb."}, []string{"verb"})
 	m.publishErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "swarmhost_publish_errors_total",
-		Help: "Publications the bus did not take (the envelope is in the trail and sent again until it does: swarmhost_unsent_envelopes)."})
+		Help: "Attempts at publishing this host's own envelopes that the bus refused (the envelope is in the trail and sent again until the bus takes it: swarmhost_unsent_envelopes)."})
 	m.needsEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_needs_ended_total",
 		Help: "NEED threads that ended here, by state: final, abandoned or refused."}, []string{"state"})
 	m.agentCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmhost_agent_calls_total",

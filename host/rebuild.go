@@ -401,9 +401,11 @@ func (h *Host) rebuild() error {
 			json.Unmarshal(ti.Record.Envelope, &c)
 			h.lastAt[ti.Thread] = c.At
 		}
-		if len(tail) < cap(tail) {
+		switch {
+		case cap(tail) == 0: // republishing nothing (tests)
+		case len(tail) < cap(tail):
 			tail = append(tail, *ti)
-		} else {
+		default:
 			tail[next] = *ti
 			next = (next + 1) % len(tail)
 		}
@@ -424,8 +426,9 @@ func (h *Host) rebuild() error {
 
 // republishLines is how far back from the end of the trail a starting node
 // publishes its own envelopes again: more lines than one round writes (up to
-// maxBatch inputs, each with its clock, outcome and published lines).
-const republishLines = 8 * maxBatch
+// maxBatch inputs, each with its clock, outcome and published lines). A
+// variable for tests.
+var republishLines = 8 * maxBatch
 
 // ownTail is the envelopes sent by this host's keys and accepted in the
 // last n lines of the trail, in order. The loop steps this host's envelopes
@@ -448,7 +451,9 @@ func ownTail(inputs []TrailInput, n int, own func(pk string) bool) []*envelope.E
 // to the outbox, sent again once the node runs.
 func (h *Host) publishAgain() {
 	for _, e := range h.republish {
-		h.send(e)
+		if !h.out.holds(e.ID) { // the outbox's file had it: sent first
+			h.send(e)
+		}
 	}
 	if len(h.republish) > 0 {
 		h.log.Info("republished this host's latest envelopes", "count", len(h.republish))

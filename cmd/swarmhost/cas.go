@@ -85,15 +85,15 @@ func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) e
 	nc, err := nats.Connect(url, bus.SecretOption(secret))
 	if err != nil && e.natsURL == "" {
 		return fmt.Errorf("connect to NATS at %s, which the run file of the node on %s names as its CAS (the cluster's object store; the node may have stopped: give --nats-url of a running server of the cluster): %w%s",
-			url, dataDir, err, secretHint(err, secret))
+			bus.Redacted(url), dataDir, err, secretHint(err, secret))
 	}
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w%s", url, err, secretHint(err, secret))
+		return fmt.Errorf("connect to NATS at %s: %w%s", bus.Redacted(url), err, secretHint(err, secret))
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("JetStream at %s: %w", url, err)
+		return fmt.Errorf("JetStream at %s: %w", bus.Redacted(url), err)
 	}
 	s, err := cas.NewObjectStore(ctx, js, casBucket)
 	if err != nil {

@@ -169,7 +169,7 @@ func (e *env) needClient() (needClient, func(), error) {
 	}
 	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"), bus.SecretOption(secret))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w%s", e.natsURL, err, secretHint(err, secret))
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w%s", bus.Redacted(e.natsURL), err, secretHint(err, secret))
 	}
 	return &api.BusClient{NC: nc}, nc.Close, nil
 }

@@ -46,7 +46,10 @@ const maxKinds = 4096
 func (s *raftSink) write(letter byte, pkg, format string, args []any) {
 	key := pkg + "\x00" + format
 	for _, a := range args {
-		if str, ok := a.(string); ok { // addresses, names; not errors or counts
+		// Addresses and names, not errors (they hold fresh local ports) or
+		// numbers (counts; ids, which dragonboat mostly passes as strings
+		// through dn(), so lines of two shards rarely merge).
+		if str, ok := a.(string); ok {
 			key += "\x00" + str
 		}
 	}

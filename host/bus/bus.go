@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -188,7 +189,7 @@ func Connect(ctx context.Context, url string) (*Bus, error) {
 func Join(ctx context.Context, url, secret string) (*Bus, error) {
 	nc, err := nats.Connect(url, nats.Name("swarmhost client"), SecretOption(secret))
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+		return nil, fmt.Errorf("bus: connect %s: %w", Redacted(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -307,7 +308,19 @@ func orEmbedded(url string) string {
 	if url == "" {
 		return "embedded server"
 	}
-	return url
+	return Redacted(url)
+}
+
+// Redacted is a NATS URL (or a list of them, comma-separated) fit to print:
+// a password in it is shown as xxxxx.
+func Redacted(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Replicas is the envelope stream's replica count.

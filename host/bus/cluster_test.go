@@ -93,7 +93,8 @@ func TestClusteredStreamIsReplicated(t *testing.T) {
 // A bus secret guards the embedded server's clients and routes: a client
 // without it, or with another, is refused (a clear authorization error);
 // servers with the same secret form their cluster; a server with another
-// secret gets no route to them, whichever side makes the route.
+// secret that routes to one of them is refused: no route forms on either
+// side.
 func TestBusSecretGuardsClientsAndRoutes(t *testing.T) {
 	const secret = "correct-horse-battery-staple"
 	ports := []int{freePort(t), freePort(t), freePort(t)}
@@ -161,5 +162,13 @@ func TestBusSecretGuardsClientsAndRoutes(t *testing.T) {
 	}
 	if err := bus.CheckSecret("short"); err == nil || !strings.Contains(err.Error(), "at least 16") {
 		t.Fatalf("a short secret: %v", err)
+	}
+}
+
+// A NATS URL printed in an error shows no password.
+func TestRedactedHidesPasswords(t *testing.T) {
+	got := bus.Redacted("nats://swarmhost:s3cret-s3cret-s3cret@127.0.0.1:4222,nats://127.0.0.1:4223")
+	if want := "nats://swarmhost:xxxxx@127.0.0.1:4222,nats://127.0.0.1:4223"; got != want {
+		t.Fatalf("Redacted = %q, want %q", got, want)
 	}
 }

@@ -336,7 +336,10 @@ func (c *Core) configure(in *Configure) {
 	c.cfg.Verifiers = append([]string(nil), in.Verifiers...)
 	c.cfg.NoBidsGraceMS = max(in.NoBidsGraceMS, 0)
 	c.cfg.Revoked = append([]string(nil), in.Revoked...)
-	c.cfg.Rules = in.Rules
+	// The shell refuses a trail naming a revision this core does not know
+	// (host's decodeTrailInput); a Configure made by hand that names one
+	// gets the nearest known.
+	c.cfg.Rules = min(max(in.Rules, 0), Rules)
 	c.agents = map[string]*AgentInfo{}
 	for i := range c.cfg.Agents {
 		a := &c.cfg.Agents[i]

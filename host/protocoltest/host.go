@@ -449,8 +449,8 @@ func (h *Host) restart() {
 	}
 	w.tracef("%s RESTART from %d trail lines, %d timers, applying the shard logs again from %s", h.name, len(h.trail),
 		len(r.timers), from)
+	h.publishAgain() // before the start's Configure, as host.Open does
 	h.configure(false)
-	h.publishAgain()
 	if w.opt.Redo {
 		for _, a := range r.open {
 			w.tracef("%s redo %T", h.name, a)
