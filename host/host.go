@@ -3,6 +3,7 @@ package host
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -359,8 +360,16 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			h.Close()
 		}
 	}()
+	// The cluster's TLS files (consensus.Config.TLS) make the NATS routes
+	// mutual TLS too.
+	var routeTLS *tls.Config
+	if t := cfg.Consensus.TLS; t != nil && cfg.NATSCluster != nil {
+		if routeTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
 	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Secret: cfg.BusSecret,
-		Cluster: cfg.NATSCluster, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
+		Cluster: cfg.NATSCluster, RouteTLS: routeTLS, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
 		DedupWindow: cfg.BusDedupWindow, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

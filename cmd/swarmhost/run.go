@@ -31,7 +31,7 @@ const minPluginsPoll = 100 * time.Millisecond
 func newRunCmd(e *env) *cobra.Command {
 	var (
 		raftAddr, peers, apiAddr, metricsAddr string
-		raftTLSDir                            string
+		clusterTLSDir                         string
 		pluginsDir, natsListen                string
 		natsCluster, natsRoutes               string
 		trust, verifiers, chaos               string
@@ -88,14 +88,14 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if err != nil {
 				return err
 			}
-			raftTLS, err := raftTLSFiles(e.dataDir, raftTLSDir)
+			clusterTLS, err := clusterTLSFiles(e.dataDir, clusterTLSDir)
 			if err != nil {
 				return err
 			}
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
 				BusSecret:  secret,
 				NATSListen: natsListen, Consensus: consensus.Config{
-					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt, TLS: raftTLS,
+					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt, TLS: clusterTLS,
 					ReadyTimeout: 2 * time.Minute,
 				}, CheckpointEvery: checkpointEvery, ReconcileEvery: reconcileEvery, RetainEnded: retainEnded,
 				BusMaxAge: busMaxAge, BusDedupWindow: busDedup, PluginsPoll: pluginsPoll, NoBidsGrace: noBidsGrace,
@@ -228,7 +228,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	}
 	f := c.Flags()
 	f.StringVar(&raftAddr, "raft-addr", "", "this host's Raft address HOST:PORT (default: a free loopback port, chosen once)")
-	f.StringVar(&raftTLSDir, "raft-tls", "", "a folder with ca.crt, host.crt and host.key (PEM) for mutual TLS between the hosts' Raft transports (default DATA/raft-tls when it exists)")
+	f.StringVar(&clusterTLSDir, "cluster-tls", "", "a folder with ca.crt, host.crt and host.key (PEM) for mutual TLS between the hosts' Raft transports and NATS routes (default DATA/cluster-tls when it exists)")
 	f.Uint64Var(&nodeID, "node-id", 1, "this host's replica id in every shard")
 	f.StringVar(&peers, "peers", "", "the cluster's initial members: 1=HOST:PORT,2=HOST:PORT,... (this host included)")
 	f.BoolVar(&join, "join", false, "join a running cluster that already added this host (consensus add-host)")

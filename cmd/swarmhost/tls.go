@@ -16,18 +16,19 @@ import (
 	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
-// newTLSCmd makes the certificates of the Raft transport's mutual TLS
-// (run reads them from DATA/raft-tls, or --raft-tls DIR).
+// newTLSCmd makes the certificates of the mutual TLS between hosts
+// (run reads them from DATA/cluster-tls, or --cluster-tls DIR).
 func newTLSCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tls",
-		Short: "Make the certificates for mutual TLS between the hosts' Raft transports",
-		Long: `A cluster's hosts can speak mutual TLS on their Raft transports: each
-presents a certificate for its Raft address signed by the cluster's CA, and
+		Short: "Make the certificates for mutual TLS between the hosts (Raft and NATS routes)",
+		Long: `A cluster's hosts can speak mutual TLS on their Raft transports and their
+NATS routes: each presents a certificate for its address signed by the
+cluster's CA, and
 takes only peers whose certificate that CA signed. "tls ca" makes the CA
 once (keep ca.key off the hosts); "tls host" makes each host's folder
-(ca.crt, host.crt, host.key), which run reads from DATA/raft-tls or
---raft-tls DIR. Files are never overwritten; keys are written mode 0600.`,
+(ca.crt, host.crt, host.key), which run reads from DATA/cluster-tls or
+--cluster-tls DIR. Files are never overwritten; keys are written mode 0600.`,
 		Args: args(cobra.NoArgs),
 	}
 	var caOut string
@@ -63,11 +64,11 @@ once (keep ca.key off the hosts); "tls host" makes each host's folder
 	var hostDays int
 	host := &cobra.Command{
 		Use:   "host --ca DIR --addr HOST[,HOST...] [--out DIR] [--days 825]",
-		Short: "Make a host's folder: ca.crt, host.crt and host.key (default DATA/raft-tls)",
+		Short: "Make a host's folder: ca.crt, host.crt and host.key (default DATA/cluster-tls)",
 		Long: `Make a host's certificate, signed by the CA in --ca DIR, for the addresses
 its peers dial it by (the host part of its --raft-addr: an IP address or a
 DNS name; give every one it is known by), and write it with its key and
-the CA's certificate into --out (default DATA/raft-tls, which run reads).`,
+the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hostDays < 1 {
@@ -100,7 +101,7 @@ the CA's certificate into --out (default DATA/raft-tls, which run reads).`,
 			}
 			out := hostOut
 			if out == "" {
-				out = filepath.Join(e.dataDir, raftTLSName)
+				out = filepath.Join(e.dataDir, clusterTLSName)
 			}
 			if err := writeNew(out, map[string][]byte{"ca.crt": certPEM, "host.crt": cert, "host.key": key}); err != nil {
 				return err
@@ -111,7 +112,7 @@ the CA's certificate into --out (default DATA/raft-tls, which run reads).`,
 	}
 	host.Flags().StringVar(&caDir, "ca", "", "the folder holding ca.crt and ca.key (tls ca)")
 	host.Flags().StringVar(&addrs, "addr", "", "the host's addresses, as its peers dial it: HOST[,HOST...]")
-	host.Flags().StringVar(&hostOut, "out", "", "the folder to write in (default DATA/raft-tls)")
+	host.Flags().StringVar(&hostOut, "out", "", "the folder to write in (default DATA/cluster-tls)")
 	host.Flags().IntVar(&hostDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
 	host.MarkFlagRequired("ca")
 	host.MarkFlagRequired("addr")

@@ -52,17 +52,18 @@ func secretHint(err error, secret string) string {
 	return " (the server refused this bus secret: give the one its hosts have)"
 }
 
-// raftTLSName is the folder in a data folder that holds the Raft
-// transport's mutual TLS files, used when --raft-tls names none.
-const raftTLSName = "raft-tls"
+// clusterTLSName is the folder in a data folder that holds the mutual TLS
+// files of the hosts' Raft transports and NATS routes, used when
+// --cluster-tls names none.
+const clusterTLSName = "cluster-tls"
 
-// raftTLSFiles are the mutual TLS files of the Raft transport: those in
-// dir (--raft-tls), or in DATA/raft-tls when it exists, or none (plain
+// clusterTLSFiles are the mutual TLS files between hosts: those in
+// dir (--cluster-tls), or in DATA/cluster-tls when it exists, or none (plain
 // TCP). Each of ca.crt, host.crt and host.key must be there.
-func raftTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
+func clusterTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
 	given := dir != ""
 	if !given {
-		dir = filepath.Join(dataDir, raftTLSName)
+		dir = filepath.Join(dataDir, clusterTLSName)
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -71,7 +72,7 @@ func raftTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
 		KeyFile: filepath.Join(dir, "host.key")}
 	for _, f := range []string{files.CAFile, files.CertFile, files.KeyFile} {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("the Raft transport's TLS files: %w (a folder for them holds ca.crt, host.crt and host.key)", err)
+			return nil, fmt.Errorf("the cluster's TLS files: %w (a folder for them holds ca.crt, host.crt and host.key)", err)
 		}
 	}
 	return files, nil

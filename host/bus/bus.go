@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ type Config struct {
 	// AckWait is how long a delivered envelope may stay unacknowledged
 	// before the server delivers it again; 0 is DefaultAckWait.
 	AckWait time.Duration
+	// RouteTLS, when set, makes the embedded server's cluster routes
+	// mutual TLS (WithRouteTLS).
+	RouteTLS *tls.Config
 	// Secret, when set, is the bus's shared secret: the embedded server
 	// takes clients and the other servers' routes only with it (user
 	// SecretUser), and this connection gives it (to an external server
@@ -136,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		if cfg.DataDir == "" {
 			return nil, errors.New("bus: open: neither URL nor DataDir is set")
 		}
-		eopts := []EmbeddedOption{WithLogger(cfg.Logger), WithSecret(cfg.Secret)}
+		eopts := []EmbeddedOption{WithLogger(cfg.Logger), WithSecret(cfg.Secret), WithRouteTLS(cfg.RouteTLS)}
 		if cfg.Cluster != nil {
 			eopts = append(eopts, WithCluster(*cfg.Cluster))
 		}

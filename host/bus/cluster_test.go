@@ -2,14 +2,18 @@ package bus_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/internal/tlsgen"
 	"github.com/nats-io/nats.go"
 )
 
@@ -170,5 +174,70 @@ func TestRedactedHidesPasswords(t *testing.T) {
 	got := bus.Redacted("nats://swarmhost:s3cret-s3cret-s3cret@127.0.0.1:4222,nats://127.0.0.1:4223")
 	if want := "nats://swarmhost:xxxxx@127.0.0.1:4222,nats://127.0.0.1:4223"; got != want {
 		t.Fatalf("Redacted = %q, want %q", got, want)
+	}
+}
+
+// routeTLSFiles writes a CA's certificate and a certificate it issued for
+// 127.0.0.1, and returns the route TLS configuration made of them.
+func routeTLSFiles(t *testing.T, ca *tlsgen.CA) *tls.Config {
+	t.Helper()
+	cert, key, err := ca.Issue("server", []string{"127.0.0.1"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{"ca.crt": ca.CertPEM(), "host.crt": cert, "host.key": key}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := bus.RouteTLS(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "host.crt"), filepath.Join(dir, "host.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Routes with mutual TLS: two servers whose certificates the cluster's CA
+// signed form their routes; a server whose certificate another CA signed,
+// routing to one of them, gets none.
+func TestRouteTLS(t *testing.T) {
+	ca, err := tlsgen.NewCA("swarm CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := tlsgen.NewCA("another CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	route := func(i int) string { return fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]) }
+	start := func(i int, cfg *tls.Config, routes ...string) *bus.Embedded {
+		e, err := bus.StartEmbedded(t.TempDir(), bus.WithRouteTLS(cfg), bus.WithCluster(bus.ClusterConfig{
+			ServerName: fmt.Sprint("s", i), Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		return e
+	}
+	s0 := start(0, routeTLSFiles(t, ca), route(1))
+	s1 := start(1, routeTLSFiles(t, ca), route(0))
+	deadline := time.Now().Add(20 * time.Second)
+	for s0.Routes() == 0 || s1.Routes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no route over TLS between two servers of the CA (%d, %d)", s0.Routes(), s1.Routes())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := s0.Routes()
+	stranger := start(2, routeTLSFiles(t, other), route(0))
+	time.Sleep(2 * time.Second) // routes are tried at once and every second
+	if n := stranger.Routes(); n != 0 {
+		t.Fatalf("the server of another CA has %d routes", n)
+	}
+	if n := s0.Routes(); n != before {
+		t.Fatalf("server 0 has %d routes, %d before the server of another CA started", n, before)
 	}
 }

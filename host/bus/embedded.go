@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,11 +36,12 @@ type Embedded struct {
 type EmbeddedOption func(*embeddedOptions)
 
 type embeddedOptions struct {
-	host    string
-	port    int
-	logger  *slog.Logger
-	cluster *ClusterConfig
-	secret  string
+	host     string
+	port     int
+	logger   *slog.Logger
+	cluster  *ClusterConfig
+	secret   string
+	routeTLS *tls.Config
 }
 
 // ClusterConfig joins an embedded server to a NATS cluster: JetStream then
@@ -67,6 +70,33 @@ func WithListen(host string, port int) EmbeddedOption {
 // anyone, as NATS does by default).
 func WithSecret(secret string) EmbeddedOption {
 	return func(o *embeddedOptions) { o.secret = secret }
+}
+
+// WithRouteTLS makes the server's routes to and from the other servers
+// of its cluster mutual TLS with cfg (its certificate, and the CA that
+// signed every server's, as both RootCAs and ClientCAs): a server whose
+// certificate that CA did not sign gets no route. RouteTLS builds one.
+func WithRouteTLS(cfg *tls.Config) EmbeddedOption {
+	return func(o *embeddedOptions) { o.routeTLS = cfg }
+}
+
+// RouteTLS is the mutual TLS configuration of a server's routes from PEM
+// files: the CA's certificate, and this server's certificate and key.
+func RouteTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: route TLS: %w", err)
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: route TLS: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("bus: route TLS: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, ClientCAs: pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
 }
 
 // WithLogger sends the server's log lines to l (notices at Info, debug and
@@ -138,7 +168,7 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 		sopts.Username, sopts.Password = SecretUser, o.secret
 	}
 	if c := o.cluster; c != nil {
-		if err := clusterOptions(sopts, c, o.secret); err != nil {
+		if err := clusterOptions(sopts, c, o.secret, o.routeTLS); err != nil {
 			lock.Release()
 			return nil, fmt.Errorf("bus: embedded server: %w", err)
 		}
@@ -208,7 +238,7 @@ func (e *Embedded) Shutdown() {
 // pipe rather than TCP: no port, no Nagle, no kernel round trip.
 func (e *Embedded) connectOption() nats.Option { return nats.InProcessServer(e.srv) }
 
-func clusterOptions(sopts *server.Options, c *ClusterConfig, secret string) error {
+func clusterOptions(sopts *server.Options, c *ClusterConfig, secret string, routeTLS *tls.Config) error {
 	if c.ServerName == "" {
 		return errors.New("cluster: a server name is required")
 	}
@@ -226,6 +256,12 @@ func clusterOptions(sopts *server.Options, c *ClusterConfig, secret string) erro
 		// Routes to this server must give the secret, and the routes it
 		// makes give it (a route URL's user info is what NATS sends).
 		sopts.Cluster.Username, sopts.Cluster.Password = SecretUser, secret
+	}
+	if routeTLS != nil {
+		// One configuration serves both ways: accepting a route checks
+		// the dialler's certificate (ClientCAs), dialling one checks the
+		// server's against the route URL's host (RootCAs).
+		sopts.Cluster.TLSConfig, sopts.Cluster.TLSTimeout = routeTLS, 5
 	}
 	for _, r := range c.Routes {
 		u, err := url.Parse(r)
