@@ -202,6 +202,16 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if h.Observe != nil {
 				fmt.Fprintf(e.stdout, "metrics %s/metrics\n", h.Observe.URL())
 			}
+			if secret != "" {
+				fmt.Fprintln(e.stdout, "bus: clients and routes need the bus secret")
+			}
+			if clusterTLS != nil {
+				what := "the Raft transport"
+				if natsCluster != "" {
+					what += " and the NATS routes"
+				}
+				fmt.Fprintf(e.stdout, "cluster TLS: %s, certificates in %s\n", what, filepath.Dir(clusterTLS.CertFile))
+			}
 			agents := h.AgentKeys()
 			printedMu.Lock()
 			for file, pk := range agents {
