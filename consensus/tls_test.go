@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,19 +16,12 @@ import (
 // issued for a host at 127.0.0.1 into a folder of their own.
 func hostFiles(t *testing.T, ca *tlsgen.CA, name string) *consensus.TLSFiles {
 	t.Helper()
-	cert, key, err := ca.Issue(name, []string{"127.0.0.1"}, time.Now(), time.Hour)
-	if err != nil {
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := ca.WriteHost(dir, name, []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "host.crt"),
-		KeyFile: filepath.Join(dir, "host.key")}
-	for path, b := range map[string][]byte{files.CAFile: ca.CertPEM(), files.CertFile: cert, files.KeyFile: key} {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return files
+	return &consensus.TLSFiles{CAFile: filepath.Join(dir, tlsgen.CACertFile), CertFile: filepath.Join(dir, tlsgen.HostCertFile),
+		KeyFile: filepath.Join(dir, tlsgen.HostKeyFile)}
 }
 
 func newCA(t *testing.T, name string) *tlsgen.CA {

@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,11 +42,7 @@ once (keep ca.key off the hosts); "tls host" makes each host's folder
 			if err != nil {
 				return err
 			}
-			key, err := c.KeyPEM()
-			if err != nil {
-				return err
-			}
-			if err := writeNew(caOut, map[string][]byte{"ca.crt": c.CertPEM(), "ca.key": key}); err != nil {
+			if err := c.WriteCA(caOut); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s and %s\n", filepath.Join(caOut, "ca.crt"), filepath.Join(caOut, "ca.key"))
@@ -83,11 +76,11 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 			if len(hosts) == 0 {
 				return usageError{errors.New("--addr: the addresses the host's peers dial it by, HOST[,HOST...]")}
 			}
-			certPEM, err := os.ReadFile(filepath.Join(caDir, "ca.crt"))
+			certPEM, err := os.ReadFile(filepath.Join(caDir, tlsgen.CACertFile))
 			if err != nil {
 				return fmt.Errorf("the CA: %w", err)
 			}
-			keyPEM, err := os.ReadFile(filepath.Join(caDir, "ca.key"))
+			keyPEM, err := os.ReadFile(filepath.Join(caDir, tlsgen.CAKeyFile))
 			if err != nil {
 				return fmt.Errorf("the CA: %w", err)
 			}
@@ -95,15 +88,11 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 			if err != nil {
 				return fmt.Errorf("the CA in %s: %w", caDir, err)
 			}
-			cert, key, err := c.Issue("swarmhost host "+hosts[0], hosts, time.Now(), time.Duration(hostDays)*24*time.Hour)
-			if err != nil {
-				return err
-			}
 			out := hostOut
 			if out == "" {
 				out = filepath.Join(e.dataDir, clusterTLSName)
 			}
-			if err := writeNew(out, map[string][]byte{"ca.crt": certPEM, "host.crt": cert, "host.key": key}); err != nil {
+			if err := c.WriteHost(out, "swarmhost host "+hosts[0], hosts, time.Now(), time.Duration(hostDays)*24*time.Hour); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s (ca.crt, host.crt, host.key) for %s\n", out, strings.Join(hosts, ", "))
@@ -118,39 +107,4 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 	host.MarkFlagRequired("addr")
 	root.AddCommand(ca, host)
 	return root
-}
-
-// writeNew writes files into dir (made if needed), none of which may exist
-// yet: keys mode 0600, certificates 0644.
-func writeNew(dir string, files map[string][]byte) error {
-	names := slices.Sorted(maps.Keys(files))
-	for _, name := range names {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return fmt.Errorf("%s exists: not overwritten", filepath.Join(dir, name))
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, name := range names {
-		b := files[name]
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, ".key") {
-			mode = 0o600
-		}
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/bus"
+	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
 // busSecretName is the file in a data folder that holds the bus's shared
@@ -68,8 +69,8 @@ func clusterTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
 			return nil, nil
 		}
 	}
-	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, "ca.crt"), CertFile: filepath.Join(dir, "host.crt"),
-		KeyFile: filepath.Join(dir, "host.key")}
+	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, tlsgen.CACertFile), CertFile: filepath.Join(dir, tlsgen.HostCertFile),
+		KeyFile: filepath.Join(dir, tlsgen.HostKeyFile)}
 	for _, f := range []string{files.CAFile, files.CertFile, files.KeyFile} {
 		if _, err := os.Stat(f); err != nil {
 			return nil, fmt.Errorf("the cluster's TLS files: %w (a folder for them holds ca.crt, host.crt and host.key)", err)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -181,18 +180,12 @@ func TestRedactedHidesPasswords(t *testing.T) {
 // 127.0.0.1, and returns the route TLS configuration made of them.
 func routeTLSFiles(t *testing.T, ca *tlsgen.CA) *tls.Config {
 	t.Helper()
-	cert, key, err := ca.Issue("server", []string{"127.0.0.1"}, time.Now(), time.Hour)
-	if err != nil {
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := ca.WriteHost(dir, "server", []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	files := map[string][]byte{"ca.crt": ca.CertPEM(), "host.crt": cert, "host.key": key}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := bus.RouteTLS(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "host.crt"), filepath.Join(dir, "host.key"))
+	cfg, err := bus.RouteTLS(filepath.Join(dir, tlsgen.CACertFile), filepath.Join(dir, tlsgen.HostCertFile),
+		filepath.Join(dir, tlsgen.HostKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package tlsgen_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,35 @@ func mustKey(t *testing.T, ca *tlsgen.CA) []byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// WriteCA and WriteHost write their files (keys 0600) and overwrite none:
+// a second WriteHost into the same folder is refused, naming the file.
+func TestWriteFilesNeverOverwrites(t *testing.T) {
+	ca, err := tlsgen.NewCA("test CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := ca.WriteCA(dir); err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(dir, "host")
+	if err := ca.WriteHost(host, "h", []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{filepath.Join(dir, tlsgen.CAKeyFile): 0o600,
+		filepath.Join(host, tlsgen.HostKeyFile): 0o600, filepath.Join(host, tlsgen.HostCertFile): 0o644} {
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm() != want {
+			t.Fatalf("%s: %v, mode %v, want %v", path, err, st.Mode().Perm(), want)
+		}
+	}
+	err = ca.WriteHost(host, "h", []string{"127.0.0.1"}, time.Now(), time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "ca.crt exists: not overwritten") {
+		t.Fatalf("a second WriteHost: %v", err)
+	}
+	if _, err := tls.LoadX509KeyPair(filepath.Join(host, tlsgen.HostCertFile), filepath.Join(host, tlsgen.HostKeyFile)); err != nil {
+		t.Fatalf("the files written do not load: %v", err)
+	}
 }

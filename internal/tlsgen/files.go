@@ -1,0 +1,78 @@
+package tlsgen
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The files a host's folder holds (what consensus.Config.TLS and
+// bus.RouteTLS read), and a CA's.
+const (
+	CACertFile   = "ca.crt"
+	CAKeyFile    = "ca.key"
+	HostCertFile = "host.crt"
+	HostKeyFile  = "host.key"
+)
+
+// WriteCA writes the CA's ca.crt and ca.key into dir (made if needed);
+// neither may exist yet.
+func (ca *CA) WriteCA(dir string) error {
+	key, err := ca.KeyPEM()
+	if err != nil {
+		return err
+	}
+	return writeNew(dir, []file{{CACertFile, ca.CertPEM()}, {CAKeyFile, key}})
+}
+
+// WriteHost issues a certificate for hosts (Issue) and writes the CA's
+// certificate, it and its key into dir (made if needed) as ca.crt,
+// host.crt and host.key; none may exist yet.
+func (ca *CA) WriteHost(dir, name string, hosts []string, now time.Time, validFor time.Duration) error {
+	cert, key, err := ca.Issue(name, hosts, now, validFor)
+	if err != nil {
+		return err
+	}
+	return writeNew(dir, []file{{CACertFile, ca.CertPEM()}, {HostCertFile, cert}, {HostKeyFile, key}})
+}
+
+type file struct {
+	name string
+	data []byte
+}
+
+// writeNew writes files into dir, none of which may exist yet: keys
+// (.key) mode 0600, certificates 0644.
+func writeNew(dir string, files []file) error {
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(dir, f.name)); err == nil {
+			return fmt.Errorf("%s exists: not overwritten", filepath.Join(dir, f.name))
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		mode := os.FileMode(0o644)
+		if filepath.Ext(f.name) == ".key" {
+			mode = 0o600
+		}
+		w, err := os.OpenFile(filepath.Join(dir, f.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			w.Close()
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
