@@ -117,6 +117,24 @@ func finishedFlow(t *testing.T, dir string, cfg host.Config) (*host.Host, string
 	return h, id
 }
 
+// acceptedEnvelopes is the envelopes the thread's trail accepted so far,
+// in trail order.
+func acceptedEnvelopes(t *testing.T, h *host.Host, thread string) []*envelope.Envelope {
+	t.Helper()
+	var out []*envelope.Envelope
+	for _, r := range trailLines(t, h, thread) {
+		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
+			continue
+		}
+		e, err := envelope.Verify(r.Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 func trailLines(t *testing.T, h *host.Host, thread string) []*audit.Record {
 	t.Helper()
 	name, err := audit.FileName(thread)
@@ -321,37 +339,8 @@ func TestFlowLyingVerifierInvalidated(t *testing.T) {
 	if info.Phase != protocol.PhaseFinal {
 		t.Fatalf("ended %s", info.Phase)
 	}
-	liar := h.AgentKeys()["liar.wasm"]
-	var liarAttest string
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		info, _ = h.Need(id)
-		liarAttest = ""
-		invalidated := false
-		for _, r := range trailLines(t, h, id) {
-			s := string(r.Envelope)
-			if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
-				continue
-			}
-			e, err := envelope.Verify(r.Envelope)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Verb == envelope.VerbAttest && e.SenderPK == liar {
-				liarAttest = e.ID
-			}
-			if e.Verb == envelope.VerbInvalidate && liarAttest != "" && strings.Contains(s, liarAttest) {
-				invalidated = true
-			}
-		}
-		if liarAttest != "" && invalidated {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the liar's ATTEST %q was not invalidated; thread %v", liarAttest, verbs(info))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	liarAttest := waitInvalidated(t, h, id, h.AgentKeys()["liar.wasm"])
+	info, _ = h.Need(id)
 	if v := verbs(info); v["CHALLENGE"] < 1 || v["INVALIDATE"] != 1 {
 		t.Fatalf("want a CHALLENGE and one INVALIDATE, got %v", v)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
-	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/bus"
 	"github.com/canswarm/swarmhost/host/protocol"
 )
@@ -74,14 +73,7 @@ func ownEnvelopesOf(t *testing.T, h *host.Host, id string) []string {
 		keys = append(keys, pk)
 	}
 	var own []string
-	for _, r := range trailLines(t, h, id) {
-		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
-			continue
-		}
-		e, err := envelope.Verify(r.Envelope)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range acceptedEnvelopes(t, h, id) {
 		if slices.Contains(keys, e.SenderPK) {
 			own = append(own, e.ID)
 		}

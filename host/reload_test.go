@@ -148,32 +148,26 @@ func TestPluginsChangeWhileTheNodeRuns(t *testing.T) {
 }
 
 // waitInvalidated waits until an ATTEST of the agent with key pk on the
-// NEED is invalidated.
-func waitInvalidated(t *testing.T, h *host.Host, id, pk string) {
+// NEED is invalidated, and returns its id.
+func waitInvalidated(t *testing.T, h *host.Host, id, pk string) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		attest, invalidated := "", false
-		for _, r := range trailLines(t, h, id) {
-			if r.Kind != audit.KindEnvelope || r.Verdict != audit.Accepted {
-				continue
-			}
-			e, err := envelope.Verify(r.Envelope)
-			if err != nil {
-				t.Fatal(err)
-			}
+		attest := ""
+		for _, e := range acceptedEnvelopes(t, h, id) {
 			if e.Verb == envelope.VerbAttest && e.SenderPK == pk {
 				attest = e.ID
 			}
-			if e.Verb == envelope.VerbInvalidate && attest != "" && strings.Contains(string(r.Envelope), attest) {
-				invalidated = true
+			var inv struct {
+				Target string `json:"target"`
+			}
+			if e.Verb == envelope.VerbInvalidate && attest != "" && json.Unmarshal(e.Payload, &inv) == nil && inv.Target == attest {
+				return attest
 			}
 		}
-		if invalidated {
-			return
-		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no ATTEST of %s invalidated on %s (attest %q)", pk, id, attest)
+			info, _ := h.Need(id)
+			t.Fatalf("no ATTEST of %s invalidated on %s (attest %q); thread %v", pk, id, attest, verbs(info))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
