@@ -383,7 +383,12 @@ func nextLine(text []byte) (line, rest []byte) {
 // rebuild steps the recorded trail into the fresh core, so that a restarted
 // node knows every thread as it was; the actions are dropped (they were
 // taken before the restart). The Configure the node steps next makes the
-// core ask again for whatever was outstanding, timers included.
+// core ask again for whatever was outstanding, timers included, and for
+// the envelopes it asked this host to publish that the trail has no line
+// of (a crash that wrote a round's lines in part). Rejected envelopes are
+// stepped too, as replay steps them: the core's verdict on each is the
+// recorded one and changes nothing, but it takes this host's own rejected
+// envelopes off the list of those still to publish.
 func (h *Host) rebuild() error {
 	// Its actions were taken before the restart: the core builds none
 	// (Core.SetQuiet), and its state comes out the same (the chaos
@@ -393,7 +398,7 @@ func (h *Host) rebuild() error {
 	// The last republishLines inputs, for ownTail: a ring.
 	tail := make([]TrailInput, 0, republishLines)
 	next := 0
-	err := StepTrail(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b }, func(ti *TrailInput) error {
+	err := StepTrailAll(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b }, func(ti *TrailInput) error {
 		if ti.Record.Kind == KindClock {
 			var c struct {
 				At int64 `json:"at"`

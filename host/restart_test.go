@@ -3,6 +3,7 @@ package host_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/protocol"
+	"github.com/canswarm/swarmhost/host/replay"
 )
 
 // A node reads its own trail to start without verifying every signature
@@ -102,5 +105,154 @@ func TestOneNodePerDataFolder(t *testing.T) {
 		if !errors.Is(err, host.ErrDataInUse) {
 			t.Fatalf("a second node (nats %q): %v, want ErrDataInUse", url, err)
 		}
+	}
+}
+
+// A torn round: a crash while a round's lines were written kept an input's
+// line and lost the line of the envelope the rules made of it (here the
+// shard's FINALIZE applied, the host's FINALIZE envelope not written).
+// The restarted node makes that envelope again, the same one, id and all,
+// and its trail replays; without it the replay ends on "an envelope the
+// rules emit and the trail lacks", and the thread shows no FINALIZE.
+func TestTornRoundIsMadeWhole(t *testing.T) {
+	dir := t.TempDir()
+	h, id := finishedFlow(t, dir, host.Config{CheckpointEvery: -1})
+	h.Close()
+
+	// The node is killed rather than closed: no closing CHECKPOINT. And
+	// the bus never had the envelopes lost (a round's envelopes leave once
+	// its lines are durable): its stream goes, the node publishes its
+	// trail's latest envelopes again when it starts.
+	auditDir := filepath.Join(dir, "audit")
+	if err := os.RemoveAll(filepath.Join(dir, "nats")); err != nil {
+		t.Fatal(err)
+	}
+	cutThread(t, auditDir, protocol.SwarmThread, func(rec *audit.Record) bool { return rec.Kind == host.KindCheckpoint })
+	// The FINALIZE's round as a crash leaves it: the input that made it
+	// (the shard's FINALIZE applied) durable, the FINALIZE's line not, nor
+	// anything after it.
+	var lost *envelope.Envelope
+	cutThread(t, auditDir, id, func(rec *audit.Record) bool {
+		if rec.Kind == audit.KindEnvelope {
+			if e, err := envelope.Verify(rec.Envelope); err == nil && e.Verb == envelope.VerbFinalize {
+				lost = e
+			}
+		}
+		return lost != nil
+	})
+	if lost == nil {
+		t.Fatal("the NEED's thread has no FINALIZE")
+	}
+
+	h2 := openAt(t, dir, nil, host.Config{CheckpointEvery: -1})
+	var found *envelope.Envelope
+	deadline := time.Now().Add(30 * time.Second)
+	for found == nil && time.Now().Before(deadline) {
+		for _, e := range acceptedEnvelopes(t, h2, id) {
+			if e.Verb == envelope.VerbFinalize {
+				found = e
+			}
+		}
+		if found == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	h2.Close()
+	if found == nil {
+		t.Fatal("the restarted node did not make the FINALIZE the torn round lost")
+	}
+	if found.ID != lost.ID || found.Sig != lost.Sig {
+		t.Fatalf("the FINALIZE made again is %s, the lost one was %s: not the same envelope", found.ID, lost.ID)
+	}
+	var out bytes.Buffer
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir, Out: &out, NoRerun: true}); err != nil {
+		t.Fatalf("the trail made whole does not replay: %v\n%s", err, out.String())
+	}
+}
+
+// cutThread cuts a thread's file before the first line cut says is lost,
+// as a crash leaves a round's lines not yet durable, and writes the head
+// of what is kept (heads never run ahead of their lines).
+func cutThread(t *testing.T, auditDir, thread string, cut func(*audit.Record) bool) {
+	t.Helper()
+	name, err := audit.FileName(thread)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(auditDir, name)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(text, []byte("\n")), []byte("\n"))
+	n := len(lines)
+	for i, l := range lines {
+		rec, err := audit.ParseLine(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cut(rec) {
+			n = i
+			break
+		}
+	}
+	if n == 0 {
+		t.Fatalf("cutThread %s: nothing would be kept", thread)
+	}
+	kept := lines[:n]
+	if err := os.WriteFile(path, append(bytes.Join(kept, []byte("\n")), '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := json.Marshal(map[string]any{"seq": len(kept), "hash": audit.LineHash(kept[len(kept)-1])})
+	if err := os.WriteFile(strings.TrimSuffix(path, ".jsonl")+".head", head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An envelope of a local agent that its host stepped back and rejected was
+// written (rejected), not lost: a restart does not publish it again. (The
+// node steps the trail's rejected envelopes when it rebuilds, which takes
+// them off the core's list of envelopes still to publish.)
+func TestRestartDoesNotResendRejectedOwnEnvelopes(t *testing.T) {
+	dir := t.TempDir()
+	plugins := map[string]string{"wrongbid.wasm": "wrongbid"}
+	for file, name := range honest {
+		plugins[file] = name
+	}
+	h := openAt(t, dir, plugins, host.Config{CheckpointEvery: -1})
+	id := submit(t, h, 3, 3, 10_000)
+	if info := wait(t, h, id); info.Phase != protocol.PhaseFinal {
+		h.Close()
+		t.Fatalf("ended %s", info.Phase)
+	}
+	wrongbid, _, _ := h.AgentKey("wrongbid.wasm")
+	rejectedBids := func(h *host.Host) int {
+		n := 0
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind == audit.KindEnvelope && r.Verdict == audit.Rejected &&
+				strings.Contains(string(r.Envelope), wrongbid.PublicHex()) {
+				n++
+			}
+		}
+		return n
+	}
+	before := rejectedBids(h)
+	h.Close()
+	if before == 0 {
+		t.Fatal("the wrong bid was not recorded rejected")
+	}
+
+	h2 := openAt(t, dir, nil, host.Config{CheckpointEvery: -1})
+	defer h2.Close()
+	// A second NEED taken to its end: the start's round is long done.
+	id2 := submit(t, h2, 3, 3, 10_000)
+	if id2 == id {
+		t.Fatal("the second NEED is the first")
+	}
+	if info := wait(t, h2, id2); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("the second NEED ended %s", info.Phase)
+	}
+	if after := rejectedBids(h2); after != before {
+		t.Fatalf("the first NEED's thread records %d rejected bids after the restart, %d before: the restart sent them again", after, before)
 	}
 }

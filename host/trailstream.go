@@ -35,7 +35,8 @@ func StepTrail(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput)
 }
 
 // StepTrailAll is StepTrail with the rejected envelopes too, as inputs:
-// what a streamed replay steps to check their verdicts. Accepted
+// what a streamed replay steps to check their verdicts, and a starting
+// node to rebuild its core (rebuild). Accepted
 // envelopes are decoded without their signatures checked, as StepTrail
 // does (the replay verified the trail first, audit.Verify); a rejected
 // one is verified again, as its verdict depends on it.

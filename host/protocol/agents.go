@@ -188,16 +188,21 @@ func (c *Core) publishAs(t *thread, sender, capability string, verb envelope.Ver
 		threadID = ""
 	}
 	t.clock++
+	d := unsentDraft{sender: sender, draft: envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
+		ContentRefs: refs, PolicyCapsuleHash: t.capsule, PolicyEvalDigest: digest, Payload: payload}}
 	if c.quiet {
-		// Nothing of the envelope is state: a failure to prepare it is an
-		// outcome record, which a quiet core does not write either.
+		// A quiet core prepares nothing: a failure to prepare it is an
+		// outcome record, which a quiet core does not write either. It
+		// keeps the draft until the envelope is stepped back, as a loud
+		// one does (one that cannot be prepared goes at the next redo).
+		c.unsent = append(c.unsent, d)
 		return nil
 	}
-	e, err := envelope.Prepare(envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
-		ContentRefs: refs, PolicyCapsuleHash: t.capsule, PolicyEvalDigest: digest, Payload: payload}, sender)
+	e, err := envelope.Prepare(d.draft, sender)
 	if err != nil {
 		return err
 	}
+	c.unsent = append(c.unsent, d)
 	c.emit(&Publish{Env: e})
 	return nil
 }

@@ -134,6 +134,9 @@ type Core struct {
 	// lastRetired are the NEEDs the latest checkpoint retired: their GC is
 	// asked for again by redo, in case it was lost with the process.
 	lastRetired []string
+	// unsent are the envelopes the core asked its shell to publish and has
+	// not seen stepped back yet, oldest first (see unsent.go).
+	unsent []unsentDraft
 	// quiet: the shell drops every action (SetQuiet); the core builds none.
 	quiet bool
 }
@@ -361,6 +364,7 @@ func (c *Core) configure(in *Configure) {
 // answer that does arrive twice is taken once; a proposal repeated is
 // answered the same by the shard.
 func (c *Core) redo() {
+	c.sendUnsent()
 	ids := make([]string, 0, len(c.reqMap))
 	for id := range c.reqMap {
 		ids = append(ids, id)

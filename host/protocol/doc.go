@@ -31,8 +31,8 @@
 // At stepped so far, of the inputs a replay or a rebuild steps too: a
 // Received moves it only when accepted or held back (a duplicate, a retry
 // of an envelope already held and a rejected envelope leave it where it
-// was), since the shell does not record the first two and a node
-// rebuilding from its trail skips the last. Replay is stepping the
+// was), since the shell does not record the first two and a replay or a
+// rebuild has its time only in its thread's clock line. Replay is stepping the
 // recorded inputs, with their At,
 // through the same Step: the core asks for the same actions and prepares
 // byte for byte the same envelopes. A shell that drops every action (a
@@ -80,7 +80,12 @@
 //     Env.SenderPK (envelope.SignPrepared), puts it on the bus and steps it
 //     back as a Received, in the order published. The core's own envelopes
 //     take effect like any other when stepped back: the local agents see a
-//     DECIDE, an INVALIDATE strikes its target, only then.
+//     DECIDE, an INVALIDATE strikes its target, only then. Until one is
+//     stepped back (whatever its verdict) the core keeps its draft; a
+//     start's Configure (not a reload's) asks again for each it still
+//     holds, the same envelope: what a crash lost between recording the
+//     input that made it and recording it. A rebuild must therefore step
+//     the trail's rejected envelopes too.
 //   - [Propose]: the shell maps Cmd to a consensus/shard command (DECIDE,
 //     RELEASE or FINALIZE, with the NEED's bucket) and proposes it to the
 //     NEED's shard until the shard answers; every accepted command the

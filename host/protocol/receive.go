@@ -48,6 +48,7 @@ func (c *Core) receive(in *Received) Verdict {
 		return Verdict{Code: code, Detail: detail}
 	}
 	e := in.Env
+	c.steppedBack(e)
 	tid := e.Thread()
 	if t := c.threads[tid]; t != nil && t.seen[e.ID] != nil {
 		return Verdict{Thread: tid, Accepted: true, Duplicate: true}

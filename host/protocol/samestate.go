@@ -39,6 +39,7 @@ func SameState(a, b *Core) error {
 		{"cfg", a.cfg, b.cfg}, {"agents", a.agents, b.agents}, {"threads", a.threads, b.threads},
 		{"tokens", a.tokens, b.tokens}, {"now", a.now, b.now}, {"reqs", a.reqs, b.reqs},
 		{"shared", a.shared, b.shared}, {"decided", a.decided, b.decided}, {"lastRetired", a.lastRetired, b.lastRetired},
+		{"unsent", unsentPreparable(a.unsent), unsentPreparable(b.unsent)},
 	}
 	// plan and reqMap are compared above, ready and quiet are left out; a
 	// field added to Core must be compared here too.

@@ -28,7 +28,6 @@ var (
 	flagSteps   = flag.Int("chaos.steps", 0, "chaos steps per schedule (0: drawn from the seed)")
 	flagExclude = flag.String("chaos.exclude", "", "fault kinds to leave out, comma-separated (env SWARMHOST_CHAOS_EXCLUDE)")
 	flagTrace   = flag.Bool("chaos.trace", false, "print the trace of every schedule run")
-	flagRedo    = flag.Bool("chaos.redo", false, "the shell redoes work in flight after a rebuild (a candidate fix)")
 )
 
 // settings resolves the flags and the environment.
@@ -74,7 +73,7 @@ func settings(t *testing.T) (first uint64, count int, limit time.Duration, base 
 	} else if testing.Short() && !countSet {
 		count = 200
 	}
-	base = Options{Hosts: *flagHosts, Needs: *flagNeeds, Shards: *flagShards, Steps: *flagSteps, Redo: *flagRedo}
+	base = Options{Hosts: *flagHosts, Needs: *flagNeeds, Shards: *flagShards, Steps: *flagSteps}
 	for _, f := range strings.Split(exclude, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			if !slices.Contains(AllFaults, f) {
@@ -99,9 +98,6 @@ func reproduce(o Options) string {
 	}
 	if len(o.Exclude) > 0 {
 		cmd += " -chaos.exclude=" + strings.Join(o.Exclude, ",")
-	}
-	if o.Redo {
-		cmd += " -chaos.redo"
 	}
 	return cmd
 }
@@ -218,7 +214,7 @@ func TestChaos(t *testing.T) {
 			Shards: rapid.IntRange(1, 2).Draw(rt, "shards"),
 			Steps:  rapid.IntRange(20, 360).Draw(rt, "steps"),
 		}
-		o.Exclude, o.Redo = slices.Clone(base.Exclude), base.Redo
+		o.Exclude = slices.Clone(base.Exclude)
 		for _, f := range AllFaults {
 			// rapid shrinks a bool to false: towards fewer fault kinds.
 			if !slices.Contains(o.Exclude, f) && !rapid.Bool().Draw(rt, "inject "+f) {

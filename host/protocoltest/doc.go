@@ -73,7 +73,7 @@
 // its publishes), crash and restart (the core, work
 // in flight and timers are lost; a proposal in flight reaches the cluster
 // or not; the host is rebuilt from its trail as host/rebuild.go does,
-// stepping every recorded input but rejected envelopes, dropping the
+// stepping every recorded input, rejected envelopes too, dropping the
 // actions and re-arming the timers, and its replicas apply the shard logs
 // again from the start or from where they were), a torn crash (after an
 // input is recorded, before its actions are taken), a publish the bus
@@ -83,11 +83,11 @@
 // agents above. Options.Exclude leaves kinds out;
 // each schedule also leaves some out at random.
 //
-// Options.Redo stands for a fix the shell does not have: after a rebuild it
-// takes on again the work the trail shows no outcome of (evaluations and
-// agent runs not answered, proposals not applied). host/rebuild.go drops
-// them, and the core asks for each only once, so a crash can leave a NEED
-// waiting forever (see the P6 failures without Redo).
+// A restarted host steps a start's Configure, as a node does; the core
+// then asks again for the work its trail shows no outcome of (evaluations
+// and agent runs not answered, proposals not applied) and for the
+// envelopes it asked to publish that its trail has no line of (a torn
+// crash's).
 //
 // # Properties
 //
@@ -115,11 +115,13 @@
 //     NEED is never decided. A schedule with no fault at all (honest agents,
 //     in-order delivery, time moving only when idle) must end every
 //     admitted NEED FINAL.
-//   - P7: every envelope the bus acknowledged is in every host's trail, and
-//     each core holds exactly the envelopes its trail accepted.
+//   - P7: every envelope the bus acknowledged is in every host's trail,
+//     each core holds exactly the envelopes its trail accepted, and every
+//     envelope the rules asked a host to publish has a line in its trail
+//     (what a replay checks at the end: a torn crash's too).
 //
 // And, beside them: a host that revoked a key accepted nothing more from it
 // (checkRevoked); every lie of a finalized epoch that the lying verifier's
 // host accepted, before the FINALIZE or after it, ends INVALIDATEd there,
-// unless that host crashed torn after taking it (checkLiesInvalidated).
+// a torn crash after taking it or not (checkLiesInvalidated).
 package protocoltest

@@ -29,7 +29,6 @@ type Host struct {
 	applied []int                // per shard: log entries stepped by the replica
 	emitted []string             // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
 	outbox  []*envelope.Envelope // published here, refused by the bus: sent again in order (host/outbox.go)
-	torn    []int                // trail length at each torn crash (an input's actions never taken)
 }
 
 // task is an evaluation or agent run in flight, and when it was asked for.
@@ -164,7 +163,6 @@ func (h *Host) step(first protocol.Input) protocol.Verdict {
 		}
 		if h.tear {
 			h.tear = false
-			h.torn = append(h.torn, len(h.trail))
 			h.crash("torn: after recording its input, before acting on it")
 			return firstV
 		}
@@ -325,16 +323,17 @@ type rebuilt struct {
 	quiet   *protocol.Core // the same trail stepped quietly, as a node does; quiet no more
 	emitted []string       // the P4 publishes
 	timers  []timer
-	// work the trail shows no outcome of: evaluations and agent runs not
-	// answered, proposals not applied (for Options.Redo)
-	open []protocol.Action
+	// unsent are the envelopes the rules asked to publish that the trail
+	// has no line of (accepted, rejected or held), in the order asked:
+	// what replay's end check finds missing
+	unsent []*envelope.Envelope
 	// quietDiffers: a quiet core stepping the same trail did not end in
 	// the same state (protocol.SameState)
 	quietDiffers error
 }
 
 // replay steps a trail into a fresh core as host/rebuild.go does: every
-// input but rejected envelopes, actions dropped (timers re-armed).
+// input, rejected envelopes too, actions dropped (timers re-armed).
 func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	core, err := protocol.New(cfg)
 	if err != nil {
@@ -346,19 +345,14 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	quiet, _ := protocol.New(cfg)
 	quiet.SetQuiet(true)
 	r := &rebuilt{core: core, quiet: quiet}
-	answered, applied := map[string]bool{}, map[string]bool{}
-	var asked []protocol.Action
+	asked, inTrail := map[string]bool{}, map[string]bool{}
+	var publishes []*envelope.Envelope
 	for _, en := range trail {
-		if en.in == nil || (en.kind == "envelope" && !en.v.Accepted) {
+		if en.in == nil {
 			continue
 		}
-		switch in := en.in.(type) {
-		case *protocol.PolicyDone:
-			answered[in.ReqID] = true
-		case *protocol.AgentDone:
-			answered[in.ReqID] = true
-		case *protocol.Applied:
-			applied[cmdKey(in.Cmd)] = true
+		if rc, ok := en.in.(*protocol.Received); ok && rc.Env != nil {
+			inTrail[rc.Env.ID] = true
 		}
 		core.Step(en.in)
 		quiet.Step(ownCopy(en.in))
@@ -370,28 +364,20 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 				if !slices.Contains(r.timers, timer{a.At, a.Thread}) {
 					r.timers = append(r.timers, timer{a.At, a.Thread})
 				}
-			case *protocol.EvalPolicy, *protocol.RunAgent, *protocol.Propose:
-				asked = append(asked, a)
+			case *protocol.Publish:
+				if !asked[a.Env.ID] {
+					asked[a.Env.ID] = true
+					publishes = append(publishes, a.Env)
+				}
 			}
 		}
 		core.Advance()
 	}
 	r.quietDiffers = protocol.SameState(core, quiet)
 	quiet.SetQuiet(false)
-	for _, a := range asked {
-		switch a := a.(type) {
-		case *protocol.EvalPolicy:
-			if !answered[a.ReqID] {
-				r.open = append(r.open, a)
-			}
-		case *protocol.RunAgent:
-			if !answered[a.ReqID] {
-				r.open = append(r.open, a)
-			}
-		case *protocol.Propose:
-			if !applied[cmdKey(a.Cmd)] {
-				r.open = append(r.open, a)
-			}
+	for _, e := range publishes {
+		if !inTrail[e.ID] {
+			r.unsent = append(r.unsent, e)
 		}
 	}
 	return r, nil
@@ -414,14 +400,11 @@ func ownCopy(in protocol.Input) protocol.Input {
 	return &c
 }
 
-func cmdKey(c protocol.Command) string {
-	return fmt.Sprintf("%s %s %d %s %s %s", c.Op, c.Need, c.Epoch, c.DecideID, c.Reason, c.FinalizeID)
-}
-
 // restart rebuilds the host from its trail and re-arms its timers. Its
 // replicas apply the shards' logs again from the start or from where they
-// were (both happen: a snapshot, or none). With Options.Redo the shell
-// also takes on again the work the trail shows no outcome of.
+// were (both happen: a snapshot, or none). The start's Configure makes
+// the core ask again for the work the trail shows no outcome of, and for
+// the envelopes it shows no line of (a torn round's).
 func (h *Host) restart() {
 	w := h.w
 	r, err := replay(h.cfg, h.trail)
@@ -451,12 +434,6 @@ func (h *Host) restart() {
 		len(r.timers), from)
 	h.publishAgain() // before the start's Configure, as host.Open does
 	h.configure(false)
-	if w.opt.Redo {
-		for _, a := range r.open {
-			w.tracef("%s redo %T", h.name, a)
-		}
-		h.perform(r.open)
-	}
 }
 
 func (w *World) names2(list []string) []string {

@@ -27,10 +27,11 @@ func (w *World) check() {
 // honest one, which is shown every ATTEST its host accepts of a NEED's
 // COMMIT, before the FINALIZE or after it. So every lie that host accepted
 // for the epoch its NEED was finalized in ends INVALIDATEd there (a lie of
-// an epoch released meanwhile has no COMMIT left to challenge), unless the
-// host crashed torn after accepting it (the answer that held the
+// an epoch released meanwhile has no COMMIT left to challenge), even if
+// the host crashed torn after accepting it: the answer that held the
 // CHALLENGE, or the evaluation that made the INVALIDATE, may be the input
-// whose actions were never taken).
+// whose envelopes were lost, and the restart asks for them again
+// (protocol's unsent drafts).
 func (w *World) checkLiesInvalidated() {
 	_, fin := w.shardDecisions()
 	for _, h := range w.hosts {
@@ -54,8 +55,7 @@ func (w *World) checkLiesInvalidated() {
 					Epoch uint64 `json:"epoch"`
 				}
 				json.Unmarshal(e.Payload, &ap)
-				tornSince := len(h.torn) > 0 && h.torn[len(h.torn)-1] > i
-				if f, ok := fin[e.ThreadID]; ok && e.SenderPK == liar && ap.Epoch == f.cmd.Epoch && !tornSince {
+				if f, ok := fin[e.ThreadID]; ok && e.SenderPK == liar && ap.Epoch == f.cmd.Epoch {
 					lies[e.ID] = i + 1
 				}
 			case envelope.VerbInvalidate:
@@ -394,6 +394,12 @@ func (w *World) checkP4() {
 		}
 		if a, b := core.Plan().Digest(), h.core.Plan().Digest(); a != b {
 			w.violate("P4 %s: replay's plan digest %s, the live core's %s", h.name, w.name(a), w.name(b))
+		}
+		// What `swarmhost replay` checks at the end of a trail: every
+		// envelope the rules asked this host to publish has a line (a
+		// torn round's are asked for again at the restart).
+		for _, e := range r.unsent {
+			w.violate("P7 %s: the rules asked to publish %s and its trail has no line of it", h.name, w.describe(e))
 		}
 	}
 }

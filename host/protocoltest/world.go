@@ -46,10 +46,6 @@ type Options struct {
 	Steps   int      // chaos steps, 120 to 360 when 0
 	Exclude []string // fault kinds left out
 	Trace   bool     // keep a readable trace of the schedule
-	// Redo makes the shell take on again, after a rebuild, the work the
-	// trail shows no outcome of (evaluations, agent runs, proposals), which
-	// host/rebuild.go does not do. Off by default: it stands for a fix.
-	Redo bool
 }
 
 // Retry policy of the shell: an envelope answered Retry is delivered again

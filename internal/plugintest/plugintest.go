@@ -20,8 +20,9 @@ var (
 var Names = []string{"echo", "classifier", "verifier", "planner"}
 
 // Fixtures are misbehaving plugins for tests, in testdata/: a verifier that
-// lies about its digest, a worker that never claims.
-var Fixtures = []string{"liar", "staller"}
+// lies about its digest, a worker that never claims, a worker whose bids
+// name an epoch that is not open.
+var Fixtures = []string{"liar", "staller", "wrongbid"}
 
 // Path returns the .wasm of a first-party plugin, building all of them with
 // the standard toolchain (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared) on
