@@ -48,7 +48,12 @@ type Config struct {
 	// BusSecret, when set, is the bus's shared secret (bus.Config.Secret):
 	// the embedded server takes clients and routes only with it, and the
 	// node gives it. Every host of a cluster has the same one.
-	BusSecret   string
+	BusSecret string
+	// NATSTLS is the TLS of the connection to NATSURL (bus.ClientTLS), when
+	// that server's client port speaks TLS. The embedded server's client
+	// port speaks mutual TLS whenever Consensus.TLS is set: the cluster's
+	// certificates, as its routes.
+	NATSTLS     *tls.Config
 	NATSCluster *bus.ClusterConfig
 	// APIAddr is where the loopback API listens (default 127.0.0.1:0); a
 	// non-loopback address is refused (api.CheckLoopback).
@@ -360,16 +365,25 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 			h.Close()
 		}
 	}()
-	// The cluster's TLS files (consensus.Config.TLS) make the NATS routes
-	// mutual TLS too.
-	var routeTLS *tls.Config
-	if t := cfg.Consensus.TLS; t != nil && cfg.NATSCluster != nil {
-		if routeTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
+	// The cluster's TLS files (consensus.Config.TLS) make the embedded NATS
+	// server's client port and its routes mutual TLS too: every port the
+	// node opens to the network then speaks TLS but the loopback API's.
+	var routeTLS, clientTLS *tls.Config
+	if t := cfg.Consensus.TLS; t != nil && cfg.NATSURL == "" {
+		if clientTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
+		if cfg.NATSCluster != nil {
+			if routeTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
+				return nil, fmt.Errorf("host: %w", err)
+			}
+		}
+	}
+	if cfg.NATSURL != "" {
+		clientTLS = cfg.NATSTLS
 	}
 	if h.Bus, err = bus.Open(ctx, bus.Config{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen, Secret: cfg.BusSecret,
-		Cluster: cfg.NATSCluster, RouteTLS: routeTLS, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
+		Cluster: cfg.NATSCluster, RouteTLS: routeTLS, ClientTLS: clientTLS, AckWait: 30 * time.Second, MaxAge: cfg.BusMaxAge,
 		DedupWindow: cfg.BusDedupWindow, Logger: cfg.natsLog(log)}); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -82,13 +82,18 @@ func (e *env) withCASOf(ctx context.Context, dataDir string, f func(cas.Store) e
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(url, bus.SecretOption(secret))
+	tlsConfig, err := e.natsTLS(dataDir, e.natsURL == "")
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(url, bus.SecretOption(secret), bus.TLSOption(tlsConfig))
+	hints := secretHint(err, secret) + bus.TLSHint(err, tlsConfig != nil)
 	if err != nil && e.natsURL == "" {
 		return fmt.Errorf("connect to NATS at %s, which the run file of the node on %s names as its CAS (the cluster's object store; the node may have stopped: give --nats-url of a running server of the cluster): %w%s",
-			bus.Redacted(url), dataDir, err, secretHint(err, secret))
+			bus.Redacted(url), dataDir, err, hints)
 	}
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w%s", bus.Redacted(url), err, secretHint(err, secret))
+		return fmt.Errorf("connect to NATS at %s: %w%s", bus.Redacted(url), err, hints)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -108,7 +108,11 @@ and stored once.`,
 			if err != nil {
 				return err
 			}
-			b, err := bus.Join(ctx, url, secret)
+			tlsConfig, err := e.natsTLS(e.dataDir, e.natsURL == "")
+			if err != nil {
+				return err
+			}
+			b, err := bus.Join(ctx, url, secret, tlsConfig)
 			if err != nil {
 				return fmt.Errorf("%w%s", err, secretHint(err, secret))
 			}

@@ -37,6 +37,7 @@ type env struct {
 	dataDir        string
 	natsURL        string
 	busSecretFile  string
+	natsTLSDir     string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -101,6 +102,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.dataDir, "data", "./swarm-data", "the node's data folder")
 	root.PersistentFlags().StringVar(&e.natsURL, "nats-url", "", "an external NATS server (default: the embedded one)")
 	root.PersistentFlags().StringVar(&e.busSecretFile, "bus-secret", "", "a file holding the bus's shared secret (default DATA/bus.secret when it exists): the node's NATS server takes clients and routes only with it")
+	root.PersistentFlags().StringVar(&e.natsTLSDir, "nats-tls", "", "a folder with ca.crt (the CA that signed the NATS server's certificate) and, for a server that asks for a client certificate (a host's with cluster TLS does), host.crt and host.key: the TLS of connections to NATS (default, for the node running on --data, DATA/cluster-tls when it exists)")
 	root.AddCommand(
 		newKeysCmd(e),
 		newTLSCmd(e),

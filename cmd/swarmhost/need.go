@@ -167,9 +167,13 @@ func (e *env) needClient() (needClient, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"), bus.SecretOption(secret))
+	tlsConfig, err := e.natsTLS(e.dataDir, false)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w%s", bus.Redacted(e.natsURL), err, secretHint(err, secret))
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(e.natsURL, nats.Name("swarmhost need"), bus.SecretOption(secret), bus.TLSOption(tlsConfig))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w%s%s", bus.Redacted(e.natsURL), err, secretHint(err, secret), bus.TLSHint(err, tlsConfig != nil))
 	}
 	return &api.BusClient{NC: nc}, nc.Close, nil
 }

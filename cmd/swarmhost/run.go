@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -92,8 +93,14 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if err != nil {
 				return err
 			}
+			var natsTLS *tls.Config // an external server's (--nats-tls)
+			if e.natsURL != "" {
+				if natsTLS, err = e.natsTLS(e.dataDir, false); err != nil {
+					return err
+				}
+			}
 			cfg := host.Config{DataDir: e.dataDir, APIAddr: apiAddr, MetricsAddr: metricsAddr, PluginsDir: pluginsDir, NATSURL: e.natsURL,
-				BusSecret:  secret,
+				BusSecret: secret, NATSTLS: natsTLS,
 				NATSListen: natsListen, Consensus: consensus.Config{
 					ReplicaID: nodeID, RaftAddress: raftAddr, Peers: members, Join: join, Shards: shards, RTT: rtt, TLS: clusterTLS,
 					ReadyTimeout: 2 * time.Minute,
@@ -207,8 +214,12 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			}
 			if clusterTLS != nil {
 				what := "the Raft transport"
-				if natsCluster != "" {
-					what += " and the NATS routes"
+				switch {
+				case e.natsURL != "": // an external server's TLS is --nats-tls's
+				case natsCluster != "":
+					what += ", the NATS routes and the NATS client port"
+				default:
+					what += " and the NATS client port"
 				}
 				fmt.Fprintf(e.stdout, "cluster TLS: %s, certificates in %s\n", what, filepath.Dir(clusterTLS.CertFile))
 			}
@@ -238,7 +249,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	}
 	f := c.Flags()
 	f.StringVar(&raftAddr, "raft-addr", "", "this host's Raft address HOST:PORT (default: a free loopback port, chosen once)")
-	f.StringVar(&clusterTLSDir, "cluster-tls", "", "a folder with ca.crt, host.crt and host.key (PEM) for mutual TLS between the hosts' Raft transports and NATS routes (default DATA/cluster-tls when it exists)")
+	f.StringVar(&clusterTLSDir, "cluster-tls", "", "a folder with ca.crt, host.crt and host.key (PEM) for mutual TLS between the hosts' Raft transports and NATS routes, and on the embedded NATS server's client port (default DATA/cluster-tls when it exists)")
 	f.Uint64Var(&nodeID, "node-id", 1, "this host's replica id in every shard")
 	f.StringVar(&peers, "peers", "", "the cluster's initial members: 1=HOST:PORT,2=HOST:PORT,... (this host included)")
 	f.BoolVar(&join, "join", false, "join a running cluster that already added this host (consensus add-host)")

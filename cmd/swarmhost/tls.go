@@ -18,14 +18,18 @@ import (
 func newTLSCmd(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tls",
-		Short: "Make the certificates for mutual TLS between the hosts (Raft and NATS routes)",
-		Long: `A cluster's hosts can speak mutual TLS on their Raft transports and their
-NATS routes: each presents a certificate for its address signed by the
-cluster's CA, and
-takes only peers whose certificate that CA signed. "tls ca" makes the CA
+		Short: "Make the certificates for mutual TLS between the hosts (Raft, NATS routes) and with NATS clients",
+		Long: `A cluster's hosts can speak mutual TLS on their Raft transports, their
+NATS routes and their embedded NATS servers' client ports: each presents a
+certificate for its address signed by the cluster's CA, and takes only
+peers and clients whose certificate that CA signed. "tls ca" makes the CA
 once (keep ca.key off the hosts); "tls host" makes each host's folder
 (ca.crt, host.crt, host.key), which run reads from DATA/cluster-tls or
---cluster-tls DIR. Files are never overwritten; keys are written mode 0600.`,
+--cluster-tls DIR. A client reaching a host's NATS server with --nats-url
+(need submit, envelope publish, cas) gives --nats-tls DIR, a folder "tls
+host --out DIR" made for it (its --addr any name); one reaching the node
+of its --data folder uses DATA/cluster-tls. Files are never overwritten;
+keys are written mode 0600.`,
 		Args: args(cobra.NoArgs),
 	}
 	var caOut string

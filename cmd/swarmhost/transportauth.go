@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -77,4 +79,48 @@ func clusterTLSFiles(dataDir, dir string) (*consensus.TLSFiles, error) {
 		}
 	}
 	return files, nil
+}
+
+// natsTLS is the TLS of a connection to NATS: --nats-tls's folder when
+// given; else, when the server is the embedded one of the node running on
+// dataDir (ownServer: its run file named it, not --nats-url), DATA/cluster-tls
+// when it exists, whose host certificate that server takes; else none.
+// The folder holds ca.crt, and host.crt and host.key unless the server
+// asks for no client certificate.
+func (e *env) natsTLS(dataDir string, ownServer bool) (*tls.Config, error) {
+	dir := e.natsTLSDir
+	if dir == "" {
+		if !ownServer {
+			return nil, nil
+		}
+		dir = filepath.Join(dataDir, clusterTLSName)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	ca, cert, key := filepath.Join(dir, tlsgen.CACertFile), filepath.Join(dir, tlsgen.HostCertFile), filepath.Join(dir, tlsgen.HostKeyFile)
+	if _, err := os.Stat(ca); err != nil {
+		return nil, fmt.Errorf("the TLS files for NATS: %w (a folder for them holds ca.crt, and host.crt and host.key)", err)
+	}
+	if _, err := os.Stat(cert); errors.Is(err, fs.ErrNotExist) {
+		cert, key = "", "" // the CA alone: a server that asks for no client certificate
+	}
+	cfg, err := bus.ClientTLS(ca, cert, key)
+	if err != nil || e.natsTLSDir != "" {
+		return cfg, err
+	}
+	// The node's own certificate: its server is checked against the
+	// first address that certificate names, not against the (loopback)
+	// address the run file gives, which it need not name.
+	if len(cfg.Certificates) > 0 {
+		if leaf, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0]); err == nil {
+			switch {
+			case len(leaf.IPAddresses) > 0:
+				cfg.ServerName = leaf.IPAddresses[0].String()
+			case len(leaf.DNSNames) > 0:
+				cfg.ServerName = leaf.DNSNames[0]
+			}
+		}
+	}
+	return cfg, nil
 }

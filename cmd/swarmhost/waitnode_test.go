@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -230,14 +231,17 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: streamids URL|DIR FILE")
 	}
 	url, file := args[0], ts.MkAbs(args[1])
-	secret := ""
+	var (
+		secret    string
+		tlsConfig *tls.Config
+	)
 	if !strings.Contains(url, "://") {
 		rf, err := api.ReadRunFile(ts.MkAbs(url))
 		ts.Check(err)
 		if rf.NATSURL == "" {
 			ts.Fatalf("the node serving from %s names no NATS server", url)
 		}
-		secret = busSecretIn(ts, url)
+		secret, tlsConfig = natsAuthIn(ts, url)
 		url = rf.NATSURL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -246,7 +250,7 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 	// bus.Open creates or updates the stream with its Config: ask for the
 	// stream as the hosts made it (a default Config would cut a replicated
 	// stream down to one replica).
-	nc, err := nats.Connect(url, bus.SecretOption(secret))
+	nc, err := nats.Connect(url, bus.SecretOption(secret), bus.TLSOption(tlsConfig))
 	ts.Check(err)
 	js, err := jetstream.New(nc)
 	ts.Check(err)
@@ -269,7 +273,7 @@ func cmdStreamIDs(ts *testscript.TestScript, neg bool, args []string) {
 	if last == 0 {
 		ts.Fatalf("the stream %s at %s is empty", bus.StreamName, url)
 	}
-	b, err := bus.Open(ctx, bus.Config{URL: url, Secret: secret, Replicas: before.Config.Replicas, DedupWindow: before.Config.Duplicates,
+	b, err := bus.Open(ctx, bus.Config{URL: url, Secret: secret, ClientTLS: tlsConfig, Replicas: before.Config.Replicas, DedupWindow: before.Config.Duplicates,
 		MaxAge: before.Config.MaxAge})
 	ts.Check(err)
 	defer b.Close()
@@ -347,7 +351,8 @@ func cmdWaitConsumed(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	rf, err := api.ReadRunFile(ts.MkAbs(args[0]))
 	ts.Check(err)
-	nc, err := nats.Connect(rf.NATSURL, bus.SecretOption(busSecretIn(ts, args[0])))
+	secret, tlsConfig := natsAuthIn(ts, args[0])
+	nc, err := nats.Connect(rf.NATSURL, bus.SecretOption(secret), bus.TLSOption(tlsConfig))
 	ts.Check(err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -389,11 +394,14 @@ func cmdWaitConsumed(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// busSecretIn is the bus secret in data folder dir (bus.secret), or "".
-func busSecretIn(ts *testscript.TestScript, dir string) string {
-	b, err := os.ReadFile(ts.MkAbs(dir + "/bus.secret"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimRight(string(b), "\r\n")
+// natsAuthIn is what the CLI gives the NATS server of the node serving
+// from data folder dir: its bus secret (bus.secret) and its TLS
+// (cluster-tls), when it has them.
+func natsAuthIn(ts *testscript.TestScript, dir string) (string, *tls.Config) {
+	e := &env{}
+	secret, err := e.busSecretOf(ts.MkAbs(dir))
+	ts.Check(err)
+	tlsConfig, err := e.natsTLS(ts.MkAbs(dir), true)
+	ts.Check(err)
+	return secret, tlsConfig
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// RouteTLS, when set, makes the embedded server's cluster routes
 	// mutual TLS (WithRouteTLS).
 	RouteTLS *tls.Config
+	// ClientTLS, when set, makes the embedded server's client port mutual
+	// TLS (WithClientTLS; RouteTLS builds one); with URL, it is the TLS of
+	// this connection to that server (ClientTLS builds one).
+	ClientTLS *tls.Config
 	// Secret, when set, is the bus's shared secret: the embedded server
 	// takes clients and the other servers' routes only with it (user
 	// SecretUser), and this connection gives it (to an external server
@@ -140,7 +144,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		if cfg.DataDir == "" {
 			return nil, errors.New("bus: open: neither URL nor DataDir is set")
 		}
-		eopts := []EmbeddedOption{WithLogger(cfg.Logger), WithSecret(cfg.Secret), WithRouteTLS(cfg.RouteTLS)}
+		eopts := []EmbeddedOption{WithLogger(cfg.Logger), WithSecret(cfg.Secret), WithRouteTLS(cfg.RouteTLS), WithClientTLS(cfg.ClientTLS)}
 		if cfg.Cluster != nil {
 			eopts = append(eopts, WithCluster(*cfg.Cluster))
 		}
@@ -158,13 +162,13 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	} else {
 		// Keep reconnecting to a cluster: a publish or fetch in the meantime
 		// fails with an error the caller sees, and nothing is lost.
-		nc, err = nats.Connect(cfg.URL, append(opts, nats.MaxReconnects(-1))...)
+		nc, err = nats.Connect(cfg.URL, append(opts, nats.MaxReconnects(-1), TLSOption(cfg.ClientTLS))...)
 	}
 	if err != nil {
 		if emb != nil {
 			emb.Shutdown()
 		}
-		return nil, fmt.Errorf("bus: connect %s: %w", orEmbedded(cfg.URL), err)
+		return nil, fmt.Errorf("bus: connect %s: %w%s", orEmbedded(cfg.URL), err, TLSHint(err, cfg.ClientTLS != nil))
 	}
 	b, err := newBus(ctx, nc, emb, cfg, keepReplicas)
 	if err != nil {
@@ -189,11 +193,11 @@ func Connect(ctx context.Context, url string) (*Bus, error) {
 // envelopes (`swarmhost envelope publish`): it uses the envelope stream a
 // node made there and changes nothing of it (Open creates or updates it,
 // with its own settings). No stream there means no node has run on that
-// server.
-func Join(ctx context.Context, url, secret string) (*Bus, error) {
-	nc, err := nats.Connect(url, nats.Name("swarmhost client"), SecretOption(secret))
+// server. tlsConfig (ClientTLS; nil: none) is the connection's TLS.
+func Join(ctx context.Context, url, secret string, tlsConfig *tls.Config) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("swarmhost client"), SecretOption(secret), TLSOption(tlsConfig))
 	if err != nil {
-		return nil, fmt.Errorf("bus: connect %s: %w", Redacted(url), err)
+		return nil, fmt.Errorf("bus: connect %s: %w%s", Redacted(url), err, TLSHint(err, tlsConfig != nil))
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

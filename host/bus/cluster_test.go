@@ -138,7 +138,7 @@ func TestBusSecretGuardsClientsAndRoutes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := bus.Join(ctx, url, secret)
+	client, err := bus.Join(ctx, url, secret, nil)
 	if err != nil {
 		t.Fatalf("a client with the secret: %v", err)
 	}

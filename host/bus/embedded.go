@@ -36,12 +36,13 @@ type Embedded struct {
 type EmbeddedOption func(*embeddedOptions)
 
 type embeddedOptions struct {
-	host     string
-	port     int
-	logger   *slog.Logger
-	cluster  *ClusterConfig
-	secret   string
-	routeTLS *tls.Config
+	host      string
+	port      int
+	logger    *slog.Logger
+	cluster   *ClusterConfig
+	secret    string
+	routeTLS  *tls.Config
+	clientTLS *tls.Config
 }
 
 // ClusterConfig joins an embedded server to a NATS cluster: JetStream then
@@ -166,6 +167,9 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 			return nil, fmt.Errorf("bus: embedded server: %w", err)
 		}
 		sopts.Username, sopts.Password = SecretUser, o.secret
+	}
+	if o.clientTLS != nil {
+		sopts.TLSConfig, sopts.TLSVerify, sopts.TLSTimeout = o.clientTLS, true, 5
 	}
 	if c := o.cluster; c != nil {
 		if err := clusterOptions(sopts, c, o.secret, o.routeTLS); err != nil {

@@ -13,7 +13,7 @@ func TestJoinUsesTheNodesStream(t *testing.T) {
 	checkLeaks(t)
 	b := openBus(t, t.TempDir(), func(c *Config) { c.MaxAge = 48 * time.Hour })
 	url := b.Embedded().ClientURL()
-	client, err := Join(testCtx(t), url, "")
+	client, err := Join(testCtx(t), url, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestJoinUsesTheNodesStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emb.Shutdown()
-	if _, err := Join(testCtx(t), emb.ClientURL(), ""); err == nil || !strings.Contains(err.Error(), "no swarmhost node has run on this server") {
+	if _, err := Join(testCtx(t), emb.ClientURL(), "", nil); err == nil || !strings.Contains(err.Error(), "no swarmhost node has run on this server") {
 		t.Fatalf("joining a server without the stream: %v", err)
 	}
 }

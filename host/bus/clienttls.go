@@ -1,0 +1,76 @@
+package bus
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+)
+
+// WithClientTLS makes the server's client port speak mutual TLS with cfg
+// (its certificate, and the CA whose certificates it takes from clients,
+// as RouteTLS builds one): a client without a certificate that CA signed
+// is refused before it can give the bus secret. The node's own
+// connection to its embedded server is in-process and needs none.
+func WithClientTLS(cfg *tls.Config) EmbeddedOption {
+	return func(o *embeddedOptions) { o.clientTLS = cfg }
+}
+
+// ClientTLS is the TLS configuration of a client of a server whose client
+// port speaks TLS, from PEM files: the CA that signed the server's
+// certificate, and the client's certificate and key when the server asks
+// for one (a swarmhost host's does); certFile and keyFile are both given
+// or neither.
+func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("bus: client TLS: a certificate and its key go together")
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bus: client TLS: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("bus: client TLS: %s holds no PEM certificate", caFile)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("bus: client TLS: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// TLSOption is the connection option that makes it TLS with cfg; nil
+// leaves the connection as the URL and the server make it.
+func TLSOption(cfg *tls.Config) nats.Option {
+	if cfg == nil {
+		return func(*nats.Options) error { return nil }
+	}
+	return nats.Secure(cfg)
+}
+
+// TLSHint says what to do when a connection failed for want of TLS, or
+// for its certificates; "" for any other error.
+func TLSHint(err error, haveTLS bool) string {
+	if err == nil {
+		return ""
+	}
+	msg := strings.ToLower(err.Error())
+	switch {
+	case strings.Contains(msg, "secure connection required") && !haveTLS:
+		return " (the server's client port speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
+	case !strings.Contains(msg, "tls") && !strings.Contains(msg, "x509") && !strings.Contains(msg, "certificate"):
+		return ""
+	case !haveTLS:
+		return " (the server speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
+	}
+	return " (the server and the certificates of --nats-tls do not agree: its CA must have signed the server's certificate, for the address dialled, and this client's)"
+}
