@@ -27,6 +27,7 @@ import (
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/wasm"
 	"github.com/canswarm/swarmhost/internal/dirlock"
+	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
 // Config says how to open a Host.
@@ -276,14 +277,19 @@ type Host struct {
 	policies sync.Map // capsule ref -> *policy.Policy
 	tokens   sync.Map // token ref -> []byte
 	watchers watchers
-	lock     *dirlock.Lock    // on the data folder, for as long as the node is open
-	rounds   rounds           // the loop's rounds begun and committed, for Wait
-	metrics  *nodeMetrics     // served at GET /metrics
-	roundAt  atomic.Int64     // when the loop last began a round (Unix ms), for Health
-	graceMS  atomic.Int64     // the no-bids wait of the last Configure (configuredGrace)
-	graceSet atomic.Bool      // graceMS was set
-	lastAt   map[string]int64 // per thread: the last recorded clock line (loop only)
-	timers   threadTimers
+	lock     *dirlock.Lock // on the data folder, for as long as the node is open
+	rounds   rounds        // the loop's rounds begun and committed, for Wait
+	metrics  *nodeMetrics  // served at GET /metrics
+	roundAt  atomic.Int64  // when the loop last began a round (Unix ms), for Health
+	// tlsFile and tlsExpiry: the first of the cluster's TLS certificates
+	// to stop being valid, and when (zero without cluster TLS), for Health
+	// and the metrics.
+	tlsFile   string
+	tlsExpiry time.Time
+	graceMS   atomic.Int64     // the no-bids wait of the last Configure (configuredGrace)
+	graceSet  atomic.Bool      // graceMS was set
+	lastAt    map[string]int64 // per thread: the last recorded clock line (loop only)
+	timers    threadTimers
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -358,13 +364,24 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		agentS: make(chan struct{}, 4), lastAt: map[string]int64{}, lock: lock}
 	h.out = newOutbox(cfg.DataDir)
 	h.metrics = newNodeMetrics(func() float64 { return float64(len(h.inputs)) },
-		func() float64 { n, _, _ := h.out.waiting(); return float64(n) })
+		func() float64 { n, _, _ := h.out.waiting(); return float64(n) },
+		func() float64 {
+			if h.tlsExpiry.IsZero() {
+				return 0
+			}
+			return float64(h.tlsExpiry.Unix())
+		})
 	h.roundAt.Store(nowMS())
 	defer func() {
 		if err != nil {
 			h.Close()
 		}
 	}()
+	if t := cfg.Consensus.TLS; t != nil {
+		if h.tlsFile, h.tlsExpiry, err = tlsgen.FirstExpiry(t.CAFile, t.CertFile); err != nil {
+			return nil, fmt.Errorf("host: the cluster's TLS certificates: %w", err)
+		}
+	}
 	// The cluster's TLS files (consensus.Config.TLS) make the embedded NATS
 	// server's client port and its routes mutual TLS too: every port the
 	// node opens to the network then speaks TLS but the loopback API's.

@@ -110,6 +110,10 @@ func (h *Host) Health() error {
 				consensus.ErrRemoved, n, of)
 		}
 	}
+	if !h.tlsExpiry.IsZero() && time.Now().After(h.tlsExpiry) {
+		return fmt.Errorf("the cluster's TLS certificate %s expired at %s: the other hosts refuse this one, and its NATS clients refuse it; make new certificates (swarmhost tls host, or tls ca then every host's) and restart",
+			h.tlsFile, h.tlsExpiry.UTC().Format(time.RFC3339))
+	}
 	if n := len(h.inputs); n > 0 {
 		if idle := time.Duration(nowMS()-h.roundAt.Load()) * time.Millisecond; idle > stallAfter {
 			return fmt.Errorf("the loop has taken no input for %v while %d wait", idle.Round(time.Second), n)

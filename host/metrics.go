@@ -36,7 +36,7 @@ type nodeMetrics struct {
 	roundInputs    prometheus.Histogram
 }
 
-func newNodeMetrics(queued, unsent func() float64) *nodeMetrics {
+func newNodeMetrics(queued, unsent, tlsExpiry func() float64) *nodeMetrics {
 	r := prometheus.NewRegistry()
 	m := &nodeMetrics{registry: r}
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
@@ -79,7 +79,9 @@ func newNodeMetrics(queued, unsent func() float64) *nodeMetrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_loop_queued_inputs",
 			Help: "Inputs waiting for the loop (deliveries, outcomes, timers)."}, queued),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_unsent_envelopes",
-			Help: "This host's own envelopes recorded here that the bus refused, waiting to be sent again."}, unsent)}
+			Help: "This host's own envelopes recorded here that the bus refused, waiting to be sent again."}, unsent),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "swarmhost_tls_expiry_timestamp_seconds",
+			Help: "When the first of this host's cluster TLS certificates (its host.crt, the CA's ca.crt) stops being valid, in Unix seconds; 0 without cluster TLS."}, tlsExpiry)}
 	for _, c := range m.own {
 		f(c)
 	}

@@ -16,7 +16,7 @@ import (
 // accepted, 8 published and delivered back, 11 agent calls, 5 capsule
 // evaluations, 2 proposals, ~16 rounds, 1 end), per op of the benchmark.
 func BenchmarkMetricsOfAFlow(b *testing.B) {
-	m := newNodeMetrics(func() float64 { return 0 }, func() float64 { return 0 })
+	m := newNodeMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 })
 	verbs := []string{"NEED", "PROPOSE", "DECIDE", "CLAIM", "COMMIT", "ATTEST", "ATTEST", "ATTEST", "FINALIZE"}
 	agents := []string{"classifier-a", "classifier-b", "classifier-a", "verifier-a", "verifier-b", "verifier-c",
 		"verifier-a", "verifier-a", "verifier-b", "verifier-b", "verifier-c"}
@@ -64,7 +64,7 @@ func TestOperatingGuideListsEveryMetric(t *testing.T) {
 	}
 	served := map[string]bool{}
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for _, c := range newNodeMetrics(func() float64 { return 0 }, func() float64 { return 0 }).own {
+	for _, c := range newNodeMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 0 }).own {
 		ch := make(chan *prometheus.Desc, 4)
 		go func() { c.Describe(ch); close(ch) }()
 		for d := range ch {

@@ -93,6 +93,15 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 			if err != nil {
 				return err
 			}
+			if clusterTLS != nil {
+				warning, err := checkTLSExpiry(clusterTLS, time.Now())
+				if err != nil {
+					return err
+				}
+				if warning != "" {
+					fmt.Fprintf(e.stderr, "swarmhost: %s\n", warning)
+				}
+			}
 			var natsTLS *tls.Config // an external server's (--nats-tls)
 			if e.natsURL != "" {
 				if natsTLS, err = e.natsTLS(e.dataDir, false); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/bus"
@@ -123,4 +124,28 @@ func (e *env) natsTLS(dataDir string, ownServer bool) (*tls.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// tlsWarnBefore is how long before a cluster TLS certificate expires run
+// warns at start.
+const tlsWarnBefore = 30 * 24 * time.Hour
+
+// checkTLSExpiry says, at now, whether one of the cluster's TLS
+// certificates (the host's, the CA's) has expired (an error: the other
+// hosts would refuse this one, and a start would wait for them for ever),
+// or expires within tlsWarnBefore (a warning).
+func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, err error) {
+	file, at, err := tlsgen.FirstExpiry(files.CAFile, files.CertFile)
+	if err != nil {
+		return "", fmt.Errorf("the cluster's TLS certificates: %w", err)
+	}
+	switch left := at.Sub(now); {
+	case left <= 0:
+		return "", fmt.Errorf("the cluster's TLS certificate %s expired on %s: the other hosts would refuse this one; make new certificates (swarmhost tls host --ca DIR --addr ...; for the CA's, swarmhost tls ca, then every host's)",
+			file, at.UTC().Format(time.DateOnly))
+	case left < tlsWarnBefore:
+		return fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: make a new one before (swarmhost tls host; the other hosts refuse an expired one)",
+			file, at.UTC().Format(time.DateOnly), int(left.Hours()/24)), nil
+	}
+	return "", nil
 }

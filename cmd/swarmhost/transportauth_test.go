@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +47,42 @@ func TestNATSTLSChoosesTheServerName(t *testing.T) {
 	}
 	if _, err := (&env{natsTLSDir: t.TempDir()}).natsTLS(data, false); err == nil {
 		t.Fatal("--nats-tls of a folder without ca.crt was taken")
+	}
+}
+
+// run refuses a cluster TLS certificate that has expired, naming it, and
+// warns of one that expires within 30 days.
+func TestCheckTLSExpiry(t *testing.T) {
+	issued := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, err := tlsgen.NewCA("swarm CA", issued, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := ca.WriteHost(dir, "host", []string{"127.0.0.1"}, issued, 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	files, err := clusterTLSFiles("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(dir, tlsgen.HostCertFile)
+	for _, c := range []struct {
+		now              time.Time
+		warning, refused string
+	}{
+		{issued.Add(24 * time.Hour), "", ""},
+		{issued.Add(80 * 24 * time.Hour), host + " expires on 2026-04-01, in 10 days", ""},
+		{issued.Add(91 * 24 * time.Hour), "", host + " expired on 2026-04-01"},
+	} {
+		warning, err := checkTLSExpiry(files, c.now)
+		switch {
+		case c.refused != "" && (err == nil || !strings.Contains(err.Error(), c.refused)):
+			t.Errorf("at %v: %v, want it refused: %q", c.now, err, c.refused)
+		case c.refused == "" && err != nil:
+			t.Errorf("at %v: %v", c.now, err)
+		case c.warning == "" && warning != "", c.warning != "" && !strings.Contains(warning, c.warning):
+			t.Errorf("at %v: warning %q, want %q", c.now, warning, c.warning)
+		}
 	}
 }

@@ -1,0 +1,61 @@
+package host_test
+
+import (
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canswarm/swarmhost/consensus"
+	"github.com/canswarm/swarmhost/host"
+	"github.com/canswarm/swarmhost/internal/tlsgen"
+)
+
+// A node with cluster TLS serves when its first certificate expires
+// (swarmhost_tls_expiry_timestamp_seconds), and its health fails, naming
+// the certificate, once that time has passed.
+func TestHealthFailsOnceTheClusterCertificateExpired(t *testing.T) {
+	now := time.Now()
+	ca, err := tlsgen.NewCA("swarm CA", now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := ca.WriteHost(dir, "host", []string{"127.0.0.1"}, now, 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, tlsgen.CACertFile), CertFile: filepath.Join(dir, tlsgen.HostCertFile),
+		KeyFile: filepath.Join(dir, tlsgen.HostKeyFile)}
+	h := openAt(t, t.TempDir(), nil, host.Config{MetricsAddr: "127.0.0.1:0", Consensus: consensus.Config{TLS: files}})
+	defer h.Close()
+	if err := h.Health(); err != nil {
+		t.Fatalf("Health() = %v before the certificate expired", err)
+	}
+	resp, err := http.Get(h.Observe.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	end, err := tlsgen.NotAfter(files.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served float64 = -1
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, "swarmhost_tls_expiry_timestamp_seconds "); ok {
+			served, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if served != float64(end.Unix()) {
+		t.Fatalf("/metrics serves %v as the expiry, the certificate ends at %d", served, end.Unix())
+	}
+	time.Sleep(time.Until(end) + 100*time.Millisecond)
+	err = h.Health()
+	if err == nil || !strings.Contains(err.Error(), files.CertFile+" expired") {
+		t.Fatalf("Health() = %v after the host certificate expired, want it named", err)
+	}
+}
