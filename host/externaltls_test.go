@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +21,8 @@ func TestNodeOnAnExternalTLSServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverDir, clientDir := filepath.Join(t.TempDir(), "server"), filepath.Join(t.TempDir(), "client")
-	if err := ca.WriteHost(serverDir, "nats", []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := ca.WriteHost(clientDir, "node", []string{"node"}, time.Now(), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	serve, err := bus.RouteTLS(filepath.Join(serverDir, tlsgen.CACertFile), filepath.Join(serverDir, tlsgen.HostCertFile),
-		filepath.Join(serverDir, tlsgen.HostKeyFile))
+	server, node := tlsFiles(t, ca, "127.0.0.1", time.Hour), tlsFiles(t, ca, "node", time.Hour)
+	serve, err := bus.RouteTLS(server.CAFile, server.CertFile, server.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +31,7 @@ func TestNodeOnAnExternalTLSServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emb.Shutdown()
-	client, err := bus.ClientTLS(filepath.Join(clientDir, tlsgen.CACertFile), filepath.Join(clientDir, tlsgen.HostCertFile),
-		filepath.Join(clientDir, tlsgen.HostKeyFile))
+	client, err := bus.ClientTLS(node.CAFile, node.CertFile, node.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,7 @@ func TestHealthFailsOnceTheClusterCertificateExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "tls")
-	if err := ca.WriteHost(dir, "host", []string{"127.0.0.1"}, now, 4*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	files := &consensus.TLSFiles{CAFile: filepath.Join(dir, tlsgen.CACertFile), CertFile: filepath.Join(dir, tlsgen.HostCertFile),
-		KeyFile: filepath.Join(dir, tlsgen.HostKeyFile)}
+	files := tlsFiles(t, ca, "127.0.0.1", 4*time.Second)
 	h := openAt(t, t.TempDir(), nil, host.Config{MetricsAddr: "127.0.0.1:0", Consensus: consensus.Config{TLS: files}})
 	defer h.Close()
 	if err := h.Health(); err != nil {
@@ -58,4 +53,16 @@ func TestHealthFailsOnceTheClusterCertificateExpired(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), files.CertFile+" expired") {
 		t.Fatalf("Health() = %v after the host certificate expired, want it named", err)
 	}
+}
+
+// tlsFiles writes a certificate the CA issued for addr, valid for
+// validFor, with its key and the CA's certificate, into a new folder.
+func tlsFiles(t *testing.T, ca *tlsgen.CA, addr string, validFor time.Duration) *consensus.TLSFiles {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := ca.WriteHost(dir, "host "+addr, []string{addr}, time.Now(), validFor); err != nil {
+		t.Fatal(err)
+	}
+	return &consensus.TLSFiles{CAFile: filepath.Join(dir, tlsgen.CACertFile), CertFile: filepath.Join(dir, tlsgen.HostCertFile),
+		KeyFile: filepath.Join(dir, tlsgen.HostKeyFile)}
 }

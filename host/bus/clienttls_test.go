@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +15,16 @@ import (
 	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
-// clientTLSFiles writes a certificate the CA issued for 127.0.0.1 and the
-// CA's own, and returns the client TLS configuration made of them
-// (withCert false: the CA alone).
+// clientTLSFiles writes a certificate the CA issued and the CA's own, and
+// returns the client TLS configuration made of them (withCert false: the
+// CA alone).
 func clientTLSFiles(t *testing.T, ca *tlsgen.CA, withCert bool) *tls.Config {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "tls")
-	if err := ca.WriteHost(dir, "client", []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	cert, key := filepath.Join(dir, tlsgen.HostCertFile), filepath.Join(dir, tlsgen.HostKeyFile)
+	caFile, cert, key := tlsFolder(t, ca)
 	if !withCert {
 		cert, key = "", ""
 	}
-	cfg, err := bus.ClientTLS(filepath.Join(dir, tlsgen.CACertFile), cert, key)
+	cfg, err := bus.ClientTLS(caFile, cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}

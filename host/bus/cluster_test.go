@@ -176,16 +176,23 @@ func TestRedactedHidesPasswords(t *testing.T) {
 	}
 }
 
-// routeTLSFiles writes a CA's certificate and a certificate it issued for
-// 127.0.0.1, and returns the route TLS configuration made of them.
-func routeTLSFiles(t *testing.T, ca *tlsgen.CA) *tls.Config {
+// tlsFolder writes a CA's certificate and a certificate it issued for
+// 127.0.0.1, with its key, into a new folder, and returns the paths of
+// the three files.
+func tlsFolder(t *testing.T, ca *tlsgen.CA) (caFile, certFile, keyFile string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tls")
 	if err := ca.WriteHost(dir, "server", []string{"127.0.0.1"}, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := bus.RouteTLS(filepath.Join(dir, tlsgen.CACertFile), filepath.Join(dir, tlsgen.HostCertFile),
-		filepath.Join(dir, tlsgen.HostKeyFile))
+	return filepath.Join(dir, tlsgen.CACertFile), filepath.Join(dir, tlsgen.HostCertFile), filepath.Join(dir, tlsgen.HostKeyFile)
+}
+
+// routeTLSFiles writes a CA's certificate and a certificate it issued for
+// 127.0.0.1, and returns the route TLS configuration made of them.
+func routeTLSFiles(t *testing.T, ca *tlsgen.CA) *tls.Config {
+	t.Helper()
+	cfg, err := bus.RouteTLS(tlsFolder(t, ca))
 	if err != nil {
 		t.Fatal(err)
 	}
