@@ -38,14 +38,7 @@ func clientTLSFiles(t *testing.T, ca *tlsgen.CA, withCert bool) *tls.Config {
 // names --nats-tls. A second bus on that server through its URL, with the
 // client TLS, publishes.
 func TestClientTLS(t *testing.T) {
-	ca, err := tlsgen.NewCA("swarm CA", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := tlsgen.NewCA("another CA", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, other := twoCAs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	node, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir(), ClientTLS: routeTLSFiles(t, ca)})

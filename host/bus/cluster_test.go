@@ -176,6 +176,19 @@ func TestRedactedHidesPasswords(t *testing.T) {
 	}
 }
 
+// twoCAs makes the cluster's CA and another, a stranger's.
+func twoCAs(t *testing.T) (ca, other *tlsgen.CA) {
+	t.Helper()
+	ca, err := tlsgen.NewCA("swarm CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err = tlsgen.NewCA("another CA", time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	return ca, other
+}
+
 // tlsFolder writes a CA's certificate and a certificate it issued for
 // 127.0.0.1, with its key, into a new folder, and returns the paths of
 // the three files.
@@ -203,14 +216,7 @@ func routeTLSFiles(t *testing.T, ca *tlsgen.CA) *tls.Config {
 // signed form their routes; a server whose certificate another CA signed,
 // routing to one of them, gets none.
 func TestRouteTLS(t *testing.T) {
-	ca, err := tlsgen.NewCA("swarm CA", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := tlsgen.NewCA("another CA", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, other := twoCAs(t)
 	ports := []int{freePort(t), freePort(t), freePort(t)}
 	route := func(i int) string { return fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]) }
 	start := func(i int, cfg *tls.Config, routes ...string) *bus.Embedded {
