@@ -47,7 +47,7 @@ func WithPublishFault(cfg Config, fault func(e *envelope.Envelope) error) Config
 // read whole, then merged by one sort (the reference for StepTrail's
 // merge).
 func ReadTrailWhole(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, false, decodeUnchecked)
+	return readTrail(dir, tokenOf, rejectedLines{}, decodeUnchecked)
 }
 
 // MostThreadsOpen is the most threads StepTrail's merge holds open at once
@@ -94,4 +94,12 @@ func SetStallAfter(d time.Duration) time.Duration {
 	old := stallAfter
 	stallAfter = d
 	return old
+}
+
+// SetHealthClock sets the time Health judges a certificate's end by, and
+// returns a function that puts the clock back.
+func SetHealthClock(now func() time.Time) (restore func()) {
+	old := healthNow
+	healthNow = now
+	return func() { healthNow = old }
 }

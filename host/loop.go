@@ -110,7 +110,7 @@ func (h *Host) Health() error {
 				consensus.ErrRemoved, n, of)
 		}
 	}
-	if !h.tlsExpiry.IsZero() && time.Now().After(h.tlsExpiry) {
+	if !h.tlsExpiry.IsZero() && healthNow().After(h.tlsExpiry) {
 		return fmt.Errorf("the cluster's TLS certificate %s expired at %s: the other hosts refuse this one, and its NATS clients refuse it; make new certificates (swarmhost tls host, or tls ca then every host's) and restart",
 			h.tlsFile, h.tlsExpiry.UTC().Format(time.RFC3339))
 	}
@@ -121,6 +121,10 @@ func (h *Host) Health() error {
 	}
 	return h.out.unsentProblem()
 }
+
+// healthNow is the time Health judges a certificate's end by (a variable
+// for tests).
+var healthNow = time.Now
 
 // stallAfter is how long the loop may take no input while inputs wait
 // before Health says it is stuck (a variable for tests).

@@ -58,7 +58,7 @@ func ReadTrail(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error
 // (replay steps them to check their verdicts), and every accepted
 // envelope's signature verified.
 func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return readTrail(dir, tokenOf, true, verifyUnchecked)
+	return readTrail(dir, tokenOf, rejectedLines{all: true}, verifyUnchecked)
 }
 
 // TrailFromLines merges lines audit.Read returned into the order the host
@@ -70,7 +70,7 @@ func ReadTrailAll(dir string, tokenOf func(ref string) []byte) ([]TrailInput, er
 // beside this: TrailFromLines only reads the lines); a rejected one is
 // verified again, as its verdict depends on it.
 func TrailFromLines(lines map[string][]audit.Line, tokenOf func(ref string) []byte) ([]TrailInput, error) {
-	return buildTrail(lines, tokenOf, true, shareUnchecked)
+	return buildTrail(lines, tokenOf, rejectedLines{all: true}, shareUnchecked)
 }
 
 // unchecked is how an accepted envelope line audit did not check is
@@ -90,7 +90,7 @@ const (
 	decodeUnchecked
 )
 
-func readTrail(dir string, tokenOf func(ref string) []byte, rejected bool, how unchecked) ([]TrailInput, error) {
+func readTrail(dir string, tokenOf func(ref string) []byte, rejected rejectedLines, how unchecked) ([]TrailInput, error) {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return nil, err
@@ -153,18 +153,32 @@ func chainedLine(thread string, n int, line []byte, prev string) (*audit.Record,
 	return rec, nil
 }
 
+// rejectedLines says which rejected envelope lines a reading hands on as
+// inputs: none (the zero value), every one (all: replay, which checks
+// their verdicts; each verified again, as its verdict depends on it), or
+// those this host sent (own: a start, so that its core sees each of its
+// own envelopes stepped back; decoded without their signature checked,
+// as a start's accepted lines are, and with no token: the core judges
+// them with the tokens it took from accepted envelopes, as it did live).
+type rejectedLines struct {
+	all bool
+	own func(senderPK string) bool
+}
+
+func (r rejectedLines) any() bool { return r.all || r.own != nil }
+
 // inOrder finishes decoded inputs in step order: an envelope gets the
 // receipt time of its thread's last clock line and its capability token
 // (tokenOf, asked once per ref), and rejected envelopes are left out
 // unless asked for.
 type inOrder struct {
 	tokenOf  func(ref string) []byte
-	rejected bool
+	rejected rejectedLines
 	lastAt   map[string]int64
 	tokens   map[string][]byte
 }
 
-func newInOrder(tokenOf func(ref string) []byte, rejected bool) *inOrder {
+func newInOrder(tokenOf func(ref string) []byte, rejected rejectedLines) *inOrder {
 	return &inOrder{tokenOf: tokenOf, rejected: rejected, lastAt: map[string]int64{}, tokens: map[string][]byte{}}
 }
 
@@ -174,8 +188,19 @@ func (o *inOrder) take(ti *TrailInput, clock int64, err error) (keep bool, _ err
 	if err != nil {
 		return false, fmt.Errorf("audit %s line %d: %s: %w", ti.Thread, ti.Line, ti.Record.Kind, err)
 	}
-	if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted && !o.rejected {
-		return false, nil
+	rejectedOwn := false
+	if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted {
+		switch {
+		case o.rejected.all:
+		case o.rejected.own == nil:
+			return false, nil
+		default:
+			r := ti.Input.(*protocol.Received)
+			if r.Env == nil || !o.rejected.own(r.Env.SenderPK) {
+				return false, nil
+			}
+			rejectedOwn = true
+		}
 	}
 	switch ti.Record.Kind {
 	case KindClock:
@@ -183,7 +208,7 @@ func (o *inOrder) take(ti *TrailInput, clock int64, err error) (keep bool, _ err
 	case audit.KindEnvelope, KindHeld:
 		r := ti.Input.(*protocol.Received)
 		r.At = o.lastAt[ti.Thread]
-		if r.Env != nil {
+		if r.Env != nil && !rejectedOwn {
 			b, ok := o.tokens[r.Env.Capability]
 			if !ok {
 				b = o.tokenOf(r.Env.Capability)
@@ -198,7 +223,7 @@ func (o *inOrder) take(ti *TrailInput, clock int64, err error) (keep bool, _ err
 // buildTrail decodes every line's input (in parallel: they are independent)
 // and merges them into step order; how says how an accepted envelope line
 // audit did not check is decoded.
-func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, rejected bool, how unchecked) ([]TrailInput, error) {
+func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, rejected rejectedLines, how unchecked) ([]TrailInput, error) {
 	n := 0
 	for _, ls := range lines {
 		n += len(ls)
@@ -272,17 +297,25 @@ func buildTrail(lines map[string][]audit.Line, tokenOf func(ref string) []byte, 
 
 // decodeTrailInput decodes one line's input; a clock line's time is
 // returned instead.
-func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected bool, how unchecked) (clock int64, err error) {
+func decodeTrailInput(ti *TrailInput, l *audit.Line, rejected rejectedLines, how unchecked) (clock int64, err error) {
 	rec := ti.Record
 	switch rec.Kind {
 	case audit.KindEnvelope:
 		if rec.Verdict != audit.Accepted {
-			if !rejected {
+			if !rejected.any() {
 				return 0, nil
 			}
 			r := &protocol.Received{}
 			if r.Raw, err = audit.DecodeRawText(rec.Envelope); err != nil {
 				return 0, err
+			}
+			if !rejected.all {
+				// Whose it is, for inOrder to keep this host's own.
+				if e, err := envelope.Decode(r.Raw); err == nil {
+					r.Env = e
+				}
+				ti.Input = r
+				return 0, nil
 			}
 			if l.Checked {
 				r.Env, r.Err = l.Env, l.Err
@@ -385,10 +418,11 @@ func nextLine(text []byte) (line, rest []byte) {
 // taken before the restart). The Configure the node steps next makes the
 // core ask again for whatever was outstanding, timers included, and for
 // the envelopes it asked this host to publish that the trail has no line
-// of (a crash that wrote a round's lines in part). Rejected envelopes are
-// stepped too, as replay steps them: the core's verdict on each is the
-// recorded one and changes nothing, but it takes this host's own rejected
-// envelopes off the list of those still to publish.
+// of (a crash that wrote a round's lines in part). So this host's own
+// rejected envelopes are stepped too (rejectedLines.own), which takes them
+// off that list; their verdicts must be rejections still, and change
+// nothing. Other senders' rejected envelopes are not read: judged again
+// with today's CAS, one refused for a token it lacked could be accepted.
 func (h *Host) rebuild() error {
 	// Its actions were taken before the restart: the core builds none
 	// (Core.SetQuiet), and its state comes out the same (the chaos
@@ -398,7 +432,8 @@ func (h *Host) rebuild() error {
 	// The last republishLines inputs, for ownTail: a ring.
 	tail := make([]TrailInput, 0, republishLines)
 	next := 0
-	err := StepTrailAll(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b }, func(ti *TrailInput) error {
+	own := func(pk string) bool { _, ok := h.id.key(pk); return ok }
+	err := stepTrail(h.Trail.Dir(), func(ref string) []byte { b, _ := h.token(ref); return b }, rejectedLines{own: own}, func(ti *TrailInput) error {
 		if ti.Record.Kind == KindClock {
 			var c struct {
 				At int64 `json:"at"`
@@ -417,15 +452,20 @@ func (h *Host) rebuild() error {
 		if ti.Input == nil {
 			return nil
 		}
-		h.core.Step(ti.Input)
+		v := h.core.Step(ti.Input)
 		h.core.Advance()
+		if ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict != audit.Accepted && v.Accepted {
+			return fmt.Errorf("audit %s line %d: the trail records this host's envelope %s rejected (%s), and stepped again it is accepted: "+
+				"the node's state is not what its trail says ('swarmhost replay' names where they part)",
+				ti.Thread, ti.Line, ti.Input.(*protocol.Received).Env.ID, ti.Record.Reason)
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("host: rebuilding from the audit trail: %w", err)
 	}
 	tail = append(tail[next:], tail[:next]...)
-	h.republish = ownTail(tail, republishLines, func(pk string) bool { _, ok := h.id.key(pk); return ok })
+	h.republish = ownTail(tail, republishLines, own)
 	return nil
 }
 
@@ -435,17 +475,21 @@ func (h *Host) rebuild() error {
 // variable for tests.
 var republishLines = 8 * maxBatch
 
-// ownTail is the envelopes sent by this host's keys and accepted in the
-// last n lines of the trail, in order. The loop steps this host's envelopes
-// in the round that made them and publishes them once the round is durable,
-// so a crash in between leaves envelopes recorded here but never sent;
-// publishing them again on start closes that window (the stream drops an id
-// it holds, and receivers drop duplicates).
+// ownTail is the envelopes sent by this host's keys and accepted, or held
+// back to be judged later, in the last n lines of the trail, in order, each
+// once. The loop steps this host's envelopes in the round that made them
+// and publishes them once the round is durable, so a crash in between
+// leaves envelopes recorded here but never sent; publishing them again on
+// start closes that window (the stream drops an id it holds, and receivers
+// drop duplicates).
 func ownTail(inputs []TrailInput, n int, own func(pk string) bool) []*envelope.Envelope {
 	var out []*envelope.Envelope
+	seen := map[string]bool{}
 	for _, ti := range inputs[max(len(inputs)-n, 0):] {
 		r, ok := ti.Input.(*protocol.Received)
-		if ok && r.Env != nil && ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict == audit.Accepted && own(r.Env.SenderPK) {
+		sent := ti.Record.Kind == KindHeld || (ti.Record.Kind == audit.KindEnvelope && ti.Record.Verdict == audit.Accepted)
+		if ok && r.Env != nil && sent && own(r.Env.SenderPK) && !seen[r.Env.ID] {
+			seen[r.Env.ID] = true
 			out = append(out, r.Env)
 		}
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/audit"
+	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/keys"
 	"github.com/canswarm/swarmhost/host/protocol"
 	"github.com/canswarm/swarmhost/host/replay"
 )
@@ -254,5 +256,80 @@ func TestRestartDoesNotResendRejectedOwnEnvelopes(t *testing.T) {
 	}
 	if after := rejectedBids(h2); after != before {
 		t.Fatalf("the first NEED's thread records %d rejected bids after the restart, %d before: the restart sent them again", after, before)
+	}
+}
+
+// Another sender's envelope the trail records rejected stays rejected at a
+// restart: a start reads only this host's own rejected envelopes. Here a
+// client's NEED came before its capability token was in the CAS (rejected
+// bad_capability); the token put there since must not make the restarted
+// node admit and run it, which it would if it judged the line again.
+func TestRestartDoesNotJudgeOthersRejectedEnvelopesAgain(t *testing.T) {
+	dir := t.TempDir()
+	h := openAt(t, dir, honest, host.Config{CheckpointEvery: -1})
+	root, err := keys.Load(filepath.Join(dir, "keys", "root.json"), nil)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	client, err := keys.Generate(nil)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	elsewhere, err := cas.NewFileStore(t.TempDir())
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, tokenRef, err := keys.IssueAndStore(ctx, elsewhere, root, client.Public, []envelope.Role{envelope.RoleClient}, nil, 0)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	need, err := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, Capability: tokenRef, PolicyCapsuleHash: h.DefaultCapsule(),
+		Payload: json.RawMessage(`{"capability":"classify","input":["where is my parcel"],"k":1,"n":1,"bid_window_ms":100,"lease_ms":10000,"max_epochs":3,"deadline_ms":60000,"nonce":"late token"}`)},
+		client.Private)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	if _, err := h.Bus.Publish(ctx, need); err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if info, _ := h.Need(need.ID); info.Phase == protocol.PhaseRejected {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.Close()
+			t.Fatal("the NEED without its token in the CAS was not recorded rejected")
+		}
+	}
+	if verdict := recordedVerdict(t, h, need.ID, need.ID); verdict != "rejected bad_capability" {
+		h.Close()
+		t.Fatalf("the NEED without its token in the CAS was recorded %q, want rejected bad_capability", verdict)
+	}
+	tokenBytes, err := elsewhere.Get(ctx, tokenRef)
+	if err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	if _, err := h.CAS.Put(ctx, tokenBytes); err != nil {
+		h.Close()
+		t.Fatal(err)
+	}
+	h.Close()
+
+	h2 := openAt(t, dir, nil, host.Config{CheckpointEvery: -1})
+	defer h2.Close()
+	// A NEED of the host's own taken to its end: the start is long done.
+	if info := wait(t, h2, submit(t, h2, 1, 1, 10_000)); info.Phase != protocol.PhaseFinal {
+		t.Fatalf("the host's own NEED ended %s", info.Phase)
+	}
+	if info, _ := h2.Need(need.ID); info.Phase != protocol.PhaseRejected || len(info.Envelopes) != 0 {
+		t.Fatalf("after the restart the NEED its trail rejected is %s with %d envelopes, want rejected and none", info.Phase, len(info.Envelopes))
 	}
 }

@@ -31,20 +31,19 @@ import (
 // lines in that order: a thread whose received_lamport goes back is
 // refused, naming the line.
 func StepTrail(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput) error) error {
-	return stepTrail(dir, tokenOf, false, fn)
+	return stepTrail(dir, tokenOf, rejectedLines{}, fn)
 }
 
 // StepTrailAll is StepTrail with the rejected envelopes too, as inputs:
-// what a streamed replay steps to check their verdicts, and a starting
-// node to rebuild its core (rebuild). Accepted
+// what a streamed replay steps to check their verdicts. Accepted
 // envelopes are decoded without their signatures checked, as StepTrail
 // does (the replay verified the trail first, audit.Verify); a rejected
 // one is verified again, as its verdict depends on it.
 func StepTrailAll(dir string, tokenOf func(ref string) []byte, fn func(*TrailInput) error) error {
-	return stepTrail(dir, tokenOf, true, fn)
+	return stepTrail(dir, tokenOf, rejectedLines{all: true}, fn)
 }
 
-func stepTrail(dir string, tokenOf func(ref string) []byte, rejected bool, fn func(*TrailInput) error) error {
+func stepTrail(dir string, tokenOf func(ref string) []byte, rejected rejectedLines, fn func(*TrailInput) error) error {
 	threads, err := audit.Threads(dir)
 	if err != nil {
 		return err
@@ -92,7 +91,7 @@ type trailBatch struct {
 
 // produce merges and decodes the trail's lines a batch at a time into
 // out, until the end, an error, or done; it closes out and the merge.
-func (m *trailMerge) produce(out chan<- *trailBatch, done <-chan struct{}, rejected bool) {
+func (m *trailMerge) produce(out chan<- *trailBatch, done <-chan struct{}, rejected rejectedLines) {
 	defer close(out)
 	defer m.close()
 	send := func(b *trailBatch) bool {

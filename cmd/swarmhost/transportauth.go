@@ -103,8 +103,13 @@ func (e *env) natsTLS(dataDir string, ownServer bool) (*tls.Config, error) {
 	if _, err := os.Stat(ca); err != nil {
 		return nil, fmt.Errorf("the TLS files for NATS: %w (a folder for them holds ca.crt, and host.crt and host.key)", err)
 	}
-	if _, err := os.Stat(cert); errors.Is(err, fs.ErrNotExist) {
+	_, certErr := os.Stat(cert)
+	_, keyErr := os.Stat(key)
+	switch {
+	case errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
 		cert, key = "", "" // the CA alone: a server that asks for no client certificate
+	case certErr != nil || keyErr != nil:
+		return nil, fmt.Errorf("the TLS files for NATS in %s: host.crt and host.key go together (%v)", dir, errors.Join(certErr, keyErr))
 	}
 	cfg, err := bus.ClientTLS(ca, cert, key)
 	if err != nil || e.natsTLSDir != "" {
@@ -144,8 +149,12 @@ func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, e
 		return "", fmt.Errorf("the cluster's TLS certificate %s expired on %s: the other hosts would refuse this one; make new certificates (swarmhost tls host --ca DIR --addr ...; for the CA's, swarmhost tls ca, then every host's)",
 			file, at.UTC().Format(time.DateOnly))
 	case left < tlsWarnBefore:
-		return fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: make a new one before (swarmhost tls host; the other hosts refuse an expired one)",
-			file, at.UTC().Format(time.DateOnly), int(left.Hours()/24)), nil
+		what := "make a new one before (swarmhost tls host)"
+		if file == files.CAFile {
+			what = "make a new CA before (swarmhost tls ca), then every host's certificate from it (swarmhost tls host): a host's certificate ends with its CA's"
+		}
+		return fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: %s; the other hosts refuse an expired one",
+			file, at.UTC().Format(time.DateOnly), int(left.Hours()/24), what), nil
 	}
 	return "", nil
 }

@@ -65,6 +65,10 @@ func TLSHint(err error, haveTLS bool) string {
 	}
 	msg := strings.ToLower(err.Error())
 	switch {
+	case strings.Contains(msg, "secure connection not available") && haveTLS:
+		return " (the server does not speak TLS: leave --nats-tls out)"
+	case (strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate")) && haveTLS:
+		return " (the server asks for a client certificate its CA signed: put host.crt and host.key, made by swarmhost tls host --out DIR, in the --nats-tls folder)"
 	case strings.Contains(msg, "secure connection required") && !haveTLS:
 		return " (the server's client port speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
 	case !strings.Contains(msg, "tls") && !strings.Contains(msg, "x509") && !strings.Contains(msg, "certificate"):

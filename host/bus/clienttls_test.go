@@ -70,7 +70,7 @@ func TestClientTLS(t *testing.T) {
 		hint string
 	}{
 		{"a plain client", nil, "give --nats-tls"},
-		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "--nats-tls do not agree"},
+		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "put host.crt and host.key"},
 		{"a client whose certificate another CA signed", []nats.Option{bus.TLSOption(clientTLSFiles(t, other, true))}, "--nats-tls do not agree"},
 	}
 	for _, c := range refused {
@@ -92,4 +92,36 @@ func TestClientTLS(t *testing.T) {
 	if _, err := bus.Join(ctx, url, "", nil); err == nil || !strings.Contains(err.Error(), "--nats-tls") {
 		t.Fatalf("joined without TLS: %v, want a refusal naming --nats-tls", err)
 	}
+}
+
+// The client port's TLS is mutual whatever the configuration given says:
+// one without the CA of its clients is refused, and one that asks no
+// client certificate (ClientAuth unset) is made to.
+func TestClientTLSIsAlwaysMutual(t *testing.T) {
+	ca, _ := twoCAs(t)
+	serve := routeTLSFiles(t, ca)
+	noCAs := serve.Clone()
+	noCAs.ClientCAs = nil
+	if e, err := bus.StartEmbedded(t.TempDir(), bus.WithClientTLS(noCAs)); err == nil {
+		e.Shutdown()
+		t.Fatal("client TLS without the clients' CA was taken")
+	} else if !strings.Contains(err.Error(), "ClientCAs") {
+		t.Fatalf("client TLS without the clients' CA: %v, want it named", err)
+	}
+	lax := serve.Clone()
+	lax.ClientAuth = tls.NoClientCert
+	e, err := bus.StartEmbedded(t.TempDir(), bus.WithClientTLS(lax))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	if nc, err := nats.Connect(e.ClientURL(), bus.TLSOption(clientTLSFiles(t, ca, false)), nats.Timeout(5*time.Second)); err == nil {
+		nc.Close()
+		t.Fatal("a client without a certificate was taken by a server given ClientAuth NoClientCert")
+	}
+	nc, err := nats.Connect(e.ClientURL(), bus.TLSOption(clientTLSFiles(t, ca, true)), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("a client with a certificate the CA signed: %v", err)
+	}
+	nc.Close()
 }

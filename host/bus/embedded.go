@@ -169,7 +169,16 @@ func StartEmbedded(dir string, opts ...EmbeddedOption) (*Embedded, error) {
 		sopts.Username, sopts.Password = SecretUser, o.secret
 	}
 	if o.clientTLS != nil {
-		sopts.TLSConfig, sopts.TLSVerify, sopts.TLSTimeout = o.clientTLS, true, 5
+		// Mutual whatever the configuration says: nats-server checks client
+		// certificates by the configuration's ClientAuth (TLSVerify is
+		// only what its INFO tells clients).
+		if o.clientTLS.ClientCAs == nil {
+			lock.Release()
+			return nil, errors.New("bus: embedded server: client TLS needs the CA whose certificates it takes from clients (ClientCAs; RouteTLS sets it)")
+		}
+		cfg := o.clientTLS.Clone()
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		sopts.TLSConfig, sopts.TLSVerify, sopts.TLSTimeout = cfg, true, 5
 	}
 	if c := o.cluster; c != nil {
 		if err := clusterOptions(sopts, c, o.secret, o.routeTLS); err != nil {

@@ -188,7 +188,7 @@ func (c *Core) publishAs(t *thread, sender, capability string, verb envelope.Ver
 		threadID = ""
 	}
 	t.clock++
-	d := unsentDraft{sender: sender, draft: envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
+	d := unsentDraft{thread: t.id, sender: sender, draft: envelope.Draft{ThreadID: threadID, Verb: verb, Lamport: t.clock, Capability: capability,
 		ContentRefs: refs, PolicyCapsuleHash: t.capsule, PolicyEvalDigest: digest, Payload: payload}}
 	if c.quiet {
 		// A quiet core prepares nothing: a failure to prepare it is an

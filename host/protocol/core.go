@@ -220,8 +220,8 @@ func (c *Core) Step(in Input) Verdict {
 			// Only an envelope accepted, or held back (a "held" line), moves
 			// the clock. The shell records neither a duplicate (no second
 			// effect) nor a retry of an envelope already held, and a node
-			// rebuilding from its trail steps no rejected envelope: the
-			// time such an input came at, unseen by replay or the rebuild,
+			// rebuilding from its trail steps no other host's rejected
+			// envelope: the time such an input came at, unseen by replay or the rebuild,
 			// would make them run behind the live core and decide
 			// otherwise. Its own verdict was judged at its time.
 			c.now = before

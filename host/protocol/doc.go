@@ -84,8 +84,9 @@
 //     stepped back (whatever its verdict) the core keeps its draft; a
 //     start's Configure (not a reload's) asks again for each it still
 //     holds, the same envelope: what a crash lost between recording the
-//     input that made it and recording it. A rebuild must therefore step
-//     the trail's rejected envelopes too.
+//     input that made it and recording it (one whose agent that start no
+//     longer configures, or revoked, is dropped, and the drop recorded).
+//     A rebuild must therefore step the host's own rejected envelopes too.
 //   - [Propose]: the shell maps Cmd to a consensus/shard command (DECIDE,
 //     RELEASE or FINALIZE, with the NEED's bucket) and proposes it to the
 //     NEED's shard until the shard answers; every accepted command the
@@ -113,7 +114,7 @@
 //     kind Kind ("outcome": need_refused, challenge_dismissed,
 //     agent_output_refused, deadline_passed, routing_failed, no_verifiers,
 //     tally_failed, attestation_not_counted, host_envelope_failed,
-//     no_bids_grace).
+//     no_bids_grace, unsent_envelope_dropped).
 //
 // # Verdicts
 //

@@ -73,7 +73,7 @@
 // its publishes), crash and restart (the core, work
 // in flight and timers are lost; a proposal in flight reaches the cluster
 // or not; the host is rebuilt from its trail as host/rebuild.go does,
-// stepping every recorded input, rejected envelopes too, dropping the
+// stepping every recorded input (of rejected envelopes, its own), dropping the
 // actions and re-arming the timers, and its replicas apply the shard logs
 // again from the start or from where they were), a torn crash (after an
 // input is recorded, before its actions are taken), a publish the bus

@@ -333,7 +333,8 @@ type rebuilt struct {
 }
 
 // replay steps a trail into a fresh core as host/rebuild.go does: every
-// input, rejected envelopes too, actions dropped (timers re-armed).
+// input, of rejected envelopes only the host's own (with no token, as a
+// node reads them), actions dropped (timers re-armed).
 func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	core, err := protocol.New(cfg)
 	if err != nil {
@@ -347,15 +348,32 @@ func replay(cfg protocol.Config, trail []entry) (*rebuilt, error) {
 	r := &rebuilt{core: core, quiet: quiet}
 	asked, inTrail := map[string]bool{}, map[string]bool{}
 	var publishes []*envelope.Envelope
+	own := map[string]bool{cfg.HostPK: true}
+	for _, a := range cfg.Agents {
+		own[a.PK] = true
+	}
 	for _, en := range trail {
 		if en.in == nil {
 			continue
 		}
-		if rc, ok := en.in.(*protocol.Received); ok && rc.Env != nil {
+		in := en.in
+		rc, isEnvelope := in.(*protocol.Received)
+		if isEnvelope && rc.Env != nil {
 			inTrail[rc.Env.ID] = true
 		}
-		core.Step(en.in)
-		quiet.Step(ownCopy(en.in))
+		if en.kind == "envelope" && !en.v.Accepted {
+			if rc.Env == nil || !own[rc.Env.SenderPK] {
+				continue
+			}
+			c := *rc
+			c.Token = nil
+			in = &c
+		}
+		v := core.Step(in)
+		if en.kind == "envelope" && !en.v.Accepted && v.Accepted {
+			return nil, fmt.Errorf("the trail records its own %s rejected, and stepped again it is accepted", rc.Env.ID)
+		}
+		quiet.Step(ownCopy(in))
 		acts := core.Ready()
 		r.emitted = append(r.emitted, emissions(acts)...)
 		for _, a := range acts {
