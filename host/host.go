@@ -378,7 +378,7 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		}
 	}()
 	if t := cfg.Consensus.TLS; t != nil {
-		if h.tlsFile, h.tlsExpiry, err = tlsgen.FirstExpiry(t.CAFile, t.CertFile); err != nil {
+		if h.tlsFile, h.tlsExpiry, err = tlsgen.ChainExpiry(t.CAFile, t.CertFile); err != nil {
 			return nil, fmt.Errorf("host: the cluster's TLS certificates: %w", err)
 		}
 	}

@@ -140,7 +140,7 @@ const tlsWarnBefore = 30 * 24 * time.Hour
 // hosts would refuse this one, and a start would wait for them for ever),
 // or expires within tlsWarnBefore (a warning).
 func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, err error) {
-	file, at, err := tlsgen.FirstExpiry(files.CAFile, files.CertFile)
+	file, at, err := tlsgen.ChainExpiry(files.CAFile, files.CertFile)
 	if err != nil {
 		return "", fmt.Errorf("the cluster's TLS certificates: %w", err)
 	}

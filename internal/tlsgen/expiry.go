@@ -3,48 +3,76 @@ package tlsgen
 import (
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 )
 
-// NotAfter is when the first certificate in a PEM file stops being valid.
-func NotAfter(certFile string) (time.Time, error) {
-	b, err := os.ReadFile(certFile)
+// certificates parses every CERTIFICATE block of a PEM file.
+func certificates(file string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
+	var out []*x509.Certificate
 	for rest := b; ; {
 		var block *pem.Block
 		if block, rest = pem.Decode(rest); block == nil {
-			return time.Time{}, fmt.Errorf("%s: no PEM certificate", certFile)
+			break
 		}
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%s: %w", certFile, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		return c.NotAfter, nil
+		out = append(out, c)
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
+	}
+	return out, nil
 }
 
-// FirstExpiry is the first of the certificate files to stop being valid,
-// and when.
-func FirstExpiry(certFiles ...string) (file string, at time.Time, err error) {
-	if len(certFiles) == 0 {
-		return "", time.Time{}, errors.New("tlsgen: no certificate file")
+// NotAfter is when the first certificate in a PEM file stops being valid.
+func NotAfter(certFile string) (time.Time, error) {
+	cs, err := certificates(certFile)
+	if err != nil {
+		return time.Time{}, err
 	}
-	for _, f := range certFiles {
-		t, err := NotAfter(f)
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		if file == "" || t.Before(at) {
-			file, at = f, t
+	return cs[0].NotAfter, nil
+}
+
+// ChainExpiry is when a host's certificate (the first in certFile) or the
+// CA that signed it (among the certificates of caFile: a bundle of an old
+// and a new CA while one replaces the other) stops being valid, whichever
+// comes first, and which file holds it. A host certificate that no
+// certificate of caFile signed is an error: its peers would refuse it.
+func ChainExpiry(caFile, certFile string) (file string, at time.Time, err error) {
+	hosts, err := certificates(certFile)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	cas, err := certificates(caFile)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	leaf := hosts[0]
+	var signer *x509.Certificate
+	for _, ca := range cas {
+		if leaf.CheckSignatureFrom(ca) == nil && (signer == nil || ca.NotAfter.After(signer.NotAfter)) {
+			signer = ca
 		}
 	}
-	return file, at, nil
+	if signer == nil {
+		return "", time.Time{}, fmt.Errorf("%s: no certificate of %s signed it (its peers would refuse it)", certFile, caFile)
+	}
+	if !signer.NotAfter.After(leaf.NotAfter) {
+		// The CA's end, also when the host's is the same (a certificate is
+		// issued to end with its CA at the latest): a new one from that CA
+		// would not help.
+		return caFile, signer.NotAfter, nil
+	}
+	return certFile, leaf.NotAfter, nil
 }

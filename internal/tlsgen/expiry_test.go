@@ -10,10 +10,12 @@ import (
 	"github.com/canswarm/swarmhost/internal/tlsgen"
 )
 
-// FirstExpiry names the certificate that stops being valid first: a host
-// certificate asked to outlive its CA ends with it, one asked for less
-// ends first; a file with no certificate is named in the error.
-func TestFirstExpiry(t *testing.T) {
+// ChainExpiry names what stops being valid first: a host certificate
+// asked to outlive its CA ends with it, one asked for less ends first; in
+// a bundle of two CAs the one that signed the host's counts; a host
+// certificate no CA of the file signed, and a file with no certificate,
+// are errors naming the file.
+func TestChainExpiry(t *testing.T) {
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	ca, err := tlsgen.NewCA("ca", now, 30*24*time.Hour)
 	if err != nil {
@@ -24,7 +26,7 @@ func TestFirstExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	caFile, hostFile := filepath.Join(dir, tlsgen.CACertFile), filepath.Join(dir, tlsgen.HostCertFile)
-	file, at, err := tlsgen.FirstExpiry(caFile, hostFile)
+	file, at, err := tlsgen.ChainExpiry(caFile, hostFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +37,37 @@ func TestFirstExpiry(t *testing.T) {
 	if err := ca.WriteHost(long, "h", []string{"127.0.0.1"}, now, 90*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if file, at, err = tlsgen.FirstExpiry(caFile, filepath.Join(long, tlsgen.HostCertFile)); err != nil || !at.Equal(now.Add(30*24*time.Hour).Truncate(time.Second)) {
+	if file, at, err = tlsgen.ChainExpiry(caFile, filepath.Join(long, tlsgen.HostCertFile)); err != nil || file != caFile ||
+		!at.Equal(now.Add(30*24*time.Hour).Truncate(time.Second)) {
 		t.Fatalf("a host certificate asked to outlive its CA: %s at %v (%v), want the CA's end", file, at, err)
+	}
+
+	// A rotation: the old CA first in the bundle, the host's from the new.
+	newCA, err := tlsgen.NewCA("new ca", now, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := filepath.Join(t.TempDir(), "rotated")
+	if err := newCA.WriteHost(rotated, "h", []string{"127.0.0.1"}, now, 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(rotated, "bundle.crt")
+	if err := os.WriteFile(bundle, append(ca.CertPEM(), newCA.CertPEM()...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rotatedHost := filepath.Join(rotated, tlsgen.HostCertFile)
+	if file, at, err = tlsgen.ChainExpiry(bundle, rotatedHost); err != nil || file != rotatedHost ||
+		!at.Equal(now.Add(90*24*time.Hour).Truncate(time.Second)) {
+		t.Fatalf("a host of the new CA with a bundle: %s at %v (%v), want the host's own end, not the old CA's", file, at, err)
+	}
+	if _, _, err := tlsgen.ChainExpiry(caFile, rotatedHost); err == nil || !strings.Contains(err.Error(), rotatedHost) {
+		t.Fatalf("a host certificate another CA signed: %v, want an error naming it", err)
 	}
 	bad := filepath.Join(t.TempDir(), "key.pem")
 	if err := os.WriteFile(bad, []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tlsgen.FirstExpiry(caFile, bad); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, _, err := tlsgen.ChainExpiry(bad, hostFile); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("a file with no certificate: %v, want an error naming it", err)
 	}
 }
