@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,18 @@ func TestNATSTLSChoosesTheServerName(t *testing.T) {
 	}
 	if _, err := (&env{natsTLSDir: t.TempDir()}).natsTLS(data, false); err == nil {
 		t.Fatal("--nats-tls of a folder without ca.crt was taken")
+	}
+	if err := os.Remove(filepath.Join(client, tlsgen.HostKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&env{natsTLSDir: client}).natsTLS(data, false); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Fatalf("--nats-tls with host.crt and no host.key: %v, want it refused", err)
+	}
+	if err := os.Remove(filepath.Join(client, tlsgen.HostCertFile)); err != nil {
+		t.Fatal(err)
+	}
+	if caOnly, err := (&env{natsTLSDir: client}).natsTLS(data, false); err != nil || len(caOnly.Certificates) != 0 {
+		t.Fatalf("--nats-tls with ca.crt alone: %v, %v; want the CA and no client certificate", caOnly, err)
 	}
 }
 
