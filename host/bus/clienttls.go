@@ -58,7 +58,10 @@ func TLSOption(cfg *tls.Config) nats.Option {
 }
 
 // TLSHint says what to do when a connection failed for want of TLS, or
-// for its certificates; "" for any other error.
+// for its certificates; "" for any other error. A server that refuses a
+// client's certificate (none, or another CA's) is seen by the client in
+// more than one way under TLS 1.3 (an alert, or the connection closed
+// after the handshake): the hint names what to check either way.
 func TLSHint(err error, haveTLS bool) string {
 	if err == nil {
 		return ""
@@ -67,14 +70,14 @@ func TLSHint(err error, haveTLS bool) string {
 	switch {
 	case strings.Contains(msg, "secure connection not available") && haveTLS:
 		return " (the server does not speak TLS: leave --nats-tls out)"
-	case (strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate")) && haveTLS:
-		return " (the server asks for a client certificate its CA signed: put host.crt and host.key, made by swarmhost tls host --out DIR, in the --nats-tls folder)"
 	case strings.Contains(msg, "secure connection required") && !haveTLS:
 		return " (the server's client port speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
 	case !strings.Contains(msg, "tls") && !strings.Contains(msg, "x509") && !strings.Contains(msg, "certificate"):
 		return ""
 	case !haveTLS:
 		return " (the server speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
+	case strings.Contains(msg, "x509"):
+		return " (the server's certificate does not check out against the ca.crt of --nats-tls: that CA must have signed it, for the address dialled)"
 	}
-	return " (the server and the certificates of --nats-tls do not agree: its CA must have signed the server's certificate, for the address dialled, and this client's)"
+	return " (the server refused this client's TLS: the --nats-tls folder needs host.crt and host.key that the server's CA signed)"
 }

@@ -70,8 +70,8 @@ func TestClientTLS(t *testing.T) {
 		hint string
 	}{
 		{"a plain client", nil, "give --nats-tls"},
-		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "put host.crt and host.key"},
-		{"a client whose certificate another CA signed", []nats.Option{bus.TLSOption(clientTLSFiles(t, other, true))}, "--nats-tls do not agree"},
+		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "host.crt and host.key that the server's CA signed"},
+		{"a client whose certificate another CA signed", []nats.Option{bus.TLSOption(clientTLSFiles(t, other, true))}, "the ca.crt of --nats-tls"},
 	}
 	for _, c := range refused {
 		nc, err := nats.Connect(url, append(c.opts, nats.Timeout(5*time.Second))...)
