@@ -213,7 +213,7 @@ func cutThread(t *testing.T, auditDir, thread string, cut func(*audit.Record) bo
 
 // An envelope of a local agent that its host stepped back and rejected was
 // written (rejected), not lost: a restart does not publish it again. (The
-// node steps the trail's rejected envelopes when it rebuilds, which takes
+// node steps its own rejected envelopes when it rebuilds, which takes
 // them off the core's list of envelopes still to publish.)
 func TestRestartDoesNotResendRejectedOwnEnvelopes(t *testing.T) {
 	dir := t.TempDir()
