@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -388,6 +390,9 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	var routeTLS, clientTLS *tls.Config
 	if t := cfg.Consensus.TLS; t != nil && cfg.NATSURL == "" {
 		if clientTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		if clientTLS.ClientCAs, err = withClientsCA(clientTLS.ClientCAs, filepath.Join(filepath.Dir(t.CAFile), tlsgen.ClientsCAFile)); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
 		if cfg.NATSCluster != nil {
@@ -893,4 +898,23 @@ func (h *Host) OwnEnvelopesTrusted() int64 {
 		return 0
 	}
 	return h.consumer.TrustedDeliveries()
+}
+
+// withClientsCA is pool and the certificates of file, the CA of the NATS
+// clients alone (tlsgen.ClientsCAFile), when it exists: the client port
+// takes what either signed, the Raft transport and the routes only what
+// the cluster's CA signed.
+func withClientsCA(pool *x509.CertPool, file string) (*x509.CertPool, error) {
+	text, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return pool, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the clients' CA: %w", err)
+	}
+	out := pool.Clone()
+	if !out.AppendCertsFromPEM(text) {
+		return nil, fmt.Errorf("the clients' CA: %s holds no PEM certificate", file)
+	}
+	return out, nil
 }

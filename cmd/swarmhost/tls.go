@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -27,9 +28,11 @@ once (keep ca.key off the hosts); "tls host" makes each host's folder
 (ca.crt, host.crt, host.key), which run reads from DATA/cluster-tls or
 --cluster-tls DIR. A client reaching a host's NATS server with --nats-url
 (need submit, envelope publish, cas) gives --nats-tls DIR, a folder "tls
-host --out DIR" made for it (its --addr any name); one reaching the node
-of its --data folder uses DATA/cluster-tls. Files are never overwritten;
-keys are written mode 0600.`,
+client" made for it from a CA for clients alone (whose ca.crt each host
+holds as cluster-tls/clients-ca.crt: the client ports take what it signs,
+the Raft transports and routes do not); one reaching the node of its
+--data folder uses DATA/cluster-tls. Files are never overwritten; keys are
+written mode 0600.`,
 		Args: args(cobra.NoArgs),
 	}
 	var caOut string
@@ -80,17 +83,9 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 			if len(hosts) == 0 {
 				return usageError{errors.New("--addr: the addresses the host's peers dial it by, HOST[,HOST...]")}
 			}
-			certPEM, err := os.ReadFile(filepath.Join(caDir, tlsgen.CACertFile))
+			c, err := loadCA(caDir)
 			if err != nil {
-				return fmt.Errorf("the CA: %w", err)
-			}
-			keyPEM, err := os.ReadFile(filepath.Join(caDir, tlsgen.CAKeyFile))
-			if err != nil {
-				return fmt.Errorf("the CA: %w", err)
-			}
-			c, err := tlsgen.LoadCA(certPEM, keyPEM)
-			if err != nil {
-				return fmt.Errorf("the CA in %s: %w", caDir, err)
+				return err
 			}
 			out := hostOut
 			if out == "" {
@@ -109,6 +104,67 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 	host.Flags().IntVar(&hostDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
 	host.MarkFlagRequired("ca")
 	host.MarkFlagRequired("addr")
-	root.AddCommand(ca, host)
+
+	var clientsCA, serverCA, clientName, clientOut string
+	var clientDays int
+	client := &cobra.Command{
+		Use:   "client --ca DIR --server-ca FILE --name NAME --out DIR [--days 825]",
+		Short: "Make a NATS client's folder for --nats-tls: ca.crt, host.crt and host.key",
+		Long: `Make a client's certificate, signed by the CA in --ca DIR (a CA for
+clients alone, made with "tls ca"), and write it with its key and the
+cluster CA's certificate (--server-ca, to check the hosts' servers) into
+--out, the folder a client gives as --nats-tls. Put the clients' CA's
+ca.crt into each host's cluster-tls folder as clients-ca.crt: its NATS
+client port then takes these certificates, and its Raft transport and
+routes, which trust the cluster's CA alone, do not.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clientDays < 1 {
+				return usageError{fmt.Errorf("--days %d: at least 1", clientDays)}
+			}
+			c, err := loadCA(clientsCA)
+			if err != nil {
+				return err
+			}
+			server, err := os.ReadFile(serverCA)
+			if err != nil {
+				return fmt.Errorf("the servers' CA: %w", err)
+			}
+			if !x509.NewCertPool().AppendCertsFromPEM(server) {
+				return fmt.Errorf("the servers' CA: %s holds no PEM certificate", serverCA)
+			}
+			if err := c.WriteClient(clientOut, "swarmhost client "+clientName, server, time.Now(), time.Duration(clientDays)*24*time.Hour); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "wrote %s (ca.crt, host.crt, host.key) for client %s\n", clientOut, clientName)
+			return nil
+		},
+	}
+	client.Flags().StringVar(&clientsCA, "ca", "", "the folder holding the clients' CA, ca.crt and ca.key (tls ca)")
+	client.Flags().StringVar(&serverCA, "server-ca", "", "the cluster CA's certificate (its ca.crt), which signed the hosts'")
+	client.Flags().StringVar(&clientName, "name", "", "who the certificate is for")
+	client.Flags().StringVar(&clientOut, "out", "", "the folder to write in")
+	client.Flags().IntVar(&clientDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
+	for _, f := range []string{"ca", "server-ca", "name", "out"} {
+		client.MarkFlagRequired(f)
+	}
+	root.AddCommand(ca, host, client)
 	return root
+}
+
+// loadCA reads the CA in dir (ca.crt and ca.key, as tls ca writes them).
+func loadCA(dir string) (*tlsgen.CA, error) {
+	certPEM, err := os.ReadFile(filepath.Join(dir, tlsgen.CACertFile))
+	if err != nil {
+		return nil, fmt.Errorf("the CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(dir, tlsgen.CAKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("the CA: %w", err)
+	}
+	c, err := tlsgen.LoadCA(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the CA in %s: %w", dir, err)
+	}
+	return c, nil
 }

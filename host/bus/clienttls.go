@@ -71,13 +71,13 @@ func TLSHint(err error, haveTLS bool) string {
 	case strings.Contains(msg, "secure connection not available") && haveTLS:
 		return " (the server does not speak TLS: leave --nats-tls out)"
 	case strings.Contains(msg, "secure connection required") && !haveTLS:
-		return " (the server's client port speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
+		return " (the server's client port speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a client's host.crt and host.key (swarmhost tls client))"
 	case !strings.Contains(msg, "tls") && !strings.Contains(msg, "x509") && !strings.Contains(msg, "certificate"):
 		return ""
 	case !haveTLS:
-		return " (the server speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a certificate it signed, host.crt and host.key)"
+		return " (the server speaks TLS: give --nats-tls DIR, a folder with the CA's ca.crt and a client's host.crt and host.key (swarmhost tls client))"
 	case strings.Contains(msg, "x509"):
 		return " (the server's certificate does not check out against the ca.crt of --nats-tls: that CA must have signed it, for the address dialled)"
 	}
-	return " (the server refused this client's TLS: the --nats-tls folder needs host.crt and host.key that the server's CA signed)"
+	return " (the server refused this client's TLS: the --nats-tls folder needs host.crt and host.key of a CA the server takes: swarmhost tls client makes them)"
 }

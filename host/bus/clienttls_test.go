@@ -70,7 +70,7 @@ func TestClientTLS(t *testing.T) {
 		hint string
 	}{
 		{"a plain client", nil, "give --nats-tls"},
-		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "host.crt and host.key that the server's CA signed"},
+		{"a client without a certificate", []nats.Option{bus.TLSOption(clientTLSFiles(t, ca, false))}, "host.crt and host.key of a CA the server takes"},
 		{"a client whose certificate another CA signed", []nats.Option{bus.TLSOption(clientTLSFiles(t, other, true))}, "the ca.crt of --nats-tls"},
 	}
 	for _, c := range refused {

@@ -1,6 +1,8 @@
 package tlsgen_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,5 +71,34 @@ func TestChainExpiry(t *testing.T) {
 	}
 	if _, _, err := tlsgen.ChainExpiry(bad, hostFile); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("a file with no certificate: %v, want an error naming it", err)
+	}
+}
+
+// A client's certificate connects and serves nothing: it verifies against
+// its CA for client use, not for server use, and names no address.
+func TestClientCertificatesOnlyConnect(t *testing.T) {
+	ca, err := tlsgen.NewCA("clients", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, _, err := ca.IssueClient("operator", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.CertPEM())
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("as a client: %v", err)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err == nil {
+		t.Fatal("a client's certificate verifies for server use")
+	}
+	if len(cert.IPAddresses)+len(cert.DNSNames) != 0 {
+		t.Fatalf("a client's certificate names addresses: %v %v", cert.IPAddresses, cert.DNSNames)
 	}
 }

@@ -16,6 +16,10 @@ const (
 	CAKeyFile    = "ca.key"
 	HostCertFile = "host.crt"
 	HostKeyFile  = "host.key"
+	// ClientsCAFile, beside a host's files, is the CA of its NATS clients
+	// alone: certificates it signed reach the NATS client port, not the
+	// Raft transport or the routes.
+	ClientsCAFile = "clients-ca.crt"
 )
 
 // WriteCA writes the CA's ca.crt and ca.key into dir (made if needed);
@@ -37,6 +41,18 @@ func (ca *CA) WriteHost(dir, name string, hosts []string, now time.Time, validFo
 		return err
 	}
 	return writeNew(dir, []file{{CACertFile, ca.CertPEM()}, {HostCertFile, cert}, {HostKeyFile, key}})
+}
+
+// WriteClient issues a client's certificate (IssueClient) and writes
+// serverCA (the certificate of the CA that signed the servers' it will
+// reach), it and its key into dir (made if needed) as ca.crt, host.crt and
+// host.key (the names --nats-tls reads); none may exist yet.
+func (ca *CA) WriteClient(dir, name string, serverCA []byte, now time.Time, validFor time.Duration) error {
+	cert, key, err := ca.IssueClient(name, now, validFor)
+	if err != nil {
+		return err
+	}
+	return writeNew(dir, []file{{CACertFile, serverCA}, {HostCertFile, cert}, {HostKeyFile, key}})
 }
 
 type file struct {

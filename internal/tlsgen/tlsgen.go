@@ -87,6 +87,17 @@ func (ca *CA) Issue(name string, hosts []string, now time.Time, validFor time.Du
 	if len(hosts) == 0 {
 		return nil, nil, errors.New("tlsgen: a host certificate names at least one address")
 	}
+	return ca.issue(name, hosts, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, now, validFor)
+}
+
+// IssueClient makes a client's certificate named name, signed by the CA:
+// usable only to connect (no address, no server use), valid from now for
+// validFor (not beyond the CA's own end).
+func (ca *CA) IssueClient(name string, now time.Time, validFor time.Duration) (certPEM, key []byte, err error) {
+	return ca.issue(name, nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, now, validFor)
+}
+
+func (ca *CA) issue(name string, hosts []string, usage []x509.ExtKeyUsage, now time.Time, validFor time.Duration) (certPEM, key []byte, err error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("tlsgen: host key: %w", err)
@@ -102,7 +113,7 @@ func (ca *CA) Issue(name string, hosts []string, now time.Time, validFor time.Du
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
 		NotBefore: now.Add(-time.Hour), NotAfter: end,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+		ExtKeyUsage: usage}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
