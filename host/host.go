@@ -392,13 +392,11 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 		if clientTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
+		if cfg.NATSCluster != nil {
+			routeTLS = clientTLS.Clone() // the cluster's CA alone: withClientsCA makes the client port a pool of its own
+		}
 		if clientTLS.ClientCAs, err = withClientsCA(clientTLS.ClientCAs, filepath.Join(filepath.Dir(t.CAFile), tlsgen.ClientsCAFile)); err != nil {
 			return nil, fmt.Errorf("host: %w", err)
-		}
-		if cfg.NATSCluster != nil {
-			if routeTLS, err = bus.RouteTLS(t.CAFile, t.CertFile, t.KeyFile); err != nil {
-				return nil, fmt.Errorf("host: %w", err)
-			}
 		}
 	}
 	if cfg.NATSURL != "" {
