@@ -237,7 +237,18 @@ func TestRouteTLS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// nats-server opens a pool of routes to a peer, one after another: the
+	// count is taken once it has stopped growing (it grew from 2 to 4 after
+	// a first look on a fresh clone's run).
 	before := s0.Routes()
+	for still := time.Now(); time.Since(still) < 1500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		if n := s0.Routes(); n != before {
+			before, still = n, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the routes between two servers of the CA never settled (%d)", before)
+		}
+	}
 	stranger := start(2, routeTLSFiles(t, other), route(0))
 	time.Sleep(2 * time.Second) // routes are tried at once and every second
 	if n := stranger.Routes(); n != 0 {
