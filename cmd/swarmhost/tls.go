@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,17 +37,22 @@ the Raft transports and routes do not); one reaching the node of its
 written mode 0600.`,
 		Args: args(cobra.NoArgs),
 	}
-	var caOut string
+	var caOut, caName string
 	var caDays int
 	ca := &cobra.Command{
-		Use:   "ca --out DIR [--days 3650]",
+		Use:   "ca --out DIR [--days 3650] [--name NAME]",
 		Short: "Make a CA: DIR/ca.crt and DIR/ca.key",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if caDays < 1 {
 				return usageError{fmt.Errorf("--days %d: at least 1", caDays)}
 			}
-			c, err := tlsgen.NewCA("swarmhost cluster CA", time.Now(), time.Duration(caDays)*24*time.Hour)
+			now := time.Now()
+			// Named by when it was made, by default: a cluster moving to a
+			// new CA trusts two for a while, and "tls trust list" tells
+			// them apart by name as well as by fingerprint.
+			name := cmp.Or(strings.TrimSpace(caName), "swarmhost CA of "+now.UTC().Format("2006-01-02 15:04:05 UTC"))
+			c, err := tlsgen.NewCA(name, now, time.Duration(caDays)*24*time.Hour)
 			if err != nil {
 				return err
 			}
@@ -58,17 +65,25 @@ written mode 0600.`,
 	}
 	ca.Flags().StringVar(&caOut, "out", "", "the folder to write ca.crt and ca.key in")
 	ca.Flags().IntVar(&caDays, "days", 3650, "how long the CA is valid")
+	ca.Flags().StringVar(&caName, "name", "", "the CA's name in its certificate (default: swarmhost CA of the time it was made)")
 	ca.MarkFlagRequired("out")
 
 	var caDir, hostOut, addrs string
 	var hostDays int
+	var replace bool
 	host := &cobra.Command{
-		Use:   "host --ca DIR --addr HOST[,HOST...] [--out DIR] [--days 825]",
+		Use:   "host --ca DIR --addr HOST[,HOST...] [--out DIR] [--days 825] [--replace]",
 		Short: "Make a host's folder: ca.crt, host.crt and host.key (default DATA/cluster-tls)",
 		Long: `Make a host's certificate, signed by the CA in --ca DIR, for the addresses
 its peers dial it by (the host part of its --raft-addr: an IP address or a
 DNS name; give every one it is known by), and write it with its key and
-the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
+the CA's certificate into --out (default DATA/cluster-tls, which run reads).
+
+--replace renews the certificate of a folder that has one: host.crt and
+host.key are replaced, and ca.crt keeps the CAs it trusts, gaining --ca's
+if it lacks it (so a host moved to a new CA still takes the peers the old
+one signed until "tls trust remove"). The node reads its certificates when
+it starts: restart it (docs/OPERATING.md, "Renewing certificates").`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hostDays < 1 {
@@ -91,7 +106,18 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 			if out == "" {
 				out = filepath.Join(e.dataDir, clusterTLSName)
 			}
-			if err := c.WriteHost(out, "swarmhost host "+hosts[0], hosts, time.Now(), time.Duration(hostDays)*24*time.Hour); err != nil {
+			name, validFor := "swarmhost host "+hosts[0], time.Duration(hostDays)*24*time.Hour
+			if replace {
+				if err := c.ReplaceHost(out, name, hosts, time.Now(), validFor); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "replaced host.crt and host.key in %s for %s; restart the node to use them\n", out, strings.Join(hosts, ", "))
+				return nil
+			}
+			if err := c.WriteHost(out, name, hosts, time.Now(), validFor); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("%w (renewing? give --replace)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s (ca.crt, host.crt, host.key) for %s\n", out, strings.Join(hosts, ", "))
@@ -102,6 +128,7 @@ the CA's certificate into --out (default DATA/cluster-tls, which run reads).`,
 	host.Flags().StringVar(&addrs, "addr", "", "the host's addresses, as its peers dial it: HOST[,HOST...]")
 	host.Flags().StringVar(&hostOut, "out", "", "the folder to write in (default DATA/cluster-tls)")
 	host.Flags().IntVar(&hostDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
+	host.Flags().BoolVar(&replace, "replace", false, "replace the folder's host.crt and host.key (a renewal, or a move to a new CA), keeping the CAs its ca.crt trusts")
 	host.MarkFlagRequired("ca")
 	host.MarkFlagRequired("addr")
 
@@ -148,7 +175,7 @@ routes, which trust the cluster's CA alone, do not.`,
 	for _, f := range []string{"ca", "server-ca", "name", "out"} {
 		client.MarkFlagRequired(f)
 	}
-	root.AddCommand(ca, host, client)
+	root.AddCommand(ca, host, client, newTLSTrustCmd(e))
 	return root
 }
 

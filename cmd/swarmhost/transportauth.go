@@ -146,12 +146,12 @@ func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, e
 	}
 	switch left := at.Sub(now); {
 	case left <= 0:
-		return "", fmt.Errorf("the cluster's TLS certificate %s expired on %s: the other hosts would refuse this one; make new certificates (swarmhost tls host --ca DIR --addr ...; for the CA's, swarmhost tls ca, then every host's)",
+		return "", fmt.Errorf("the cluster's TLS certificate %s expired on %s: the other hosts would refuse this one; make new certificates (swarmhost tls host --ca DIR --addr ... --replace; for the CA's, a new CA: docs/OPERATING.md, \"Renewing certificates\")",
 			file, at.UTC().Format(time.DateOnly))
 	case left < tlsWarnBefore:
-		what := "make a new one before (swarmhost tls host)"
+		what := "renew it before (swarmhost tls host --ca DIR --addr ... --replace, then a restart)"
 		if file == files.CAFile {
-			what = "make a new CA before (swarmhost tls ca), then every host's certificate from it (swarmhost tls host): a host's certificate ends with its CA's"
+			what = "move the cluster to a new CA before, host by host with no downtime (swarmhost tls ca; on every host tls trust add, then tls host --replace, then tls trust remove, each followed by a restart: docs/OPERATING.md, \"Renewing certificates\"): a host's certificate ends with its CA's"
 		}
 		return fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: %s; the other hosts refuse an expired one",
 			file, at.UTC().Format(time.DateOnly), int(left.Hours()/24), what), nil

@@ -258,3 +258,59 @@ func TestRouteTLS(t *testing.T) {
 		t.Fatalf("server 0 has %d routes, %d before the server of another CA started", n, before)
 	}
 }
+
+// bundleFolder writes a certificate ca issued for 127.0.0.1, with its key,
+// and a ca.crt trusting ca and also, as during a move to a new CA, every
+// CA of also; it returns the paths of the three files.
+func bundleFolder(t *testing.T, ca *tlsgen.CA, also ...*tlsgen.CA) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caFile, certFile, keyFile = tlsFolder(t, ca)
+	for _, other := range also {
+		if _, err := tlsgen.Trust(caFile, other.CertPEM(), "the other CA"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
+}
+
+// In the middle of a move to a new CA every server trusts the old and the
+// new (ca.crt holds both): a server with a certificate of the old CA and
+// one with a certificate of the new form their routes, and a client with
+// a certificate of the new CA is taken by the server of the old. Without
+// the bundle neither would be (TestRouteTLS, TestClientTLS).
+func TestTLSAcrossACAChange(t *testing.T) {
+	oldCA, newCA := twoCAs(t)
+	ports := []int{freePort(t), freePort(t)}
+	route := func(i int) string { return fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]) }
+	start := func(i int, ca, also *tlsgen.CA, routes ...string) *bus.Embedded {
+		cfg, err := bus.RouteTLS(bundleFolder(t, ca, also))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := bus.StartEmbedded(t.TempDir(), bus.WithRouteTLS(cfg), bus.WithClientTLS(cfg.Clone()), bus.WithCluster(bus.ClusterConfig{
+			ServerName: fmt.Sprint("s", i), Listen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Shutdown)
+		return e
+	}
+	s0 := start(0, oldCA, newCA, route(1))
+	s1 := start(1, newCA, oldCA, route(0))
+	deadline := time.Now().Add(20 * time.Second)
+	for s0.Routes() == 0 || s1.Routes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no route between a server of the old CA and one of the new, both trusting both (%d, %d)", s0.Routes(), s1.Routes())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	clientTLS, err := bus.ClientTLS(bundleFolder(t, newCA, oldCA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s0.ClientURL(), bus.TLSOption(clientTLS), nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("a client of the new CA, to the server of the old: %v", err)
+	}
+	nc.Close()
+}

@@ -2,7 +2,6 @@ package tlsgen
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,6 +54,13 @@ func (ca *CA) WriteClient(dir, name string, serverCA []byte, now time.Time, vali
 	return writeNew(dir, []file{{CACertFile, serverCA}, {HostCertFile, cert}, {HostKeyFile, key}})
 }
 
+// existsError is writeNew's refusal of a file that exists (it is
+// fs.ErrExist).
+type existsError string
+
+func (e existsError) Error() string        { return string(e) + " exists: not overwritten" }
+func (e existsError) Is(target error) bool { return target == fs.ErrExist }
+
 type file struct {
 	name string
 	data []byte
@@ -65,7 +71,7 @@ type file struct {
 func writeNew(dir string, files []file) error {
 	for _, f := range files {
 		if _, err := os.Stat(filepath.Join(dir, f.name)); err == nil {
-			return fmt.Errorf("%s exists: not overwritten", filepath.Join(dir, f.name))
+			return existsError(filepath.Join(dir, f.name))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

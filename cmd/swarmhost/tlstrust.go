@@ -1,0 +1,136 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/canswarm/swarmhost/internal/tlsgen"
+)
+
+// newTLSTrustCmd lists, adds and removes the CAs a host's cluster-tls
+// folder trusts: how a cluster moves to a new CA with no moment when two
+// of its hosts refuse each other (docs/OPERATING.md).
+func newTLSTrustCmd(e *env) *cobra.Command {
+	var dir string
+	var clients bool
+	root := &cobra.Command{
+		Use:   "trust",
+		Short: "List, add and remove the CAs a host's cluster-tls folder trusts (ca.crt, or clients-ca.crt with --clients)",
+		Long: `A host takes the peers (and NATS clients) whose certificate a CA of its
+cluster-tls/ca.crt signed, and, with --clients, the NATS clients a CA of its
+cluster-tls/clients-ca.crt signed. ca.crt may hold more than one CA: that is
+how a cluster moves to a new CA without a moment when two of its hosts
+refuse each other. On every host in turn: "tls trust add NEWCA/ca.crt", then
+a restart; then "tls host --ca NEWCA --replace" and a restart; then "tls
+trust remove OLDCA/ca.crt" and a restart (docs/OPERATING.md, "Renewing
+certificates"). A node reads these files when it starts.`,
+		Args: args(cobra.NoArgs),
+	}
+	root.PersistentFlags().StringVar(&dir, "dir", "", "the host's folder (default DATA/cluster-tls)")
+	root.PersistentFlags().BoolVar(&clients, "clients", false, "the CAs of NATS clients alone (clients-ca.crt) rather than of the cluster (ca.crt)")
+	files := func() (bundle, hostCert string) {
+		d := dir
+		if d == "" {
+			d = filepath.Join(e.dataDir, clusterTLSName)
+		}
+		if clients {
+			return filepath.Join(d, tlsgen.ClientsCAFile), ""
+		}
+		return filepath.Join(d, tlsgen.CACertFile), filepath.Join(d, tlsgen.HostCertFile)
+	}
+	list := &cobra.Command{
+		Use:   "list [--dir DIR] [--clients]",
+		Short: "The CAs the folder trusts: name, fingerprint, end, and which signed the host's certificate",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bundle, hostCert := files()
+			cas, err := tlsgen.ReadTrust(bundle, hostCert)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: %d CA(s)\n", bundle, len(cas))
+			for _, c := range cas {
+				note := ""
+				if c.SignedHost {
+					note = "  signed this host's certificate"
+				}
+				if !c.Cert.NotAfter.After(time.Now()) {
+					note += "  EXPIRED"
+				}
+				fmt.Fprintf(e.stdout, "  %q  sha256 %s  valid until %s%s\n", c.Cert.Subject.CommonName, c.Fingerprint,
+					c.Cert.NotAfter.UTC().Format(time.DateOnly), note)
+			}
+			return nil
+		},
+	}
+	add := &cobra.Command{
+		Use:   "add CA [--dir DIR] [--clients]",
+		Short: "Trust the CA certificate(s) of CA (a file, or a folder holding ca.crt) besides those trusted now",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			text, from, err := readCAFile(argv[0])
+			if err != nil {
+				return err
+			}
+			bundle, _ := files()
+			added, err := tlsgen.Trust(bundle, text, from)
+			if err != nil {
+				return err
+			}
+			if len(added) == 0 {
+				fmt.Fprintf(e.stdout, "%s already trusts %s: nothing changed\n", bundle, from)
+				return nil
+			}
+			for _, c := range added {
+				fmt.Fprintf(e.stdout, "%s now trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
+			}
+			fmt.Fprintln(e.stdout, "restart the node to take it")
+			return nil
+		},
+	}
+	remove := &cobra.Command{
+		Use:   "remove CA [--dir DIR] [--clients]",
+		Short: "Stop trusting the CA certificate(s) of CA (a file, or a folder holding ca.crt); not the one that signed the host's certificate",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			text, from, err := readCAFile(argv[0])
+			if err != nil {
+				return err
+			}
+			bundle, hostCert := files()
+			removed, err := tlsgen.Distrust(bundle, hostCert, text, from)
+			if err != nil {
+				return err
+			}
+			if len(removed) == 0 {
+				fmt.Fprintf(e.stdout, "%s does not trust %s: nothing changed\n", bundle, from)
+				return nil
+			}
+			for _, c := range removed {
+				fmt.Fprintf(e.stdout, "%s no longer trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
+			}
+			fmt.Fprintln(e.stdout, "restart the node to take it")
+			return nil
+		},
+	}
+	root.AddCommand(list, add, remove)
+	return root
+}
+
+// readCAFile reads a CA's certificate from a file, or from the ca.crt of
+// a folder (a CA's, as tls ca makes it), and says which file it read.
+func readCAFile(path string) (text []byte, file string, err error) {
+	file = path
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		file = filepath.Join(path, tlsgen.CACertFile)
+	}
+	text, err = os.ReadFile(file)
+	if err != nil {
+		return nil, "", fmt.Errorf("the CA: %w", err)
+	}
+	return text, file, nil
+}
