@@ -28,6 +28,7 @@ FUZZ_TARGETS := \
 	./abi/envelope:FuzzCanonicalTokenAgreesWithJSON \
 	./abi/envelope:FuzzParseTokenScanAgreesWithGeneralPath \
 	./host/keys:FuzzParseKeyFile \
+	./internal/tlsgen:FuzzParseCAs \
 	./host/audit:FuzzAuditLine \
 	./host/wasm/gas:FuzzInstrument \
 	./host/wasm:FuzzDecodeInstEntry \
