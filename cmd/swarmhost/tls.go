@@ -80,10 +80,12 @@ DNS name; give every one it is known by), and write it with its key and
 the CA's certificate into --out (default DATA/cluster-tls, which run reads).
 
 --replace renews the certificate of a folder that has one: host.crt and
-host.key are replaced, and ca.crt keeps the CAs it trusts, gaining --ca's
-if it lacks it (so a host moved to a new CA still takes the peers the old
-one signed until "tls trust remove"). The node reads its certificates when
-it starts: restart it (docs/OPERATING.md, "Renewing certificates").`,
+host.key are replaced (keeping their mode and owner), and ca.crt keeps the
+CAs it trusts, gaining --ca's if it lacks it (so a host moved to a new CA
+still takes the peers the old one signed until "tls trust remove"). The
+node's listeners read the files when it starts, its outgoing Raft
+connections whenever they connect: restart it right after
+(docs/OPERATING.md, "Renewing certificates").`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if hostDays < 1 {
@@ -111,7 +113,7 @@ it starts: restart it (docs/OPERATING.md, "Renewing certificates").`,
 				if err := c.ReplaceHost(out, name, hosts, time.Now(), validFor); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "replaced host.crt and host.key in %s for %s; restart the node to use them\n", out, strings.Join(hosts, ", "))
+				fmt.Fprintf(e.stdout, "replaced host.crt and host.key in %s for %s; restart the node now (its outgoing Raft connections take them as they connect)\n", out, strings.Join(hosts, ", "))
 				return nil
 			}
 			if err := c.WriteHost(out, name, hosts, time.Now(), validFor); err != nil {
@@ -134,8 +136,9 @@ it starts: restart it (docs/OPERATING.md, "Renewing certificates").`,
 
 	var clientsCA, serverCA, clientName, clientOut string
 	var clientDays int
+	var clientReplace bool
 	client := &cobra.Command{
-		Use:   "client --ca DIR --server-ca FILE --name NAME --out DIR [--days 825]",
+		Use:   "client --ca DIR --server-ca FILE --name NAME --out DIR [--days 825] [--replace]",
 		Short: "Make a NATS client's folder for --nats-tls: ca.crt, host.crt and host.key",
 		Long: `Make a client's certificate, signed by the CA in --ca DIR (a CA for
 clients alone, made with "tls ca"), and write it with its key and the
@@ -143,7 +146,9 @@ cluster CA's certificate (--server-ca, to check the hosts' servers) into
 --out, the folder a client gives as --nats-tls. Put the clients' CA's
 ca.crt into each host's cluster-tls folder as clients-ca.crt: its NATS
 client port then takes these certificates, and its Raft transport and
-routes, which trust the cluster's CA alone, do not.`,
+routes, which trust the cluster's CA alone, do not. --replace renews the
+certificate of a folder that has one, keeping the CAs its ca.crt trusts and
+adding --server-ca's.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if clientDays < 1 {
@@ -160,7 +165,18 @@ routes, which trust the cluster's CA alone, do not.`,
 			if !x509.NewCertPool().AppendCertsFromPEM(server) {
 				return fmt.Errorf("the servers' CA: %s holds no PEM certificate", serverCA)
 			}
-			if err := c.WriteClient(clientOut, "swarmhost client "+clientName, server, time.Now(), time.Duration(clientDays)*24*time.Hour); err != nil {
+			name, validFor := "swarmhost client "+clientName, time.Duration(clientDays)*24*time.Hour
+			if clientReplace {
+				if err := c.ReplaceClient(clientOut, name, server, time.Now(), validFor); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "replaced host.crt and host.key in %s for client %s\n", clientOut, clientName)
+				return nil
+			}
+			if err := c.WriteClient(clientOut, name, server, time.Now(), validFor); err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("%w (renewing? give --replace)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote %s (ca.crt, host.crt, host.key) for client %s\n", clientOut, clientName)
@@ -172,6 +188,7 @@ routes, which trust the cluster's CA alone, do not.`,
 	client.Flags().StringVar(&clientName, "name", "", "who the certificate is for")
 	client.Flags().StringVar(&clientOut, "out", "", "the folder to write in")
 	client.Flags().IntVar(&clientDays, "days", 825, "how long the certificate is valid (at most as long as the CA)")
+	client.Flags().BoolVar(&clientReplace, "replace", false, "replace the folder's host.crt and host.key, keeping the CAs its ca.crt trusts")
 	for _, f := range []string{"ca", "server-ca", "name", "out"} {
 		client.MarkFlagRequired(f)
 	}

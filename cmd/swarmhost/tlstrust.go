@@ -25,9 +25,12 @@ cluster-tls/ca.crt signed, and, with --clients, the NATS clients a CA of its
 cluster-tls/clients-ca.crt signed. ca.crt may hold more than one CA: that is
 how a cluster moves to a new CA without a moment when two of its hosts
 refuse each other. On every host in turn: "tls trust add NEWCA/ca.crt", then
-a restart; then "tls host --ca NEWCA --replace" and a restart; then "tls
-trust remove OLDCA/ca.crt" and a restart (docs/OPERATING.md, "Renewing
-certificates"). A node reads these files when it starts.`,
+a restart; then "tls host --ca NEWCA --addr ... --replace" and a restart;
+then "tls trust remove OLDCA/ca.crt" and a restart (docs/OPERATING.md,
+"Renewing certificates"). A node's listeners read these files when it
+starts, its outgoing Raft connections whenever they connect: restart the
+node right after each change. --dir may also be a client's --nats-tls
+folder (its ca.crt names the servers' CAs).`,
 		Args: args(cobra.NoArgs),
 	}
 	root.PersistentFlags().StringVar(&dir, "dir", "", "the host's folder (default DATA/cluster-tls)")
@@ -76,8 +79,8 @@ certificates"). A node reads these files when it starts.`,
 			if err != nil {
 				return err
 			}
-			bundle, _ := files()
-			added, err := tlsgen.Trust(bundle, text, from)
+			bundle, hostCert := files()
+			added, err := tlsgen.Trust(bundle, text, from, time.Now())
 			if err != nil {
 				return err
 			}
@@ -88,7 +91,7 @@ certificates"). A node reads these files when it starts.`,
 			for _, c := range added {
 				fmt.Fprintf(e.stdout, "%s now trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
 			}
-			fmt.Fprintln(e.stdout, "restart the node to take it")
+			fmt.Fprintln(e.stdout, takeIt(hostCert))
 			return nil
 		},
 	}
@@ -113,12 +116,24 @@ certificates"). A node reads these files when it starts.`,
 			for _, c := range removed {
 				fmt.Fprintf(e.stdout, "%s no longer trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
 			}
-			fmt.Fprintln(e.stdout, "restart the node to take it")
+			fmt.Fprintln(e.stdout, takeIt(hostCert))
 			return nil
 		},
 	}
 	root.AddCommand(list, add, remove)
 	return root
+}
+
+// takeIt says when a changed bundle takes effect: at the node's restart
+// for a host's folder (its certificate serves), at the next connection for
+// a client's.
+func takeIt(certFile string) string {
+	if certFile != "" {
+		if c, err := tlsgen.FirstCertificate(certFile); err == nil && c != nil && !tlsgen.Serves(c) {
+			return "the client's next connection takes it"
+		}
+	}
+	return "restart the node to take it"
 }
 
 // readCAFile reads a CA's certificate from a file, or from the ca.crt of

@@ -140,9 +140,22 @@ const tlsWarnBefore = 30 * 24 * time.Hour
 // hosts would refuse this one, and a start would wait for them for ever),
 // or expires within tlsWarnBefore (a warning).
 func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, err error) {
+	if _, err := tls.LoadX509KeyPair(files.CertFile, files.KeyFile); err != nil {
+		return "", fmt.Errorf("the cluster's TLS certificate %s and key %s: %w (a replacement cut short? make them again: swarmhost tls host --ca DIR --addr ... --replace)",
+			files.CertFile, files.KeyFile, err)
+	}
 	file, at, err := tlsgen.ChainExpiry(files.CAFile, files.CertFile)
 	if err != nil {
 		return "", fmt.Errorf("the cluster's TLS certificates: %w", err)
+	}
+	if cas, err := tlsgen.ReadTrust(files.CAFile, ""); err == nil {
+		for _, c := range cas {
+			if !c.Cert.NotAfter.After(now) {
+				warning = fmt.Sprintf("%s still trusts a CA that expired on %s (%q, sha256 %s): nothing it signed is taken any more; swarmhost tls trust remove it. ",
+					files.CAFile, c.Cert.NotAfter.UTC().Format(time.DateOnly), c.Cert.Subject.CommonName, c.Fingerprint)
+				break
+			}
+		}
 	}
 	switch left := at.Sub(now); {
 	case left <= 0:
@@ -153,8 +166,8 @@ func checkTLSExpiry(files *consensus.TLSFiles, now time.Time) (warning string, e
 		if file == files.CAFile {
 			what = "move the cluster to a new CA before, host by host with no downtime (swarmhost tls ca; on every host tls trust add, then tls host --replace, then tls trust remove, each followed by a restart: docs/OPERATING.md, \"Renewing certificates\"): a host's certificate ends with its CA's"
 		}
-		return fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: %s; the other hosts refuse an expired one",
+		return warning + fmt.Sprintf("the cluster's TLS certificate %s expires on %s, in %d days: %s; the other hosts refuse an expired one",
 			file, at.UTC().Format(time.DateOnly), int(left.Hours()/24), what), nil
 	}
-	return "", nil
+	return strings.TrimSpace(warning), nil
 }

@@ -99,3 +99,46 @@ func TestCheckTLSExpiry(t *testing.T) {
 		}
 	}
 }
+
+// A start refuses a host certificate that is not its key's (a replacement
+// cut short), naming both files and what to do, and warns of a CA its
+// ca.crt still trusts though it expired (left over from a move to a new
+// CA).
+func TestCheckTLSNamesAMismatchedKeyAndAnExpiredCA(t *testing.T) {
+	now := time.Now()
+	oldCA, err := tlsgen.NewCA("old CA", now.Add(-72*time.Hour), 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, err := tlsgen.NewCA("new CA", now, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tls")
+	if err := newCA.WriteHost(dir, "host", []string{"127.0.0.1"}, now, 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	files, err := clusterTLSFiles("", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warning, err := checkTLSExpiry(files, now); err != nil || warning != "" {
+		t.Fatalf("a fresh folder: warning %q, %v", warning, err)
+	}
+	bundle, _ := os.ReadFile(files.CAFile)
+	os.WriteFile(files.CAFile, append(bundle, oldCA.CertPEM()...), 0o644)
+	warning, err := checkTLSExpiry(files, now)
+	if err != nil || !strings.Contains(warning, "still trusts a CA that expired") || !strings.Contains(warning, `"old CA"`) ||
+		!strings.Contains(warning, "tls trust remove") {
+		t.Fatalf("a bundle with an expired CA: warning %q, %v", warning, err)
+	}
+	_, otherKey, err := newCA.Issue("another", []string{"127.0.0.1"}, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(files.KeyFile, otherKey, 0o600)
+	if _, err := checkTLSExpiry(files, now); err == nil || !strings.Contains(err.Error(), files.CertFile+" and key "+files.KeyFile) ||
+		!strings.Contains(err.Error(), "--replace") {
+		t.Fatalf("a certificate with another's key: %v", err)
+	}
+}

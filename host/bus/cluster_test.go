@@ -266,7 +266,7 @@ func bundleFolder(t *testing.T, ca *tlsgen.CA, also ...*tlsgen.CA) (caFile, cert
 	t.Helper()
 	caFile, certFile, keyFile = tlsFolder(t, ca)
 	for _, other := range also {
-		if _, err := tlsgen.Trust(caFile, other.CertPEM(), "the other CA"); err != nil {
+		if _, err := tlsgen.Trust(caFile, other.CertPEM(), "the other CA", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package tlsgen
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -14,25 +15,38 @@ func certificates(file string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	for rest := b; ; {
+	cs, _, err := parseCertificates(file, b)
+	return cs, err
+}
+
+// parseCertificates parses every CERTIFICATE block of PEM text (from
+// where, for errors; at least one), and says whether the text holds
+// anything else: another kind of block, or text outside the blocks.
+func parseCertificates(where string, text []byte) (out []*x509.Certificate, other bool, err error) {
+	for rest := text; ; {
 		var block *pem.Block
+		before := rest
 		if block, rest = pem.Decode(rest); block == nil {
+			other = other || len(bytes.TrimSpace(before)) > 0
 			break
 		}
+		if i := bytes.Index(before, []byte("-----BEGIN")); i > 0 && len(bytes.TrimSpace(before[:i])) > 0 {
+			other = true
+		}
 		if block.Type != "CERTIFICATE" {
+			other = true
 			continue
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, false, fmt.Errorf("%s: certificate %d: %w", where, len(out)+1, err)
 		}
 		out = append(out, c)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate", file)
+		return nil, false, fmt.Errorf("%s: no PEM certificate", where)
 	}
-	return out, nil
+	return out, other, nil
 }
 
 // NotAfter is when the first certificate in a PEM file stops being valid.

@@ -29,7 +29,7 @@ func FuzzParseCAs(f *testing.F) {
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
 	f.Add([]byte("not PEM"))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		cas, err := parseCAs("the file", text)
+		cas, err := parseCAs("the file", text, time.Time{})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "the file: ") {
 				t.Fatalf("the error does not name the file: %v", err)
