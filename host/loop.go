@@ -305,6 +305,21 @@ func (h *Host) step(it item) (stepped, bool) {
 		if thread == "" {
 			thread = audit.ThreadOfRaw(r.Raw)
 		}
+		// Nor is an envelope the thread's trail accepted before, which the
+		// core no longer holds to know it again (the swarm thread forgets
+		// what it accepted at each retiring checkpoint; a retired thread
+		// keeps only its summary): delivered again (a restart's consumer
+		// reset, a redelivery), it would be judged anew, stale_lamport or
+		// wrong_state, and recorded as if it had been refused. It is a
+		// duplicate, as it was while the core held it.
+		if h.forgotten(thread, r) {
+			h.mu.Unlock()
+			h.metrics.duplicates.Inc()
+			if it.delivery != nil {
+				h.consumer.Taken(it.delivery.Seq)
+			}
+			return stepped{it: it, thread: thread, ack: true}, true
+		}
 		r.At, it.newClock = h.receiptTime(thread)
 	}
 	endedBefore := thread != "" && h.core.Ended(thread)
@@ -360,6 +375,22 @@ func (h *Host) step(it item) (stepped, bool) {
 		}
 	}
 	return s, act || ack
+}
+
+// forgotten says whether r is an envelope its thread's trail accepted
+// and the core no longer holds (see step). Only the swarm thread and
+// retired threads forget; the others' duplicates the core knows itself.
+func (h *Host) forgotten(thread string, r *protocol.Received) bool {
+	if r.Env == nil || thread != protocol.SwarmThread && !h.core.Retired(thread) {
+		return false
+	}
+	known, err := h.Trail.HasAccepted(thread, r.Env.ID)
+	if err != nil {
+		// Judged by the core, as before: the line it writes says what.
+		h.log.Warn("audit", "thread", thread, "error", err)
+		return false
+	}
+	return known
 }
 
 // receiptTime is the time a received envelope on the thread is stepped

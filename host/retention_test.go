@@ -306,3 +306,62 @@ func TestAFailedGCIsAskedAgain(t *testing.T) {
 		t.Fatalf("%d GC proposals, want the two that failed and one more", n)
 	}
 }
+
+// An envelope delivered again after the core forgot it (its thread
+// retired; the swarm thread compacted at a retiring checkpoint) is a
+// duplicate, as it was while the core held it: no line, rather than a
+// rejection (wrong_state, stale_lamport) recorded as if it had been
+// refused. Such copies come with a restart's consumer reset or a
+// redelivery; here each accepted envelope is published again raw.
+func TestForgottenEnvelopesDeliveredAgainAreDuplicates(t *testing.T) {
+	h, id := finishedFlow(t, t.TempDir(), host.Config{CheckpointEvery: 150 * time.Millisecond, RetainEnded: time.Millisecond})
+	defer h.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if info, _ := h.Need(id); info.Retired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the final NEED was not retired by the checkpoints that followed")
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // checkpoints since: the swarm thread compacted
+	// The lines a delivery may write on the NEED's thread.
+	needLines := func() (lines []string) {
+		for _, r := range trailLines(t, h, id) {
+			if r.Kind == audit.KindEnvelope || r.Kind == host.KindHeld || r.Kind == host.KindClock {
+				lines = append(lines, r.Kind+" "+r.Verdict+" "+r.Reason)
+			}
+		}
+		return lines
+	}
+	before := needLines()
+	again := append(acceptedEnvelopes(t, h, id), acceptedEnvelopes(t, h, protocol.SwarmThread)...)
+	swarmAccepted := map[string]bool{}
+	for _, e := range acceptedEnvelopes(t, h, protocol.SwarmThread) {
+		swarmAccepted[e.ID] = true
+	}
+	if len(swarmAccepted) < 2 {
+		t.Fatalf("the swarm thread accepted %d envelopes: no checkpoint to deliver again", len(swarmAccepted))
+	}
+	for _, e := range again {
+		subject, err := bus.SubjectOf(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Bus.PublishRaw(context.Background(), subject, e.Wire(), "again-"+e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	if after := needLines(); len(after) != len(before) {
+		t.Fatalf("the retired thread's envelopes delivered again added %d lines: %q", len(after)-len(before), after[len(before):])
+	}
+	for _, r := range trailLines(t, h, protocol.SwarmThread) {
+		if r.Kind != audit.KindEnvelope || r.Verdict != audit.Rejected {
+			continue
+		}
+		if e, err := envelope.Decode(r.Envelope); err == nil && swarmAccepted[e.ID] {
+			t.Fatalf("the swarm thread recorded its own accepted %s %s again, rejected %s", e.Verb, e.ID, r.Reason)
+		}
+	}
+}

@@ -15,7 +15,9 @@
 //     JSON string, or "base64:..." for bytes that are not UTF-8). Text that
 //     names no usable thread goes to the thread "unthreaded".
 //   - A duplicate envelope (an id already accepted on the thread) is
-//     acknowledged again and not written twice ([ErrDuplicate]).
+//     acknowledged again and not written twice ([ErrDuplicate]);
+//     [Trail.HasAccepted] asks before (the node's core forgets what a
+//     retired thread, or the swarm thread, accepted; the trail does not).
 //   - Beside each thread's file a head file records its last seq and line
 //     hash, so that editing or deleting the last line is detected too. It
 //     is written after its lines are durable and is not fsynced itself:

@@ -374,6 +374,33 @@ func (t *Trail) AppendEnvelope(e *envelope.Envelope, receivedLamport uint64) (Re
 	return rec, err
 }
 
+// HasAccepted reports whether the thread's trail holds the envelope id
+// accepted: a delivery of it again is a duplicate, though the core may have
+// forgotten it (a retired thread, the swarm thread's compaction). A thread
+// with no file has none; one not open is opened (read back).
+func (t *Trail) HasAccepted(thread, id string) (bool, error) {
+	t.mu.Lock()
+	_, open := t.threads[thread]
+	t.mu.Unlock()
+	if !open {
+		fileName, err := FileName(thread)
+		if err != nil {
+			return false, err
+		}
+		if _, err := os.Stat(filepath.Join(t.dir, fileName)); errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("audit thread %s: %w", thread, err)
+		}
+	}
+	tl, err := t.lockThread(thread)
+	if err != nil {
+		return false, err
+	}
+	defer tl.mu.Unlock()
+	return tl.accepted[id], nil
+}
+
 // AppendRejected records text that was refused with code, on the thread it
 // names if it names one.
 func (t *Trail) AppendRejected(raw []byte, code envelope.Code, receivedLamport uint64) (Record, error) {

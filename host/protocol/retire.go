@@ -109,8 +109,10 @@ func (c *Core) shareStrings(info *ThreadInfo) {
 // Nothing reads them after they took effect: the plan holds its ops (and
 // answers RECONCILE from them), the per-sender Lamport clocks stay, and
 // the trail has the envelopes. A copy delivered again later is judged
-// against its sender's clock (stale_lamport) rather than known as a
-// duplicate, and recorded.
+// here against its sender's clock (stale_lamport) rather than known as a
+// duplicate; a host's shell knows it first from its trail and drops it
+// as the duplicate it is (as it does a retired thread's, which receive
+// would answer wrong_state).
 func (c *Core) compactSwarm() {
 	if t := c.threads[SwarmThread]; t != nil && len(t.order) > 0 {
 		t.seen, t.order = map[string]*envelope.Envelope{}, nil
