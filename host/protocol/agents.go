@@ -102,7 +102,7 @@ func (c *Core) agentDone(in *AgentDone) string {
 	}
 	delete(c.reqMap, in.ReqID)
 	t := c.threads[r.thread]
-	if t == nil || t.retired {
+	if t == nil { // retired, say
 		return r.thread
 	}
 	a := c.agents[r.agent]

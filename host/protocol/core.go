@@ -123,6 +123,11 @@ type Core struct {
 	cfg     Config
 	agents  map[string]*AgentInfo
 	threads map[string]*thread
+	// retired are the threads a checkpoint retired (retireEnded): the
+	// summary Thread shows, all the core keeps of them; retiredClock the
+	// largest Lamport clock they had (a CHECKPOINT's upto counts it).
+	retired      map[string]*ThreadInfo
+	retiredClock uint64
 	tokens  map[string]*envelope.Token // verified tokens by ref
 	plan    *plan.Plan
 	ready   []Action
@@ -166,7 +171,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.Rules < 0 || cfg.Rules > Rules {
 		return nil, fmt.Errorf("protocol: Config.Rules %d: this core knows revisions 0 to %d", cfg.Rules, Rules)
 	}
-	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{},
+	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{}, retired: map[string]*ThreadInfo{},
 		tokens: map[string]*envelope.Token{}, plan: plan.New()}
 	for i := range cfg.Agents {
 		a := &c.cfg.Agents[i]
@@ -287,8 +292,21 @@ func (c *Core) nextReq(kind string) string {
 	return fmt.Sprintf("%s-%d", kind, c.reqs)
 }
 
-// Threads lists the threads the core knows, sorted.
+// Threads lists the threads the core knows, retired ones too, sorted.
 func (c *Core) Threads() []string {
+	ids := make([]string, 0, len(c.threads)+len(c.retired))
+	for id := range c.threads {
+		ids = append(ids, id)
+	}
+	for id := range c.retired {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// liveThreads lists the threads not retired, sorted.
+func (c *Core) liveThreads() []string {
 	ids := make([]string, 0, len(c.threads))
 	for id := range c.threads {
 		ids = append(ids, id)
@@ -299,6 +317,9 @@ func (c *Core) Threads() []string {
 
 // PhaseOf is a thread's phase, or false for an unknown thread.
 func (c *Core) PhaseOf(id string) (Phase, bool) {
+	if r := c.retired[id]; r != nil {
+		return r.Phase, true
+	}
 	t := c.threads[id]
 	if t == nil {
 		return "", false
@@ -313,6 +334,11 @@ func (c *Core) NeedsWhere(keep func(id string, phase Phase) bool) []string {
 	var ids []string
 	for id, t := range c.threads {
 		if id != SwarmThread && keep(id, t.phase) {
+			ids = append(ids, id)
+		}
+	}
+	for id, r := range c.retired {
+		if keep(id, r.Phase) {
 			ids = append(ids, id)
 		}
 	}
@@ -378,7 +404,7 @@ func (c *Core) redo() {
 	// The GC of the last checkpoint's retired NEEDs may have died with
 	// the process (a shard answers a repeat by dropping none).
 	c.collect(c.lastRetired)
-	for _, id := range c.Threads() {
+	for _, id := range c.liveThreads() {
 		t := c.threads[id]
 		if t.final() {
 			continue
@@ -426,7 +452,7 @@ func pow10(k int) int {
 // digest, and the decisions: their count and the hash of their sorted list
 // "need epoch fence".
 func (c *Core) checkpoint(in *CheckpointDue) {
-	var upto uint64
+	upto := c.retiredClock
 	for _, t := range c.threads {
 		upto = max(upto, t.clock)
 	}

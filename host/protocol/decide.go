@@ -221,12 +221,12 @@ func (c *Core) tryFinalize(t *thread) {
 // a consensus replica hands it again from a snapshot (a restart restores
 // every command of the last one), rather than record it once more.
 func (c *Core) KnowsApplied(cmd Command) bool {
-	t := c.threads[cmd.Need]
-	switch {
-	case t == nil:
-		return false
-	case t.retired:
+	if c.retired[cmd.Need] != nil {
 		return true
+	}
+	t := c.threads[cmd.Need]
+	if t == nil {
+		return false
 	}
 	switch cmd.Op {
 	case "DECIDE":
@@ -246,10 +246,10 @@ func (c *Core) applied(a *Applied) {
 	if !envelope.IsRef(cmd.Need) {
 		return
 	}
-	t := c.thread(cmd.Need)
-	if t.retired {
+	if c.retired[cmd.Need] != nil {
 		return // ended: the shard answers nothing more about it but repeats
 	}
+	t := c.thread(cmd.Need)
 	switch cmd.Op {
 	case "DECIDE":
 		if t.decisions[cmd.Epoch] != nil || cmd.Epoch < t.epoch {

@@ -127,7 +127,7 @@ func (c *Core) policyDone(in *PolicyDone) string {
 	}
 	delete(c.reqMap, in.ReqID)
 	t := c.threads[r.thread]
-	if t == nil || t.retired {
+	if t == nil { // retired, say
 		return r.thread
 	}
 	switch r.purpose {

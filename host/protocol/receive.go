@@ -68,10 +68,10 @@ func (c *Core) receive(in *Received) Verdict {
 	if rerr != nil {
 		return rejectErr(tid, rerr)
 	}
-	t := c.threads[tid]
-	if t != nil && t.retired {
-		return reject(tid, envelope.CodeWrongState, "NEED %s ended (%s) and a checkpoint retired it: it takes nothing more", tid, t.phase)
+	if r := c.retired[tid]; r != nil {
+		return reject(tid, envelope.CodeWrongState, "NEED %s ended (%s) and a checkpoint retired it: it takes nothing more", tid, r.Phase)
 	}
+	t := c.threads[tid]
 	if e.Verb == envelope.VerbNeed {
 		if t != nil && t.need != nil {
 			return reject(tid, envelope.CodeWrongState, "NEED %s is already open", tid)

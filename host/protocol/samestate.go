@@ -37,6 +37,7 @@ func SameState(a, b *Core) error {
 		x, y any
 	}{
 		{"cfg", a.cfg, b.cfg}, {"agents", a.agents, b.agents}, {"threads", a.threads, b.threads},
+		{"retired", a.retired, b.retired}, {"retiredClock", a.retiredClock, b.retiredClock},
 		{"tokens", a.tokens, b.tokens}, {"now", a.now, b.now}, {"reqs", a.reqs, b.reqs},
 		{"shared", a.shared, b.shared}, {"decided", a.decided, b.decided}, {"lastRetired", a.lastRetired, b.lastRetired},
 		{"unsent", unsentPreparable(a.unsent), unsentPreparable(b.unsent)},

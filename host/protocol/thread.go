@@ -144,12 +144,10 @@ type thread struct {
 	lastAgentProblem string
 
 	// endedAt is the core's time when the thread ended (final, abandoned,
-	// refused); 0 while it has not.
+	// refused); 0 while it has not. A CHECKPOINT retires it some time
+	// after (CheckpointDue): Core.retired keeps its summary, and the
+	// thread goes.
 	endedAt int64
-	// retired: a CHECKPOINT retired the ended thread (CheckpointDue).
-	// Only id, phase, epoch, clock, decisions and summary are kept.
-	retired bool
-	summary ThreadInfo
 }
 
 func newThread(id string) *thread {
@@ -238,13 +236,14 @@ type EnvelopeSummary struct {
 
 // Thread returns a thread's state, or false for an unknown thread.
 func (c *Core) Thread(id string) (ThreadInfo, bool) {
+	if r := c.retired[id]; r != nil {
+		return *r, true
+	}
 	t := c.threads[id]
 	if t == nil {
 		return ThreadInfo{}, false
 	}
-	if t.retired {
-		return t.summary, true
-	}
+
 	info := ThreadInfo{ID: id, Phase: t.phase, Epoch: t.epoch, Capability: t.np.Capability, Capsule: t.capsule,
 		Decision: t.decisions[t.epoch], Refusal: t.refusal, Abandoned: t.abandonedWhy, Envelopes: []EnvelopeSummary{}}
 	if t.commit != nil {
