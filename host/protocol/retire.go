@@ -86,8 +86,8 @@ func (c *Core) collect(ids []string) {
 }
 
 // shareStrings makes a retired summary hold one copy of each string it
-// repeats across threads: the decision's principals (a handful of agents
-// across all threads).
+// repeats across threads: its capability and capsule, the decision's
+// principals (a handful of agents across all threads).
 func (c *Core) shareStrings(info *ThreadInfo) {
 	if c.shared == nil {
 		c.shared = map[string]string{}
@@ -99,6 +99,7 @@ func (c *Core) shareStrings(info *ThreadInfo) {
 		c.shared[s] = s
 		return s
 	}
+	info.Capability, info.Capsule = share(info.Capability), share(info.Capsule)
 	if d := info.Decision; d != nil {
 		d.WorkerPK = share(d.WorkerPK)
 		for i := range d.Verifiers {
