@@ -453,6 +453,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The loop makes a round's lines durable at once, before their effects
 	// leave (see process).
 	h.Trail.SetGroupCommit(true)
+	// The swarm thread is written to for the node's life (CHECKPOINTs,
+	// RECONCILEs of every host): kept open, not read back whole each time
+	// the NEEDs of a busy node push it out of the open files.
+	h.Trail.Pin(protocol.SwarmThread)
 	if h.clock, err = lamport.Open(filepath.Join(cfg.DataDir, "host.lamport"), 1024); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

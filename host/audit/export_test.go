@@ -8,3 +8,11 @@ func StreamEveryThread(lines int, held func(int)) (restore func()) {
 	verifyWholeBelow, windowLines, windowHeld = 0, lines, held
 	return func() { verifyWholeBelow, windowLines, windowHeld = above, wl, h }
 }
+
+// ThreadsOpened is how many times the trail opened (read back) a thread
+// file.
+func ThreadsOpened(t *Trail) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.opens
+}

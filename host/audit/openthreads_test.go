@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -164,5 +165,48 @@ func TestRecoverThreadsBringsLaggingHeadsUp(t *testing.T) {
 	}
 	if len(warned) != 1 || !strings.Contains(warned[0], "head recorded line 1 of 3") {
 		t.Fatalf("warnings %q: want one saying the head was brought up", warned)
+	}
+}
+
+// A pinned thread stays open however many others are written after it:
+// it is read back once, not each time the bound would have closed it (the
+// swarm thread, whose file grows for the life of the node).
+func TestPinnedThreadIsNotReadBackAgain(t *testing.T) {
+	tr, err := audit.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	tr.SetGroupCommit(true)
+	tr.SetMaxOpenThreads(2)
+	swarm := envelope.HashRef([]byte("a thread written for ever"))
+	tr.Pin(swarm)
+	appendTo := func(thread string, n int) {
+		t.Helper()
+		e, err := envelope.Sign(envelope.Draft{ThreadID: thread, Verb: envelope.VerbHeartbeat, Lamport: uint64(n + 1),
+			Payload: map[string]any{"n": n}}, key(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.AppendEnvelope(e, uint64(n+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 5; round++ {
+		appendTo(swarm, round)
+		for i := 0; i < 4; i++ {
+			appendTo(envelope.HashRef([]byte(fmt.Sprint("need ", round, i))), round)
+		}
+		if err := tr.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 20 NEED threads opened once each, the pinned one once: 21. Unpinned,
+	// it would have been opened in every round.
+	if n := audit.ThreadsOpened(tr); n != 21 {
+		t.Fatalf("%d thread files opened, want 21 (the pinned thread once)", n)
+	}
+	if n := tr.OpenThreads(); n > 3 {
+		t.Fatalf("%d thread files open, want the bound of 2 and the pinned one", n)
 	}
 }

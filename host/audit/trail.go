@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,6 +33,9 @@ type Trail struct {
 	threads map[string]*threadLog // the open ones: at most maxOpen
 	maxOpen int
 	uses    uint64                // counts thread lookups, for least recently used
+	opens   uint64                // counts thread files opened (read back), for tests
+	// pinned threads are never closed to bound the open files (Pin).
+	pinned map[string]bool
 	fault   atomic.Pointer[error] // FailWrites
 
 	// group: appends write their lines and leave making them durable to
@@ -149,6 +154,20 @@ type threadLog struct {
 // least recently used thread is committed and closed; writing to it again
 // reopens it (reading its file back).
 const DefaultMaxOpenThreads = 256
+
+// Pin keeps a thread's file open once opened, whatever the bound on open
+// files: a thread written to for the life of the node (the swarm thread,
+// its CHECKPOINTs and RECONCILEs) and so the largest file, which reopening
+// would read back whole, on the writer's path, each time the bound closed
+// it.
+func (t *Trail) Pin(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pinned == nil {
+		t.pinned = map[string]bool{}
+	}
+	t.pinned[name] = true
+}
 
 // SetMaxOpenThreads changes the bound on open thread files (at least 1).
 func (t *Trail) SetMaxOpenThreads(n int) {
@@ -505,6 +524,7 @@ func (t *Trail) thread(name string) (*threadLog, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.opens++
 	tl.lastUse = t.uses
 	t.threads[name] = tl
 	t.closeLeastUsedLocked(tl)
@@ -513,12 +533,13 @@ func (t *Trail) thread(name string) (*threadLog, error) {
 
 // closeLeastUsedLocked closes the least recently used threads while more
 // than maxOpen are open, committing what they wrote first. A thread in use
-// (its lock held) is passed over; keep is never closed.
+// (its lock held) is passed over; keep and pinned threads are never
+// closed.
 func (t *Trail) closeLeastUsedLocked(keep *threadLog) {
 	for len(t.threads) > t.maxOpen {
 		var victims []*threadLog
 		for _, tl := range t.threads {
-			if tl != keep {
+			if tl != keep && !t.pinned[tl.name] {
 				victims = append(victims, tl)
 			}
 		}
@@ -566,41 +587,31 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 		return nil, err
 	}
 	path := filepath.Join(t.dir, fileName)
-	text, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open audit thread %s: %w", name, err)
-	}
-	created := errors.Is(err, fs.ErrNotExist)
 	tl := &threadLog{name: name, accepted: map[string]bool{}}
-	if complete := bytes.LastIndexByte(text, '\n') + 1; complete < len(text) {
-		// A torn last line: its append never returned, so it was never
-		// acknowledged. Cut it off before appending after it.
-		t.warn(fmt.Sprintf("audit thread %s: cutting off a torn last line (%d bytes) left by a crash", name, len(text)-complete))
-		if err := os.Truncate(path, int64(complete)); err != nil {
-			return nil, fmt.Errorf("open audit thread %s: cut torn line: %w", name, err)
-		}
-		text = text[:complete]
+	// The head says which lines are recorded; those after it (a crash
+	// between a line's fsync and its head's: a round at most) are kept to
+	// be checked before the head is brought up to them. The rest are read
+	// a line at a time: a thread's file (the swarm thread's grows for the
+	// life of the node) is never held whole.
+	h, headErr := readHead(t.dir, name)
+	keepFrom := 0
+	if headErr == nil {
+		keepFrom = int(h.Seq)
 	}
-	var hashes []string
-	lines := splitLines(text)
-	for i, line := range lines {
-		var rec Record
-		if err := json.Unmarshal(line, &rec); err != nil || rec.Seq != uint64(i+1) {
-			return nil, fmt.Errorf("open audit thread %s: line %d is damaged; run 'swarmhost audit verify' before appending", name, i+1)
+	tail := unrecorded{first: keepFrom}
+	created, err := t.readLines(tl, path, func(n int, line []byte, hash string) {
+		if n == keepFrom {
+			tail.prev = hash
 		}
-		hashes = append(hashes, LineHash(line))
-		if rec.Kind == KindEnvelope && rec.Verdict == Accepted {
-			var id struct{ ID string }
-			if json.Unmarshal(rec.Envelope, &id) == nil {
-				tl.accepted[id.ID] = true
-			}
+		if n > keepFrom {
+			tail.lines = append(tail.lines, line)
+			tail.hashes = append(tail.hashes, hash)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	tl.seq = uint64(len(hashes))
-	if tl.seq > 0 {
-		tl.lastHash = hashes[tl.seq-1]
-	}
-	if err := t.reconcileHead(tl, lines, hashes); err != nil {
+	if err := t.reconcileHead(tl, h, headErr, tail); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
@@ -617,34 +628,91 @@ func (t *Trail) openThread(name string) (*threadLog, error) {
 	return tl, nil
 }
 
-// reconcileHead checks the head file against the lines on disk. A head that
-// lags (a crash between the line's fsync and the head's) is brought up to
+// readLines reads a thread's file a line at a time into tl (its seq, last
+// hash and accepted envelope ids), handing each line, numbered from 1, and
+// its hash to each; a torn last line (its append never returned, so it was
+// never acknowledged) is cut off the file. created: there was no file.
+func (t *Trail) readLines(tl *threadLog, path string, each func(n int, line []byte, hash string)) (created bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("open audit thread %s: %w", tl.name, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	var whole int64 // bytes of the whole lines read
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				t.warn(fmt.Sprintf("audit thread %s: cutting off a torn last line (%d bytes) left by a crash", tl.name, len(line)))
+				if err := os.Truncate(path, whole); err != nil {
+					return false, fmt.Errorf("open audit thread %s: cut torn line: %w", tl.name, err)
+				}
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("open audit thread %s: %w", tl.name, err)
+		}
+		whole += int64(len(line))
+		line = line[:len(line)-1]
+		var rec Record
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Seq != uint64(n) {
+			return false, fmt.Errorf("open audit thread %s: line %d is damaged; run 'swarmhost audit verify' before appending", tl.name, n)
+		}
+		hash := LineHash(line)
+		if rec.Kind == KindEnvelope && rec.Verdict == Accepted {
+			var id struct{ ID string }
+			if json.Unmarshal(rec.Envelope, &id) == nil {
+				tl.accepted[id.ID] = true
+			}
+		}
+		tl.seq, tl.lastHash = uint64(n), hash
+		each(n, line, hash)
+	}
+}
+
+// unrecorded are the lines of a thread from its line first+1 on, which its
+// head may not record, with their hashes, and the hash of line first
+// ("" for none: first 0).
+type unrecorded struct {
+	first  int
+	prev   string
+	lines  [][]byte
+	hashes []string
+}
+
+// reconcileHead checks the head file (h, or headErr reading it) against
+// the lines on disk (tl, and those after the head, tail). A head that lags
+// (a crash between the line's fsync and the head's) is brought up to
 // date, once the lines it did not record check out; a head ahead of the
 // file, or naming a different line, is damage.
-func (t *Trail) reconcileHead(tl *threadLog, lines [][]byte, hashes []string) error {
-	h, err := readHead(t.dir, tl.name)
+func (t *Trail) reconcileHead(tl *threadLog, h head, headErr error, tail unrecorded) error {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(headErr, fs.ErrNotExist):
 		if tl.seq == 0 {
 			return nil
 		}
 		h = head{} // the head of the first line was never written
-	case errors.Is(err, errHeadDamaged):
+	case errors.Is(headErr, errHeadDamaged):
 		// Heads are not fsynced (writeHead): a crash while one was replaced
 		// can leave it empty or torn. Rebuilt from the lines, which are.
-		if err := checkUnrecorded(tl.name, lines, hashes, 0); err != nil {
+		if err := checkUnrecorded(tl.name, tail); err != nil {
 			return err
 		}
-		t.warn(fmt.Sprintf("audit thread %s: %v; rebuilding it from the thread's %d lines", tl.name, err, tl.seq))
+		t.warn(fmt.Sprintf("audit thread %s: %v; rebuilding it from the thread's %d lines", tl.name, headErr, tl.seq))
 		return t.putHead(tl.name, head{Seq: tl.seq, Hash: tl.lastHash})
-	case err != nil:
-		return fmt.Errorf("open audit thread %s: %w", tl.name, err)
+	case headErr != nil:
+		return fmt.Errorf("open audit thread %s: %w", tl.name, headErr)
 	}
 	switch {
 	case h.Seq == tl.seq && h.Hash == tl.lastHash:
 		return nil
-	case h.Seq < tl.seq && (h.Seq == 0 || hashes[h.Seq-1] == h.Hash):
-		if err := checkUnrecorded(tl.name, lines, hashes, int(h.Seq)); err != nil {
+	case h.Seq < tl.seq && (h.Seq == 0 || tail.prev == h.Hash):
+		if err := checkUnrecorded(tl.name, tail); err != nil {
 			return err
 		}
 		t.warn(fmt.Sprintf("audit thread %s: head recorded line %d of %d; bringing it up to date", tl.name, h.Seq, tl.seq))
@@ -660,27 +728,29 @@ func (t *Trail) reconcileHead(tl *threadLog, lines [][]byte, hashes []string) er
 	}
 }
 
-// checkUnrecorded checks the lines from index from on, which no head
-// records yet, before a head is written over them: each parses strictly,
-// names the line before it as prev, and says something true of its
-// envelope (CheckRecord: an accepted envelope's signature verifies). A
-// crash leaves such lines whole (a torn last line is cut off first), so
-// anything else is damage, or an edit where the head would have told it:
-// no head is written to vouch for it.
-func checkUnrecorded(thread string, lines [][]byte, hashes []string, from int) error {
-	for i := from; i < len(lines); i++ {
-		rec, err := decodeLine(lines[i])
+// checkUnrecorded checks the lines no head records yet, before a head is
+// written over them: each parses strictly, names the line before it as
+// prev, and says something true of its envelope (CheckRecord: an accepted
+// envelope's signature verifies). A crash leaves such lines whole (a torn
+// last line is cut off first), so anything else is damage, or an edit
+// where the head would have told it: no head is written to vouch for it.
+func checkUnrecorded(thread string, tail unrecorded) error {
+	prev := tail.prev
+	for j, line := range tail.lines {
+		n := tail.first + j + 1
+		rec, err := decodeLine(line)
 		if err == nil {
-			if prev := prevHashOf(hashes, i); rec.Prev != prev {
-				err = fmt.Errorf("its prev does not name line %d", i)
+			if rec.Prev != prev {
+				err = fmt.Errorf("its prev does not name line %d", n-1)
 			} else {
 				_, _, err = checkRecord(rec, thread, nil)
 			}
 		}
 		if err != nil {
 			return fmt.Errorf("open audit thread %s: line %d, which the head does not record yet, is damaged (%v); run 'swarmhost audit verify'",
-				thread, i+1, err)
+				thread, n, err)
 		}
+		prev = tail.hashes[j]
 	}
 	return nil
 }
