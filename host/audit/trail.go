@@ -34,9 +34,9 @@ type Trail struct {
 	maxOpen int
 	uses    uint64                // counts thread lookups, for least recently used
 	opens   uint64                // counts thread files opened (read back), for tests
+	fault   atomic.Pointer[error] // FailWrites
 	// pinned threads are never closed to bound the open files (Pin).
 	pinned map[string]bool
-	fault   atomic.Pointer[error] // FailWrites
 
 	// group: appends write their lines and leave making them durable to
 	// Commit (SetGroupCommit); dirty are the threads written since.

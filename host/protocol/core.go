@@ -128,14 +128,14 @@ type Core struct {
 	// largest Lamport clock they had (a CHECKPOINT's upto counts it).
 	retired      map[string]*ThreadInfo
 	retiredClock uint64
-	tokens  map[string]*envelope.Token // verified tokens by ref
-	plan    *plan.Plan
-	ready   []Action
-	now     int64
-	reqs    uint64 // request counter (ids are per core, deterministic)
-	reqMap  map[string]*request
-	shared  map[string]string // strings retired summaries share (shareStrings)
-	decided decidedList       // every decision, for the CHECKPOINTs
+	tokens       map[string]*envelope.Token // verified tokens by ref
+	plan         *plan.Plan
+	ready        []Action
+	now          int64
+	reqs         uint64 // request counter (ids are per core, deterministic)
+	reqMap       map[string]*request
+	shared       map[string]string // strings retired summaries share (shareStrings)
+	decided      decidedList       // every decision, for the CHECKPOINTs
 	// lastRetired are the NEEDs the latest checkpoint retired: their GC is
 	// asked for again by redo, in case it was lost with the process.
 	lastRetired []string
