@@ -456,7 +456,10 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 	// The swarm thread is written to for the node's life (CHECKPOINTs,
 	// RECONCILEs of every host): kept open, not read back whole each time
 	// the NEEDs of a busy node push it out of the open files.
-	h.Trail.Pin(protocol.SwarmThread)
+	if err := h.Trail.Pin(protocol.SwarmThread); err != nil {
+		h.Trail.Close()
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	if h.clock, err = lamport.Open(filepath.Join(cfg.DataDir, "host.lamport"), 1024); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

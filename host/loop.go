@@ -311,14 +311,19 @@ func (h *Host) step(it item) (stepped, bool) {
 		// keeps only its summary): delivered again (a restart's consumer
 		// reset, a redelivery), it would be judged anew, stale_lamport or
 		// wrong_state, and recorded as if it had been refused. It is a
-		// duplicate, as it was while the core held it.
-		if h.forgotten(thread, r) {
+		// duplicate, as it was while the core held it. The trail is asked
+		// with h.mu let go (it may read the thread's file back); the loop
+		// alone steps the core, so what the core said stays true meanwhile.
+		if r.Env != nil && (thread == protocol.SwarmThread || h.core.Retired(thread)) {
 			h.mu.Unlock()
-			h.metrics.duplicates.Inc()
-			if it.delivery != nil {
-				h.consumer.Taken(it.delivery.Seq)
+			if h.trailAccepted(thread, r.Env.ID) {
+				h.metrics.duplicates.Inc()
+				if it.delivery != nil {
+					h.consumer.Taken(it.delivery.Seq)
+				}
+				return stepped{it: it, thread: thread, ack: true}, true
 			}
-			return stepped{it: it, thread: thread, ack: true}, true
+			h.mu.Lock()
 		}
 		r.At, it.newClock = h.receiptTime(thread)
 	}
@@ -377,14 +382,11 @@ func (h *Host) step(it item) (stepped, bool) {
 	return s, act || ack
 }
 
-// forgotten says whether r is an envelope its thread's trail accepted
-// and the core no longer holds (see step). Only the swarm thread and
-// retired threads forget; the others' duplicates the core knows itself.
-func (h *Host) forgotten(thread string, r *protocol.Received) bool {
-	if r.Env == nil || thread != protocol.SwarmThread && !h.core.Retired(thread) {
-		return false
-	}
-	known, err := h.Trail.HasAccepted(thread, r.Env.ID)
+// trailAccepted says whether the thread's trail holds the envelope id
+// accepted (see step: asked only of the threads whose core forgets, the
+// swarm thread and retired ones; the others' duplicates the core knows).
+func (h *Host) trailAccepted(thread, id string) bool {
+	known, err := h.Trail.HasAccepted(thread, id)
 	if err != nil {
 		// Judged by the core, as before: the line it writes says what.
 		h.log.Warn("audit", "thread", thread, "error", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -172,15 +173,17 @@ func TestRecoverThreadsBringsLaggingHeadsUp(t *testing.T) {
 // it is read back once, not each time the bound would have closed it (the
 // swarm thread, whose file grows for the life of the node).
 func TestPinnedThreadIsNotReadBackAgain(t *testing.T) {
-	tr, err := audit.Open(t.TempDir(), nil)
+	dir := t.TempDir()
+	tr, err := audit.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
 	tr.SetGroupCommit(true)
 	tr.SetMaxOpenThreads(2)
 	swarm := envelope.HashRef([]byte("a thread written for ever"))
-	tr.Pin(swarm)
+	if err := tr.Pin(swarm); err != nil {
+		t.Fatal(err)
+	}
 	appendTo := func(thread string, n int) {
 		t.Helper()
 		e, err := envelope.Sign(envelope.Draft{ThreadID: thread, Verb: envelope.VerbHeartbeat, Lamport: uint64(n + 1),
@@ -209,4 +212,30 @@ func TestPinnedThreadIsNotReadBackAgain(t *testing.T) {
 	if n := tr.OpenThreads(); n > 3 {
 		t.Fatalf("%d thread files open, want the bound of 2 and the pinned one", n)
 	}
+	// A trail opened again reads a pinned thread that has a file back at
+	// once, not on the writer's path later; one with no file is not made.
+	tr.Close()
+	again, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	none := envelope.HashRef([]byte("a pinned thread with no line yet"))
+	if err := again.Pin(swarm); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Pin(none); err != nil {
+		t.Fatal(err)
+	}
+	if n := audit.ThreadsOpened(again); n != 1 {
+		t.Fatalf("Pin opened %d thread files, want the one with a file", n)
+	}
+	if name, _ := audit.FileName(none); fileExists(filepath.Join(dir, name)) {
+		t.Fatal("Pin made a file for a thread with no line")
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

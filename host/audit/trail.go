@@ -155,18 +155,23 @@ type threadLog struct {
 // reopens it (reading its file back).
 const DefaultMaxOpenThreads = 256
 
-// Pin keeps a thread's file open once opened, whatever the bound on open
-// files: a thread written to for the life of the node (the swarm thread,
-// its CHECKPOINTs and RECONCILEs) and so the largest file, which reopening
-// would read back whole, on the writer's path, each time the bound closed
-// it.
-func (t *Trail) Pin(name string) {
+// Pin keeps a thread's file open, whatever the bound on open files: a
+// thread written to for the life of the node (the swarm thread, its
+// CHECKPOINTs and RECONCILEs) and so the largest file, which reopening
+// would read back, on the writer's path, each time the bound closed it.
+// One that has a file is opened (read back) now, once.
+func (t *Trail) Pin(name string) error {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.pinned == nil {
 		t.pinned = map[string]bool{}
 	}
 	t.pinned[name] = true
+	t.mu.Unlock()
+	tl, err := t.lockExisting(name) // none yet: opened by its first line
+	if tl != nil {
+		tl.mu.Unlock()
+	}
+	return err
 }
 
 // SetMaxOpenThreads changes the bound on open thread files (at least 1).
@@ -398,26 +403,32 @@ func (t *Trail) AppendEnvelope(e *envelope.Envelope, receivedLamport uint64) (Re
 // forgotten it (a retired thread, the swarm thread's compaction). A thread
 // with no file has none; one not open is opened (read back).
 func (t *Trail) HasAccepted(thread, id string) (bool, error) {
-	t.mu.Lock()
-	_, open := t.threads[thread]
-	t.mu.Unlock()
-	if !open {
-		fileName, err := FileName(thread)
-		if err != nil {
-			return false, err
-		}
-		if _, err := os.Stat(filepath.Join(t.dir, fileName)); errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		} else if err != nil {
-			return false, fmt.Errorf("audit thread %s: %w", thread, err)
-		}
-	}
-	tl, err := t.lockThread(thread)
-	if err != nil {
+	tl, err := t.lockExisting(thread)
+	if tl == nil || err != nil {
 		return false, err
 	}
 	defer tl.mu.Unlock()
 	return tl.accepted[id], nil
+}
+
+// lockExisting is lockThread for a thread that has a file or is open: nil
+// (no error) for one that has neither, whose file it does not make.
+func (t *Trail) lockExisting(name string) (*threadLog, error) {
+	t.mu.Lock()
+	_, open := t.threads[name]
+	t.mu.Unlock()
+	if !open {
+		fileName, err := FileName(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(filepath.Join(t.dir, fileName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("audit thread %s: %w", name, err)
+		}
+	}
+	return t.lockThread(name)
 }
 
 // AppendRejected records text that was refused with code, on the thread it

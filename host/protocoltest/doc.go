@@ -32,7 +32,8 @@
 //     digest hashes capsule, entrypoint, envelope id, result and gas.
 //   - The shell of each host mirrors package host: it steps an input, writes
 //     it to the host's trail (a Received answered Duplicate or Retry leaves
-//     no line), performs the actions in order (a Publish is signed with the
+//     no line, as does one the core forgot and the trail holds accepted: a
+//     retired thread's, the swarm thread's), performs the actions in order (a Publish is signed with the
 //     key of Env.SenderPK, put on the bus and stepped back at once, or,
 //     when the bus refuses it, stepped all the same and kept in an outbox
 //     sent again in order once the bus takes it, later publishes queued

@@ -132,7 +132,8 @@ func emissions(acts []protocol.Action) []string {
 // step steps one input and what it leads to locally, as the shell's
 // process does: the envelopes it publishes are stepped right after, in the
 // order published. A Received answered Duplicate or Retry leaves no line,
-// except a first Retry (a "held" line).
+// except a first Retry (a "held" line); so does one the core forgot and
+// the trail holds accepted (forgotten), which is not stepped.
 // It returns the first input's verdict.
 func (h *Host) step(first protocol.Input) protocol.Verdict {
 	queue := []protocol.Input{first}
@@ -140,6 +141,13 @@ func (h *Host) step(first protocol.Input) protocol.Verdict {
 	for n := 0; len(queue) > 0 && h.up; n++ {
 		in := queue[0]
 		queue = queue[1:]
+		if r, ok := in.(*protocol.Received); ok && h.forgotten(r) {
+			h.w.tracef("%s recv %s -> duplicate (its trail accepted it; the core forgot it)", h.name, h.w.describe(r.Env))
+			if n == 0 {
+				firstV = protocol.Verdict{Thread: r.Env.Thread(), Accepted: true, Duplicate: true}
+			}
+			continue
+		}
 		v := h.core.Step(in)
 		acts := h.core.Ready()
 		h.core.Advance()
@@ -169,6 +177,24 @@ func (h *Host) step(first protocol.Input) protocol.Verdict {
 		queue = append(queue, h.perform(acts)...)
 	}
 	return firstV
+}
+
+// forgotten mirrors host's Host.forgotten: an envelope the host's trail
+// accepted on the swarm thread or on a retired thread, whose core no
+// longer holds it to know it again, is a duplicate for the shell.
+func (h *Host) forgotten(r *protocol.Received) bool {
+	if r.Env == nil {
+		return false
+	}
+	if tid := r.Env.Thread(); tid != protocol.SwarmThread && !h.core.Retired(tid) {
+		return false
+	}
+	for _, en := range h.trail {
+		if en.kind == "envelope" && en.v.Accepted && en.env != nil && en.env.ID == r.Env.ID {
+			return true
+		}
+	}
+	return false
 }
 
 func verdictString(v protocol.Verdict) string {
