@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,29 +71,37 @@ folder (its ca.crt names the servers' CAs).`,
 			return nil
 		},
 	}
+	// edit makes one change of the bundle with the CA certificates of the
+	// file (or folder) named, and says what changed.
+	edit := func(path string, change func(bundle, certFile string, text []byte, from string) ([]*x509.Certificate, error),
+		unchanged, changed string) error {
+		text, from, err := readCAFile(path)
+		if err != nil {
+			return err
+		}
+		bundle, hostCert := files()
+		cas, err := change(bundle, hostCert, text, from)
+		if err != nil {
+			return err
+		}
+		if len(cas) == 0 {
+			fmt.Fprintf(e.stdout, "%s %s %s: nothing changed\n", bundle, unchanged, from)
+			return nil
+		}
+		for _, c := range cas {
+			fmt.Fprintf(e.stdout, "%s %s %q (sha256 %s)\n", bundle, changed, c.Subject.CommonName, tlsgen.Fingerprint(c))
+		}
+		fmt.Fprintln(e.stdout, takeIt(hostCert))
+		return nil
+	}
 	add := &cobra.Command{
 		Use:   "add CA [--dir DIR] [--clients]",
 		Short: "Trust the CA certificate(s) of CA (a file, or a folder holding ca.crt) besides those trusted now",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			text, from, err := readCAFile(argv[0])
-			if err != nil {
-				return err
-			}
-			bundle, hostCert := files()
-			added, err := tlsgen.Trust(bundle, text, from, time.Now())
-			if err != nil {
-				return err
-			}
-			if len(added) == 0 {
-				fmt.Fprintf(e.stdout, "%s already trusts %s: nothing changed\n", bundle, from)
-				return nil
-			}
-			for _, c := range added {
-				fmt.Fprintf(e.stdout, "%s now trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
-			}
-			fmt.Fprintln(e.stdout, takeIt(hostCert))
-			return nil
+			return edit(argv[0], func(bundle, _ string, text []byte, from string) ([]*x509.Certificate, error) {
+				return tlsgen.Trust(bundle, text, from, time.Now())
+			}, "already trusts", "now trusts")
 		},
 	}
 	remove := &cobra.Command{
@@ -100,24 +109,7 @@ folder (its ca.crt names the servers' CAs).`,
 		Short: "Stop trusting the CA certificate(s) of CA (a file, or a folder holding ca.crt); not the one that signed the host's certificate",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			text, from, err := readCAFile(argv[0])
-			if err != nil {
-				return err
-			}
-			bundle, hostCert := files()
-			removed, err := tlsgen.Distrust(bundle, hostCert, text, from)
-			if err != nil {
-				return err
-			}
-			if len(removed) == 0 {
-				fmt.Fprintf(e.stdout, "%s does not trust %s: nothing changed\n", bundle, from)
-				return nil
-			}
-			for _, c := range removed {
-				fmt.Fprintf(e.stdout, "%s no longer trusts %q (sha256 %s)\n", bundle, c.Subject.CommonName, tlsgen.Fingerprint(c))
-			}
-			fmt.Fprintln(e.stdout, takeIt(hostCert))
-			return nil
+			return edit(argv[0], tlsgen.Distrust, "does not trust", "no longer trusts")
 		},
 	}
 	root.AddCommand(list, add, remove)
