@@ -124,9 +124,10 @@ type Core struct {
 	agents  map[string]*AgentInfo
 	threads map[string]*thread
 	// retired are the threads a checkpoint retired (retireEnded): the
-	// summary Thread shows, all the core keeps of them; retiredClock the
-	// largest Lamport clock they had (a CHECKPOINT's upto counts it).
-	retired      map[string]*ThreadInfo
+	// summary Thread shows, packed, all the core keeps of them;
+	// retiredClock the largest Lamport clock they had (a CHECKPOINT's upto
+	// counts it).
+	retired      map[string]*retiredThread
 	retiredClock uint64
 	tokens       map[string]*envelope.Token // verified tokens by ref
 	plan         *plan.Plan
@@ -171,7 +172,7 @@ func New(cfg Config) (*Core, error) {
 	if cfg.Rules < 0 || cfg.Rules > Rules {
 		return nil, fmt.Errorf("protocol: Config.Rules %d: this core knows revisions 0 to %d", cfg.Rules, Rules)
 	}
-	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{}, retired: map[string]*ThreadInfo{},
+	c := &Core{cfg: cfg, agents: map[string]*AgentInfo{}, threads: map[string]*thread{}, retired: map[string]*retiredThread{},
 		tokens: map[string]*envelope.Token{}, plan: plan.New()}
 	for i := range cfg.Agents {
 		a := &c.cfg.Agents[i]
@@ -318,7 +319,7 @@ func (c *Core) liveThreads() []string {
 // PhaseOf is a thread's phase, or false for an unknown thread.
 func (c *Core) PhaseOf(id string) (Phase, bool) {
 	if r := c.retired[id]; r != nil {
-		return r.Phase, true
+		return r.phase, true
 	}
 	t := c.threads[id]
 	if t == nil {
@@ -338,7 +339,7 @@ func (c *Core) NeedsWhere(keep func(id string, phase Phase) bool) []string {
 		}
 	}
 	for id, r := range c.retired {
-		if keep(id, r.Phase) {
+		if keep(id, r.phase) {
 			ids = append(ids, id)
 		}
 	}

@@ -69,7 +69,7 @@ func (c *Core) receive(in *Received) Verdict {
 		return rejectErr(tid, rerr)
 	}
 	if r := c.retired[tid]; r != nil {
-		return reject(tid, envelope.CodeWrongState, "NEED %s ended (%s) and a checkpoint retired it: it takes nothing more", tid, r.Phase)
+		return reject(tid, envelope.CodeWrongState, "NEED %s ended (%s) and a checkpoint retired it: it takes nothing more", tid, r.phase)
 	}
 	t := c.threads[tid]
 	if e.Verb == envelope.VerbNeed {

@@ -44,10 +44,9 @@ func (c *Core) retireEnded(before int64) {
 		// of the node; the trail lists them when asked.
 		info.EnvelopesInTrail, info.Envelopes = len(info.Envelopes), nil
 		c.shareStrings(&info)
-		// The summary is all that stays (~1 KB less than a thread kept
-		// with its other fields empty): the decisions are in c.decided for
-		// the CHECKPOINTs, the clock in retiredClock.
-		c.retired[id] = &info
+		// The summary, packed, is all that stays: the decisions are in
+		// c.decided for the CHECKPOINTs, the clock in retiredClock.
+		c.retired[id] = retire(&info)
 		c.retiredClock = max(c.retiredClock, t.clock)
 		delete(c.threads, id)
 		if t.phase != PhaseRefused { // a refused NEED never reached a shard

@@ -237,7 +237,7 @@ type EnvelopeSummary struct {
 // Thread returns a thread's state, or false for an unknown thread.
 func (c *Core) Thread(id string) (ThreadInfo, bool) {
 	if r := c.retired[id]; r != nil {
-		return *r, true
+		return r.info(id), true
 	}
 	t := c.threads[id]
 	if t == nil {
