@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -295,26 +296,13 @@ func (c *Core) nextReq(kind string) string {
 
 // Threads lists the threads the core knows, retired ones too, sorted.
 func (c *Core) Threads() []string {
-	ids := make([]string, 0, len(c.threads)+len(c.retired))
-	for id := range c.threads {
-		ids = append(ids, id)
-	}
-	for id := range c.retired {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.AppendSeq(slices.Collect(maps.Keys(c.threads)), maps.Keys(c.retired))
+	slices.Sort(ids)
 	return ids
 }
 
 // liveThreads lists the threads not retired, sorted.
-func (c *Core) liveThreads() []string {
-	ids := make([]string, 0, len(c.threads))
-	for id := range c.threads {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
+func (c *Core) liveThreads() []string { return slices.Sorted(maps.Keys(c.threads)) }
 
 // PhaseOf is a thread's phase, or false for an unknown thread.
 func (c *Core) PhaseOf(id string) (Phase, bool) {
