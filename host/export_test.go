@@ -7,6 +7,7 @@ import (
 	"github.com/canswarm/swarmhost/consensus"
 	"github.com/canswarm/swarmhost/host/audit"
 	"github.com/canswarm/swarmhost/host/cas"
+	"github.com/canswarm/swarmhost/host/protocol"
 )
 
 // TakeApplied hands the loop a command as if this host's replica had
@@ -102,4 +103,15 @@ func SetHealthClock(now func() time.Time) (restore func()) {
 	old := healthNow
 	healthNow = now
 	return func() { healthNow = old }
+}
+
+// TickReconcile hands the loop an anti-entropy tick, as the node's
+// ReconcileEvery timer does, and waits for the round that took it.
+func TickReconcile(h *Host) {
+	done := make(chan struct{})
+	select {
+	case h.inputs <- item{in: &protocol.ReconcileDue{At: nowMS()}, done: done}:
+		<-done
+	case <-h.ctx.Done():
+	}
 }

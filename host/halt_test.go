@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canswarm/swarmhost/abi/envelope"
 	"github.com/canswarm/swarmhost/host"
 	"github.com/canswarm/swarmhost/host/api"
 	"github.com/canswarm/swarmhost/host/audit"
@@ -92,11 +94,11 @@ func oneFlowThenIdle(t *testing.T, cfg host.Config, idle time.Duration) (string,
 	return dir, trailLines(t, h, protocol.SwarmThread)
 }
 
-// A running node offers a RECONCILE of the plan every ReconcileEvery: the
-// offer is an input of its trail (a reconcile line), its RECONCILE
+// A running node's ReconcileEvery timer offers a RECONCILE of the plan:
+// the offer is an input of its trail (a reconcile line), its RECONCILE
 // envelope is accepted back, and replay publishes the same offers.
 func TestPeriodicReconcileOffers(t *testing.T) {
-	dir, swarm := oneFlowThenIdle(t, host.Config{ReconcileEvery: 250 * time.Millisecond}, 600*time.Millisecond)
+	dir, swarm := oneFlowThenIdle(t, host.Config{ReconcileEvery: 50 * time.Millisecond}, 300*time.Millisecond)
 	due, offers := 0, 0
 	for _, l := range swarm {
 		switch {
@@ -106,11 +108,64 @@ func TestPeriodicReconcileOffers(t *testing.T) {
 			offers++
 		}
 	}
-	if due < 2 || offers < due {
-		t.Fatalf("%d reconcile lines and %d RECONCILE envelopes accepted on the swarm thread, want periodic offers", due, offers)
+	if due < 1 || offers < due {
+		t.Fatalf("%d reconcile lines and %d RECONCILE envelopes accepted on the swarm thread, want the timer's offers", due, offers)
 	}
 	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir}); err != nil {
 		t.Fatalf("replay of a trail with RECONCILE offers: %v", err)
+	}
+}
+
+// An anti-entropy tick offers only when the plan changed since the node's
+// last offer (or another host showed a different one): an idle node
+// records nothing at the ticks between, but for every
+// ReconcileAnywayAfter-th, which offers again whatever the plan.
+func TestIdleNodeOffersReconcileRarely(t *testing.T) {
+	dir := t.TempDir()
+	h, id := finishedFlow(t, dir, host.Config{ReconcileEvery: -1})
+	defer h.Close()
+	planFinal(t, h, id) // the planner's last op is in: the plan stays
+	offers := func() []string {
+		var digests []string
+		for _, l := range trailLines(t, h, protocol.SwarmThread) {
+			if l.Kind == audit.KindEnvelope && l.Verdict == audit.Accepted && strings.Contains(string(l.Envelope), `"verb":"RECONCILE"`) {
+				e, err := envelope.Verify(l.Envelope)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var p struct {
+					PlanDigest string `json:"plan_digest"`
+				}
+				if err := json.Unmarshal(e.Payload, &p); err != nil {
+					t.Fatal(err)
+				}
+				digests = append(digests, p.PlanDigest)
+			}
+		}
+		return digests
+	}
+	host.TickReconcile(h)
+	first := offers()
+	if len(first) != 1 {
+		t.Fatalf("the first tick made %d offers, want one: the node had never offered its plan", len(first))
+	}
+	// The ticks after it are skipped but for the ReconcileAnywayAfter-th,
+	// which offers the same plan again.
+	for i := 1; i < host.ReconcileAnywayAfter; i++ {
+		host.TickReconcile(h)
+		if got := offers(); len(got) != len(first) {
+			t.Fatalf("tick %d after an offer of an unchanged plan offered it: %d offers, %d before", i, len(got), len(first))
+		}
+	}
+	host.TickReconcile(h)
+	got := offers()
+	if len(got) != len(first)+1 || got[len(got)-1] != first[len(first)-1] {
+		t.Fatalf("tick %d in a row of an unchanged plan: offers %v, before it %v; want the same digest offered again",
+			host.ReconcileAnywayAfter, got, first)
+	}
+	h.Close()
+	if _, err := replay.Run(context.Background(), replay.Options{DataDir: dir}); err != nil {
+		t.Fatalf("replay of a trail with ticks skipped: %v", err)
 	}
 }
 

@@ -94,6 +94,10 @@ type Config struct {
 	// to the other hosts (anti-entropy: the bus delivers every UPDATE_PLAN,
 	// but a host away longer than the stream keeps them lacks some): 0 is
 	// DefaultReconcileEvery, a negative value none.
+	// A tick offers only when the core wants to (the plan changed since
+	// its last offer, or another host's RECONCILE showed a different
+	// plan: protocol.Core.ReconcileWanted), and at every
+	// ReconcileAnywayAfter-th tick regardless.
 	ReconcileEvery time.Duration
 	// RetainEnded is how long a thread that ended (final, abandoned,
 	// refused) stays whole in memory: the first checkpoint after retires
@@ -234,6 +238,14 @@ const DefaultRetainEnded = 10 * time.Minute
 // DefaultReconcileEvery is how often a running node offers a RECONCILE.
 const DefaultReconcileEvery = 5 * time.Minute
 
+// ReconcileAnywayAfter is how many anti-entropy ticks in a row a node
+// skips at most while no offer is wanted (Config.ReconcileEvery): an offer
+// the core made may have been lost before any host saw it (a crash took it
+// with the outbox), which nothing here would know. At the default
+// interval, an offer an hour from an idle node rather than one every five
+// minutes.
+const ReconcileAnywayAfter = 12
+
 // Event is one thing the node did, for a human watching.
 type Event struct {
 	Thread string
@@ -291,7 +303,10 @@ type Host struct {
 	graceMS   atomic.Int64     // the no-bids wait of the last Configure (configuredGrace)
 	graceSet  atomic.Bool      // graceMS was set
 	lastAt    map[string]int64 // per thread: the last recorded clock line (loop only)
-	timers    threadTimers
+	// reconcileSkipped counts the anti-entropy ticks skipped in a row, no
+	// offer being wanted (loop only; ReconcileAnywayAfter).
+	reconcileSkipped int
+	timers           threadTimers
 
 	ctx       context.Context
 	cancel    context.CancelFunc

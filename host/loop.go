@@ -294,6 +294,17 @@ func (h *Host) step(it item) (stepped, bool) {
 		h.mu.Unlock()
 		return stepped{}, false
 	}
+	// Nor is an anti-entropy tick when no offer is wanted: an idle
+	// cluster's hosts would each write one to every trail every interval,
+	// telling nothing new. Every ReconcileAnywayAfter-th is stepped still.
+	if _, ok := it.in.(*protocol.ReconcileDue); ok {
+		if !h.core.ReconcileWanted() && h.reconcileSkipped+1 < ReconcileAnywayAfter {
+			h.reconcileSkipped++
+			h.mu.Unlock()
+			return stepped{}, false
+		}
+		h.reconcileSkipped = 0
+	}
 	// Nor is a GC of a NEED whose thread ended here (every GC the log
 	// brings in order), or that this host never had.
 	if c, ok := it.in.(*protocol.Collected); ok && h.core.KnowsCollected(c.Need) {

@@ -254,7 +254,21 @@ func (c *Core) reconcile() {
 	if len(have) > maxHave {
 		have = have[len(have)-maxHave:]
 	}
-	c.publishHost(t, envelope.VerbReconcile, map[string]any{"plan_digest": c.plan.Digest(), "have": have}, nil)
+	c.offered, c.peerDiffers = c.plan.Digest(), false
+	c.publishHost(t, envelope.VerbReconcile, map[string]any{"plan_digest": c.offered, "have": have}, nil)
+}
+
+// ReconcileWanted reports whether a RECONCILE offer now could tell another
+// host something its last one did not: the plan changed since this core's
+// last offer (or it made none), or a RECONCILE from another host has shown
+// a plan digest other than this core's since (that host may hold ops this
+// one lacks, which it sends in answer to an offer). A shell may skip an
+// anti-entropy tick that is not wanted, unrecorded: an idle cluster then
+// writes no offer every interval to every host's trail. An offer lost
+// before any host saw it (a crash took it with the outbox) is not known
+// here, so a shell still offers now and then when none is wanted.
+func (c *Core) ReconcileWanted() bool {
+	return c.peerDiffers || c.offered != c.plan.Digest()
 }
 
 const maxHave = 300

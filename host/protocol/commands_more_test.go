@@ -69,6 +69,9 @@ func (h *harness) cmdAttest(a *args) {
 // core never saw (entries=).
 func (h *harness) cmdReconcile(a *args) {
 	payload := map[string]any{"plan_digest": h.named("plan:remote")}
+	if a.str("digest", "") == "same" { // the other host's plan is this one's
+		payload["plan_digest"] = h.core.Plan().Digest()
+	}
 	if a.has("entries") {
 		var entries []plan.Entry
 		for _, n := range a.list("entries", "") {

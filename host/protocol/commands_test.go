@@ -29,10 +29,11 @@ import (
 //	attest sender=v1 [commit=name verdict=pass digest=good|bad|none|name]
 //	challenge sender=v2 target=name [claimed=good|bad]
 //	update-plan [thread=swarm] ops=<json>            ($name in JSON: an id or key)
-//	reconcile [sender=h2] have=plan1,plan2|none | entries=plan3
+//	reconcile [sender=h2] [digest=same] have=plan1,plan2|none | entries=plan3   (same: this host's plan digest)
 //	checkpoint [sender=host upto=N]
 //	send VERB sender=x [thread=n1] payload=<json> [digest=name]
 //	reconcile-offer                                   (a ReconcileDue)
+//	reconcile-wanted                                  (Core.ReconcileWanted)
 //	corrupt malformed|bad_version|unknown_verb|too_large|payload_hash_mismatch|id_mismatch|bad_signature [of=name]
 //	raw <text>                                        (wire text as is)
 //	step name | dup [name|applied|eval|run]           (step again)
@@ -153,6 +154,8 @@ func (h *harness) dispatch(cmd string, a *args) {
 		h.step(in)
 	case "reconcile-offer":
 		h.step(&protocol.ReconcileDue{At: h.now})
+	case "reconcile-wanted":
+		h.line("reconcile wanted: %v", h.core.ReconcileWanted())
 	case "configure":
 		// The Configure a host steps when it starts (the core asks again
 		// for its outstanding work) or, with reload, when its plugins

@@ -146,6 +146,11 @@ type Core struct {
 	unsent []unsentDraft
 	// quiet: the shell drops every action (SetQuiet); the core builds none.
 	quiet bool
+	// offered is the plan digest of this core's last RECONCILE offer, and
+	// peerDiffers whether a RECONCILE from another host has shown a digest
+	// other than this core's since (ReconcileWanted).
+	offered     string
+	peerDiffers bool
 }
 
 // agentRevoked says whether a local agent's key or token is revoked.

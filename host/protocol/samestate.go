@@ -41,6 +41,7 @@ func SameState(a, b *Core) error {
 		{"tokens", a.tokens, b.tokens}, {"now", a.now, b.now}, {"reqs", a.reqs, b.reqs},
 		{"shared", a.shared, b.shared}, {"decided", a.decided, b.decided}, {"lastRetired", a.lastRetired, b.lastRetired},
 		{"unsent", unsentPreparable(a.unsent), unsentPreparable(b.unsent)},
+		{"offered", a.offered, b.offered}, {"peerDiffers", a.peerDiffers, b.peerDiffers},
 	}
 	// plan and reqMap are compared above, ready and quiet are left out; a
 	// field added to Core must be compared here too.

@@ -638,10 +638,15 @@ func applyReconcile(c *Core, t *thread, e *envelope.Envelope, p any, _ *Received
 
 func afterReconcile(c *Core, t *thread, e *envelope.Envelope, p any, _ *Received) {
 	rp := p.(*reconcilePayload)
-	if e.SenderPK == c.cfg.HostPK || rp.Have == nil || rp.PlanDigest == c.plan.Digest() {
+	if e.SenderPK == c.cfg.HostPK || rp.PlanDigest == c.plan.Digest() {
 		return
 	}
-	c.sendMissing(t, c.plan.Missing(rp.Have))
+	// The other host's plan is not this one's: this core's next offer
+	// lets it send what this one lacks.
+	c.peerDiffers = true
+	if rp.Have != nil {
+		c.sendMissing(t, c.plan.Missing(rp.Have))
+	}
 }
 
 type checkpointPayload struct {

@@ -29,7 +29,14 @@ type Host struct {
 	applied []int                // per shard: log entries stepped by the replica
 	emitted []string             // "VERB id" of every DECIDE, RELEASE, INVALIDATE, FINALIZE the live cores asked to publish
 	outbox  []*envelope.Envelope // published here, refused by the bus: sent again in order (host/outbox.go)
+	// reconcileSkipped counts the anti-entropy ticks skipped in a row, no
+	// offer being wanted (host.ReconcileAnywayAfter); a crash loses it.
+	reconcileSkipped int
 }
+
+// reconcileAnywayAfter is host.ReconcileAnywayAfter (this package does not
+// import the node's).
+const reconcileAnywayAfter = 12
 
 // task is an evaluation or agent run in flight, and when it was asked for.
 type task struct {
@@ -330,7 +337,7 @@ func (h *Host) deliver(i int) {
 func (h *Host) crash(why string) {
 	w := h.w
 	w.tracef("%s CRASH (%s)", h.name, why)
-	h.up, h.core, h.tasks, h.timers, h.tear, h.outbox = false, nil, nil, nil, false, nil
+	h.up, h.core, h.tasks, h.timers, h.tear, h.outbox, h.reconcileSkipped = false, nil, nil, nil, false, nil, 0
 	h.lives++
 	kept := w.props[:0]
 	for _, p := range w.props {
@@ -541,7 +548,17 @@ func (h *Host) apply(s int) {
 
 // reconcile is the shell's anti-entropy timer: a ReconcileDue, recorded
 // like every input, whose RECONCILE offer is published and stepped back.
-func (h *Host) reconcile() {
+// As host/loop.go does, a tick no offer is wanted at
+// (Core.ReconcileWanted) is skipped, unrecorded, but for every
+// reconcileAnywayAfter-th; always steps it whatever (the round after the
+// faults stop: the one a node's idle ticks come to in time).
+func (h *Host) reconcile(always bool) {
+	if !always && !h.core.ReconcileWanted() && h.reconcileSkipped+1 < reconcileAnywayAfter {
+		h.reconcileSkipped++
+		h.w.tracef("%s reconcile due, no offer wanted (%d in a row)", h.name, h.reconcileSkipped)
+		return
+	}
+	h.reconcileSkipped = 0
 	h.w.tracef("%s reconcile due", h.name)
 	h.step(&protocol.ReconcileDue{At: h.w.now})
 }

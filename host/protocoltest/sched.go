@@ -80,7 +80,7 @@ func (w *World) play() {
 	w.stopFaults()
 	w.quiesce(true)
 	for _, h := range w.hosts {
-		h.reconcile()
+		h.reconcile(true)
 	}
 	w.quiesce(false)
 }
@@ -185,7 +185,7 @@ func (w *World) chaosStep() {
 		}
 	case r < 13:
 		if i := w.pick(w.hostsWith(func(h *Host) bool { return !h.cut })); i >= 0 {
-			w.hosts[i].reconcile()
+			w.hosts[i].reconcile(false)
 		}
 		return
 	case r < 14:
