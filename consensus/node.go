@@ -29,6 +29,16 @@ type Node struct {
 
 	mu     sync.Mutex
 	closed bool
+	// lookups is held (shared) by every read of a replica's state machine
+	// (SyncRead, StaleRead) and taken by Close before it stops the node
+	// host: dragonboat's NativeSM.Close sets the flag its Lookup reads
+	// under a lock without that lock, so a read racing a close is a data
+	// race in dragonboat (the race detector found it: a linearizability
+	// run's Get on a host being stopped). Close ends life first, which
+	// cuts such reads short.
+	lookups sync.RWMutex
+	life    context.Context
+	end     context.CancelFunc
 }
 
 // Open starts the node: the NodeHost on cfg.Dir and a replica of every
@@ -73,6 +83,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("consensus: starting the node host in %s: %w", cfg.Dir, err)
 	}
 	n := &Node{cfg: cfg, cluster: cluster, nh: nh, feed: newFeed(), started: time.Now(), removals: removed}
+	n.life, n.end = context.WithCancel(context.Background())
 	if err := n.startReplicas(); err != nil {
 		n.Close()
 		return nil, err
@@ -170,6 +181,9 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	n.end()
+	n.lookups.Lock() // the reads running end (n.end cut them short)
+	n.lookups.Unlock()
 	n.nh.Close()
 	n.feed.close()
 	return nil
@@ -329,14 +343,33 @@ func (n *Node) Get(ctx context.Context, need string) (rec shard.Record, found, c
 	return a.Record, a.Found, a.Collected, nil
 }
 
+// lookup runs read, a read of a replica's state machine, unless the node
+// is closed (dragonboat.ErrClosed); Close waits for the ones running.
+func (n *Node) lookup(read func() error) error {
+	n.lookups.RLock()
+	defer n.lookups.RUnlock()
+	if n.life.Err() != nil {
+		return dragonboat.ErrClosed
+	}
+	return read()
+}
+
 // read is a linearizable read, retried on temporary failures until ctx ends.
 func (n *Node) read(ctx context.Context, s uint64, q any) (any, error) {
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
-		v, err := n.nh.SyncRead(actx, s, q)
-		cancel()
+		var v any
+		err := n.lookup(func() (err error) {
+			actx, cancel := context.WithTimeout(ctx, n.attemptTimeout())
+			defer cancel()
+			defer context.AfterFunc(n.life, cancel)()
+			v, err = n.nh.SyncRead(actx, s, q)
+			return err
+		})
 		if err == nil {
 			return v, nil
+		}
+		if n.life.Err() != nil { // the node closed while it read
+			return nil, fmt.Errorf("consensus: reading shard %d: %w", s, dragonboat.ErrClosed)
 		}
 		if !retryable(err) || ctx.Err() != nil {
 			return nil, fmt.Errorf("consensus: reading shard %d: %w", s, err)

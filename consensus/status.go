@@ -53,7 +53,12 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 		if leader, term, ok, err := n.nh.GetLeaderID(s); err == nil && ok {
 			ss.Leader, ss.Term = leader, term
 		}
-		if v, err := n.nh.StaleRead(s, statsQuery{}); err != nil {
+		var v any
+		err := n.lookup(func() (err error) {
+			v, err = n.nh.StaleRead(s, statsQuery{})
+			return err
+		})
+		if err != nil {
 			ss.Error = err.Error()
 		} else {
 			stats := v.(shard.Stats)
