@@ -107,10 +107,16 @@ func SetHealthClock(now func() time.Time) (restore func()) {
 
 // TickReconcile hands the loop an anti-entropy tick, as the node's
 // ReconcileEvery timer does, and waits for the round that took it.
-func TickReconcile(h *Host) {
+func TickReconcile(h *Host) { tick(h, &protocol.ReconcileDue{At: nowMS()}) }
+
+// TickCheckpoint hands the loop a periodic CheckpointDue, as the node's
+// CheckpointEvery timer does, and waits for the round that took it.
+func TickCheckpoint(h *Host) { tick(h, h.checkpointDue()) }
+
+func tick(h *Host, in protocol.Input) {
 	done := make(chan struct{})
 	select {
-	case h.inputs <- item{in: &protocol.ReconcileDue{At: nowMS()}, done: done}:
+	case h.inputs <- item{in: in, periodic: true, done: done}:
 		<-done
 	case <-h.ctx.Done():
 	}

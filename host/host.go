@@ -88,7 +88,10 @@ type Config struct {
 	// CheckpointEvery is how often the node writes a CHECKPOINT while it
 	// runs (besides the one on a clean stop), so that `replay
 	// --from-checkpoint` of a long-running node's trail has a recent one:
-	// 0 is DefaultCheckpointEvery, a negative value none.
+	// 0 is DefaultCheckpointEvery, a negative value none. A tick writes
+	// one only when the core wants it (protocol.Core.CheckpointWanted:
+	// anything but periodic lines came since the last, or a NEED is due
+	// to retire).
 	CheckpointEvery time.Duration
 	// ReconcileEvery is how often the node offers a RECONCILE of the plan
 	// to the other hosts (anti-entropy: the bus delivers every UPDATE_PLAN,
@@ -741,7 +744,7 @@ func (h *Host) every(interval time.Duration, due func() protocol.Input) {
 	for {
 		select {
 		case <-t.C:
-			h.push(item{in: due()})
+			h.push(item{in: due(), periodic: true})
 		case <-h.ctx.Done():
 			return
 		}

@@ -48,6 +48,9 @@ type item struct {
 	delivery *bus.Delivery
 	local    bool // published by this host: already on the bus
 	newClock bool // a Received stepped at a time its thread has no clock line for yet
+	// periodic: a timer's CheckpointDue or ReconcileDue (Host.every),
+	// skipped unrecorded when the core wants none.
+	periodic bool
 	done     chan struct{}
 	// reload is the generation of the agents a reload's Configure
 	// names (moduleHolds.begin), and install makes them the local agents
@@ -269,6 +272,9 @@ func (h *Host) process(batch []item) {
 // step steps one input and writes its line; ok false when there is nothing
 // left to do for it once the round's lines are durable.
 func (h *Host) step(it item) (stepped, bool) {
+	if it.periodic && !h.periodicWanted(it.in) {
+		return stepped{}, false
+	}
 	if cd, ok := it.in.(*protocol.CheckpointDue); ok {
 		// The root of every line written so far: the loop is the trail's
 		// only writer, so this is the trail just before the checkpoint's
@@ -293,17 +299,6 @@ func (h *Host) step(it item) (stepped, bool) {
 	if a, ok := it.in.(*protocol.Applied); ok && h.core.KnowsApplied(a.Cmd) {
 		h.mu.Unlock()
 		return stepped{}, false
-	}
-	// Nor is an anti-entropy tick when no offer is wanted: an idle
-	// cluster's hosts would each write one to every trail every interval,
-	// telling nothing new. Every ReconcileAnywayAfter-th is stepped still.
-	if _, ok := it.in.(*protocol.ReconcileDue); ok {
-		if !h.core.ReconcileWanted() && h.reconcileSkipped+1 < ReconcileAnywayAfter {
-			h.reconcileSkipped++
-			h.mu.Unlock()
-			return stepped{}, false
-		}
-		h.reconcileSkipped = 0
 	}
 	// Nor is a GC of a NEED whose thread ended here (every GC the log
 	// brings in order), or that this host never had.
@@ -515,6 +510,28 @@ func inputKind(in protocol.Input) string {
 		return KindCollected
 	}
 	return fmt.Sprintf("unknown:%T", in)
+}
+
+// periodicWanted says whether a timer's periodic input is to be stepped.
+// A periodic CHECKPOINT or RECONCILE offer the core does not want
+// (Core.CheckpointWanted, Core.ReconcileWanted) is not: an idle cluster's
+// hosts would each write one to every trail every interval, telling
+// nothing new. Every ReconcileAnywayAfter-th anti-entropy tick in a row is
+// stepped still.
+func (h *Host) periodicWanted(in protocol.Input) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch in := in.(type) {
+	case *protocol.CheckpointDue:
+		return h.core.CheckpointWanted(in.RetireEndedBefore)
+	case *protocol.ReconcileDue:
+		if !h.core.ReconcileWanted() && h.reconcileSkipped+1 < ReconcileAnywayAfter {
+			h.reconcileSkipped++
+			return false
+		}
+		h.reconcileSkipped = 0
+	}
+	return true
 }
 
 func (h *Host) ack(ctx context.Context, it item) {

@@ -273,7 +273,7 @@ of two from 1 to 256, default 16) is fixed when the data is created.`,
 	f.StringVar(&chaos, "chaos", "", "inject bus faults for testing: seed=N,drop=P,dup=P,delay=P,reorder=P,maxdelay=D")
 	f.StringVar(&trust, "trust", "", "other hosts' root public keys whose capability tokens this host accepts, comma-separated")
 	f.StringVar(&verifiers, "verifiers", "", "verifier agents of other hosts (their public keys, as their host prints them at start), comma-separated: added to this host's verifier pool, so that a NEED's n verifiers may come from across the swarm")
-	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running (default 10m; a negative value: only on a clean stop)")
+	f.DurationVar(&checkpointEvery, "checkpoint-every", 0, "write a CHECKPOINT this often while running, when anything came since the last or a NEED is due to retire (default 10m; a negative value: only on a clean stop)")
 	f.DurationVar(&reconcileEvery, "reconcile-every", 0, "offer the other hosts a RECONCILE of the plan this often when it changed or another host's differs, and every 12th time regardless (default 5m; a negative value: never)")
 	f.DurationVar(&retainEnded, "retain-ended", 0, "keep a finished NEED whole in memory this long; the next checkpoint keeps only its summary and has its shard forget it (default 10m; a negative value: forever)")
 	f.DurationVar(&busMaxAge, "bus-max-age", 0, "drop envelopes older than this from the bus stream, at least the dedup window (default: keep all; the audit trail is the record)")

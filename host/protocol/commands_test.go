@@ -34,6 +34,7 @@ import (
 //	send VERB sender=x [thread=n1] payload=<json> [digest=name]
 //	reconcile-offer                                   (a ReconcileDue)
 //	reconcile-wanted                                  (Core.ReconcileWanted)
+//	checkpoint-wanted [retain=MS]                     (Core.CheckpointWanted)
 //	corrupt malformed|bad_version|unknown_verb|too_large|payload_hash_mismatch|id_mismatch|bad_signature [of=name]
 //	raw <text>                                        (wire text as is)
 //	step name | dup [name|applied|eval|run]           (step again)
@@ -156,6 +157,14 @@ func (h *harness) dispatch(cmd string, a *args) {
 		h.step(&protocol.ReconcileDue{At: h.now})
 	case "reconcile-wanted":
 		h.line("reconcile wanted: %v", h.core.ReconcileWanted())
+	case "checkpoint-wanted":
+		// retain=MS: the CheckpointDue would retire the threads that
+		// ended at least MS ago.
+		before := int64(0)
+		if a.has("retain") {
+			before = h.now - int64(h.num(a, "retain", 0))
+		}
+		h.line("checkpoint wanted: %v", h.core.CheckpointWanted(before))
 	case "configure":
 		// The Configure a host steps when it starts (the core asks again
 		// for its outstanding work) or, with reload, when its plugins

@@ -151,6 +151,10 @@ type Core struct {
 	// other than this core's since (ReconcileWanted).
 	offered     string
 	peerDiffers bool
+	// sinceCheckpoint: an input other than a periodic one (a CheckpointDue,
+	// a ReconcileDue, a CHECKPOINT or RECONCILE envelope) was stepped since
+	// this core's last checkpoint (CheckpointWanted).
+	sinceCheckpoint bool
 }
 
 // agentRevoked says whether a local agent's key or token is revoked.
@@ -225,9 +229,17 @@ func (c *Core) Step(in Input) Verdict {
 	if t := in.at(); t > c.now {
 		c.now = t
 	}
+	switch in.(type) {
+	case *Received, *CheckpointDue, *ReconcileDue:
+	default:
+		c.sinceCheckpoint = true
+	}
 	switch in := in.(type) {
 	case *Received:
 		v := c.receive(in)
+		if (v.Accepted || v.Held) && !v.Duplicate && in.Env.Verb != envelope.VerbCheckpoint && in.Env.Verb != envelope.VerbReconcile {
+			c.sinceCheckpoint = true
+		}
 		if v.Duplicate || (!v.Accepted && !v.Held) {
 			// Only an envelope accepted, or held back (a "held" line), moves
 			// the clock. The shell records neither a duplicate (no second
@@ -458,4 +470,28 @@ func (c *Core) checkpoint(in *CheckpointDue) {
 		c.retireEnded(in.RetireEndedBefore)
 		c.compactSwarm()
 	}
+	c.sinceCheckpoint = false
+}
+
+// CheckpointWanted reports whether a CheckpointDue retiring the threads
+// that ended before retireEndedBefore (0: none) would do more than sign the
+// trail again as it was: an input other than a periodic one (a
+// CheckpointDue, ReconcileDue, CHECKPOINT or RECONCILE) was stepped since
+// this core's last checkpoint, or a thread ended before
+// retireEndedBefore is still whole. A shell may skip a periodic
+// checkpoint that is not wanted, unrecorded: an idle cluster's hosts then
+// do not each write a CHECKPOINT to every trail every interval, and the
+// last one still covers all but the periodic lines after it.
+func (c *Core) CheckpointWanted(retireEndedBefore int64) bool {
+	if c.sinceCheckpoint {
+		return true
+	}
+	if retireEndedBefore != 0 {
+		for id, t := range c.threads {
+			if id != SwarmThread && t.endedAt != 0 && t.endedAt <= retireEndedBefore {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -42,6 +42,7 @@ func SameState(a, b *Core) error {
 		{"shared", a.shared, b.shared}, {"decided", a.decided, b.decided}, {"lastRetired", a.lastRetired, b.lastRetired},
 		{"unsent", unsentPreparable(a.unsent), unsentPreparable(b.unsent)},
 		{"offered", a.offered, b.offered}, {"peerDiffers", a.peerDiffers, b.peerDiffers},
+		{"sinceCheckpoint", a.sinceCheckpoint, b.sinceCheckpoint},
 	}
 	// plan and reqMap are compared above, ready and quiet are left out; a
 	// field added to Core must be compared here too.

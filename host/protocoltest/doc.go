@@ -50,8 +50,9 @@
 //     then the scheduler steps a protocol.ReconcileDue (a RECONCILE offer;
 //     skipped, as a node skips it, while Core.ReconcileWanted says no
 //     offer is wanted, but for every twelfth tick in a row and the round
-//     after the faults stop) or a protocol.CheckpointDue, which retires
-//     the threads that ended
+//     after the faults stop) or a protocol.CheckpointDue (skipped, as a
+//     node skips it, while Core.CheckpointWanted says none is), which
+//     retires the threads that ended
 //     200 virtual ms ago on h0, 400 on h1, and so on (so that late
 //     deliveries meet retired threads on some hosts and whole ones on
 //     others).

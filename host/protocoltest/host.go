@@ -86,8 +86,16 @@ func (h *Host) configure(reload bool) {
 // retain() ago or more.
 func (h *Host) checkpoint() {
 	root := envelope.HashRef([]byte(fmt.Sprintf("%s audit root at %d lines", h.name, len(h.trail))))
+	in := &protocol.CheckpointDue{At: h.w.now, AuditRoot: root, RetireEndedBefore: h.w.now - h.retain()}
+	// As host/loop.go does, a periodic checkpoint the core does not want
+	// (nothing but periodic inputs since its last, nothing to retire) is
+	// skipped, unrecorded.
+	if !h.core.CheckpointWanted(in.RetireEndedBefore) {
+		h.w.tracef("%s checkpoint due, none wanted", h.name)
+		return
+	}
 	h.w.tracef("%s checkpoint due", h.name)
-	h.step(&protocol.CheckpointDue{At: h.w.now, AuditRoot: root, RetireEndedBefore: h.w.now - h.retain()})
+	h.step(in)
 }
 
 // retain is how long a thread stays whole after it ended: short, and not
