@@ -335,13 +335,74 @@ func TestRejectedReasonMustBeTrue(t *testing.T) {
 	dir := t.TempDir()
 	tr, _ := audit.Open(dir, nil)
 	// A valid envelope recorded as rejected for a stateless reason it passes.
-	need, _ := envelope.Sign(envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1}, key(1))
+	need, err := envelope.Sign(wellFormedNeed(), key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr.AppendRejected(need.Wire(), envelope.CodeBadSignature, 1)
 	tr.Close()
-	_, err := audit.Verify(dir)
+	_, err = audit.Verify(dir)
 	var te *audit.TamperError
 	if !errors.As(err, &te) || te.Line != 1 || !strings.Contains(te.Problem, "passes") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// wellFormedNeed is a NEED the rules find nothing wrong with, whatever the
+// state (protocol.CheckStateless).
+func wellFormedNeed() envelope.Draft {
+	return envelope.Draft{Verb: envelope.VerbNeed, Lamport: 1, PolicyCapsuleHash: envelope.HashRef([]byte("capsule")),
+		Payload: map[string]any{"capability": "classify", "k": 1, "n": 1, "input": []string{"a text"}}}
+}
+
+// A verb's rules can find an envelope malformed though it verifies (a NEED
+// that names a thread, a payload without the fields its verb needs): the
+// node records it rejected malformed, and verification takes that verdict
+// as true of the text (it was not, until session 20: anyone could publish
+// such an envelope and make every node's trail fail audit verify); it is
+// still refused for an envelope the rules find nothing wrong with, and for
+// one recorded with another stateless code.
+func TestRejectedMalformedByTheVerbsRules(t *testing.T) {
+	threaded := wellFormedNeed()
+	threaded.ThreadID = envelope.HashRef([]byte("another NEED"))
+	empty := wellFormedNeed()
+	empty.Payload = map[string]any{}
+	propose := envelope.Draft{Verb: envelope.VerbPropose, Lamport: 2, Payload: map[string]any{"epoch": 1}}
+	for name, tc := range map[string]struct {
+		d    envelope.Draft
+		code envelope.Code
+		ok   bool
+	}{
+		"NEED naming a thread, malformed":   {threaded, envelope.CodeMalformed, true},
+		"NEED with an empty payload":        {empty, envelope.CodeMalformed, true},
+		"PROPOSE naming no thread":          {propose, envelope.CodeMalformed, true},
+		"NEED naming a thread, bad_sig":     {threaded, envelope.CodeBadSignature, false},
+		"well-formed NEED, malformed":       {wellFormedNeed(), envelope.CodeMalformed, false},
+		"NEED with an empty payload, stale": {empty, envelope.CodeStaleLamport, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			tr, err := audit.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := envelope.Sign(tc.d, key(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.AppendRejected(e.Wire(), tc.code, 1); err != nil {
+				t.Fatal(err)
+			}
+			tr.Close()
+			_, err = audit.Verify(dir)
+			if tc.ok && err != nil {
+				t.Fatalf("recorded %s: %v", tc.code, err)
+			}
+			var te *audit.TamperError
+			if !tc.ok && (!errors.As(err, &te) || te.Line != 1) {
+				t.Fatalf("recorded %s: %v, want line 1 named", tc.code, err)
+			}
+		})
 	}
 }
 

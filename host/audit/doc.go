@@ -31,7 +31,10 @@
 //   - [Verify] walks every file and reports the first broken line by thread
 //     and line number as a [*TamperError]: a line edited, deleted, inserted,
 //     reordered or torn, an envelope whose id or signature no longer holds, a
-//     verdict that contradicts the envelope, a head that disagrees. It
+//     verdict that contradicts the envelope (a rejection for a stateless
+//     reason its text passes: the envelope's checks, and its verb's rules
+//     whatever the state, [protocol.CheckStateless]), a head that
+//     disagrees. It
 //     holds a thread at a time per core, and a thread file of 4 MiB or
 //     more a window of lines at a time (a line's neighbours carried over,
 //     so the line named is the one the whole read names): a trail of any

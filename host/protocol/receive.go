@@ -35,6 +35,33 @@ var errRetry = errors.New("retry")
 // receive runs the stateful checks of PROTOCOL.md section 2, in order
 // (bad_capability, unauthorized, stale_lamport, wrong_state, stale_fence),
 // after the payload's own form (malformed), and applies the verb.
+// CheckStateless returns the rejection the rules give an envelope whatever
+// the state (an unknown verb, or a malformed thread_id or payload for its
+// verb: what [Core.Step] checks first of an envelope that verified), or
+// nil when it has none. Audit verification uses it to check that a
+// rejected line's malformed verdict holds of its text.
+func CheckStateless(e *envelope.Envelope) *envelope.RejectError {
+	_, _, rerr := parseEnvelope(e)
+	return rerr
+}
+
+// parseEnvelope finds an envelope's verb and parses its payload, as the
+// rules do before they look at any state.
+func parseEnvelope(e *envelope.Envelope) (*verbSpec, any, *envelope.RejectError) {
+	spec, ok := verbs[e.Verb]
+	if !ok {
+		return nil, nil, envelope.Reject(envelope.CodeUnknownVerb, "", "%s is not handled", e.Verb)
+	}
+	if e.Thread() == "" {
+		return nil, nil, envelope.Reject(envelope.CodeMalformed, "thread_id", "a %s names the NEED it belongs to, or the swarm thread", e.Verb)
+	}
+	p, rerr := spec.parse(e)
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	return &spec, p, nil
+}
+
 func (c *Core) receive(in *Received) Verdict {
 	if in.Env == nil || in.Err != nil {
 		code := envelope.CodeOf(in.Err)
@@ -53,14 +80,7 @@ func (c *Core) receive(in *Received) Verdict {
 	if t := c.threads[tid]; t != nil && t.seen[e.ID] != nil {
 		return Verdict{Thread: tid, Accepted: true, Duplicate: true}
 	}
-	spec, ok := verbs[e.Verb]
-	if !ok {
-		return reject(tid, envelope.CodeUnknownVerb, "%s is not handled", e.Verb)
-	}
-	if tid == "" {
-		return reject(tid, envelope.CodeMalformed, "thread_id: a %s names the NEED it belongs to, or the swarm thread", e.Verb)
-	}
-	p, rerr := spec.parse(e)
+	spec, p, rerr := parseEnvelope(e)
 	if rerr != nil {
 		return rejectErr(tid, rerr)
 	}
