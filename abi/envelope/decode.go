@@ -19,8 +19,9 @@ var fieldNames = []string{
 // Decode parses wire text into an Envelope and runs the first check of
 // section 2, malformed: the text must be JSON that RFC 8785 accepts (valid
 // UTF-8, no duplicate keys, numbers it can render), an object with exactly the
-// envelope's fields, each of its JSON type; lamport a non-negative integer up
-// to 2^53; thread_id, capability, policy_capsule_hash and policy_eval_digest
+// envelope's fields, each of its JSON type; no integer beyond +/-2^53
+// anywhere (PROTOCOL.md section 1), as written or as JCS renders a float;
+// lamport a non-negative integer up to 2^53; thread_id, capability, policy_capsule_hash and policy_eval_digest
 // "" or a ref; every content_refs entry a ref. id, payload_hash, sig and
 // sender_pk are only required to be strings here: their content is what the
 // later checks (payload_hash_mismatch, id_mismatch, bad_signature) judge.
@@ -63,6 +64,9 @@ func decodeCanonical(wire []byte, share bool) (*Envelope, bool) {
 	if !scanEnvelope(wire, &raw) {
 		return nil, false
 	}
+	if mayHoldUnsafeInteger(raw[fPayload]) && CheckSafeIntegers(raw[fPayload], "payload") != nil {
+		return nil, false // decodeAny refuses an integer beyond 2^53
+	}
 	if share {
 		n, p := len(wire), raw[fPayload]
 		raw[fPayload] = p[:len(p):len(p)] // an append to Payload copies
@@ -90,9 +94,24 @@ func decodeCanonical(wire []byte, share bool) (*Envelope, bool) {
 // decodeAny is Decode's general path: canonicalize with jcs, then decode the
 // canonical text generically.
 func decodeAny(wire []byte) (*Envelope, error) {
+	// An integer beyond 2^53 is malformed (PROTOCOL.md section 1), as the
+	// signer refuses it: canonicalized, it would be rounded to another
+	// integer (9007199254740993 to ...992), and the envelope would be
+	// checked against what its sender did not write. So is a float JCS
+	// writes as such an integer (1e20).
+	if mayHoldUnsafeInteger(wire) {
+		if err := CheckSafeIntegers(wire, ""); err != nil {
+			return nil, err
+		}
+	}
 	canon, err := jcs.Transform(wire)
 	if err != nil {
 		return nil, Reject(CodeMalformed, "", "not canonicalizable JSON: %v", err)
+	}
+	if mayHoldUnsafeInteger(canon) {
+		if err := CheckSafeIntegers(canon, ""); err != nil {
+			return nil, err
+		}
 	}
 	if len(canon) == 0 || canon[0] != '{' {
 		return nil, Reject(CodeMalformed, "", "an envelope must be a JSON object")

@@ -186,7 +186,8 @@ func CanonicalPayload(v any) ([]byte, error) {
 }
 
 // CheckSafeIntegers walks JSON text and refuses any number written as an
-// integer literal of magnitude above 2^53, naming its path under root.
+// integer literal of magnitude above 2^53, naming its path under root ("":
+// the text's own members).
 func CheckSafeIntegers(text []byte, root string) error {
 	if !mayHoldUnsafeInteger(text) && json.Valid(text) {
 		return nil
@@ -205,11 +206,12 @@ func CheckSafeIntegers(text []byte, root string) error {
 const maxSafeDigits = 15
 
 // mayHoldUnsafeInteger reports whether JSON text has, outside its strings,
-// a run of more than maxSafeDigits digits: the only way it can hold an
-// integer literal beyond 2^53. A cheap scan (no decoding), so that the
-// common payload skips walkSafeIntegers.
+// an integer literal (no fraction, no exponent) of more than maxSafeDigits
+// digits: the only way it can hold an integer beyond 2^53. A cheap scan (no
+// decoding), so that the common payload skips walkSafeIntegers.
 func mayHoldUnsafeInteger(text []byte) bool {
-	inString, escaped, digits := false, false, 0
+	inString, escaped := false, false
+	inNumber, isFloat, digits := false, false, 0
 	for _, c := range text {
 		if inString {
 			switch {
@@ -224,23 +226,36 @@ func mayHoldUnsafeInteger(text []byte) bool {
 		}
 		switch {
 		case '0' <= c && c <= '9':
-			if digits++; digits > maxSafeDigits {
+			if !inNumber {
+				inNumber, isFloat, digits = true, false, 0
+			}
+			if !isFloat {
+				digits++
+			}
+		case c == '-' && !inNumber:
+			inNumber, isFloat, digits = true, false, 0
+		case inNumber && (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'):
+			isFloat = true // a float by its spelling
+		default:
+			if inNumber && !isFloat && digits > maxSafeDigits {
 				return true
 			}
-		case c == '"':
-			inString, digits = true, 0
-		default:
-			digits = 0
+			inNumber = false
+			inString = c == '"'
 		}
 	}
-	return false
+	return inNumber && !isFloat && digits > maxSafeDigits
 }
 
 func walkSafeIntegers(v any, path string) error {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, child := range x {
-			if err := walkSafeIntegers(child, path+"."+k); err != nil {
+			at := k
+			if path != "" {
+				at = path + "." + k
+			}
+			if err := walkSafeIntegers(child, at); err != nil {
 				return err
 			}
 		}
