@@ -284,3 +284,35 @@ func TestTrustedBytesAreNotVerifiedAgain(t *testing.T) {
 		t.Fatalf("forged copy of the trusted one: %s (%v), %d trusted", describe(d), d.Err, c.TrustedDeliveries())
 	}
 }
+
+// Bytes published first under an envelope's id (a forged body, its
+// signature zeroed) do not make the stream drop the envelope itself: its
+// message id is the ref of its own wire text. Both are delivered, the
+// forgery failing its signature check, the envelope verified; published
+// again, the envelope is a duplicate.
+func TestForgedBodyUnderAnIDDoesNotPreemptTheEnvelope(t *testing.T) {
+	checkLeaks(t)
+	b := openBus(t, t.TempDir())
+	real := need(t, 1)
+	subj, _ := SubjectOf(real)
+	forged := bytes.Replace(real.Wire(), []byte(`"sig":"`+real.Sig), []byte(`"sig":"`+strings.Repeat("0", len(real.Sig))), 1)
+	// The forger knows the id (the hash of the signing form), not the
+	// signature, so not the ref of the real wire text either.
+	if _, err := b.PublishRaw(testCtx(t), subj, forged, real.ID); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := b.Publish(testCtx(t), real)
+	if err != nil || ack.Duplicate {
+		t.Fatalf("the envelope after a forgery under its id: %+v, %v; want it stored", ack, err)
+	}
+	if again, err := b.Publish(testCtx(t), real); err != nil || !again.Duplicate || again.Seq != ack.Seq {
+		t.Fatalf("the envelope again: %+v, %v; want the duplicate of seq %d", again, err, ack.Seq)
+	}
+	c := subscribe(t, b, Filter{}, "reader")
+	if d := next(t, c); envelope.CodeOf(d.Err) != envelope.CodeBadSignature {
+		t.Fatalf("first delivery: %s (%v), want the forgery, bad_signature", describe(d), d.Err)
+	}
+	if d := next(t, c); d.Err != nil || d.Envelope == nil || d.Envelope.ID != real.ID {
+		t.Fatalf("second delivery: %s (%v), want the envelope", describe(d), d.Err)
+	}
+}

@@ -12,13 +12,16 @@
 //     fsyncs every write before acknowledging it (sync_interval: always), so
 //     an acknowledged envelope survives a crash or power loss of the host.
 //     An external server must be configured the same way by its operator.
-//   - The envelope id is the message id (the Nats-Msg-Id header): the stream
-//     stores an envelope once per dedup window (24 hours by default) however
-//     often it is republished, and a republish is acknowledged again with
-//     Duplicate set. The window is a saving, not a guarantee: receivers still
-//     de-duplicate by id (PROTOCOL.md section 2). The server trusts the
-//     publisher's message id, so on a shared cluster only hosts may publish
-//     to swarm.env.>; otherwise a peer could pre-empt an envelope's id.
+//   - The message id (the Nats-Msg-Id header) is the ref of the envelope's
+//     wire text ([MsgID]): the stream stores an envelope once per dedup
+//     window (24 hours by default) however often it is republished, and a
+//     republish is acknowledged again with Duplicate set. The window is a
+//     saving, not a guarantee: receivers still de-duplicate by envelope id
+//     (PROTOCOL.md section 2). The server trusts the publisher's message
+//     id; as it names the signed bytes, not the envelope id, no one can
+//     pre-empt an envelope with other bytes under its id (until session 20
+//     it was the envelope id, and a forged body published first made the
+//     stream drop the real envelope).
 //   - A Consumer is durable and pull based: it resumes after the last
 //     acknowledged message across restarts of the process and of the
 //     server, delivers at least once, and pulls one message at a time.

@@ -23,9 +23,9 @@ type PubAck struct {
 	Duplicate bool
 }
 
-// Publish stores e's wire form on its subject (SubjectOf) with the envelope
-// id as the message id, and waits for the stream to acknowledge it, which,
-// with sync always, means it is on disk. Publishing the same envelope again
+// Publish stores e's wire form on its subject (SubjectOf) with MsgID(e) as
+// the message id, and waits for the stream to acknowledge it, which, with
+// sync always, means it is on disk. Publishing the same envelope again
 // within the dedup window stores nothing and returns Duplicate.
 //
 // Publish does not verify the signature: receivers do, on every delivery.
@@ -42,12 +42,22 @@ func (b *Bus) Publish(ctx context.Context, e *envelope.Envelope) (PubAck, error)
 	if err != nil {
 		return PubAck{}, fmt.Errorf("bus: publish %s: %w", e.ID, err)
 	}
-	ack, err := b.publish(ctx, subject, e.Wire(), e.ID)
+	ack, err := b.publish(ctx, subject, e.Wire(), MsgID(e))
 	if err != nil {
 		return PubAck{}, fmt.Errorf("bus: publish %s %s: %w", e.Verb, e.ID, err)
 	}
 	return ack, nil
 }
+
+// MsgID is the message id an envelope is published with (the Nats-Msg-Id
+// header the stream de-duplicates by): the ref of its wire text, signature
+// included. The server trusts whatever id a publisher gives; were it the
+// envelope's id, anyone who knew an id before its envelope was published
+// could publish other bytes under it (its signature zeroed, say) and the
+// stream would drop the real envelope as a duplicate. Only the envelope's
+// own bytes carry this id; the same envelope published again carries the
+// same one (Ed25519 signatures are deterministic).
+func MsgID(e *envelope.Envelope) string { return envelope.HashRef(e.Wire()) }
 
 // PublishRaw stores arbitrary bytes on subject, a concrete subject of the
 // stream (Subject builds one). msgID, when not empty, is the de-duplication
