@@ -138,6 +138,12 @@ func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUs
 			return "", fmt.Errorf("digest: result: %w", err)
 		}
 	}
+	// A number JCS renders as an integer beyond 2^53 (a time in
+	// nanoseconds, say) has no exact canonical form: the digest would hash
+	// another number than the one the capsule gave.
+	if err := envelope.CheckSafeIntegers(result, "result"); err != nil {
+		return "", fmt.Errorf("digest: the %s result: %w (PROTOCOL.md section 1: a capsule gives larger numbers as strings)", entrypoint, err)
+	}
 	// Keys in JCS order. The strings are refs and entrypoint names, written
 	// as they are; the IsCanonical check below refuses any that would need
 	// escaping.
@@ -161,9 +167,17 @@ func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUs
 }
 
 // hostBuiltin serves a builtin the wasm calls out for, with OPA's own
-// implementation, the clock pinned to 0 and a zero random source. A nil
-// result is undefined.
+// implementation, the clock pinned to 0 and a zero random source (but for
+// time.parse_ns, read in UTC whatever the host's zone: timeParseNS), and
+// refuses, out of gas, a result expandedSize says the gas left could not
+// pay for. A nil result is undefined.
 func hostBuiltin(ctx context.Context, name string, args []json.RawMessage) (json.RawMessage, error) {
+	if size, ok := expandedSize(name, args); ok && size > wasm.ResultBytesLeft(ctx) {
+		return nil, fmt.Errorf("a result of up to %d bytes: %w", size, wasm.ErrResultOverBudget)
+	}
+	if name == "time.parse_ns" {
+		return timeParseNS(args), nil
+	}
 	fn := topdown.GetBuiltin(name)
 	if fn == nil {
 		return nil, fmt.Errorf("no implementation of %s", name)

@@ -2,7 +2,9 @@ package wasm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/tetratelabs/wazero/api"
@@ -77,6 +79,25 @@ func RemainingGas(ctx context.Context) uint64 {
 	}
 	return 0
 }
+
+// ResultBytesLeft is how many bytes of result a host function running in
+// ctx can still be charged for: the gas left over the per-byte cost (the
+// largest uint64 outside a call, or with no per-byte cost). A host function
+// whose result it can size before making it (an OPA builtin that expands a
+// small argument into a large value) returns ErrResultOverBudget rather
+// than make one it could not pay for.
+func ResultBytesLeft(ctx context.Context) uint64 {
+	s, ok := ctx.Value(callStateKey{}).(*callState)
+	if !ok || s.costs.PerByte == 0 {
+		return math.MaxUint64
+	}
+	return s.left / s.costs.PerByte
+}
+
+// ErrResultOverBudget is what a host function returns for a result it
+// would make over ResultBytesLeft: the call runs out of gas, before the
+// work, as it would have after it.
+var ErrResultOverBudget = errors.New("the result would cost more gas than is left")
 
 // policyEval evaluates a policy_eval request for either path: it charges the
 // evaluation's gas (running out there is running out for the plugin) and

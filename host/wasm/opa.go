@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -484,6 +485,9 @@ func opaHostCall(ctx context.Context, mod api.Module, name string, stack []uint6
 		args = append(args, text)
 	}
 	res, err := call.builtin(ctx, bname, args)
+	if errors.Is(err, ErrResultOverBudget) {
+		s.charge(s.left + 1) // out of gas before the work rather than after
+	}
 	if err != nil {
 		panic(&Fault{Kind: FaultTrap, Detail: fmt.Sprintf("builtin %s: %v", bname, err)})
 	}

@@ -29,7 +29,9 @@ import (
 //     time.diff take an optional time zone: "Local" is the host's zone and a
 //     named zone is read from the host's time zone database, whose version
 //     differs between machines. time.parse_ns, time.parse_rfc3339_ns and
-//     time.parse_duration_ns take no zone and stay allowed.
+//     time.parse_duration_ns take no zone and stay allowed; but OPA's
+//     time.parse_ns gives a zone abbreviation the offset the host's local
+//     zone has for it, so the host serves it read in UTC (host/policy).
 //
 // trace is refused too: it only writes to the evaluation trace, which a
 // capsule has no place for. print is allowed and costs nothing: a capsule is
