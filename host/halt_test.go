@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -289,5 +291,27 @@ func TestHealthSaysWhenTheLoopIsStuck(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Health() = %v after the loop went on", err)
 		}
+	}
+}
+
+// The default capsule is built from the embedded classify policy alone: a
+// file left beside the copy of its source in DATA/policies/classify (an
+// edit, an extra rule) does not change the capsule every NEED gets.
+func TestDefaultCapsuleIgnoresFilesLeftInItsFolder(t *testing.T) {
+	clean := openAt(t, t.TempDir(), nil, host.Config{})
+	want := clean.DefaultCapsule()
+	clean.Close()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "policies", "classify")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "extra.rego"), []byte("package swarm.extra\n\nx := 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := openAt(t, dir, nil, host.Config{})
+	defer h.Close()
+	if got := h.DefaultCapsule(); got != want {
+		t.Fatalf("default capsule with a file left in its folder: %s, want %s", got, want)
 	}
 }

@@ -207,12 +207,39 @@ func (id *identity) key(pk string) (*keys.Key, bool) {
 	return nil, false
 }
 
-// buildDefaultCapsule compiles the embedded classify policy (written to
-// data/policies/classify) and stores the capsule; it returns its ref.
+// buildDefaultCapsule compiles the embedded classify policy and stores the
+// capsule; it returns its ref. It is built from a folder of the embedded
+// files alone: a file someone left in data/policies/classify (where a copy
+// of the source is written for reading) is not compiled into the default
+// capsule of every NEED.
 func buildDefaultCapsule(ctx context.Context, dataDir string, store cas.Store) (string, error) {
 	dir := filepath.Join(dataDir, "policies", "classify")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := writeClassifyPolicy(dir); err != nil {
+		return "", err
+	}
+	build, err := os.MkdirTemp(filepath.Join(dataDir, "policies"), ".classify-build-")
+	if err != nil {
 		return "", fmt.Errorf("host: %w", err)
+	}
+	defer os.RemoveAll(build)
+	if err := writeClassifyPolicy(build); err != nil {
+		return "", err
+	}
+	c, err := compile.Build(ctx, build)
+	if err != nil {
+		return "", fmt.Errorf("host: building the classify capsule: %w", err)
+	}
+	ref, err := c.Store(ctx, store)
+	if err != nil {
+		return "", fmt.Errorf("host: storing the classify capsule: %w", err)
+	}
+	return ref, nil
+}
+
+// writeClassifyPolicy writes the embedded classify policy's files into dir.
+func writeClassifyPolicy(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("host: %w", err)
 	}
 	err := fs.WalkDir(policies.Classify, "classify", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -225,15 +252,7 @@ func buildDefaultCapsule(ctx context.Context, dataDir string, store cas.Store) (
 		return os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644)
 	})
 	if err != nil {
-		return "", fmt.Errorf("host: writing the classify policy: %w", err)
+		return fmt.Errorf("host: writing the classify policy: %w", err)
 	}
-	c, err := compile.Build(ctx, dir)
-	if err != nil {
-		return "", fmt.Errorf("host: building the classify capsule: %w", err)
-	}
-	ref, err := c.Store(ctx, store)
-	if err != nil {
-		return "", fmt.Errorf("host: storing the classify capsule: %w", err)
-	}
-	return ref, nil
+	return nil
 }

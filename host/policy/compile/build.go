@@ -18,7 +18,7 @@ import (
 // into a capsule. See the package documentation for the rules a policy
 // follows and the errors Build reports.
 func Build(ctx context.Context, dir string) (*Capsule, error) {
-	files, err := readSources(dir)
+	files, err := readSources(dir, false)
 	if err != nil {
 		return nil, err
 	}

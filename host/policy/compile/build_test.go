@@ -258,3 +258,41 @@ func TestRegoV0GetsAHint(t *testing.T) {
 		t.Errorf("a policy that is not Rego at all: %v, want a parse error without the v0 hint", err)
 	}
 }
+
+// A test file is not part of the capsule: one that does not parse holds
+// back `policy test`, which names it, and not the build, whose capsule is
+// the one built without it.
+func TestBrokenTestFileDoesNotHoldBackTheBuild(t *testing.T) {
+	src := "package swarm\n\nadmit := true\n"
+	plain := build(t, policyDir(t, map[string]string{"p.rego": src}))
+	dir := policyDir(t, map[string]string{"p.rego": src, "p_test.rego": "package swarm\n\ntest_x if {\n"})
+	if c := build(t, dir); c.Ref() != plain.Ref() {
+		t.Fatalf("with a broken test file: %s, without: %s", c.Ref(), plain.Ref())
+	}
+	if _, _, err := Test(context.Background(), dir, nil); err == nil || !strings.Contains(err.Error(), "p_test.rego") {
+		t.Fatalf("policy test of a broken test file: %v, want it named", err)
+	}
+}
+
+// .rego files in a subfolder are not sources: the build says so, naming
+// the subfolder, rather than leave them out (opa build would take them in).
+func TestSubfolderOfSourcesIsRefused(t *testing.T) {
+	dir := policyDir(t, map[string]string{"p.rego": "package swarm\n\nimport data.swarm.lib\n\nadmit := lib.ok\n"})
+	if err := os.Mkdir(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib", "lib.rego"), []byte("package swarm.lib\n\nok := true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), "lib/") || !strings.Contains(err.Error(), "subfolder") {
+		t.Fatalf("a subfolder of sources: %v, want it named", err)
+	}
+	// A subfolder without .rego files (testdata, say) is no one's business.
+	if err := os.Remove(filepath.Join(dir, "lib", "lib.rego")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(context.Background(), dir); err != nil && strings.Contains(err.Error(), "subfolder") {
+		t.Fatalf("an empty subfolder: %v", err)
+	}
+}

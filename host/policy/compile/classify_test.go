@@ -41,7 +41,7 @@ func TestClassifyOnOPAWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles each test to wasm")
 	}
-	files, err := readSources(classifyDir)
+	files, err := readSources(classifyDir, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,9 @@
 //
 // # Contract
 //
-//   - [Build] compiles a policy folder: its *.rego files (not subfolders),
-//     *_test.rego excluded, parsed as Rego v1 (a file that parses only as
+//   - [Build] compiles a policy folder: its *.rego files (a subfolder
+//     holding .rego files is refused), *_test.rego left unread, parsed as
+//     Rego v1 (a file that parses only as
 //     Rego v0, OPA's syntax before 1.0, is refused with how to rewrite it:
 //     `opa fmt --rego-v1`). Every file is package swarm
 //     or a subpackage; at least one is package swarm and defines at least

@@ -29,7 +29,7 @@ func Test(ctx context.Context, dir string, w io.Writer) (passed, failed int, err
 	if w == nil {
 		w = io.Discard
 	}
-	files, err := readSources(dir)
+	files, err := readSources(dir, true)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -28,9 +29,12 @@ type sourceFile struct {
 }
 
 // readSources reads and parses the .rego files of dir (not its subfolders),
-// in name order. Folders are read, never walked: a capsule's sources are
-// exactly the folder's *.rego files.
-func readSources(dir string) ([]*sourceFile, error) {
+// in name order, the *_test.rego ones only with tests (a build leaves them
+// unread: a test file that does not parse holds back `policy test`, not the
+// capsule). Folders are read, never walked: a capsule's sources are exactly
+// the folder's *.rego files, and a subfolder holding .rego files is an
+// error rather than sources silently left out (opa build would take them).
+func readSources(dir string, tests bool) ([]*sourceFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
@@ -46,7 +50,15 @@ func readSources(dir string) ([]*sourceFile, error) {
 		case name == "data.json" || name == "data.yaml" || name == "data.yml":
 			errs = append(errs, fmt.Errorf("%s: a capsule carries no data documents: put constants in Rego", name))
 			continue
-		case !strings.HasSuffix(name, ".rego") || e.IsDir():
+		case e.IsDir():
+			if sub, _ := filepath.Glob(filepath.Join(dir, name, "*.rego")); len(sub) > 0 {
+				errs = append(errs, fmt.Errorf("%s/: a capsule is one folder's .rego files, and this subfolder holds %d: "+
+					"move them up (a package of their own, swarm.%s say, imported where used)", name, len(sub), name))
+			}
+			continue
+		case !strings.HasSuffix(name, ".rego"):
+			continue
+		case !tests && strings.HasSuffix(name, "_test.rego"):
 			continue
 		}
 		if !sourceName.MatchString(name) {
