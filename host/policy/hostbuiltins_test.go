@@ -2,6 +2,8 @@ package policy_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -88,5 +90,27 @@ func TestResultBeyondSafeIntegersSaysSo(t *testing.T) {
 	_, err := p.Eval(context.Background(), "bid", []byte(`{"big":9007199254740994}`), 10_000_000)
 	if err == nil || !strings.Contains(err.Error(), "the bid result") || !strings.Contains(err.Error(), "beyond +/-2^53") {
 		t.Fatalf("a result of 2^53 + 2: %v, want it said it is beyond +/-2^53", err)
+	}
+}
+
+// A module that calls a builtin no capsule may (one a manifest could not
+// list, so not made by policy build) is not served it: the evaluation
+// traps naming it, and the request it would have made never leaves.
+func TestForbiddenBuiltinIsNotServedWhateverTheManifest(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked <- struct{}{}
+	}))
+	defer srv.Close()
+	src := "package swarm\nadmit := http.send({\"method\": \"get\", \"url\": \"" + srv.URL + "\"}).status_code == 200\n"
+	p := load(t, wasm.EngineCompiler, src, "swarm/admit")
+	_, err := p.Eval(context.Background(), "admit", []byte(`{}`), 100_000_000)
+	if f, ok := wasm.AsFault(err); !ok || f.Kind != wasm.FaultTrap || !strings.Contains(err.Error(), "http.send is not allowed") {
+		t.Fatalf("a module calling http.send: %v, want a trap naming it", err)
+	}
+	select {
+	case <-asked:
+		t.Fatal("the request left the host")
+	default:
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/canswarm/swarmhost/abi"
 	"github.com/canswarm/swarmhost/abi/envelope"
+	"github.com/canswarm/swarmhost/host/policy/compile"
 	"github.com/canswarm/swarmhost/host/wasm"
 )
 
@@ -172,6 +173,12 @@ func Digest(capsule, entrypoint, inputHash string, result json.RawMessage, gasUs
 // refuses, out of gas, a result expandedSize says the gas left could not
 // pay for. A nil result is undefined.
 func hostBuiltin(ctx context.Context, name string, args []json.RawMessage) (json.RawMessage, error) {
+	if !compile.Allowed(name) {
+		// Parse refuses a manifest that lists it; a module may still call
+		// it if its manifest lied (the capsule was not made by policy
+		// build): it is not served.
+		return nil, fmt.Errorf("%s is not allowed in a capsule, and this module calls it though its manifest does not say so", name)
+	}
 	if size, ok := expandedSize(name, args); ok && size > wasm.ResultBytesLeft(ctx) {
 		return nil, fmt.Errorf("a result of up to %d bytes: %w", size, wasm.ErrResultOverBudget)
 	}

@@ -98,6 +98,10 @@ func Capabilities() *ast.Capabilities {
 	return &c
 }
 
+// Allowed reports whether a capsule may call the builtin name: an
+// evaluator serves no other, whatever a capsule's manifest says.
+func Allowed(name string) bool { return allowed(name) }
+
 // allowed reports whether a capsule may call the builtin name.
 func allowed(name string) bool {
 	_, ok := allowedSet()[name]
