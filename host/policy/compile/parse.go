@@ -2,6 +2,7 @@ package compile
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -50,6 +51,16 @@ func Parse(b []byte) (*Capsule, error) {
 func parse(b []byte) (*Manifest, []byte, error) {
 	if len(b) > maxCapsuleBytes {
 		return nil, nil, fmt.Errorf("%d bytes, limit %d", len(b), maxCapsuleBytes)
+	}
+	// What an author brings from elsewhere: OPA's own build outputs.
+	switch {
+	case bytes.HasPrefix(b, []byte("\x00asm")):
+		return nil, nil, errors.New("a bare WebAssembly module (opa build -t wasm's policy.wasm?): a capsule is what " +
+			"`swarmhost policy build DIR` makes of the Rego sources (a manifest naming the module's entrypoints " +
+			"and the builtins it calls, and the module)")
+	case bytes.HasPrefix(b, []byte{0x1f, 0x8b}):
+		return nil, nil, errors.New("gzip data (an OPA bundle?): a capsule is what `swarmhost policy build DIR` " +
+			"makes of the Rego sources; build it from the bundle's .rego files")
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {

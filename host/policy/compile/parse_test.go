@@ -88,6 +88,8 @@ func TestParseRejects(t *testing.T) {
 		{"truncated", ok[:len(ok)/2], "not a JSON object"},
 		{"truncated by one", ok[:len(ok)-1], "not a JSON object"},
 		{"array", []byte("[]"), "not a JSON object"},
+		{"bare wasm (opa build -t wasm)", []byte("\x00asm\x01\x00\x00\x00"), "a bare WebAssembly module"},
+		{"gzip (an OPA bundle)", []byte{0x1f, 0x8b, 0x08, 0}, "gzip data (an OPA bundle?)"},
 		{"flipped wasm byte", flipWasm(t), "the module is corrupt"},
 		{"wrong kind", edit(t, func(o map[string]any) { o["kind"] = "opa-bundle" }), `kind "opa-bundle", want "canswarm-capsule"`},
 		{"kind missing", edit(t, func(o map[string]any) { delete(o, "kind") }), `missing field "kind"`},
