@@ -114,3 +114,21 @@ func TestForbiddenBuiltinIsNotServedWhateverTheManifest(t *testing.T) {
 	default:
 	}
 }
+
+// An entrypoint is named as PROTOCOL.md section 7 names the rule
+// (swarm.admit), as the module does (swarm/admit) or short (admit): the
+// same evaluation and digest.
+func TestEntrypointSpellings(t *testing.T) {
+	p := load(t, wasm.EngineCompiler, hostBuiltinsSrc, "swarm/admit")
+	var digests []string
+	for _, name := range []string{"admit", "swarm.admit", "swarm/admit"} {
+		res, err := p.Eval(context.Background(), name, []byte(`{"cidr":"10.0.0.0/30"}`), 10_000_000)
+		if err != nil || string(res.Result) != "4" {
+			t.Fatalf("%s: %v %v", name, res, err)
+		}
+		digests = append(digests, res.Digest)
+	}
+	if digests[0] != digests[1] || digests[0] != digests[2] {
+		t.Fatalf("digests by spelling: %v", digests)
+	}
+}

@@ -59,9 +59,10 @@ func (p *Policy) Entrypoints() []string {
 // Close releases the policy.
 func (p *Policy) Close(ctx context.Context) error { return p.module.Close(ctx) }
 
-// Eval evaluates an entrypoint ("admit" or "swarm/admit") on input.
+// Eval evaluates an entrypoint ("admit", or "swarm.admit" as PROTOCOL.md
+// section 7 names the rule, or "swarm/admit" as the module does) on input.
 func (p *Policy) Eval(ctx context.Context, entrypoint string, input []byte, budget uint64) (*Result, error) {
-	short := strings.TrimPrefix(entrypoint, Package+"/")
+	short := strings.TrimPrefix(strings.TrimPrefix(entrypoint, Package+"/"), Package+".")
 	canonInput := input
 	if !envelope.IsCanonical(input) { // protocol inputs are JCS already
 		var err error
