@@ -106,8 +106,8 @@ func waitOnStream(t *testing.T, h *host.Host, own []string) {
 			if err != nil {
 				continue // deleted or not there
 			}
-			if id := m.Header.Get("Nats-Msg-Id"); slices.Contains(own, id) {
-				onStream = append(onStream, id)
+			if e, err := envelope.Decode(m.Data); err == nil && slices.Contains(own, e.ID) {
+				onStream = append(onStream, e.ID)
 			}
 		}
 		if len(onStream) == len(own) {
