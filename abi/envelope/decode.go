@@ -22,9 +22,10 @@ var fieldNames = []string{
 // envelope's fields, each of its JSON type; no integer beyond +/-2^53
 // anywhere (PROTOCOL.md section 1), as written or as JCS renders a float;
 // lamport a non-negative integer up to 2^53; thread_id, capability,
-// policy_capsule_hash and policy_eval_digest "" or a ref; every content_refs entry a ref. id, payload_hash, sig and
-// sender_pk are only required to be strings here: their content is what the
-// later checks (payload_hash_mismatch, id_mismatch, bad_signature) judge.
+// policy_capsule_hash and policy_eval_digest "" or a ref; every
+// content_refs entry a ref. id, payload_hash, sig and sender_pk are only
+// required to be strings here: their content is what the later checks
+// (payload_hash_mismatch, id_mismatch, bad_signature) judge.
 //
 // Text longer than MaxInputBytes is too_large without being parsed.
 // Decode does not check the version, verb, sizes, hashes or signature: use
