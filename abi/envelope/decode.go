@@ -65,7 +65,7 @@ func decodeCanonical(wire []byte, share bool) (*Envelope, bool) {
 	if !scanEnvelope(wire, &raw) {
 		return nil, false
 	}
-	if mayHoldUnsafeInteger(raw[fPayload]) && CheckSafeIntegers(raw[fPayload], "payload") != nil {
+	if refuseUnsafeIntegers(raw[fPayload], "payload") != nil {
 		return nil, false // decodeAny refuses an integer beyond 2^53
 	}
 	if share {
@@ -100,19 +100,15 @@ func decodeAny(wire []byte) (*Envelope, error) {
 	// integer (9007199254740993 to ...992), and the envelope would be
 	// checked against what its sender did not write. So is a float JCS
 	// writes as such an integer (1e20).
-	if mayHoldUnsafeInteger(wire) {
-		if err := CheckSafeIntegers(wire, ""); err != nil {
-			return nil, err
-		}
+	if err := refuseUnsafeIntegers(wire, ""); err != nil {
+		return nil, err
 	}
 	canon, err := jcs.Transform(wire)
 	if err != nil {
 		return nil, Reject(CodeMalformed, "", "not canonicalizable JSON: %v", err)
 	}
-	if mayHoldUnsafeInteger(canon) {
-		if err := CheckSafeIntegers(canon, ""); err != nil {
-			return nil, err
-		}
+	if err := refuseUnsafeIntegers(canon, ""); err != nil {
+		return nil, err
 	}
 	if len(canon) == 0 || canon[0] != '{' {
 		return nil, Reject(CodeMalformed, "", "an envelope must be a JSON object")

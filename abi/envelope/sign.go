@@ -159,10 +159,8 @@ func CanonicalPayload(v any) ([]byte, error) {
 	}
 	// isCanonical and jcs.Transform below refuse text that is not JSON, so
 	// only a literal long enough to be beyond 2^53 needs the full walk.
-	if mayHoldUnsafeInteger(text) {
-		if err := CheckSafeIntegers(text, "payload"); err != nil {
-			return nil, err
-		}
+	if err := refuseUnsafeIntegers(text, "payload"); err != nil {
+		return nil, err
 	}
 	var canon []byte
 	if isCanonical(text) {
@@ -177,10 +175,8 @@ func CanonicalPayload(v any) ([]byte, error) {
 	// A float whose value is an integer beyond 2^53 (1e20) is written by
 	// JCS as an integer literal (100000000000000000000): refused too, or the
 	// envelope would be refused by every reader of its canonical form.
-	if mayHoldUnsafeInteger(canon) {
-		if err := CheckSafeIntegers(canon, "payload"); err != nil {
-			return nil, err
-		}
+	if err := refuseUnsafeIntegers(canon, "payload"); err != nil {
+		return nil, err
 	}
 	return canon, nil
 }
@@ -199,6 +195,16 @@ func CheckSafeIntegers(text []byte, root string) error {
 		return Reject(CodeMalformed, root, "not valid JSON: %v", err)
 	}
 	return walkSafeIntegers(v, root)
+}
+
+// refuseUnsafeIntegers is CheckSafeIntegers for text already known to be
+// JSON (or judged so later): the walk runs only when the cheap scan finds
+// an integer literal long enough to be beyond 2^53.
+func refuseUnsafeIntegers(text []byte, root string) error {
+	if !mayHoldUnsafeInteger(text) {
+		return nil
+	}
+	return CheckSafeIntegers(text, root)
 }
 
 // maxSafeDigits is the most digits an integer literal can have and be
